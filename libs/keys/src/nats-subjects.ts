@@ -1,0 +1,28 @@
+/**
+ * Every NATS subject HopGate uses is built here and nowhere else. See docs/nats.md.
+ */
+export const DEFAULT_NATS_PREFIX = 'hopgate';
+
+export class NatsSubjects {
+  constructor(readonly prefix: string = DEFAULT_NATS_PREFIX) {}
+
+  /** Everything sent to one hub node: stream opens and ingress->hub stream frames. */
+  hub(hubId: string): string {
+    return `${this.prefix}.hub.${token(hubId)}`;
+  }
+
+  /** Everything sent to one ingress replica: hub->ingress stream frames. */
+  ingress(ingressId: string): string {
+    return `${this.prefix}.ingress.${token(ingressId)}`;
+  }
+
+  /** Broadcast when a hub takes a client's session: `{ client_id, epoch, hub_id }`. */
+  get sessionClaimed(): string {
+    return `${this.prefix}.session.claimed`;
+  }
+}
+
+/** NATS subject tokens may not contain `.`, `*`, `>` or white space. */
+function token(id: string): string {
+  return id.replace(/[.*>\s]/g, '_');
+}

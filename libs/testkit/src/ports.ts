@@ -1,0 +1,27 @@
+import net from 'node:net';
+import dgram from 'node:dgram';
+
+/** A free TCP port on 127.0.0.1 (the OS picks it). */
+export async function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A free UDP port on 127.0.0.1. */
+export async function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket('udp4');
+    sock.once('error', reject);
+    sock.bind(0, '127.0.0.1', () => {
+      const port = sock.address().port;
+      sock.close(() => resolve(port));
+    });
+  });
+}

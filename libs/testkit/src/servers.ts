@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { freeTcpPort } from './ports.js';
+import { waitFor } from './wait.js';
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function tcpReady(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+function stopper(child: ChildProcess, cleanup?: () => void): () => Promise<void> {
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    }
+    cleanup?.();
+  };
+}
+
+/** Starts a private redis-server on a random loopback port (nothing on disk). */
+export async function startRedis(options: { notifyKeyspaceEvents?: string } = {}): Promise<RunningServer> {
+  const port = await freeTcpPort();
+  const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--logfile', ''];
+  if (options.notifyKeyspaceEvents !== undefined) args.push('--notify-keyspace-events', options.notifyKeyspaceEvents);
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitFor(`redis-server on ${port}`, () => tcpReady(port), 10_000);
+  return { url: `redis://127.0.0.1:${port}`, port, process: child, stop: stopper(child) };
+}
+
+/** Starts a private nats-server on a random loopback port. */
+export async function startNats(): Promise<RunningServer> {
+  const port = await freeTcpPort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-nats-'));
+  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitFor(`nats-server on ${port}`, () => tcpReady(port), 10_000);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    process: child,
+    stop: stopper(child, () => fs.rmSync(dir, { recursive: true, force: true })),
+  };
+}
