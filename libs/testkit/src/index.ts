@@ -1,3 +1,6 @@
 export { freeTcpPort, freeUdpPort } from './ports.js';
 export { waitFor, DEFAULT_WAIT_TIMEOUT_MS, DEFAULT_WAIT_INTERVAL_MS } from './wait.js';
 export { startRedis, startNats, type RunningServer } from './servers.js';
+export { createDevCa, DEV_CERT_DAYS, type DevCa, type DevCertificate } from './certs.js';
+export { ManagedProcess, type LogRecord } from './managed-process.js';
+export { Stack, REPO_ROOT, HUB_SERVER_NAME, serviceMain, type StackOptions, type HubNode, type AgentOptions } from './stack.js';

@@ -1,0 +1,29 @@
+/** Documented defaults for every configuration key (docs/configuration.md). */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_REDIS_PREFIX = 'hopgate:';
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export const DEFAULT_LOG_LEVEL = 'info';
+
+export const DEFAULT_HTTPS_LISTEN = '0.0.0.0:443';
+export const DEFAULT_HTTP_LISTEN = '0.0.0.0:80';
+export const DEFAULT_HTTP_MODE = 'redirect';
+/** Time the ingress waits for the response head from the agent before answering 504. */
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 60_000;
+/** Full re-read of the route table, whatever keyspace notifications said. */
+export const DEFAULT_ROUTE_RELOAD_INTERVAL_MS = 2_000;
+/** How long the ingress trusts a cached session owner before asking Redis again. */
+export const DEFAULT_OWNER_CACHE_TTL_MS = 1_000;
+
+export const DEFAULT_DTLS_LISTEN = '0.0.0.0:443';
+/** Lifetime of a session ownership record; the owning hub refreshes it every third of it. */
+export const DEFAULT_SESSION_TTL_MS = 15_000;
+/** Time an agent has, after the DTLS handshake, to say hello and authenticate. */
+export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
+
+/** Agent reconnect backoff: first delay, cap, both in ms (full jitter applied). */
+export const DEFAULT_RECONNECT_MIN_MS = 500;
+export const DEFAULT_RECONNECT_MAX_MS = 30_000;
+/** Agent: time to connect to a local service. */
+export const DEFAULT_ORIGIN_CONNECT_TIMEOUT_MS = 10_000;
+/** A hub<->agent session with no datagram for this long is dead (both sides), in ms. */
+export const DEFAULT_AGENT_IDLE_TIMEOUT_MS = 30_000;

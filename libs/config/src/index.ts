@@ -1,0 +1,13 @@
+export * from './defaults.js';
+export { parseHostPort, formatHostPort, type ListenAddress } from './listen-address.js';
+export { ServiceSettings, readSettingsFile, processEnv, type RawSettings } from './sources.js';
+export {
+  loadIngressConfig,
+  loadHubConfig,
+  loadCliConfig,
+  type CommonConfig,
+  type IngressConfig,
+  type HubConfig,
+  type CliConfig,
+} from './service-config.js';
+export { loadAgentConfig, parseAgentConfig, ID_PATTERN, type AgentConfig } from './agent-config.js';

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadIngressConfig, loadHubConfig, parseAgentConfig, parseHostPort, DEFAULT_REDIS_PREFIX } from '../src/index.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-config-'));
+
+test('host:port parsing', () => {
+  assert.deepEqual(parseHostPort('0.0.0.0:443', 'x'), { host: '0.0.0.0', port: 443 });
+  assert.deepEqual(parseHostPort('[::1]:8443', 'x'), { host: '::1', port: 8443 });
+  assert.deepEqual(parseHostPort(':80', 'x'), { host: '0.0.0.0', port: 80 });
+  assert.throws(() => parseHostPort('nope', 'x'), { code: 'ERR_BAD_CONFIG' });
+  assert.throws(() => parseHostPort('a:99999', 'x'), { code: 'ERR_BAD_CONFIG' });
+});
+
+test('ingress config: env wins over the YAML file; defaults documented', () => {
+  const file = path.join(tmp, 'ingress.yaml');
+  fs.writeFileSync(file, 'redis_url: redis://file:1\nhttp_mode: serve\nhttps_listen: "off"\n');
+  const cfg = loadIngressConfig({ HOPGATE_CONFIG: file, HOPGATE_REDIS_URL: 'redis://env:2', HOPGATE_HTTP_LISTEN: '127.0.0.1:8080' });
+  assert.equal(cfg.redisUrl, 'redis://env:2');
+  assert.equal(cfg.httpMode, 'serve');
+  assert.equal(cfg.httpsListen, undefined);
+  assert.deepEqual(cfg.httpListen, { host: '127.0.0.1', port: 8080 });
+  assert.equal(cfg.redisPrefix, DEFAULT_REDIS_PREFIX);
+  assert.throws(() => loadIngressConfig({}), { code: 'ERR_BAD_CONFIG' }, 'TLS files required for https');
+  assert.throws(() => loadIngressConfig({ HOPGATE_HTTPS_LISTEN: 'off', HOPGATE_HTTP_MODE: 'bogus' }), /must be one of/);
+});
+
+test('hub config requires its certificate', () => {
+  assert.throws(() => loadHubConfig({}), { code: 'ERR_BAD_CONFIG' });
+  const cfg = loadHubConfig({ HOPGATE_DTLS_CERT_FILE: 'c', HOPGATE_DTLS_KEY_FILE: 'k', HOPGATE_HUB_ID: 'hub-1', HOPGATE_DTLS_LISTEN: '127.0.0.1:4433' });
+  assert.equal(cfg.hubId, 'hub-1');
+  assert.deepEqual(cfg.dtlsListen, { host: '127.0.0.1', port: 4433 });
+});
+
+test('agent config: seed keys, validation with clear errors', () => {
+  const ca = path.join(tmp, 'ca.pem');
+  fs.writeFileSync(ca, '-----BEGIN CERTIFICATE-----\n');
+  const cfg = parseAgentConfig(
+    { server: 'hub.example.com:443', client_id: 'laptop', token: 't0k', services: { web: '127.0.0.1:8080' }, ca_file: ca },
+    {},
+  );
+  assert.equal(cfg.serverName, 'hub.example.com');
+  assert.deepEqual(cfg.services['web'], { host: '127.0.0.1', port: 8080 });
+  assert.ok(cfg.caPem?.startsWith('-----BEGIN'));
+  assert.throws(() => parseAgentConfig({ server: 'h:1', client_id: 'a b', token: 't', services: { w: '127.0.0.1:1' } }, {}), /client_id/);
+  assert.throws(() => parseAgentConfig({ server: 'h:1', client_id: 'a', services: { w: '127.0.0.1:1' } }, {}), /"token" is required/);
+  assert.throws(() => parseAgentConfig({ server: 'h:1', client_id: 'a', token: 't', services: {} }, {}), /empty/);
+});

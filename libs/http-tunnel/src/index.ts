@@ -1,0 +1,9 @@
+export { HOP_BY_HOP_HEADERS, pairsFromRaw, stripHopByHop } from './hop-by-hop.js';
+export { withForwardedHeaders, type ForwardedInfo } from './forwarded.js';
+export {
+  encodeTunnelOpen,
+  decodeTunnelOpen,
+  encodeTunnelResponse,
+  decodeTunnelResponse,
+  type TunnelOpen,
+} from './tunnel-envelope.js';

@@ -1,0 +1,20 @@
+export { RouteTable } from './route-table.js';
+export { parseRouteEntry, type RawRouteEntry, type RouteMatch, type RouteEntryError, type ParsedRouteEntry } from './route-entry.js';
+export { diffRoutes, isEmptyDiff, type RouteDiff } from './route-diff.js';
+export { parseHostPattern, requestHostName, dnsNameProblem, WILDCARD_HOST_PREFIX, type HostPattern, type HostPatternResult } from './host.js';
+export { pathPrefixProblem, pathPrefixMatches } from './path-prefix.js';
+export { parseRouteTarget, formatRouteTarget, type RouteTarget, type RouteTargetResult } from './route-target.js';
+export { MAX_PATH_PREFIX_LENGTH_CHARS, MAX_HOST_LENGTH_CHARS, MAX_LABEL_LENGTH_CHARS } from './limits.js';
+export { readRouteEntries, scanKeys, ROUTE_SCAN_COUNT, type RouteSnapshot } from './read-routes.js';
+export { checkKeyspaceNotifications, flagsAnnounceHashEvents, type KeyspaceNotifications } from './keyspace-notifications.js';
+export {
+  RouteLoader,
+  DEFAULT_ROUTE_DEBOUNCE_MS,
+  DEFAULT_ROUTE_START_TIMEOUT_MS,
+  ROUTE_START_RETRY_MS,
+  ROUTE_RECONNECT_STEP_MS,
+  ROUTE_RECONNECT_MAX_DELAY_MS,
+  MAX_DIFF_ROUTES_LOGGED,
+  type RouteLoaderOptions,
+  type RouteLoaderStatus,
+} from './route-loader.js';

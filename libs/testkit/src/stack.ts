@@ -1,0 +1,222 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startRedis, startNats, type RunningServer } from './servers.js';
+import { freeTcpPort, freeUdpPort } from './ports.js';
+import { createDevCa, type DevCa, type DevCertificate } from './certs.js';
+import { ManagedProcess } from './managed-process.js';
+
+/** The repository root (this file is libs/testkit/dist/src/stack.js). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+export function serviceMain(name: 'https-ingress' | 'dtls-hub' | 'agent' | 'cli'): string {
+  return path.join(REPO_ROOT, 'services', name, 'dist', 'main.js');
+}
+
+export interface StackOptions {
+  /** Working folder for certificates, configs and logs. */
+  dir: string;
+  /** Number of dtls-hub nodes (default 1). */
+  hubs?: number;
+  /** Names on the ingress certificate (default: localhost names used by tests and the demo). */
+  ingressNames?: string[];
+  /** Extra env for the ingress. */
+  ingressEnv?: Record<string, string>;
+  /** Extra env for hubs. */
+  hubEnv?: Record<string, string>;
+  /** Fixed ports (0 or absent = random). */
+  httpsPort?: number;
+  httpPort?: number;
+  dtlsPorts?: number[];
+  /** Redis keyspace notifications for instant route updates (default 'Kgh'... see docs). */
+  redisNotifyKeyspaceEvents?: string;
+  logLevel?: string;
+}
+
+export interface HubNode {
+  id: string;
+  port: number;
+  process: ManagedProcess;
+}
+
+export interface AgentOptions {
+  clientId: string;
+  token: string;
+  services: Record<string, string>;
+  /** Which hub to dial (default 0). */
+  hub?: number;
+  /** PEM file to trust (default: the stack's dev CA). */
+  caFile?: string;
+  serverName?: string;
+  /** Wait for the agent to be online (default true). */
+  waitOnline?: boolean;
+  extra?: Record<string, unknown>;
+}
+
+/** Hub certificate names: the agent verifies `hub.hopgate.test`. */
+export const HUB_SERVER_NAME = 'hub.hopgate.test';
+
+/**
+ * The whole product on one machine, as real processes: redis-server, nats-server,
+ * one https-ingress, N dtls-hubs, and agents on demand. Used by the e2e tests, the demo
+ * and the benchmark.
+ */
+export class Stack {
+  readonly hubs: HubNode[] = [];
+  readonly agents: ManagedProcess[] = [];
+  ingress!: ManagedProcess;
+  redis!: RunningServer;
+  nats!: RunningServer;
+  ca!: DevCa;
+  ingressCert!: DevCertificate;
+  hubCert!: DevCertificate;
+  httpsPort = 0;
+  httpPort = 0;
+  private agentSeq = 0;
+
+  private constructor(readonly options: StackOptions) {}
+
+  get dir(): string {
+    return this.options.dir;
+  }
+
+  get logDir(): string {
+    return path.join(this.options.dir, 'logs');
+  }
+
+  static async start(options: StackOptions): Promise<Stack> {
+    const stack = new Stack(options);
+    try {
+      await stack.boot();
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
+    return stack;
+  }
+
+  commonEnv(): Record<string, string> {
+    return {
+      HOPGATE_REDIS_URL: this.redis.url,
+      HOPGATE_NATS_URL: this.nats.url,
+      HOPGATE_LOG_LEVEL: this.options.logLevel ?? 'info',
+    };
+  }
+
+  private async boot(): Promise<void> {
+    fs.mkdirSync(this.logDir, { recursive: true });
+    this.redis = await startRedis({ notifyKeyspaceEvents: this.options.redisNotifyKeyspaceEvents ?? 'Kgh' });
+    this.nats = await startNats();
+    this.ca = createDevCa(path.join(this.dir, 'pki'));
+    this.ingressCert = this.ca.issue('ingress', this.options.ingressNames ?? ['localhost', '*.localhost', 'demo.localhost', '*.hopgate.test', '127.0.0.1']);
+    this.hubCert = this.ca.issue('hub', [HUB_SERVER_NAME, 'localhost', '127.0.0.1']);
+    const hubCount = this.options.hubs ?? 1;
+    for (let i = 0; i < hubCount; i++) await this.startHub(i);
+    await this.startIngress();
+  }
+
+  async startIngress(): Promise<void> {
+    this.httpsPort = this.options.httpsPort || this.httpsPort || (await freeTcpPort());
+    this.httpPort = this.options.httpPort || this.httpPort || (await freeTcpPort());
+    const proc = new ManagedProcess(
+      'https-ingress',
+      process.execPath,
+      [serviceMain('https-ingress')],
+      {
+        ...this.commonEnv(),
+        HOPGATE_HTTPS_LISTEN: `127.0.0.1:${this.httpsPort}`,
+        HOPGATE_HTTP_LISTEN: `127.0.0.1:${this.httpPort}`,
+        HOPGATE_TLS_CERT_FILE: this.ingressCert.certFile,
+        HOPGATE_TLS_KEY_FILE: this.ingressCert.keyFile,
+        HOPGATE_INGRESS_ID: 'ingress-1',
+        ...(this.options.ingressEnv ?? {}),
+      },
+      path.join(this.logDir, 'https-ingress.log'),
+    );
+    this.ingress = proc;
+    await proc.waitForLog('https listening', (r) => r.msg === 'https listening');
+  }
+
+  /** Starts (or restarts) hub number `index` on its port. */
+  async startHub(index: number): Promise<HubNode> {
+    const id = `hub-${index + 1}`;
+    const existing = this.hubs[index];
+    const port = existing?.port ?? this.options.dtlsPorts?.[index] ?? (await freeUdpPort());
+    const proc = new ManagedProcess(
+      id,
+      process.execPath,
+      [serviceMain('dtls-hub')],
+      {
+        ...this.commonEnv(),
+        HOPGATE_HUB_ID: id,
+        HOPGATE_DTLS_LISTEN: `127.0.0.1:${port}`,
+        HOPGATE_DTLS_CERT_FILE: this.hubCert.certFile,
+        HOPGATE_DTLS_KEY_FILE: this.hubCert.keyFile,
+        HOPGATE_AGENT_IDLE_TIMEOUT_MS: '3000',
+        HOPGATE_SESSION_TTL_MS: '3000',
+        ...(this.options.hubEnv ?? {}),
+      },
+      path.join(this.logDir, `${id}.log`),
+    );
+    const node = { id, port, process: proc };
+    this.hubs[index] = node;
+    await proc.waitForLog('dtls-hub listening', (r) => r.msg === 'dtls-hub listening');
+    return node;
+  }
+
+  /** Runs the `hopgate` CLI against this stack's Redis. */
+  cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [serviceMain('cli'), ...args], { env: { ...process.env, ...this.commonEnv() } }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** `hopgate client add <id>`; returns the token it printed. */
+  async addClient(clientId: string): Promise<string> {
+    const res = await this.cli(['client', 'add', clientId]);
+    if (res.code !== 0) throw new Error(`hopgate client add failed: ${res.stderr}`);
+    const token = res.stdout.trim().split(/\s+/).pop();
+    if (!token) throw new Error(`no token in: ${res.stdout}`);
+    return token;
+  }
+
+  async setRoute(host: string, prefix: string, target: string): Promise<void> {
+    const res = await this.cli(['route', 'set', host, prefix, target]);
+    if (res.code !== 0) throw new Error(`hopgate route set failed: ${res.stderr}`);
+  }
+
+  async startAgent(options: AgentOptions): Promise<ManagedProcess> {
+    const n = ++this.agentSeq;
+    const hub = this.hubs[options.hub ?? 0];
+    if (!hub) throw new Error(`no hub ${options.hub}`);
+    const config = {
+      server: `127.0.0.1:${hub.port}`,
+      client_id: options.clientId,
+      token: options.token,
+      services: options.services,
+      ca_file: options.caFile ?? this.ca.certFile,
+      server_name: options.serverName ?? HUB_SERVER_NAME,
+      reconnect_min_ms: 100,
+      reconnect_max_ms: 2000,
+      idle_timeout_ms: 3000,
+      ...(options.extra ?? {}),
+    };
+    const file = path.join(this.dir, `agent-${n}.json`);
+    fs.writeFileSync(file, JSON.stringify(config, null, 2));
+    const proc = new ManagedProcess(`agent-${n}`, process.execPath, [serviceMain('agent'), '--config', file], { HOPGATE_LOG_LEVEL: this.options.logLevel ?? 'info' }, path.join(this.logDir, `agent-${n}.log`));
+    this.agents.push(proc);
+    if (options.waitOnline ?? true) await proc.waitForLog('online', (r) => r.msg === 'online: session established');
+    return proc;
+  }
+
+  async stop(): Promise<void> {
+    const procs = [...this.agents, ...(this.ingress ? [this.ingress] : []), ...this.hubs.map((h) => h.process)];
+    await Promise.all(procs.map((p) => p.stop(2_000).catch(() => undefined)));
+    await this.nats?.stop().catch(() => undefined);
+    await this.redis?.stop().catch(() => undefined);
+  }
+}

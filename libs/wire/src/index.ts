@@ -1,0 +1,11 @@
+export * from './messages.js';
+export {
+  encodeMessage,
+  decodeMessage,
+  encodePreface,
+  decodePreface,
+  MAX_MESSAGE_BYTES,
+  LENGTH_PREFIX_BYTES,
+  PREFACE_BYTES,
+} from './codec.js';
+export { MessageStreamReader } from './stream-reader.js';

@@ -1,0 +1,92 @@
+/**
+ * Every message between dtls-hub and agent, in one file (the frp `msg.go` model).
+ *
+ * Streams (libs/transport) carry them:
+ * - the control stream (the first stream the agent opens): both sides first send the
+ *   preface (`WIRE_MAGIC` + `WIRE_VERSION`), then the agent sends `hello`, the hub answers
+ *   `hello_ok` or `hello_reject`; later the hub may send `go_away`.
+ * - one request stream per HTTP request, opened by the hub: `request_head`, then the raw
+ *   request body bytes until FIN. The agent answers `response_head` (or `stream_error`),
+ *   then the raw response body bytes until FIN. A reset stream is a cancelled request.
+ */
+import type { ErrorCode } from '@hopgate/errors';
+
+/** First bytes of every control stream, both directions. */
+export const WIRE_MAGIC = 'HOPG';
+/** Bumped on any incompatible change of messages or encoding. */
+export const WIRE_VERSION = 1;
+
+/** Numeric type tags on the wire; never reuse a number. */
+export const MessageTag = {
+  hello: 1,
+  hello_ok: 2,
+  hello_reject: 3,
+  request_head: 4,
+  response_head: 5,
+  stream_error: 6,
+  go_away: 7,
+} as const;
+
+export type MessageKind = keyof typeof MessageTag;
+
+/** A header list keeps order and repeats (e.g. several Set-Cookie). */
+export type HeaderPairs = Array<[name: string, value: string]>;
+
+export interface Hello {
+  type: 'hello';
+  client_id: string;
+  token: string;
+  /** Agent software version, for logs. */
+  agent_version: string;
+  /** Service names the agent serves (informational). */
+  services: string[];
+}
+
+export interface HelloOk {
+  type: 'hello_ok';
+  hub_id: string;
+  /** The session's epoch: a newer one replaces this session cluster-wide. */
+  epoch: number;
+}
+
+export interface HelloReject {
+  type: 'hello_reject';
+  code: ErrorCode;
+  reason: string;
+}
+
+export interface RequestHead {
+  type: 'request_head';
+  /** Unique cluster-wide (built by the ingress). */
+  request_id: string;
+  /** Name in the agent's `services` map. */
+  service: string;
+  method: string;
+  /** Raw path and query, byte-exact as received. */
+  path: string;
+  headers: HeaderPairs;
+  /** Whether body bytes follow the head on this stream (else FIN follows at once). */
+  has_body: boolean;
+}
+
+export interface ResponseHead {
+  type: 'response_head';
+  status: number;
+  headers: HeaderPairs;
+}
+
+/** The agent could not produce a response head (origin unreachable, unknown service, ...). */
+export interface StreamError {
+  type: 'stream_error';
+  code: ErrorCode;
+  message: string;
+}
+
+/** The hub is ending this session (replaced by a newer one, hub shutting down). */
+export interface GoAway {
+  type: 'go_away';
+  code: ErrorCode;
+  reason: string;
+}
+
+export type WireMessage = Hello | HelloOk | HelloReject | RequestHead | ResponseHead | StreamError | GoAway;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the system packages HopGate's demo and tests need, when they are missing:
+# redis-server, nats-server and openssl (Debian/Ubuntu apt). Idempotent and quiet when all is there.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v nats-server  >/dev/null 2>&1 || need+=(nats-server)
+command -v openssl      >/dev/null 2>&1 || need+=(openssl)
+if [ "${#need[@]}" -eq 0 ]; then
+  exit 0
+fi
+echo "hopgate: installing system packages: ${need[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "hopgate: need root (or sudo) to apt-get install ${need[*]}" >&2; exit 1
+  fi
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "hopgate: apt-get not found: please install ${need[*]} yourself" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts a system redis-server on install; HopGate never uses it (tests pick random ports).

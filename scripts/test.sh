@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh clone: system packages, npm dependencies, build, tests.
+# Tests start their own redis-server and nats-server on random loopback ports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-system.sh
+bash scripts/ensure-built.sh
+shopt -s nullglob
+dirs=(libs/*/dist/test services/*/dist-test/test test/dist/e2e)
+# One process per test file; two at a time on a 2-core machine. No retries: a flaky test is a bug.
+exec node --test --test-concurrency=2 --test-timeout=300000 "${dirs[@]}"

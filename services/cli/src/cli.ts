@@ -1,0 +1,105 @@
+import { parseArgs } from 'node:util';
+import { loadCliConfig, type CliConfig } from '@hopgate/config';
+import { errorMessageOf } from '@hopgate/errors';
+import { RedisKeys } from '@hopgate/keys';
+import type { CommandContext, Output } from './context.js';
+import { connectRedis } from './redis-connection.js';
+import { checkClientId, clientAdd, clientList, clientRemove } from './commands/client.js';
+import { parseHostArg, parseRouteArgs, routeList, routeRemove, routeSet } from './commands/route.js';
+import { hubList, sessionList } from './commands/session.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, USAGE, UsageError } from './usage.js';
+
+export interface CliIo {
+  stdout: Output;
+  stderr: Output;
+  /** Default: loadCliConfig() (HOPGATE_REDIS_URL, HOPGATE_REDIS_PREFIX). */
+  config?: () => CliConfig;
+}
+
+type Command = (ctx: CommandContext) => Promise<void>;
+
+function arity(positionals: readonly string[], min: number, max: number, usage: string): void {
+  if (positionals.length < min || positionals.length > max) throw new UsageError(`usage: hopgate ${usage}`);
+}
+
+/** Turns argv into a command, or throws UsageError. Nothing here touches Redis. */
+function resolve(args: readonly string[]): Command | 'help' {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    strict: true,
+    options: { replace: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help || positionals[0] === 'help') return 'help';
+  const [noun, verb, ...rest] = positionals;
+  if (values.replace && !(noun === 'client' && verb === 'add')) throw new UsageError('--replace only goes with "client add"');
+  switch (`${noun ?? ''} ${verb ?? ''}`) {
+    case 'client add': {
+      arity(rest, 1, 1, 'client add <id> [--replace]');
+      const id = checkClientId(rest[0]!);
+      return (ctx) => clientAdd(ctx, id, values.replace === true);
+    }
+    case 'client rm': {
+      arity(rest, 1, 1, 'client rm <id>');
+      const id = checkClientId(rest[0]!);
+      return (ctx) => clientRemove(ctx, id);
+    }
+    case 'client ls':
+      arity(rest, 0, 0, 'client ls');
+      return clientList;
+    case 'route set': {
+      arity(rest, 3, 3, 'route set <host> <path> <client>/<service>');
+      const route = parseRouteArgs(rest[0]!, rest[1]!, rest[2]!);
+      return (ctx) => routeSet(ctx, route);
+    }
+    case 'route rm':
+      arity(rest, 1, 2, 'route rm <host> [<path>]');
+      return (ctx) => routeRemove(ctx, rest[0]!, rest[1]);
+    case 'route ls': {
+      arity(rest, 0, 1, 'route ls [<host>]');
+      const host = rest[0] === undefined ? undefined : parseHostArg(rest[0]);
+      return (ctx) => routeList(ctx, host);
+    }
+    case 'session ls':
+      arity(rest, 0, 0, 'session ls');
+      return sessionList;
+    case 'hub ls':
+      arity(rest, 0, 0, 'hub ls');
+      return hubList;
+    default:
+      throw new UsageError(noun === undefined ? 'no command given' : `unknown command "${positionals.slice(0, 2).join(' ')}"`);
+  }
+}
+
+/** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage error). */
+export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+  let command: Command | 'help';
+  try {
+    command = resolve(args);
+  } catch (err) {
+    // parseArgs reports unknown options and the like with ERR_PARSE_ARGS_* codes.
+    const code = (err as { code?: unknown }).code;
+    if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
+      io.stderr.write(`hopgate: ${errorMessageOf(err)}\nRun "hopgate help" for usage.\n`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  if (command === 'help') {
+    io.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  let ctx: CommandContext | undefined;
+  try {
+    const config = (io.config ?? loadCliConfig)();
+    const redis = await connectRedis(config.redisUrl);
+    ctx = { redis, keys: new RedisKeys(config.redisPrefix), stdout: io.stdout, stderr: io.stderr };
+    await command(ctx);
+    return EXIT_OK;
+  } catch (err) {
+    io.stderr.write(`hopgate: ${errorMessageOf(err)}\n`);
+    return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+  } finally {
+    ctx?.redis.disconnect();
+  }
+}

@@ -1,0 +1,40 @@
+/** Exit codes of the `hopgate` CLI. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export const USAGE = `Usage: hopgate <command>
+
+  client add <id> [--replace]        register a client; prints its new token once
+                                     (--replace: new token for an existing client)
+  client rm <id>                     remove a client (and its session record)
+  client ls                          list client ids
+  route set <host> <path> <client>/<service>
+                                     route https://<host><path>... to a client's service
+                                     (<host> may be *.example.com: one-label wildcard)
+  route rm <host> [<path>]           remove one route, or every route of <host>
+  route ls [<host>]                  list routes (invalid entries are reported on stderr)
+  session ls                         list live agent sessions and their hubs
+  hub ls                             list live hubs
+  help                               this text
+
+Environment: HOPGATE_REDIS_URL (default redis://127.0.0.1:6379),
+HOPGATE_REDIS_PREFIX (default hopgate:), HOPGATE_CONFIG (optional YAML file).
+Exit codes: 0 success, 1 failure, 2 usage error. Key layout: docs/redis.md.
+`;
+
+/** A mistake in the command line: printed with a hint, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A command that ran but could not do what was asked (e.g. nothing to remove): exit code 1. */
+export class CommandFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandFailed';
+  }
+}

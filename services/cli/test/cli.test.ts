@@ -1,0 +1,194 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { RedisKeys } from '@hopgate/keys';
+import { readRouteEntries, RouteTable } from '@hopgate/routes';
+import { ClientStore, SessionStore, HubRegistry, hashToken } from '@hopgate/sessions';
+import { startRedis, freeTcpPort, type RunningServer } from '@hopgate/testkit';
+
+/** The built bin (dist/main.js), as operators run it; this test file runs from dist-test/test/. */
+const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+
+let server: RunningServer;
+let redis: Redis;
+const keys = new RedisKeys();
+
+before(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url);
+});
+after(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI as a child process against the test Redis. */
+function hopgate(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [MAIN, ...args],
+      { env: { PATH: process.env['PATH'] ?? '', HOPGATE_REDIS_URL: server.url, ...env }, timeout: 15_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+test('help, and usage errors exit 2 with a message, without needing Redis', async () => {
+  const help = await hopgate(['help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /route set <host> <path> <client>\/<service>/);
+  assert.equal((await hopgate(['--help'])).code, 0);
+  const offline = { HOPGATE_REDIS_URL: 'redis://127.0.0.1:1' };
+  for (const args of [[], ['bogus'], ['client'], ['client', 'add'], ['client', 'add', 'a', 'b'], ['route', 'set', 'h', '/'], ['--nope'], ['client', 'ls', '--replace'], ['client', 'add', 'bad id']]) {
+    const r = await hopgate(args, offline);
+    assert.equal(r.code, 2, `${JSON.stringify(args)} -> ${r.stderr}`);
+    assert.match(r.stderr, /^hopgate: .+\nRun "hopgate help" for usage\.\n$/);
+    assert.equal(r.stdout, '');
+  }
+});
+
+test('Redis unreachable: exit 1 with a clear message', async () => {
+  const port = await freeTcpPort();
+  const r = await hopgate(['client', 'ls'], { HOPGATE_REDIS_URL: `redis://user:secret@127.0.0.1:${port}` });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot connect to Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:\d+/);
+  assert.doesNotMatch(r.stderr, /secret/);
+});
+
+test('client add prints a token once, stores only its hash; the token verifies', async () => {
+  const added = await hopgate(['client', 'add', 'laptop']);
+  assert.equal(added.code, 0, added.stderr);
+  const token = added.stdout.trim();
+  assert.match(added.stdout, /^[A-Za-z0-9_-]{43}\n$/, 'stdout is the token alone');
+  assert.match(added.stderr, /shown only this once/);
+  assert.deepEqual(await redis.hgetall(keys.client('laptop')), { token_sha256: hashToken(token) });
+  const clients = new ClientStore(redis);
+  assert.equal(await clients.verify('laptop', token), 'ok');
+  assert.equal(await clients.verify('laptop', 'wrong'), 'bad_token');
+
+  const again = await hopgate(['client', 'add', 'laptop']);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already exists/);
+  assert.equal(await clients.verify('laptop', token), 'ok', 'a refused add changes nothing');
+
+  const rotated = await hopgate(['client', 'add', 'laptop', '--replace']);
+  assert.equal(rotated.code, 0);
+  assert.equal(await clients.verify('laptop', rotated.stdout.trim()), 'ok');
+  assert.equal(await clients.verify('laptop', token), 'bad_token');
+
+  assert.equal((await hopgate(['client', 'add', 'desktop'])).code, 0);
+  const ls = await hopgate(['client', 'ls']);
+  assert.equal(ls.code, 0);
+  assert.equal(ls.stdout, 'desktop\nlaptop\n');
+
+  const rm = await hopgate(['client', 'rm', 'desktop']);
+  assert.equal(rm.code, 0);
+  assert.equal(await redis.exists(keys.client('desktop')), 0);
+  const rmAgain = await hopgate(['client', 'rm', 'desktop']);
+  assert.equal(rmAgain.code, 1);
+  assert.match(rmAgain.stderr, /no client desktop/);
+});
+
+test('route set / ls / rm write the documented layout, readable by the route table', async () => {
+  assert.equal((await hopgate(['route', 'set', 'App.Example.com', '/', 'laptop/web'])).code, 0);
+  assert.equal((await hopgate(['route', 'set', 'app.example.com', '/api', 'laptop/api'])).code, 0);
+  const wild = await hopgate(['route', 'set', '*.example.com', '/', 'ghost/web']);
+  assert.equal(wild.code, 0);
+  assert.match(wild.stderr, /warning: client ghost is not registered/);
+  assert.deepEqual(await redis.hgetall('hopgate:route:app.example.com'), { '/': 'laptop/web', '/api': 'laptop/api' });
+  assert.deepEqual(await redis.hgetall('hopgate:route:*.example.com'), { '/': 'ghost/web' });
+
+  const updated = await hopgate(['route', 'set', 'app.example.com', '/api', 'laptop/api2']);
+  assert.match(updated.stderr, /updated route app\.example\.com\/api -> laptop\/api2/);
+
+  const { table, errors } = RouteTable.build((await readRouteEntries(redis, keys)).entries);
+  assert.deepEqual(errors, []);
+  assert.equal(table.match('app.example.com', '/api/x')?.service, 'api2');
+  assert.equal(table.match('x.example.com', '/')?.clientId, 'ghost');
+
+  const ls = await hopgate(['route', 'ls']);
+  assert.equal(ls.code, 0);
+  assert.deepEqual(ls.stdout.trim().split('\n').map((l) => l.split(/\s+/)), [
+    ['HOST', 'PATH', 'TARGET'],
+    ['*.example.com', '/', 'ghost/web'],
+    ['app.example.com', '/', 'laptop/web'],
+    ['app.example.com', '/api', 'laptop/api2'],
+  ]);
+  const lsHost = await hopgate(['route', 'ls', 'APP.example.com']);
+  assert.equal(lsHost.stdout.trim().split('\n').length, 3, 'header + 2 routes of that host');
+
+  assert.equal((await hopgate(['route', 'rm', 'app.example.com', '/api'])).code, 0);
+  assert.deepEqual(await redis.hkeys('hopgate:route:app.example.com'), ['/']);
+  const missing = await hopgate(['route', 'rm', 'app.example.com', '/api']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no route app\.example\.com\/api/);
+  assert.equal((await hopgate(['route', 'rm', '*.example.com'])).code, 0);
+  assert.equal(await redis.exists('hopgate:route:*.example.com'), 0);
+  assert.equal((await hopgate(['route', 'rm', 'app.example.com'])).code, 0);
+  assert.equal((await hopgate(['route', 'rm', 'app.example.com'])).code, 1);
+});
+
+test('an invalid route is refused with exit 2 and a reason, and nothing is written', async () => {
+  const cases: [string[], RegExp][] = [
+    [['route', 'set', 'bad_host.example.com', '/', 'c/web'], /invalid host .*character "_"/],
+    [['route', 'set', 'a.*.example.com', '/', 'c/web'], /invalid host/],
+    [['route', 'set', 'ok.example.com', 'api', 'c/web'], /must start with "\/"/],
+    [['route', 'set', 'ok.example.com', '/a?b', 'c/web'], /"\?"/],
+    [['route', 'set', 'ok.example.com', '/', 'c'], /<client_id>\/<service>/],
+    [['route', 'set', 'ok.example.com', '/', 'c/we b'], /service/],
+  ];
+  for (const [args, reason] of cases) {
+    const r = await hopgate(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, reason);
+  }
+  assert.deepEqual(await redis.keys('hopgate:route:*'), []);
+});
+
+test('route ls reports entries written badly by hand; route rm removes them', async () => {
+  await redis.hset('hopgate:route:ok.example.com', '/', 'laptop/web', 'nope', 'laptop/web');
+  await redis.hset('hopgate:route:bad_host', '/', 'laptop/web');
+  const ls = await hopgate(['route', 'ls']);
+  assert.equal(ls.code, 0);
+  assert.match(ls.stdout, /ok\.example\.com\s+\/\s+laptop\/web/);
+  assert.match(ls.stderr, /invalid entry skipped: key "hopgate:route:ok\.example\.com" field "nope" value "laptop\/web": path prefix must start with "\/"/);
+  assert.match(ls.stderr, /invalid entry skipped: key "hopgate:route:bad_host"/);
+  assert.equal((await hopgate(['route', 'rm', 'ok.example.com', 'nope'])).code, 0);
+  assert.equal((await hopgate(['route', 'rm', 'bad_host'])).code, 0);
+  assert.equal((await hopgate(['route', 'ls'])).stderr, '');
+  await redis.del('hopgate:route:ok.example.com');
+});
+
+test('session ls and hub ls show what the hubs wrote', async () => {
+  const sessions = new SessionStore(redis);
+  const epoch = await sessions.nextEpoch();
+  await sessions.claim('laptop', { hubId: 'hub-1', epoch, remote: '198.51.100.4:50000', connectedAt: Date.UTC(2025, 0, 2, 3, 4, 5) }, 30_000);
+  await new HubRegistry(redis).register('hub-1', { startedAt: Date.UTC(2025, 0, 1), dtlsListen: '0.0.0.0:443' }, 30_000);
+  const ls = await hopgate(['session', 'ls']);
+  assert.equal(ls.code, 0);
+  const lines = ls.stdout.trim().split('\n').map((l) => l.split(/\s+/));
+  assert.deepEqual(lines[0], ['CLIENT', 'HUB', 'EPOCH', 'CONNECTED_AT', 'REMOTE', 'TTL']);
+  assert.deepEqual(lines[1]?.slice(0, 5), ['laptop', 'hub-1', String(epoch), '2025-01-02T03:04:05.000Z', '198.51.100.4:50000']);
+  const hubs = await hopgate(['hub', 'ls']);
+  assert.match(hubs.stdout, /hub-1\s+0\.0\.0\.0:443\s+2025-01-01T00:00:00\.000Z/);
+});
+
+test('HOPGATE_REDIS_PREFIX moves every key', async () => {
+  const r = await hopgate(['route', 'set', 'p.example.com', '/', 'c/web'], { HOPGATE_REDIS_PREFIX: 'alt:' });
+  assert.equal(r.code, 0);
+  assert.deepEqual(await redis.hgetall('alt:route:p.example.com'), { '/': 'c/web' });
+  assert.equal((await hopgate(['route', 'ls'])).stdout.includes('p.example.com'), false);
+  assert.match((await hopgate(['route', 'ls'], { HOPGATE_REDIS_PREFIX: 'alt:' })).stdout, /p\.example\.com/);
+});
