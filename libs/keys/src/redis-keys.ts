@@ -60,11 +60,6 @@ export class RedisKeys {
     return `${this.prefix}session-epoch`;
   }
 
-  /** Cluster-wide counter used to make request ids unique across ingress replicas. */
-  get ingressIdCounter(): string {
-    return `${this.prefix}ingress-seq`;
-  }
-
   /** Hub registry entry (hash: `nats_subject`, `started_at`, `dtls_listen`), TTL refreshed by the hub. */
   hub(hubId: string): string {
     return `${this.prefix}hub:${hubId}`;

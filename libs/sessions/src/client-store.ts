@@ -68,6 +68,11 @@ export class ClientStore {
     return keys.map((k) => this.keys.clientIdOfKey(k)).filter((id): id is string => id !== undefined);
   }
 
+  /** Whether the client is registered (has a token hash). */
+  async exists(clientId: string): Promise<boolean> {
+    return (await this.redis.hexists(this.keys.client(clientId), TOKEN_SHA256_FIELD)) === 1;
+  }
+
   /** Checks an agent's credentials; the hash comparison is constant-time. */
   async verify(clientId: string, token: string): Promise<VerifyResult> {
     if (!ID_PATTERN.test(clientId)) return 'unknown_client';

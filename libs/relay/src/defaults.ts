@@ -1,0 +1,52 @@
+/**
+ * Every window, limit and timer of the relay, with its unit in its name. Options default to these.
+ */
+
+/** Largest DATA payload a sender puts in one frame; larger writes are split (RECIPES: 16-60 KiB is the sweet spot). */
+export const DEFAULT_CHUNK_BYTES = 60 * 1024;
+
+/** Receive window, in chunks of DEFAULT_CHUNK_BYTES. */
+export const DEFAULT_WINDOW_CHUNKS = 16;
+
+/** Bytes a receiver lets its peer have outstanding (sent but not yet returned by CREDIT). */
+export const DEFAULT_WINDOW_BYTES = DEFAULT_WINDOW_CHUNKS * DEFAULT_CHUNK_BYTES;
+
+/** How long the ingress waits for ACCEPT or REJECT after OPEN before failing with ERR_TIMEOUT. */
+export const DEFAULT_OPEN_TIMEOUT_MS = 5_000;
+
+/** A stream with no frame in either direction for this long is reset on that side (a dead peer). */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 5 * 60_000;
+
+/** Streams a hub holds at once; further OPENs are rejected with ERR_BUSY. */
+export const DEFAULT_MAX_STREAMS = 10_000;
+
+/**
+ * A receiver returns credit once the bytes consumed but not yet granted reach
+ * window / CREDIT_UPDATE_WINDOW_DIVISOR (batches CREDIT frames: one per 4 DATA frames by default).
+ */
+export const CREDIT_UPDATE_WINDOW_DIVISOR = 4;
+
+/** Largest chunk allowed: stays under nats-server's default max_payload of 1 MiB with room for the header. */
+export const MAX_CHUNK_BYTES = 1024 * 1024 - 4096;
+
+/** Largest window allowed: window and credit travel as unsigned 32-bit integers. */
+export const MAX_WINDOW_BYTES = 0xffff_ffff;
+
+/** Largest request or response head (opaque bytes in OPEN / RESPONSE). */
+export const MAX_HEAD_BYTES = 64 * 1024;
+
+/** Error messages in REJECT / RESET are cut to this many UTF-8 bytes. */
+export const MAX_ERROR_MESSAGE_BYTES = 1024;
+
+/** Stream ids and reply subjects are length-prefixed with one byte. */
+export const MAX_STREAM_ID_BYTES = 255;
+export const MAX_SUBJECT_BYTES = 255;
+
+/**
+ * Frames that reach an ingress stream before its ACCEPT has been processed (the ACCEPT travels as a
+ * request reply, the rest on the ingress subject) are queued; beyond this many the stream is reset.
+ */
+export const MAX_EARLY_FRAMES = 1024;
+
+/** RESETs held back while NATS is disconnected (sent after the reconnect); beyond this they are dropped. */
+export const MAX_DEFERRED_RESETS = 100_000;

@@ -1,0 +1,72 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { errorMessageOf } from '@hopgate/errors';
+import type { Logger } from '@hopgate/log';
+import { encodeFrame } from './codec.js';
+import { MAX_DEFERRED_RESETS } from './defaults.js';
+import { FrameType, type Frame } from './frames.js';
+
+/**
+ * Publishes frames on a NATS connection that may drop. NATS core is at-most-once: frames in flight
+ * during a disconnect are gone, so the owner resets its streams as soon as the connection drops
+ * (onDisconnect) instead of waiting for a sequence gap or the idle timeout. nats.js discards what
+ * was published while disconnected, so RESETs are held back and sent after the reconnect: the
+ * peer frees its side too.
+ */
+export class FramePublisher {
+  private connected = true;
+  private deferredResets: Array<{ subject: string; frame: Frame }> = [];
+  private stopWatching: (() => void) | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly log: Logger,
+  ) {}
+
+  /** Watches the connection status until stop(); onDisconnect runs on each drop. */
+  watch(onDisconnect: (server: string) => void): void {
+    if (this.stopWatching !== undefined) return;
+    const statuses = this.nc.status();
+    void (async () => {
+      for await (const status of statuses) {
+        if (status.type === 'disconnect') {
+          this.connected = false;
+          onDisconnect(status.server);
+        } else if (status.type === 'reconnect') {
+          this.connected = true;
+          this.flushDeferred();
+        }
+      }
+    })().catch(() => undefined);
+    // status() is typed as AsyncIterable, but it is nats.js's QueuedIterator, which has stop().
+    this.stopWatching = () => (statuses as { stop?: () => void }).stop?.();
+  }
+
+  stop(): void {
+    this.stopWatching?.();
+    this.stopWatching = undefined;
+    this.deferredResets = [];
+    this.connected = true; // a later watch() starts from the connection as it is
+  }
+
+  /** Encodes and publishes; false when the connection cannot take it (closed). */
+  publish(subject: string, frame: Frame): boolean {
+    if (!this.connected && frame.type === FrameType.Reset) {
+      if (this.deferredResets.length < MAX_DEFERRED_RESETS) this.deferredResets.push({ subject, frame });
+      return true;
+    }
+    try {
+      this.nc.publish(subject, encodeFrame(frame));
+      return true;
+    } catch (err) {
+      this.log.warn({ request_id: frame.streamId, err_message: errorMessageOf(err) }, 'relay publish failed');
+      return false;
+    }
+  }
+
+  private flushDeferred(): void {
+    const resets = this.deferredResets;
+    this.deferredResets = [];
+    for (const { subject, frame } of resets) this.publish(subject, frame);
+    if (resets.length > 0) this.log.info({ resets: resets.length }, 'NATS reconnected: sent the held-back stream resets');
+  }
+}

@@ -1,0 +1,129 @@
+import type { ErrorCode } from '@hopgate/errors';
+
+/**
+ * Every frame of the relay wire format, as plain typed records (encoding lives in codec.ts).
+ * See docs/nats.md for the byte layout and the subjects each frame travels on.
+ *
+ * Direction and transport:
+ *   ingress -> hub, NATS request on subjects.hub(hubId):    OPEN
+ *   hub -> ingress, reply to that request:                   ACCEPT | REJECT
+ *   ingress -> hub, publish on subjects.hub(hubId):          DATA, END, CREDIT, RESET
+ *   hub -> ingress, publish on subjects.ingress(ingressId):  RESPONSE, DATA, END, CREDIT, RESET
+ */
+
+/** Two magic bytes, "HR" (HopGate Relay). */
+export const RELAY_MAGIC = 0x4852;
+/** Wire format version; a receiver drops frames of any other version. */
+export const RELAY_VERSION = 1;
+
+export const FrameType = {
+  Open: 1,
+  Accept: 2,
+  Reject: 3,
+  Data: 4,
+  End: 5,
+  Credit: 6,
+  Response: 7,
+  Reset: 8,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+/** Every frame names its stream and carries its sequence number in that stream's direction. */
+export interface FrameHeader {
+  /** The request id: unique cluster-wide (ingress id + boot nonce + counter). */
+  streamId: string;
+  /** 0 for OPEN and for ACCEPT / REJECT, then +1 per frame in each direction. */
+  seq: number;
+}
+
+/** Opens a stream; `windowBytes` is the credit the hub may use for the response body. */
+export interface OpenFrame extends FrameHeader {
+  type: typeof FrameType.Open;
+  windowBytes: number;
+  /** Subject where the hub publishes this stream's frames: subjects.ingress(ingressId). */
+  replyTo: string;
+  /** Request head: opaque to the relay. */
+  head: Uint8Array;
+}
+
+/** The hub takes the stream; `creditBytes` is the credit the ingress may use for the request body. */
+export interface AcceptFrame extends FrameHeader {
+  type: typeof FrameType.Accept;
+  creditBytes: number;
+}
+
+/** The hub refuses the stream (no state is kept on either side afterwards). */
+export interface RejectFrame extends FrameHeader {
+  type: typeof FrameType.Reject;
+  code: ErrorCode;
+  message: string;
+}
+
+/** Body bytes; each DATA uses up payload.byteLength of the sender's credit. */
+export interface DataFrame extends FrameHeader {
+  type: typeof FrameType.Data;
+  payload: Uint8Array;
+}
+
+/** The sender's body is complete (half close). */
+export interface EndFrame extends FrameHeader {
+  type: typeof FrameType.End;
+}
+
+/** The receiver's application consumed `creditBytes` more: the sender may send that much more. */
+export interface CreditFrame extends FrameHeader {
+  type: typeof FrameType.Credit;
+  creditBytes: number;
+}
+
+/** Response head, sent by the hub once, before any response DATA. */
+export interface ResponseFrame extends FrameHeader {
+  type: typeof FrameType.Response;
+  head: Uint8Array;
+}
+
+/** Aborts the stream in both directions; the receiver frees its state. */
+export interface ResetFrame extends FrameHeader {
+  type: typeof FrameType.Reset;
+  code: ErrorCode;
+  message: string;
+}
+
+export type Frame =
+  | OpenFrame
+  | AcceptFrame
+  | RejectFrame
+  | DataFrame
+  | EndFrame
+  | CreditFrame
+  | ResponseFrame
+  | ResetFrame;
+
+/** A frame without its header fields: what a stream hands to its sender, which numbers it. */
+export type FrameBody = Frame extends infer F ? (F extends Frame ? Omit<F, keyof FrameHeader> : never) : never;
+
+/** Frame types a hub accepts on subjects.hub(hubId). */
+export const HUB_INBOUND_TYPES: ReadonlySet<FrameType> = new Set([
+  FrameType.Open,
+  FrameType.Data,
+  FrameType.End,
+  FrameType.Credit,
+  FrameType.Reset,
+]);
+
+/** Frame types an ingress accepts as the reply to its OPEN request. */
+export const OPEN_REPLY_TYPES: ReadonlySet<FrameType> = new Set([FrameType.Accept, FrameType.Reject]);
+
+/** Frame types an ingress accepts on subjects.ingress(ingressId). */
+export const INGRESS_INBOUND_TYPES: ReadonlySet<FrameType> = new Set([
+  FrameType.Response,
+  FrameType.Data,
+  FrameType.End,
+  FrameType.Credit,
+  FrameType.Reset,
+]);
+
+export function frameTypeName(type: number): string {
+  for (const [name, value] of Object.entries(FrameType)) if (value === type) return name.toUpperCase();
+  return `UNKNOWN(${type})`;
+}

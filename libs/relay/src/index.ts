@@ -1,0 +1,39 @@
+export { RelayClient, type RelayClientOptions } from './relay-client.js';
+export { RelayClientStream } from './relay-client-stream.js';
+export { RelayServer, type RelayServerOptions, type RelayServerEvents } from './relay-server.js';
+export { RelayServerStream } from './relay-server-stream.js';
+export { type FlowStats, StreamPhase } from './relay-stream.js';
+export {
+  DEFAULT_CHUNK_BYTES,
+  DEFAULT_WINDOW_CHUNKS,
+  DEFAULT_WINDOW_BYTES,
+  DEFAULT_OPEN_TIMEOUT_MS,
+  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_STREAMS,
+  CREDIT_UPDATE_WINDOW_DIVISOR,
+  MAX_CHUNK_BYTES,
+  MAX_WINDOW_BYTES,
+  MAX_HEAD_BYTES,
+  MAX_ERROR_MESSAGE_BYTES,
+  MAX_STREAM_ID_BYTES,
+  MAX_SUBJECT_BYTES,
+  MAX_EARLY_FRAMES,
+  MAX_DEFERRED_RESETS,
+} from './defaults.js';
+export {
+  FrameType,
+  RELAY_MAGIC,
+  RELAY_VERSION,
+  frameTypeName,
+  type Frame,
+  type FrameHeader,
+  type OpenFrame,
+  type AcceptFrame,
+  type RejectFrame,
+  type DataFrame,
+  type EndFrame,
+  type CreditFrame,
+  type ResponseFrame,
+  type ResetFrame,
+} from './frames.js';
+export { encodeFrame, decodeFrame, FRAME_FIXED_HEADER_BYTES } from './codec.js';

@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import { RequestError, TimeoutError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { ErrorCode, HopError, errorMessageOf } from '@hopgate/errors';
+import type { NatsSubjects } from '@hopgate/keys';
+import { type Logger, silentLogger } from '@hopgate/log';
+import { encodeFrame } from './codec.js';
+import { FramePublisher } from './frame-publisher.js';
+import {
+  DEFAULT_CHUNK_BYTES,
+  DEFAULT_OPEN_TIMEOUT_MS,
+  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  DEFAULT_WINDOW_BYTES,
+  MAX_HEAD_BYTES,
+  MAX_STREAM_ID_BYTES,
+} from './defaults.js';
+import { FrameType, INGRESS_INBOUND_TYPES, OPEN_REPLY_TYPES } from './frames.js';
+import { Inbound } from './inbound.js';
+import { chunkOption, idOption, timeoutOption, windowOption } from './options.js';
+import { RelayClientStream } from './relay-client-stream.js';
+import type { StreamLink } from './relay-stream.js';
+
+export interface RelayClientOptions {
+  nc: NatsConnection;
+  subjects: NatsSubjects;
+  /** This ingress replica's id: names its subject and prefixes every request id. */
+  ingressId: string;
+  /** Receive window for response bodies; default DEFAULT_WINDOW_BYTES (16 x 60 KiB). */
+  windowBytes?: number;
+  /** Largest DATA payload for request bodies; default DEFAULT_CHUNK_BYTES (60 KiB). */
+  chunkBytes?: number;
+  /** Time for the hub to ACCEPT or REJECT; default DEFAULT_OPEN_TIMEOUT_MS (5 s). */
+  openTimeoutMs?: number;
+  /** A stream silent both ways this long is reset; default DEFAULT_STREAM_IDLE_TIMEOUT_MS (5 min). */
+  idleTimeoutMs?: number;
+  /** Default silentLogger(). */
+  logger?: Logger;
+}
+
+/** Random per-process part of request ids, so that a restarted ingress never reuses one. */
+const BOOT_NONCE_BYTES = 4;
+/** Room kept in a stream id for the boot nonce and the counter. */
+const STREAM_ID_SUFFIX_MAX_BYTES = 2 * BOOT_NONCE_BYTES + 2 + 16;
+
+/**
+ * The ingress side of the relay: opens streams to hubs over one subscription on
+ * subjects.ingress(ingressId), multiplexed by request id (no per-request subscriptions).
+ */
+export class RelayClient {
+  private readonly nc: NatsConnection;
+  private readonly subjects: NatsSubjects;
+  private readonly ingressId: string;
+  private readonly subject: string;
+  private readonly windowBytes: number;
+  private readonly chunkBytes: number;
+  private readonly openTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly log: Logger;
+  private readonly requestIdPrefix: string;
+  private readonly streams = new Map<string, RelayClientStream>();
+  private readonly inbound: Inbound;
+  private readonly link: StreamLink;
+  private readonly publisher: FramePublisher;
+  private subscription: Subscription | undefined;
+  private counter = 0;
+
+  constructor(options: RelayClientOptions) {
+    this.nc = options.nc;
+    this.subjects = options.subjects;
+    this.ingressId = idOption('ingressId', options.ingressId);
+    this.subject = this.subjects.ingress(this.ingressId);
+    this.windowBytes = windowOption(options.windowBytes ?? DEFAULT_WINDOW_BYTES);
+    this.chunkBytes = chunkOption(options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+    this.openTimeoutMs = timeoutOption('openTimeoutMs', options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS);
+    this.idleTimeoutMs = timeoutOption('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS);
+    this.log = (options.logger ?? silentLogger()).child({ component: 'relay-client', ingress_id: this.ingressId });
+    this.requestIdPrefix = `${this.ingressId}-${randomBytes(BOOT_NONCE_BYTES).toString('hex')}-`;
+    if (Buffer.byteLength(this.requestIdPrefix) + STREAM_ID_SUFFIX_MAX_BYTES > MAX_STREAM_ID_BYTES) {
+      throw new HopError(ErrorCode.BadConfig, 'ingressId is too long for a request id');
+    }
+    this.inbound = new Inbound(this.log, INGRESS_INBOUND_TYPES);
+    this.publisher = new FramePublisher(this.nc, this.log);
+    this.link = {
+      publish: (subject, frame) => this.publisher.publish(subject, frame),
+      release: (stream) => {
+        if (this.streams.get(stream.requestId) === stream) this.streams.delete(stream.requestId);
+      },
+    };
+  }
+
+  /** Open streams (every stream from open() until it is closed). */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** Frames dropped as garbage since start. */
+  get droppedFrameCount(): number {
+    return this.inbound.droppedFrameCount;
+  }
+
+  /** Subscribes subjects.ingress(ingressId); resolves once the server has the subscription. */
+  async start(): Promise<void> {
+    if (this.subscription !== undefined) return;
+    this.subscription = this.nc.subscribe(this.subject, {
+      callback: (err, msg) => {
+        if (err) this.log.warn({ err_message: err.message }, 'relay subscription error');
+        else this.onMessage(msg);
+      },
+    });
+    this.publisher.watch((server) => {
+      if (this.streams.size === 0) return;
+      this.log.warn({ server, streams: this.streams.size }, 'NATS disconnected: resetting relay streams');
+      this.resetAll(new HopError(ErrorCode.Closed, 'NATS connection lost'));
+    });
+    await this.nc.flush();
+    this.log.info({ subject: this.subject }, 'relay client started');
+  }
+
+  /** Resets every open stream (they error with ERR_CLOSED), then unsubscribes. */
+  async close(): Promise<void> {
+    const subscription = this.subscription;
+    if (subscription === undefined) return;
+    this.subscription = undefined;
+    this.publisher.stop();
+    this.resetAll(new HopError(ErrorCode.Closed, 'relay client closed'));
+    subscription.unsubscribe();
+    if (!this.nc.isClosed()) await this.nc.flush().catch(() => undefined);
+  }
+
+  /**
+   * Opens a stream to a hub: OPEN goes as a NATS request, so a hub that is not subscribed fails
+   * the stream at once with ERR_CLIENT_OFFLINE, and no ACCEPT within openTimeoutMs with ERR_TIMEOUT.
+   * Request body writes wait for ACCEPT.
+   */
+  /**
+   * A new request id, unique cluster-wide (`<ingressId>-<boot nonce>-<counter>`), for callers
+   * that need the id inside the head they pass to `open()`.
+   */
+  nextRequestId(): string {
+    this.counter += 1;
+    return `${this.requestIdPrefix}${this.counter}`;
+  }
+
+  open(hubId: string, head: Uint8Array, requestId: string = this.nextRequestId()): RelayClientStream {
+    if (this.subscription === undefined) throw new HopError(ErrorCode.Closed, 'relay client is not started');
+    if (head.byteLength > MAX_HEAD_BYTES) {
+      throw new HopError(ErrorCode.BadFrame, `request head of ${head.byteLength} bytes exceeds ${MAX_HEAD_BYTES}`);
+    }
+    if (this.streams.has(requestId) || !requestId.startsWith(this.requestIdPrefix)) {
+      throw new HopError(ErrorCode.Internal, `request id ${requestId} was not issued by nextRequestId() or is in use`);
+    }
+    const hubSubject = this.subjects.hub(hubId);
+    const stream = new RelayClientStream({
+      requestId,
+      hubId,
+      side: 'ingress',
+      link: this.link,
+      peerSubject: hubSubject,
+      windowBytes: this.windowBytes,
+      chunkBytes: this.chunkBytes,
+      idleTimeoutMs: this.idleTimeoutMs,
+      logger: this.log,
+      sendSeq: 1,
+      receiveSeq: 0,
+    });
+    this.streams.set(requestId, stream);
+    const open = encodeFrame({
+      type: FrameType.Open,
+      streamId: requestId,
+      seq: 0,
+      windowBytes: this.windowBytes,
+      replyTo: this.subject,
+      head,
+    });
+    this.nc.request(hubSubject, open, { timeout: this.openTimeoutMs }).then(
+      (msg) => this.onOpenReply(stream, msg),
+      (err: unknown) => this.onOpenError(stream, err),
+    );
+    return stream;
+  }
+
+  private onOpenReply(stream: RelayClientStream, msg: Msg): void {
+    if (stream.destroyed) return;
+    const frame = this.inbound.decode(msg.data, msg.subject, OPEN_REPLY_TYPES);
+    if (frame === undefined || frame.streamId !== stream.requestId) {
+      stream.failOpen(new HopError(ErrorCode.Protocol, `hub ${stream.hubId} answered OPEN with garbage`), true);
+      return;
+    }
+    this.inbound.deliver(stream, frame);
+  }
+
+  private onOpenError(stream: RelayClientStream, err: unknown): void {
+    if (err instanceof RequestError && err.isNoResponders()) {
+      stream.failOpen(new HopError(ErrorCode.ClientOffline, `hub ${stream.hubId} is not subscribed (no responders)`), false);
+    } else if (err instanceof TimeoutError) {
+      stream.failOpen(new HopError(ErrorCode.Timeout, `no ACCEPT from hub ${stream.hubId} within ${this.openTimeoutMs} ms`), true);
+    } else {
+      stream.failOpen(new HopError(ErrorCode.Closed, `OPEN to hub ${stream.hubId} failed: ${errorMessageOf(err)}`, { cause: err }), false);
+    }
+  }
+
+  private resetAll(error: HopError): void {
+    for (const stream of [...this.streams.values()]) stream.destroy(error);
+  }
+
+  private onMessage(msg: Msg): void {
+    const frame = this.inbound.decode(msg.data, msg.subject);
+    if (frame === undefined) return;
+    const stream = this.streams.get(frame.streamId);
+    if (stream === undefined) {
+      this.log.debug({ request_id: frame.streamId, frame_type: frame.type }, 'frame for a closed stream dropped');
+      return;
+    }
+    this.inbound.deliver(stream, frame);
+  }
+
+}

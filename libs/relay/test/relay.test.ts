@@ -1,0 +1,247 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
+import { ErrorCode, HopError } from '@hopgate/errors';
+import { waitFor } from '@hopgate/testkit';
+import { RelayServerStream, DEFAULT_WINDOW_BYTES } from '../src/index.js';
+import { NatsFixture, relayPair, randomSource, drain, errorOf, text, MIB, KIB } from './helpers.js';
+
+/** A broken flow-control or reset path shows up as a hang: fail it instead. */
+const TEST_TIMEOUT_MS = 30_000;
+
+const nats = new NatsFixture();
+before(() => nats.start());
+after(() => nats.stop());
+
+test('round trip: 10 MiB request body and 10 MiB response body arrive intact', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  const request = randomSource(10 * MIB);
+  const response = randomSource(10 * MIB);
+  const hubSide = new Promise<{ head: string; body: { sha256: string; bytes: number } }>((resolve, reject) => {
+    pair.server.once('open', (stream) => {
+      stream.on('error', reject);
+      stream.accept();
+      drain(stream)
+        .then(async (body) => {
+          stream.respond(text('200 OK'));
+          await pipeline(response.stream, stream);
+          resolve({ head: Buffer.from(stream.head).toString(), body });
+        })
+        .catch(reject);
+    });
+  });
+
+  const stream = pair.client.open('hub-1', text('POST /upload'));
+  const responseHead = once(stream, 'response');
+  const [, hub, [head], got] = await Promise.all([
+    pipeline(request.stream, stream),
+    hubSide,
+    responseHead,
+    responseHead.then(() => drain(stream)),
+  ]);
+  assert.equal(hub.head, 'POST /upload');
+  assert.deepEqual(hub.body, { sha256: request.digest(), bytes: 10 * MIB });
+  assert.equal(Buffer.from(head as Uint8Array).toString(), '200 OK');
+  assert.deepEqual(got, { sha256: response.digest(), bytes: 10 * MIB });
+  await waitFor('both sides to free the stream', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  await pair.close();
+});
+
+test('response head comes exactly once and before any body byte', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  pair.server.once('open', (stream) => {
+    stream.respond(text('head'));
+    stream.end(Buffer.alloc(100_000, 7));
+    stream.resume();
+  });
+  const stream = pair.client.open('hub-1', text('GET /'));
+  stream.end();
+  const events: string[] = [];
+  stream.on('response', () => events.push('response'));
+  stream.on('data', () => {
+    if (events.at(-1) !== 'data') events.push('data');
+  });
+  await once(stream, 'end');
+  assert.deepEqual(events, ['response', 'data']);
+  await waitFor('both sides free', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  await pair.close();
+});
+
+test('slow reader at the hub: the ingress stops at one window, all arrives on resume', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  const request = randomSource(10 * MIB);
+  const opened = once(pair.server, 'open') as Promise<[RelayServerStream]>;
+  const stream = pair.client.open('hub-1', text('POST /slow'));
+  const upload = pipeline(request.stream, stream);
+  const [hubStream] = await opened;
+  hubStream.accept();
+
+  // Nobody reads at the hub: the ingress must stall with exactly one window outstanding.
+  await waitFor('ingress blocked on credit', () => stream.flowStats().sentBytes === DEFAULT_WINDOW_BYTES);
+  await pair.ncIngress.flush();
+  await pair.ncHub.flush();
+  const hubFlow = hubStream.flowStats();
+  assert.equal(hubFlow.receivedBytes, DEFAULT_WINDOW_BYTES);
+  assert.equal(hubFlow.bufferedBytes, DEFAULT_WINDOW_BYTES);
+  assert.equal(stream.flowStats().sendOutstandingBytes, DEFAULT_WINDOW_BYTES);
+  assert.equal(stream.flowStats().sendCreditBytes, 0);
+  // The writer was slowed too: it produced at most a window plus the stream buffers, not 10 MiB.
+  assert.ok(request.produced() <= DEFAULT_WINDOW_BYTES + 256 * KIB, `source produced ${request.produced()} bytes`);
+
+  // Resume: everything arrives, and the window holds at every step.
+  let worstOutstanding = 0;
+  hubStream.on('data', () => {
+    worstOutstanding = Math.max(worstOutstanding, hubStream.flowStats().receiveOutstandingBytes, stream.flowStats().sendOutstandingBytes);
+  });
+  const body = await drain(hubStream);
+  await upload;
+  assert.deepEqual(body, { sha256: request.digest(), bytes: 10 * MIB });
+  assert.ok(worstOutstanding <= DEFAULT_WINDOW_BYTES, `outstanding reached ${worstOutstanding}`);
+  hubStream.respond(text('done'));
+  hubStream.end();
+  await drain(stream);
+  await pair.close();
+});
+
+test('slow reader at the ingress: the hub stops at one window, all arrives on resume', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const window = 256 * KIB;
+  const pair = await relayPair(nats, { client: { windowBytes: window, chunkBytes: 16 * KIB } });
+  const response = randomSource(10 * MIB);
+  const opened = once(pair.server, 'open') as Promise<[RelayServerStream]>;
+  const stream = pair.client.open('hub-1', text('GET /big'));
+  stream.end();
+  const [hubStream] = await opened;
+  hubStream.respond(text('200'));
+  hubStream.resume();
+  const download = pipeline(response.stream, hubStream);
+
+  await waitFor('hub blocked on credit', () => hubStream.flowStats().sentBytes === window);
+  await pair.ncHub.flush();
+  await pair.ncIngress.flush();
+  assert.equal(stream.flowStats().receivedBytes, window);
+  assert.equal(stream.flowStats().bufferedBytes, window);
+  assert.equal(hubStream.flowStats().sendCreditBytes, 0);
+  assert.ok(response.produced() <= window + 256 * KIB, `source produced ${response.produced()} bytes`);
+
+  let worstOutstanding = 0;
+  stream.on('data', () => {
+    worstOutstanding = Math.max(worstOutstanding, stream.flowStats().receiveOutstandingBytes, hubStream.flowStats().sendOutstandingBytes);
+  });
+  const body = await drain(stream);
+  await download;
+  assert.deepEqual(body, { sha256: response.digest(), bytes: 10 * MIB });
+  assert.ok(worstOutstanding <= window, `outstanding reached ${worstOutstanding}`);
+  await waitFor('both sides to free the stream', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  await pair.close();
+});
+
+test('64 concurrent streams arrive intact both ways', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  pair.server.on('open', (stream) => {
+    stream.on('error', () => undefined);
+    stream.respond(stream.head); // echo: head and body
+    stream.pipe(stream);
+  });
+  const results = await Promise.all(
+    Array.from({ length: 64 }, async (_, i) => {
+      const source = randomSource(512 * KIB + i * 1000, 32 * KIB);
+      const stream = pair.client.open('hub-1', text(`stream ${i}`));
+      const head = once(stream, 'response');
+      const [, [echoedHead], echoed] = await Promise.all([pipeline(source.stream, stream), head, drain(stream)]);
+      return { i, head: Buffer.from(echoedHead as Uint8Array).toString(), echoed, sent: source.digest(), bytes: source.produced() };
+    }),
+  );
+  for (const r of results) {
+    assert.equal(r.head, `stream ${r.i}`);
+    assert.deepEqual(r.echoed, { sha256: r.sent, bytes: r.bytes });
+  }
+  await waitFor('all streams freed', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  await pair.close();
+});
+
+test('no hub subscribed: the stream fails with ERR_CLIENT_OFFLINE', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  const stream = pair.client.open('hub-gone', text('GET /'));
+  const err = await errorOf(stream);
+  assert.ok(err instanceof HopError);
+  assert.equal(err.code, ErrorCode.ClientOffline);
+  assert.equal(pair.client.streamCount, 0);
+  await pair.close();
+});
+
+test('reject(code, message): the ingress stream errors with that code and message', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  pair.server.once('open', (stream) => stream.reject(ErrorCode.UnknownService, 'no service "db" on laptop'));
+  const stream = pair.client.open('hub-1', text('GET /'));
+  const err = await errorOf(stream);
+  assert.ok(err instanceof HopError);
+  assert.equal(err.code, ErrorCode.UnknownService);
+  assert.equal(err.message, 'no service "db" on laptop');
+  await waitFor('both sides free', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  await pair.close();
+});
+
+test('fail(code) after accept: the ingress errors with that code', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  pair.server.once('open', (stream) => {
+    stream.respond(text('200'));
+    stream.write(Buffer.alloc(1000));
+    stream.fail(ErrorCode.OriginUnreachable, 'origin went away');
+  });
+  const stream = pair.client.open('hub-1', text('GET /'));
+  stream.resume();
+  const err = await errorOf(stream);
+  assert.equal(err.code, ErrorCode.OriginUnreachable);
+  assert.equal(err.message, 'origin went away');
+  await waitFor('both sides free', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  await pair.close();
+});
+
+test('cancel from the ingress: the hub stream errors ERR_STREAM_RESET and both sides free it', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  const opened = once(pair.server, 'open') as Promise<[RelayServerStream]>;
+  const stream = pair.client.open('hub-1', text('POST /'));
+  stream.write(Buffer.alloc(200 * KIB));
+  const [hubStream] = await opened;
+  hubStream.accept();
+  await waitFor('hub got data', () => hubStream.flowStats().receivedBytes > 0);
+  const hubError = errorOf(hubStream);
+  stream.destroy();
+  const err = await hubError;
+  assert.ok(err instanceof HopError);
+  assert.equal(err.code, ErrorCode.StreamReset);
+  await waitFor('both sides free', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  await pair.close();
+});
+
+test('cancel from the hub: the ingress stream errors ERR_STREAM_RESET and both sides free it', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  const opened = once(pair.server, 'open') as Promise<[RelayServerStream]>;
+  const stream = pair.client.open('hub-1', text('GET /'));
+  stream.end();
+  const [hubStream] = await opened;
+  hubStream.respond(text('200'));
+  hubStream.write(Buffer.alloc(100 * KIB));
+  await once(stream, 'response');
+  const ingressError = errorOf(stream);
+  hubStream.destroy();
+  const err = await ingressError;
+  assert.ok(err instanceof HopError);
+  assert.equal(err.code, ErrorCode.StreamReset);
+  assert.equal(pair.server.streamCount, 0);
+  await waitFor('ingress frees the stream', () => pair.client.streamCount === 0);
+  await pair.close();
+});
+
+test('cancel before ACCEPT: the hub stream errors and both sides free it', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  const opened = once(pair.server, 'open') as Promise<[RelayServerStream]>;
+  const stream = pair.client.open('hub-1', text('GET /'));
+  const [hubStream] = await opened;
+  const hubError = errorOf(hubStream);
+  stream.destroy();
+  assert.equal((await hubError).code, ErrorCode.StreamReset);
+  await waitFor('both sides free', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  await pair.close();
+});
