@@ -3,86 +3,88 @@ import { HopError, ErrorCode } from '@hopgate/errors';
 import { decodeMessage, decodePreface, PREFACE_BYTES } from './codec.js';
 import type { WireMessage } from './messages.js';
 
+/** Tries to take one item from the front of `buf`: the item and the bytes it used, or undefined. */
+type Extractor<T> = (buf: Buffer) => { value: T; bytes: number } | undefined;
+
 /**
  * Reads framed messages from a byte stream. Bytes after a message stay in the stream
  * (`unshift`), so a request stream can be read as one head message and then a raw body.
+ *
+ * Decoding and `unshift` happen synchronously in the same tick as `read()`: if the stream
+ * has already seen its end, Node emits 'end' on the next tick, and an `unshift` after that
+ * would lose the body bytes that came with the head.
  */
 export class MessageStreamReader {
-  private pending: Buffer = Buffer.alloc(0);
-
   constructor(private readonly stream: Readable) {}
 
   /** Reads and checks the 6-byte preface. */
   async readPreface(): Promise<number> {
-    const bytes = await this.readExactly(PREFACE_BYTES);
-    return decodePreface(bytes);
+    return this.readItem((buf) => (buf.length < PREFACE_BYTES ? undefined : { value: decodePreface(buf), bytes: PREFACE_BYTES }));
   }
 
   /** Reads one whole message; rejects with Closed if the stream ends first. */
   async readMessage(): Promise<WireMessage> {
-    for (;;) {
-      const decoded = decodeMessage(this.pending);
-      if (decoded) {
-        const rest = this.pending.subarray(decoded.bytes);
-        this.pending = Buffer.alloc(0);
-        if (rest.length > 0) this.stream.unshift(rest);
-        return decoded.message;
-      }
-      const chunk = await this.nextChunk();
-      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    }
+    return this.readItem((buf) => {
+      const decoded = decodeMessage(buf);
+      return decoded ? { value: decoded.message, bytes: decoded.bytes } : undefined;
+    });
   }
 
-  private async readExactly(n: number): Promise<Buffer> {
-    while (this.pending.length < n) {
-      const chunk = await this.nextChunk();
-      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    }
-    const out = this.pending.subarray(0, n);
-    const rest = this.pending.subarray(n);
-    this.pending = Buffer.alloc(0);
-    if (rest.length > 0) this.stream.unshift(rest);
-    return out;
-  }
-
-  private nextChunk(): Promise<Buffer> {
+  private readItem<T>(extract: Extractor<T>): Promise<T> {
     const stream = this.stream;
-    const chunk = stream.read() as Buffer | null;
-    if (chunk !== null) return Promise.resolve(chunk);
-    return new Promise((resolve, reject) => {
+    let pending: Buffer = Buffer.alloc(0);
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
       const cleanup = (): void => {
-        stream.off('readable', onReadable);
+        stream.off('readable', pump);
         stream.off('end', onEnd);
         stream.off('error', onError);
         stream.off('close', onClose);
       };
-      const onReadable = (): void => {
-        const c = stream.read() as Buffer | null;
-        if (c !== null) {
-          cleanup();
-          resolve(c);
+      const finish = (err: Error | undefined, value?: T): void => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        if (err) reject(err);
+        else resolve(value as T);
+      };
+      /** Pulls chunks until one item is whole; returns leftover bytes to the stream at once. */
+      function pump(): void {
+        for (;;) {
+          if (settled) return;
+          let item: { value: T; bytes: number } | undefined;
+          try {
+            item = extract(pending);
+          } catch (err) {
+            finish(err as Error);
+            return;
+          }
+          if (item) {
+            const rest = pending.subarray(item.bytes);
+            // Remove our listeners before unshift so 'readable' is not re-entered.
+            settled = true;
+            cleanup();
+            if (rest.length > 0) stream.unshift(rest);
+            resolve(item.value);
+            return;
+          }
+          const chunk = stream.read() as Buffer | null;
+          if (chunk === null) return;
+          pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
         }
-      };
-      const onEnd = (): void => {
-        cleanup();
-        reject(new HopError(ErrorCode.Closed, 'stream ended before a whole message arrived'));
-      };
-      const onError = (err: Error): void => {
-        cleanup();
-        reject(err);
-      };
-      const onClose = (): void => {
-        cleanup();
-        reject(new HopError(ErrorCode.Closed, 'stream closed before a whole message arrived'));
-      };
+      }
+      const onEnd = (): void => finish(new HopError(ErrorCode.Closed, 'stream ended before a whole message arrived'));
+      const onError = (err: Error): void => finish(err);
+      const onClose = (): void => finish(new HopError(ErrorCode.Closed, 'stream closed before a whole message arrived'));
       if (stream.destroyed || stream.readableEnded) {
-        reject(new HopError(ErrorCode.Closed, 'stream closed before a whole message arrived'));
+        finish(new HopError(ErrorCode.Closed, 'stream closed before a whole message arrived'));
         return;
       }
-      stream.on('readable', onReadable);
+      stream.on('readable', pump);
       stream.once('end', onEnd);
       stream.once('error', onError);
       stream.once('close', onClose);
+      pump();
     });
   }
 }

@@ -92,3 +92,17 @@ test('stream reader: a stream that ends early is an error, not a hang', async ()
   stream.end(encodeMessage(samples[0]!).subarray(0, 10));
   await assert.rejects(reader.readMessage(), { code: 'ERR_CLOSED' });
 });
+
+test('stream reader: head, body and end arriving in one chunk keep the body', async () => {
+  const head = encodeMessage(samples[4]!);
+  const stream = new PassThrough();
+  stream.end(Buffer.concat([head, Buffer.from('hello from web\n')]));
+  const reader = new MessageStreamReader(stream);
+  assert.deepEqual(await reader.readMessage(), samples[4]);
+  // Consume later, in another tick, the way a pipeline would.
+  await new Promise((r) => setImmediate(r));
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  await new Promise((r) => stream.once('end', r));
+  assert.equal(Buffer.concat(chunks).toString(), 'hello from web\n');
+});

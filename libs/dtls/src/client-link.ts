@@ -1,0 +1,125 @@
+import type { X509Certificate } from 'node:crypto';
+import type { NodertcAlertError, NodertcSocket } from '@nodertc/dtls';
+import type { DatagramLink } from '@hopgate/transport';
+import { HopError, ErrorCode } from '@hopgate/errors';
+import type { Logger } from '@hopgate/log';
+import { MAX_DATAGRAM_SIZE_BYTES } from './constants.js';
+import { ALERT_CLOSE_NOTIFY } from './record.js';
+
+/** Counters of one agent-side session. */
+export interface ClientLinkStats {
+  datagrams_sent: number;
+  datagrams_received: number;
+  /** `send` calls larger than maxDatagramSize (dropped). */
+  oversize_dropped: number;
+  /** Records whose AEAD tag did not verify (forged or corrupted). */
+  auth_failures: number;
+  /** Duplicate or too-old records (RFC 6347 §4.1.2.6). */
+  replays_dropped: number;
+  /** Malformed datagrams and records. */
+  malformed_dropped: number;
+}
+
+/**
+ * The agent's DTLS session to a hub (patched @nodertc/dtls), as a DatagramLink: one `send`
+ * is one AES-128-GCM record in one UDP datagram of at most 1200 bytes. Created by connectDtls.
+ */
+export class DtlsClientLink implements DatagramLink {
+  readonly maxDatagramSize = MAX_DATAGRAM_SIZE_BYTES;
+  /** The hub's leaf certificate (chain and name already verified). */
+  readonly peerCertificate: X509Certificate;
+  /** The hub as "ip:port". */
+  readonly remote: string;
+  private readonly counters: ClientLinkStats = {
+    datagrams_sent: 0,
+    datagrams_received: 0,
+    oversize_dropped: 0,
+    auth_failures: 0,
+    replays_dropped: 0,
+    malformed_dropped: 0,
+  };
+  private datagramHandler: ((datagram: Uint8Array) => void) | undefined;
+  private closeHandler: ((err?: Error) => void) | undefined;
+  private closed = false;
+  private closeError: Error | undefined;
+  private closeNotified = false;
+
+  /** @internal Use connectDtls. */
+  constructor(
+    private readonly socket: NodertcSocket,
+    peerCertificate: X509Certificate,
+    remote: string,
+    private readonly logger: Logger,
+  ) {
+    this.peerCertificate = peerCertificate;
+    this.remote = remote;
+    socket.on('message', (record: Buffer) => {
+      if (this.closed) return;
+      this.counters.datagrams_received += 1;
+      this.datagramHandler?.(record);
+    });
+    socket.on('drop', (reason: string) => {
+      if (reason === 'auth') this.counters.auth_failures += 1;
+      else if (reason === 'replay') this.counters.replays_dropped += 1;
+      else this.counters.malformed_dropped += 1;
+    });
+    socket.on('error', (err: NodertcAlertError) => this.onSocketError(err));
+    socket.on('timeout', () => this.finish(new HopError(ErrorCode.Timeout, `DTLS session ${remote} timed out`)));
+  }
+
+  send(datagram: Uint8Array): void {
+    if (this.closed) return;
+    if (datagram.length > this.maxDatagramSize) {
+      this.counters.oversize_dropped += 1;
+      return;
+    }
+    this.counters.datagrams_sent += 1;
+    this.socket.write(Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength));
+  }
+
+  onDatagram(handler: (datagram: Uint8Array) => void): void {
+    this.datagramHandler = handler;
+  }
+
+  onClose(handler: (err?: Error) => void): void {
+    this.closeHandler = handler;
+    if (this.closed && !this.closeNotified) queueMicrotask(() => this.notifyClose());
+  }
+
+  /** Sends close_notify (RFC 5246 §7.2.1), then closes the UDP socket. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.socket.sendCloseNotify();
+    this.finish(undefined);
+  }
+
+  stats(): ClientLinkStats {
+    return { ...this.counters };
+  }
+
+  private onSocketError(err: NodertcAlertError): void {
+    if (err.alertDescription === ALERT_CLOSE_NOTIFY) {
+      this.logger.debug({ remote: this.remote }, 'hub sent close_notify');
+      this.finish(undefined);
+      return;
+    }
+    const reason = err.alertDescription !== undefined ? `alert ${err.alertDescription}` : err.message;
+    this.finish(new HopError(ErrorCode.Closed, `DTLS session ${this.remote} failed: ${reason}`, { cause: err }));
+  }
+
+  private finish(err: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeError = err;
+    this.datagramHandler = undefined;
+    // Let a queued close_notify reach the UDP socket before it closes.
+    setImmediate(() => this.socket.close());
+    this.notifyClose();
+  }
+
+  private notifyClose(): void {
+    if (this.closeNotified || !this.closeHandler) return;
+    this.closeNotified = true;
+    this.closeHandler(this.closeError);
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Every size, timer and limit of the DTLS layer, in one place.
+ */
+
+/** Largest UDP payload of any application record, in bytes (below common path MTUs). */
+export const MAX_UDP_PAYLOAD_BYTES = 1200;
+
+/** DTLS record header: type(1) version(2) epoch(2) sequence(6) length(2) (RFC 6347 §4.1). */
+export const RECORD_HEADER_BYTES = 13;
+
+/** AES-128-GCM per-record overhead: 13 B header + 8 B explicit nonce + 16 B tag (RFC 5288 §3). */
+export const AES_128_GCM_RECORD_OVERHEAD_BYTES = RECORD_HEADER_BYTES + 8 + 16;
+
+/** Largest datagram a link's `send` accepts: 1200 - 37 = 1163 bytes. */
+export const MAX_DATAGRAM_SIZE_BYTES = MAX_UDP_PAYLOAD_BYTES - AES_128_GCM_RECORD_OVERHEAD_BYTES;
+
+/** Default deadline for a DTLS handshake, client and hub side, in milliseconds. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Default limit of concurrent peers (live sessions + handshakes in progress) on one hub socket. */
+export const DEFAULT_MAX_SESSIONS = 10_000;
+
+/** Length of the generated cookie secret, in bytes. */
+export const COOKIE_SECRET_BYTES = 32;
+
+/**
+ * A HelloVerifyRequest cookie is valid in the time slot it was made in and the next one
+ * (so for 30-60 s); slots of this length, in milliseconds.
+ */
+export const COOKIE_TIME_SLOT_MS = 30_000;
+
+/** Anti-replay window, in records (RFC 6347 §4.1.2.6: at least 32, 64 recommended). */
+export const REPLAY_WINDOW_RECORDS = 64;
+
+/** Largest record sequence number (48 bits, RFC 6347 §4.1); a session stops before wrapping. */
+export const MAX_RECORD_SEQUENCE = 2 ** 48 - 1;
+
+/** Largest record fragment accepted on receive (RFC 6347 §4.1: 2^14 + 2048 for ciphertext). */
+export const MAX_RECORD_FRAGMENT_BYTES = 2 ** 14 + 2048;
+
+/** Longest certificate path walked from the leaf to a trusted CA. */
+export const MAX_CERT_CHAIN_DEPTH = 8;
+
+/** Client-side handshake flight retransmissions (1 s doubling) before @nodertc/dtls gives up. */
+export const CLIENT_HANDSHAKE_RETRANSMISSIONS = 4;

@@ -1,0 +1,47 @@
+/** Counters of one hub socket; snake_case because they go straight into logs and metrics. */
+export interface HubCounters {
+  /** Datagrams that are not well-formed DTLS (tiny, garbage, bad framing, bad ClientHello). */
+  garbage_dropped: number;
+  /** Records from a peer without a session or handshake, or of an epoch that does not fit. */
+  stray_dropped: number;
+  /** HelloVerifyRequests sent (stateless, nothing allocated). */
+  cookies_sent: number;
+  /** ClientHellos with a cookie that did not verify (answered with a fresh cookie). */
+  bad_cookies: number;
+  /** Handshakes completed. */
+  handshakes: number;
+  /** Handshakes that failed (negotiation, alert, werift error). */
+  handshake_failures: number;
+  /** Handshakes abandoned at the handshake deadline. */
+  handshake_timeouts: number;
+  /** Verified ClientHellos refused because `maxSessions` peers were present. */
+  sessions_refused: number;
+  /** Live sessions replaced by a newer completed handshake from the same address. */
+  sessions_replaced: number;
+  /** Records whose AEAD tag did not verify (forged or corrupted). */
+  auth_failures: number;
+  /** Duplicate or too-old records (RFC 6347 §4.1.2.6). */
+  replays_dropped: number;
+  /** `send` calls larger than maxDatagramSize (dropped). */
+  oversize_dropped: number;
+  /** Internal errors caught while handling a datagram. */
+  internal_errors: number;
+}
+
+export function newHubCounters(): HubCounters {
+  return {
+    garbage_dropped: 0,
+    stray_dropped: 0,
+    cookies_sent: 0,
+    bad_cookies: 0,
+    handshakes: 0,
+    handshake_failures: 0,
+    handshake_timeouts: 0,
+    sessions_refused: 0,
+    sessions_replaced: 0,
+    auth_failures: 0,
+    replays_dropped: 0,
+    oversize_dropped: 0,
+    internal_errors: 0,
+  };
+}

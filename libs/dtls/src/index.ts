@@ -1,0 +1,15 @@
+export {
+  MAX_UDP_PAYLOAD_BYTES,
+  AES_128_GCM_RECORD_OVERHEAD_BYTES,
+  MAX_DATAGRAM_SIZE_BYTES,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_MAX_SESSIONS,
+  COOKIE_TIME_SLOT_MS,
+  REPLAY_WINDOW_RECORDS,
+} from './constants.js';
+export { connectDtls, type DtlsClientOptions } from './connect-dtls.js';
+export { DtlsClientLink, type ClientLinkStats } from './client-link.js';
+export { DtlsHubServer, type DtlsServerOptions, type DtlsHubStats } from './hub-server.js';
+export { DtlsServerLink } from './server-link.js';
+export type { HubCounters } from './hub-counters.js';
+export { verifyServerChain, loadTrustAnchors, type ChainVerifyOptions } from './verify-chain.js';

@@ -1,0 +1,144 @@
+import type { DatagramLink } from '@hopgate/transport';
+import { HopError, ErrorCode } from '@hopgate/errors';
+import type { Logger } from '@hopgate/log';
+import { MAX_DATAGRAM_SIZE_BYTES } from './constants.js';
+import type { HubCounters } from './hub-counters.js';
+import { ALERT_CLOSE_NOTIFY, AlertLevel, ContentType, type DtlsRecord } from './record.js';
+import type { RecordProtection } from './record-protection.js';
+import { ReplayWindow } from './replay-window.js';
+
+/** What a hub session needs from its hub; built by DtlsHubServer. */
+export interface ServerLinkContext {
+  remote: string;
+  clientRandom: Buffer;
+  protection: RecordProtection;
+  counters: HubCounters;
+  logger: Logger;
+  /** Sends one datagram to the peer. */
+  sendRaw(datagram: Buffer): void;
+  /** Hands a handshake-layer record to the session's werift instance (retransmissions). */
+  feedHandshake(record: Buffer): void;
+  /** Frees the peer's state in the hub (called once, on close). */
+  release(): void;
+}
+
+/**
+ * One agent's DTLS session on the hub, as a DatagramLink: one `send` is one
+ * AES-128-GCM record in one UDP datagram of at most 1200 bytes.
+ */
+export class DtlsServerLink implements DatagramLink {
+  readonly maxDatagramSize = MAX_DATAGRAM_SIZE_BYTES;
+  /** The peer as "ip:port" ("[ip6]:port" for IPv6). */
+  readonly remote: string;
+  private readonly window = new ReplayWindow();
+  private datagramHandler: ((datagram: Uint8Array) => void) | undefined;
+  private closeHandler: ((err?: Error) => void) | undefined;
+  private closed = false;
+  private closeError: Error | undefined;
+  private closeNotified = false;
+
+  constructor(private readonly context: ServerLinkContext) {
+    this.remote = context.remote;
+  }
+
+  /** @internal The ClientHello random of the handshake that created this session. */
+  get clientRandom(): Buffer {
+    return this.context.clientRandom;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  send(datagram: Uint8Array): void {
+    if (this.closed) return;
+    if (datagram.length > this.maxDatagramSize) {
+      this.context.counters.oversize_dropped += 1;
+      return;
+    }
+    const plaintext = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+    const record = this.context.protection.seal(ContentType.ApplicationData, plaintext);
+    if (!record) {
+      this.finish(new HopError(ErrorCode.Closed, `DTLS session ${this.remote}: record sequence space exhausted`));
+      return;
+    }
+    this.context.sendRaw(record);
+  }
+
+  onDatagram(handler: (datagram: Uint8Array) => void): void {
+    this.datagramHandler = handler;
+  }
+
+  onClose(handler: (err?: Error) => void): void {
+    this.closeHandler = handler;
+    if (this.closed && !this.closeNotified) queueMicrotask(() => this.notifyClose());
+  }
+
+  /** Sends close_notify (RFC 5246 §7.2.1) and frees the peer's state. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    const alert = this.context.protection.seal(ContentType.Alert, Buffer.from([AlertLevel.Warning, ALERT_CLOSE_NOTIFY]));
+    if (alert) this.context.sendRaw(alert);
+    this.finish(undefined);
+  }
+
+  /** @internal Closes without an alert (replaced by a newer session, hub shutdown). */
+  terminate(err: Error): void {
+    this.finish(err);
+  }
+
+  /** @internal A handshake-layer record from the peer (a retransmitted client flight). */
+  handleHandshakeRecord(record: DtlsRecord): void {
+    if (!this.closed) this.context.feedHandshake(record.bytes);
+  }
+
+  /** @internal An application-data or alert record of epoch 1 from the peer. */
+  handleProtectedRecord(record: DtlsRecord): void {
+    if (this.closed) return;
+    const { counters } = this.context;
+    // RFC 6347 §4.1.2.6: check the window first, update it only once the record authenticated.
+    if (!this.window.check(record.sequence)) {
+      counters.replays_dropped += 1;
+      return;
+    }
+    const plaintext = this.context.protection.open(record);
+    if (!plaintext) {
+      // RFC 6347 §4.1.2.7: invalid records are silently discarded.
+      counters.auth_failures += 1;
+      return;
+    }
+    this.window.accept(record.sequence);
+    if (record.type === ContentType.ApplicationData) {
+      this.datagramHandler?.(plaintext);
+      return;
+    }
+    this.handleAlert(plaintext);
+  }
+
+  private handleAlert(alert: Buffer): void {
+    if (alert.length !== 2) return;
+    const level = alert.readUInt8(0);
+    const description = alert.readUInt8(1);
+    if (description === ALERT_CLOSE_NOTIFY) {
+      this.context.logger.debug({ remote: this.remote }, 'peer sent close_notify');
+      this.finish(undefined);
+    } else if (level === AlertLevel.Fatal) {
+      this.finish(new HopError(ErrorCode.Closed, `DTLS session ${this.remote}: peer sent fatal alert ${description}`));
+    }
+  }
+
+  private finish(err: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeError = err;
+    this.datagramHandler = undefined;
+    this.context.release();
+    this.notifyClose();
+  }
+
+  private notifyClose(): void {
+    if (this.closeNotified || !this.closeHandler) return;
+    this.closeNotified = true;
+    this.closeHandler(this.closeError);
+  }
+}

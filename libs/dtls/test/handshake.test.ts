@@ -1,0 +1,199 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { HopError, ErrorCode } from '@hopgate/errors';
+import { waitFor } from '@hopgate/testkit';
+import {
+  DtlsHubServer,
+  connectDtls,
+  MAX_DATAGRAM_SIZE_BYTES,
+  type DtlsServerLink,
+} from '../src/index.js';
+import { makeTestPki, TEST_SERVER_NAME, type TestIdentity, type TestPki } from '../test-support/certs.js';
+import { collect, connectPair, TEST_TIMEOUT_MS } from '../test-support/fixtures.js';
+
+function isHopError(code: ErrorCode, messagePart: RegExp) {
+  return (err: unknown): boolean => {
+    assert.ok(err instanceof HopError, `expected a HopError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    assert.match(err.message, messagePart);
+    return true;
+  };
+}
+
+describe('DTLS handshake, agent client <-> hub server', { timeout: TEST_TIMEOUT_MS }, () => {
+  let pki: TestPki;
+  before(() => {
+    pki = makeTestPki();
+  });
+  after(() => pki.cleanup());
+
+  async function roundTrip(identity: TestIdentity, leafName: RegExp): Promise<void> {
+    const pair = await connectPair(pki, identity);
+    try {
+      assert.match(pair.client.peerCertificate.subject, leafName);
+      assert.equal(pair.client.maxDatagramSize, 1163);
+      assert.equal(pair.server.maxDatagramSize, 1163);
+      const atHub = collect(pair.server);
+      const atAgent = collect(pair.client);
+      pair.client.send(Buffer.from('from agent'));
+      pair.server.send(Buffer.from('from hub'));
+      await waitFor('both datagrams', () => atHub.length === 1 && atAgent.length === 1);
+      assert.equal(atHub[0]?.toString(), 'from agent');
+      assert.equal(atAgent[0]?.toString(), 'from hub');
+      assert.equal(pair.hub.sessionCount, 1);
+      assert.equal(pair.hub.stats().cookies_sent, 1, 'every handshake goes through the stateless cookie');
+    } finally {
+      await pair.close();
+    }
+  }
+
+  test('P-256 ECDSA hub certificate with an intermediate CA: datagrams both ways', async () => {
+    await roundTrip(pki.ecdsa, /CN=ecdsa-leaf/);
+  });
+
+  test('RSA-2048 hub certificate: datagrams both ways', async () => {
+    await roundTrip(pki.rsa, /CN=rsa-leaf/);
+  });
+
+  async function connectTo(identity: TestIdentity, options: { ca: string; serverName: string }) {
+    const hub = await DtlsHubServer.listen({ host: '127.0.0.1', port: 0, certPem: identity.certPem, keyPem: identity.keyPem });
+    try {
+      return await connectDtls({ host: '127.0.0.1', port: hub.address().port, handshakeTimeoutMs: 5_000, ...options });
+    } finally {
+      await hub.close();
+    }
+  }
+
+  test('a hub certificate from another CA is refused; the hub learns it from the alert', async () => {
+    const hub = await DtlsHubServer.listen({ host: '127.0.0.1', port: 0, certPem: pki.ecdsa.certPem, keyPem: pki.ecdsa.keyPem });
+    try {
+      await assert.rejects(
+        connectDtls({ host: '127.0.0.1', port: hub.address().port, serverName: TEST_SERVER_NAME, ca: pki.otherCaPem }),
+        isHopError(ErrorCode.CertVerify, /not signed by a trusted CA/),
+      );
+      await waitFor('hub to drop the refused handshake', () => hub.stats().handshake_failures === 1);
+      assert.equal(hub.stats().pending_handshakes, 0);
+      assert.equal(hub.sessionCount, 0);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test('right CA, wrong server name is refused', async () => {
+    await assert.rejects(
+      connectTo(pki.ecdsa, { ca: pki.caPem, serverName: 'other.test' }),
+      isHopError(ErrorCode.CertVerify, /not valid for the name other\.test/),
+    );
+  });
+
+  test('an expired hub certificate is refused', async () => {
+    await assert.rejects(
+      connectTo(pki.expired, { ca: pki.caPem, serverName: TEST_SERVER_NAME }),
+      isHopError(ErrorCode.CertVerify, /expired/),
+    );
+  });
+
+  test('without the intermediate the P-256 leaf does not verify (the hub sends the chain)', async () => {
+    const leafOnly = { ...pki.ecdsa, certPem: pki.ecdsa.certPem.split(/(?<=-----END CERTIFICATE-----\n)/)[0] ?? '' };
+    await assert.rejects(
+      connectTo(leafOnly, { ca: pki.caPem, serverName: TEST_SERVER_NAME }),
+      isHopError(ErrorCode.CertVerify, /not signed by a trusted CA/),
+    );
+  });
+
+  test('no answer from the hub: Timeout', async () => {
+    const silent = dgram.createSocket('udp4');
+    silent.bind(0, '127.0.0.1');
+    await once(silent, 'listening');
+    try {
+      await assert.rejects(
+        connectDtls({ host: '127.0.0.1', port: silent.address().port, serverName: TEST_SERVER_NAME, ca: pki.caPem, handshakeTimeoutMs: 300 }),
+        isHopError(ErrorCode.Timeout, /timed out after 300 ms/),
+      );
+    } finally {
+      silent.close();
+    }
+  });
+
+  test('a key that does not match the certificate: BadConfig', async () => {
+    await assert.rejects(
+      DtlsHubServer.listen({ host: '127.0.0.1', port: 0, certPem: pki.ecdsa.certPem, keyPem: pki.rsa.keyPem }),
+      isHopError(ErrorCode.BadConfig, /does not match/),
+    );
+  });
+
+  test('oversize sends are dropped and counted on both sides, the session lives on', async () => {
+    const pair = await connectPair(pki, pki.ecdsa);
+    try {
+      const atHub = collect(pair.server);
+      const atAgent = collect(pair.client);
+      pair.client.send(Buffer.alloc(MAX_DATAGRAM_SIZE_BYTES + 1));
+      pair.server.send(Buffer.alloc(MAX_DATAGRAM_SIZE_BYTES + 1));
+      pair.client.send(Buffer.alloc(MAX_DATAGRAM_SIZE_BYTES, 1));
+      pair.server.send(Buffer.alloc(MAX_DATAGRAM_SIZE_BYTES, 2));
+      await waitFor('the max-size datagrams', () => atHub.length === 1 && atAgent.length === 1);
+      assert.equal(atHub[0]?.length, MAX_DATAGRAM_SIZE_BYTES);
+      assert.equal(atAgent[0]?.length, MAX_DATAGRAM_SIZE_BYTES);
+      assert.equal(pair.client.stats().oversize_dropped, 1);
+      assert.equal(pair.hub.stats().oversize_dropped, 1);
+    } finally {
+      await pair.close();
+    }
+  });
+
+  test('agent close sends close_notify: the hub link closes cleanly and frees the peer', async () => {
+    const pair = await connectPair(pki, pki.ecdsa);
+    try {
+      const closed = new Promise<Error | undefined>((resolve) => pair.server.onClose(resolve));
+      pair.client.close();
+      assert.equal(await closed, undefined);
+      assert.equal(pair.hub.sessionCount, 0);
+      pair.server.send(Buffer.from('after close')); // never throws
+    } finally {
+      await pair.close();
+    }
+  });
+
+  test('hub close sends close_notify: the agent link closes cleanly', async () => {
+    const pair = await connectPair(pki, pki.rsa);
+    try {
+      const closed = new Promise<Error | undefined>((resolve) => pair.client.onClose(resolve));
+      pair.server.close();
+      assert.equal(await closed, undefined);
+      assert.equal(pair.hub.sessionCount, 0);
+      pair.client.send(Buffer.from('after close')); // never throws
+    } finally {
+      await pair.close();
+    }
+  });
+
+  test('setCertificate: new handshakes get the new certificate, live sessions keep working', async () => {
+    const pair = await connectPair(pki, pki.rsa);
+    try {
+      assert.match(pair.client.peerCertificate.subject, /CN=rsa-leaf/);
+      pair.hub.setCertificate(pki.ecdsa.certPem, pki.ecdsa.keyPem);
+      const session = once(pair.hub, 'session') as Promise<[DtlsServerLink]>;
+      const second = await connectDtls({
+        host: '127.0.0.1',
+        port: pair.hub.address().port,
+        serverName: TEST_SERVER_NAME,
+        ca: pki.caPem,
+      });
+      await session;
+      try {
+        assert.match(second.peerCertificate.subject, /CN=ecdsa-leaf/);
+        const atHub = collect(pair.server);
+        pair.client.send(Buffer.from('old session'));
+        await waitFor('datagram on the old session', () => atHub.length === 1);
+        assert.equal(pair.hub.sessionCount, 2);
+        assert.throws(() => pair.hub.setCertificate(pki.ecdsa.certPem, pki.rsa.keyPem), isHopError(ErrorCode.BadConfig, /does not match/));
+      } finally {
+        second.close();
+      }
+    } finally {
+      await pair.close();
+    }
+  });
+});

@@ -1,0 +1,275 @@
+import { DEFAULT_MEMORY_LINK_DATAGRAM_SIZE_BYTES } from './constants.js';
+import type { DatagramLink } from './datagram-link.js';
+import { createPrng } from './prng.js';
+
+/** Default PRNG seed of the in-memory link. */
+export const DEFAULT_MEMORY_LINK_SEED = 1;
+
+/** Impairments of an in-memory link, applied to each direction independently. */
+export interface LossyLinkOptions {
+  /** Probability that a datagram is dropped. Default 0. */
+  lossRate?: number;
+  /** Probability that a datagram is delivered twice. Default 0. */
+  duplicateRate?: number;
+  /** Probability that a datagram is held back by `reorderDelayMs` so later ones overtake it. Default 0. */
+  reorderRate?: number;
+  /** Extra delay of a reordered datagram, in ms. Default max(1, delayMs). */
+  reorderDelayMs?: number;
+  /** One-way delay, in ms. Default 0 (delivery on the next event-loop turn). */
+  delayMs?: number;
+  /** Uniform random extra delay in [0, jitterMs), in ms; order is kept (a queue). Default 0. */
+  jitterMs?: number;
+  /** PRNG seed (deterministic impairments). Default DEFAULT_MEMORY_LINK_SEED. */
+  seed?: number;
+  /** Largest datagram accepted, in bytes. Default DEFAULT_MEMORY_LINK_DATAGRAM_SIZE_BYTES (1160). */
+  maxDatagramSize?: number;
+}
+
+export interface MemoryLinkStats {
+  sent: number;
+  dropped: number;
+  duplicated: number;
+  reordered: number;
+  delivered: number;
+}
+
+interface Pending {
+  at: number;
+  seq: number;
+  datagram: Uint8Array | null;
+}
+
+/** A min-heap of pending deliveries ordered by time, then by send order. */
+class DeliveryQueue {
+  private readonly items: Pending[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): Pending | undefined {
+    return this.items[0];
+  }
+
+  push(item: Pending): void {
+    const items = this.items;
+    items.push(item);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(item, items[parent] as Pending)) break;
+      items[i] = items[parent] as Pending;
+      i = parent;
+    }
+    items[i] = item;
+  }
+
+  pop(): Pending | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last !== undefined) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= items.length) break;
+        const right = left + 1;
+        const child = right < items.length && before(items[right] as Pending, items[left] as Pending) ? right : left;
+        if (!before(items[child] as Pending, last)) break;
+        items[i] = items[child] as Pending;
+        i = child;
+      }
+      items[i] = last;
+    }
+    return top;
+  }
+}
+
+function before(a: Pending, b: Pending): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+/**
+ * One end of an in-memory datagram link with seeded loss, duplication, reordering, delay
+ * and jitter: the test shim under the transport. Datagrams are copied on send (as on a
+ * wire). `close()` on either end closes both: the peer learns it after the datagrams
+ * already in flight (like a DTLS close_notify).
+ */
+export class MemoryLink implements DatagramLink {
+  readonly maxDatagramSize: number;
+  readonly stats: MemoryLinkStats = { sent: 0, dropped: 0, duplicated: 0, reordered: 0, delivered: 0 };
+  private options: Required<LossyLinkOptions>;
+  private readonly random: () => number;
+  private peer: MemoryLink | null = null;
+  private receiver: ((datagram: Uint8Array) => void) | null = null;
+  private closeHandler: ((err?: Error) => void) | null = null;
+  private closed = false;
+  /** Deliveries from this end to the peer. */
+  private readonly queue = new DeliveryQueue();
+  private seq = 0;
+  private lastInOrderAt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private immediate: NodeJS.Immediate | null = null;
+  /** Test hook: sees every datagram this end sends, before impairments. */
+  onSend: ((datagram: Uint8Array) => void) | null = null;
+
+  constructor(options: LossyLinkOptions, seed: number) {
+    this.options = resolve(options);
+    this.maxDatagramSize = this.options.maxDatagramSize;
+    this.random = createPrng(seed);
+  }
+
+  /** @internal */
+  connect(peer: MemoryLink): void {
+    this.peer = peer;
+  }
+
+  /** Changes this end's impairments (for example a loss rate of 1 to cut the link one way). */
+  configure(options: LossyLinkOptions): void {
+    this.options = resolve({ ...this.options, ...options });
+  }
+
+  send(datagram: Uint8Array): void {
+    if (this.closed || this.peer === null) return;
+    if (datagram.length > this.maxDatagramSize) {
+      throw new RangeError(`datagram of ${datagram.length} bytes exceeds maxDatagramSize ${this.maxDatagramSize}`);
+    }
+    this.stats.sent++;
+    this.onSend?.(datagram);
+    const o = this.options;
+    if (o.lossRate > 0 && this.random() < o.lossRate) {
+      this.stats.dropped++;
+      return;
+    }
+    const copy = Buffer.from(datagram);
+    this.enqueue(copy);
+    if (o.duplicateRate > 0 && this.random() < o.duplicateRate) {
+      this.stats.duplicated++;
+      this.enqueue(copy);
+    }
+  }
+
+  onDatagram(handler: (datagram: Uint8Array) => void): void {
+    this.receiver = handler;
+  }
+
+  onClose(handler: (err?: Error) => void): void {
+    this.closeHandler = handler;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // The peer hears of it after everything already in flight.
+    const o = this.options;
+    const at = performance.now() + o.delayMs + o.jitterMs + (o.reorderRate > 0 ? o.reorderDelayMs : 0);
+    this.queue.push({ at, seq: this.seq++, datagram: null });
+    this.schedule();
+    const handler = this.closeHandler;
+    this.closeHandler = null;
+    handler?.();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Test hook: hands `datagram` to this end's receiver now, as if it had arrived. */
+  inject(datagram: Uint8Array): void {
+    if (!this.closed) this.receiver?.(datagram);
+  }
+
+  private enqueue(datagram: Uint8Array): void {
+    const o = this.options;
+    let at = performance.now() + o.delayMs;
+    // Jitter varies the delay but keeps FIFO order (a queue, not a reordering); only
+    // `reorderRate` lets datagrams overtake each other.
+    if (o.jitterMs > 0) at = Math.max(at + this.random() * o.jitterMs, this.lastInOrderAt);
+    this.lastInOrderAt = at;
+    if (o.reorderRate > 0 && this.random() < o.reorderRate) {
+      this.stats.reordered++;
+      at += o.reorderDelayMs;
+    }
+    this.queue.push({ at, seq: this.seq++, datagram });
+    this.schedule();
+  }
+
+  private schedule(): void {
+    const next = this.queue.peek();
+    if (next === undefined || this.immediate !== null) return;
+    const delay = next.at - performance.now();
+    if (delay < 1) {
+      if (this.timer !== null) {
+        clearTimeout(this.timer);
+        this.timer = null;
+        this.timerAt = Infinity;
+      }
+      this.immediate = setImmediate(() => {
+        this.immediate = null;
+        this.deliver();
+      });
+      return;
+    }
+    if (this.timer !== null && this.timerAt <= next.at) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerAt = next.at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.deliver();
+    }, Math.ceil(delay));
+  }
+
+  private deliver(): void {
+    const now = performance.now();
+    const peer = this.peer;
+    for (let next = this.queue.peek(); next !== undefined && next.at <= now + 0.5; next = this.queue.peek()) {
+      this.queue.pop();
+      if (peer === null) continue;
+      if (next.datagram === null) {
+        peer.closeFromPeer();
+        continue;
+      }
+      if (peer.closed) continue;
+      this.stats.delivered++;
+      peer.receiver?.(next.datagram);
+    }
+    this.schedule();
+  }
+
+  private closeFromPeer(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const handler = this.closeHandler;
+    this.closeHandler = null;
+    handler?.();
+  }
+}
+
+function resolve(options: LossyLinkOptions): Required<LossyLinkOptions> {
+  const delayMs = options.delayMs ?? 0;
+  return {
+    lossRate: options.lossRate ?? 0,
+    duplicateRate: options.duplicateRate ?? 0,
+    reorderRate: options.reorderRate ?? 0,
+    reorderDelayMs: options.reorderDelayMs ?? Math.max(1, delayMs),
+    delayMs,
+    jitterMs: options.jitterMs ?? 0,
+    seed: options.seed ?? DEFAULT_MEMORY_LINK_SEED,
+    maxDatagramSize: options.maxDatagramSize ?? DEFAULT_MEMORY_LINK_DATAGRAM_SIZE_BYTES,
+  };
+}
+
+/**
+ * Two connected in-memory link ends with the same impairments both ways (each direction
+ * has its own seeded PRNG). `close()` on one end closes both.
+ */
+export function createMemoryLinkPair(options: LossyLinkOptions = {}): [MemoryLink, MemoryLink] {
+  const seed = options.seed ?? DEFAULT_MEMORY_LINK_SEED;
+  const a = new MemoryLink(options, seed);
+  const b = new MemoryLink(options, seed + 0x9e3779b9);
+  a.connect(b);
+  b.connect(a);
+  return [a, b];
+}

@@ -1,0 +1,98 @@
+import {
+  INITIAL_CONGESTION_WINDOW_PACKETS,
+  LOSS_REDUCTION_FACTOR,
+  MAX_CONGESTION_WINDOW_BYTES,
+  MIN_CONGESTION_WINDOW_PACKETS,
+} from './constants.js';
+
+/**
+ * NewReno congestion control (RFC 9002 §7.3): slow start, recovery, congestion avoidance.
+ * Owns bytes_in_flight. Times are performance.now() milliseconds.
+ */
+export class NewReno {
+  readonly maxDatagramSize: number;
+  /** congestion_window, in bytes */
+  congestionWindow: number;
+  /** ssthresh, in bytes (RFC 9002 §7.3.1: infinite at start) */
+  slowStartThreshold = Infinity;
+  /** bytes_in_flight (RFC 9002 §B.2) */
+  bytesInFlight = 0;
+  /** congestion_recovery_start_time (RFC 9002 §B.2); -Infinity when never in recovery */
+  private recoveryStartTime = -Infinity;
+  /** Bytes acknowledged in congestion avoidance, not yet turned into window growth. */
+  private bytesAckedInAvoidance = 0;
+
+  constructor(maxDatagramSize: number) {
+    this.maxDatagramSize = maxDatagramSize;
+    this.congestionWindow = INITIAL_CONGESTION_WINDOW_PACKETS * maxDatagramSize;
+  }
+
+  get minimumWindow(): number {
+    return MIN_CONGESTION_WINDOW_PACKETS * this.maxDatagramSize;
+  }
+
+  get inSlowStart(): boolean {
+    return this.congestionWindow < this.slowStartThreshold;
+  }
+
+  /** Room left in the window for in-flight bytes. */
+  get available(): number {
+    return this.congestionWindow - this.bytesInFlight;
+  }
+
+  onPacketSent(bytes: number): void {
+    this.bytesInFlight += bytes;
+  }
+
+  /** A packet was acknowledged; `priorInFlight` is bytes_in_flight before this ACK (RFC 9002 §7.8). */
+  onPacketAcked(bytes: number, timeSent: number, priorInFlight: number): void {
+    this.bytesInFlight -= bytes;
+    // RFC 9002 §7.3.2: no increase for packets sent before recovery started.
+    if (timeSent <= this.recoveryStartTime) return;
+    // RFC 9002 §7.8: no increase while the window is not the limit (application- or flow-control-limited).
+    if (!this.wasWindowLimited(priorInFlight)) return;
+    if (this.inSlowStart) {
+      // RFC 9002 §7.3.1: slow start grows by the bytes acknowledged.
+      this.congestionWindow = Math.min(this.congestionWindow + bytes, MAX_CONGESTION_WINDOW_BYTES);
+      return;
+    }
+    // RFC 9002 §7.3.3: congestion avoidance grows by one datagram per window acknowledged.
+    this.bytesAckedInAvoidance += bytes;
+    if (this.bytesAckedInAvoidance >= this.congestionWindow) {
+      this.bytesAckedInAvoidance -= this.congestionWindow;
+      this.congestionWindow = Math.min(this.congestionWindow + this.maxDatagramSize, MAX_CONGESTION_WINDOW_BYTES);
+    }
+  }
+
+  /** An in-flight packet was declared lost: it leaves bytes_in_flight (RFC 9002 §B.8). */
+  onPacketLost(bytes: number): void {
+    this.bytesInFlight -= bytes;
+  }
+
+  /** An in-flight packet was forgotten without being acked or lost (connection closing). */
+  onPacketDiscarded(bytes: number): void {
+    this.bytesInFlight -= bytes;
+  }
+
+  /** A loss of a packet sent at `timeSent` (RFC 9002 §7.3.2, §B.6 OnCongestionEvent). */
+  onCongestionEvent(timeSent: number, now: number): void {
+    if (timeSent <= this.recoveryStartTime) return;
+    this.recoveryStartTime = now;
+    this.slowStartThreshold = Math.max(this.congestionWindow * LOSS_REDUCTION_FACTOR, this.minimumWindow);
+    this.congestionWindow = this.slowStartThreshold;
+    this.bytesAckedInAvoidance = 0;
+  }
+
+  /** Persistent congestion (RFC 9002 §7.6.2): collapse to the minimum window. */
+  onPersistentCongestion(): void {
+    this.congestionWindow = this.minimumWindow;
+    this.recoveryStartTime = -Infinity;
+    this.bytesAckedInAvoidance = 0;
+  }
+
+  private wasWindowLimited(priorInFlight: number): boolean {
+    if (priorInFlight + 3 * this.maxDatagramSize >= this.congestionWindow) return true;
+    // In slow start the window doubles per RTT: more than half of it in flight is "limited".
+    return this.inSlowStart && priorInFlight > this.congestionWindow / 2;
+  }
+}

@@ -1,0 +1,86 @@
+import { ErrorCode, HopError } from '@hopgate/errors';
+import { type Logger, silentLogger } from '@hopgate/log';
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_INITIAL_CONNECTION_WINDOW_BYTES,
+  DEFAULT_INITIAL_STREAM_WINDOW_BYTES,
+  DEFAULT_KEEPALIVE_INTERVAL_MS,
+  KEEPALIVE_IDLE_TIMEOUT_DIVISOR,
+  DEFAULT_MAX_CONNECTION_WINDOW_BYTES,
+  DEFAULT_MAX_INCOMING_STREAMS,
+  DEFAULT_MAX_STREAM_WINDOW_BYTES,
+  MAX_STREAMS_LIMIT,
+  MIN_WINDOW_BYTES,
+} from './constants.js';
+
+export interface ConnectionOptions {
+  /** 'client' opens streams 0, 4, 8...; 'server' opens 1, 5, 9... (RFC 9000 §2.1). */
+  role: 'client' | 'server';
+  /** No packet received for this long closes the connection; 0 disables. Default DEFAULT_IDLE_TIMEOUT_MS. */
+  idleTimeoutMs?: number;
+  /** A PING when nothing was received for this long; 0 disables. Default DEFAULT_KEEPALIVE_INTERVAL_MS. */
+  keepAliveIntervalMs?: number;
+  /** Concurrent streams the peer may open. Default DEFAULT_MAX_INCOMING_STREAMS. */
+  maxIncomingStreams?: number;
+  /** Initial receive window per stream. Default DEFAULT_INITIAL_STREAM_WINDOW_BYTES. */
+  initialStreamWindowBytes?: number;
+  /** Auto-tuned stream windows stop here. Default DEFAULT_MAX_STREAM_WINDOW_BYTES. */
+  maxStreamWindowBytes?: number;
+  /** Initial receive window of the connection. Default DEFAULT_INITIAL_CONNECTION_WINDOW_BYTES. */
+  initialConnectionWindowBytes?: number;
+  /** Auto-tuned connection window stops here. Default DEFAULT_MAX_CONNECTION_WINDOW_BYTES. */
+  maxConnectionWindowBytes?: number;
+  /** Default silentLogger(). */
+  logger?: Logger;
+}
+
+export interface ResolvedOptions {
+  readonly isClient: boolean;
+  readonly idleTimeoutMs: number;
+  readonly keepAliveIntervalMs: number;
+  readonly maxIncomingStreams: number;
+  readonly initialStreamWindowBytes: number;
+  readonly maxStreamWindowBytes: number;
+  readonly initialConnectionWindowBytes: number;
+  readonly maxConnectionWindowBytes: number;
+  readonly logger: Logger;
+}
+
+function check(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new HopError(ErrorCode.BadConfig, `transport option ${name} must be an integer in [${min}, ${max}], got ${value}`);
+  }
+  return value;
+}
+
+export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
+  if (options.role !== 'client' && options.role !== 'server') {
+    throw new HopError(ErrorCode.BadConfig, `transport option role must be 'client' or 'server'`);
+  }
+  const initialStream = check('initialStreamWindowBytes', options.initialStreamWindowBytes ?? DEFAULT_INITIAL_STREAM_WINDOW_BYTES, MIN_WINDOW_BYTES);
+  const initialConnection = check(
+    'initialConnectionWindowBytes',
+    options.initialConnectionWindowBytes ?? DEFAULT_INITIAL_CONNECTION_WINDOW_BYTES,
+    MIN_WINDOW_BYTES,
+  );
+  const idleTimeoutMs = check('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, 0);
+  let keepAliveIntervalMs = check('keepAliveIntervalMs', options.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS, 0);
+  if (keepAliveIntervalMs > 0 && idleTimeoutMs > 0) {
+    keepAliveIntervalMs = Math.min(keepAliveIntervalMs, Math.max(1, Math.floor(idleTimeoutMs / KEEPALIVE_IDLE_TIMEOUT_DIVISOR)));
+  }
+  return {
+    isClient: options.role === 'client',
+    idleTimeoutMs,
+    keepAliveIntervalMs,
+    maxIncomingStreams: check('maxIncomingStreams', options.maxIncomingStreams ?? DEFAULT_MAX_INCOMING_STREAMS, 1, MAX_STREAMS_LIMIT),
+    initialStreamWindowBytes: initialStream,
+    maxStreamWindowBytes: check('maxStreamWindowBytes', options.maxStreamWindowBytes ?? Math.max(DEFAULT_MAX_STREAM_WINDOW_BYTES, initialStream), initialStream),
+    initialConnectionWindowBytes: initialConnection,
+    maxConnectionWindowBytes: check(
+      'maxConnectionWindowBytes',
+      options.maxConnectionWindowBytes ?? Math.max(DEFAULT_MAX_CONNECTION_WINDOW_BYTES, initialConnection),
+      initialConnection,
+    ),
+    logger: options.logger ?? silentLogger(),
+  };
+}

@@ -1,0 +1,180 @@
+import { EventEmitter } from 'node:events';
+import { Agent as UndiciAgent } from 'undici';
+import type { Logger } from '@hopgate/log';
+import type { AgentConfig } from '@hopgate/config';
+import { HopError, ErrorCode, errorCodeOf } from '@hopgate/errors';
+import { connectDtls } from '@hopgate/dtls';
+import { Connection, type TransportStream } from '@hopgate/transport';
+import { MessageStreamReader, encodeMessage, encodePreface } from '@hopgate/wire';
+import { Backoff } from './backoff.js';
+import { serveOriginRequest } from './origin-request.js';
+
+export const AGENT_VERSION = '0.1.0';
+/** Time the hub has to answer `hello` after the DTLS handshake. */
+export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+/** A session that lived this long resets the reconnect backoff. */
+export const DEFAULT_STABLE_SESSION_MS = 10_000;
+/** Keep-alive time of idle connections to local services. */
+export const DEFAULT_ORIGIN_KEEPALIVE_MS = 30_000;
+
+export type AgentState = 'idle' | 'connecting' | 'online' | 'waiting' | 'stopped';
+
+/**
+ * The agent: dials a hub over DTLS, says hello, serves request streams against local
+ * services, and reconnects with backoff and jitter whenever the session ends.
+ * Events: 'online' ({ hub_id, epoch }), 'offline' (reason), 'rejected' (HopError).
+ */
+export class TunnelAgent extends EventEmitter {
+  private state: AgentState = 'idle';
+  private connection: Connection | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly backoff: Backoff;
+  private readonly dispatcher: UndiciAgent;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly logger: Logger,
+  ) {
+    super();
+    this.backoff = new Backoff(config.reconnectMinMs, config.reconnectMaxMs);
+    this.dispatcher = new UndiciAgent({
+      connect: { timeout: config.originConnectTimeoutMs },
+      keepAliveTimeout: DEFAULT_ORIGIN_KEEPALIVE_MS,
+      // Redirects are passed to the browser, never followed here.
+    });
+  }
+
+  get currentState(): AgentState {
+    return this.state;
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return;
+    void this.connectOnce();
+  }
+
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+    if (this.timer) clearTimeout(this.timer);
+    this.connection?.close(0, 'agent stopping');
+    await this.dispatcher.close().catch(() => undefined);
+  }
+
+  /** A method, not a field read, so checks after an await are not narrowed away. */
+  private stopped(): boolean {
+    return this.state === 'stopped';
+  }
+
+  private scheduleReconnect(reason: string): void {
+    if (this.stopped()) return;
+    this.state = 'waiting';
+    const delay = this.backoff.next();
+    this.logger.info({ delay_ms: delay, attempt: this.backoff.attempts, reason }, 'reconnecting after backoff');
+    this.timer = setTimeout(() => void this.connectOnce(), delay);
+  }
+
+  private async connectOnce(): Promise<void> {
+    if (this.stopped()) return;
+    this.state = 'connecting';
+    const { server, serverName } = this.config;
+    const log = this.logger.child({ hub: `${server.host}:${server.port}` });
+    let link;
+    try {
+      link = await connectDtls({
+        host: server.host,
+        port: server.port,
+        serverName,
+        ...(this.config.caPem ? { ca: this.config.caPem } : {}),
+        logger: this.logger.child({ component: 'dtls' }),
+      });
+    } catch (err) {
+      const code = errorCodeOf(err);
+      if (code === ErrorCode.CertVerify) {
+        log.error({ code, err: (err as Error).message }, 'refusing the hub: its certificate does not verify');
+      } else {
+        log.warn({ code, err: (err as Error).message }, 'cannot reach the hub');
+      }
+      this.emit('offline', code);
+      this.scheduleReconnect(code);
+      return;
+    }
+    if (this.stopped()) {
+      link.close();
+      return;
+    }
+    const conn = new Connection(link, { role: 'client', idleTimeoutMs: this.config.idleTimeoutMs, logger: this.logger.child({ component: 'transport' }) });
+    this.connection = conn;
+    const connectedAt = Date.now();
+    conn.on('stream', (stream: TransportStream) => {
+      stream.on('error', () => undefined);
+      void serveOriginRequest(stream, {
+        services: this.config.services,
+        dispatcher: this.dispatcher,
+        logger: this.logger.child({ component: 'proxy', client_id: this.config.clientId }),
+      });
+    });
+    conn.once('close', (err?: HopError) => {
+      this.connection = undefined;
+      if (this.stopped()) return;
+      if (Date.now() - connectedAt > DEFAULT_STABLE_SESSION_MS) this.backoff.reset();
+      log.warn({ code: err?.code, reason: err?.message }, 'session with the hub ended');
+      this.emit('offline', err?.code ?? ErrorCode.Closed);
+      this.scheduleReconnect(err?.code ?? ErrorCode.Closed);
+    });
+    try {
+      await this.hello(conn, log);
+    } catch (err) {
+      const e = err instanceof HopError ? err : new HopError(ErrorCode.Internal, String(err));
+      if (e.code === ErrorCode.AuthFailed || e.code === ErrorCode.BadVersion) {
+        log.error({ code: e.code, reason: e.message }, 'the hub refused this agent');
+        this.emit('rejected', e);
+      } else {
+        log.warn({ code: e.code, reason: e.message }, 'handshake with the hub failed');
+      }
+      conn.close(1, e.message);
+    }
+  }
+
+  private async hello(conn: Connection, log: Logger): Promise<void> {
+    const control = conn.openStream();
+    control.on('error', () => undefined);
+    control.write(encodePreface());
+    control.write(
+      encodeMessage({
+        type: 'hello',
+        client_id: this.config.clientId,
+        token: this.config.token,
+        agent_version: AGENT_VERSION,
+        services: Object.keys(this.config.services),
+      }),
+    );
+    const reader = new MessageStreamReader(control);
+    const timeout = new Promise<never>((_, reject) => {
+      const t = setTimeout(() => reject(new HopError(ErrorCode.Timeout, 'hub did not answer hello in time')), DEFAULT_HELLO_TIMEOUT_MS);
+      conn.once('close', () => clearTimeout(t));
+      control.once('close', () => clearTimeout(t));
+    });
+    await Promise.race([reader.readPreface(), timeout]);
+    const reply = await Promise.race([reader.readMessage(), timeout]);
+    if (reply.type === 'hello_reject') throw new HopError(reply.code, reply.reason);
+    if (reply.type !== 'hello_ok') throw new HopError(ErrorCode.Protocol, `unexpected ${reply.type} from hub`);
+    this.state = 'online';
+    log.info({ hub_id: reply.hub_id, epoch: reply.epoch, client_id: this.config.clientId }, 'online: session established');
+    this.emit('online', { hub_id: reply.hub_id, epoch: reply.epoch });
+    // Later control messages (go_away) arrive on the same stream.
+    void (async () => {
+      try {
+        for (;;) {
+          const msg = await reader.readMessage();
+          if (msg.type === 'go_away') {
+            log.warn({ code: msg.code, reason: msg.reason }, 'hub ended this session');
+            conn.close(0, 'go_away received');
+            return;
+          }
+        }
+      } catch {
+        // The control stream closed with the connection.
+      }
+    })();
+  }
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadAgentConfig } from '@hopgate/config';
+import { createLogger } from '@hopgate/log';
+import { errorMessageOf } from '@hopgate/errors';
+import { TunnelAgent } from './agent.js';
+
+const USAGE = 'usage: node services/agent/dist/main.js --config agent.yaml';
+
+function main(): void {
+  let configFile: string | undefined;
+  try {
+    const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    }
+    configFile = values.config;
+  } catch (err) {
+    process.stderr.write(`${errorMessageOf(err)}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (!configFile) {
+    process.stderr.write(`missing --config\n${USAGE}\n`);
+    process.exit(2);
+  }
+  let config;
+  try {
+    config = loadAgentConfig(configFile);
+  } catch (err) {
+    process.stderr.write(`hopgate agent: ${errorMessageOf(err)}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ service: 'agent', level: config.logLevel });
+  const agent = new TunnelAgent(config, logger.child({ component: 'agent', client_id: config.clientId }));
+  logger.info(
+    { client_id: config.clientId, server: `${config.server.host}:${config.server.port}`, services: Object.keys(config.services) },
+    'agent starting',
+  );
+  agent.start();
+  const shutdown = (signal: string): void => {
+    logger.info({ signal }, 'agent stopping');
+    void agent.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main();

@@ -1,0 +1,125 @@
+import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Dispatcher } from 'undici';
+import type { Logger } from '@hopgate/log';
+import { ErrorCode, type ErrorCode as Code } from '@hopgate/errors';
+import type { ListenAddress } from '@hopgate/config';
+import type { TransportStream } from '@hopgate/transport';
+import { MessageStreamReader, encodeMessage, type HeaderPairs, type RequestHead } from '@hopgate/wire';
+import { stripHopByHop } from '@hopgate/http-tunnel';
+
+export interface OriginRequestContext {
+  services: Readonly<Record<string, ListenAddress>>;
+  dispatcher: Dispatcher;
+  logger: Logger;
+}
+
+/** undici error codes that mean "the local service cannot be reached". */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+
+function flatHeaders(pairs: HeaderPairs): string[] {
+  const out: string[] = [];
+  for (const [name, value] of pairs) out.push(name, value);
+  return out;
+}
+
+function pairsFromUndici(headers: Record<string, string | string[] | undefined>): HeaderPairs {
+  const out: HeaderPairs = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) out.push([name, v]);
+    else out.push([name, value]);
+  }
+  return out;
+}
+
+function writeError(stream: TransportStream, code: Code, message: string): void {
+  stream.resume(); // drain any request body so the stream can finish on both ends
+  stream.end(encodeMessage({ type: 'stream_error', code, message }));
+}
+
+/**
+ * Serves one request stream opened by the hub: reads the head, calls the local service
+ * with undici (no redirect following), streams the response back. If the stream is reset
+ * (the browser left, a timeout), the local request is aborted.
+ */
+export async function serveOriginRequest(stream: TransportStream, ctx: OriginRequestContext): Promise<void> {
+  const reader = new MessageStreamReader(stream);
+  let head: RequestHead;
+  try {
+    const msg = await reader.readMessage();
+    if (msg.type !== 'request_head') throw new Error(`expected request_head, got ${msg.type}`);
+    head = msg;
+  } catch (err) {
+    ctx.logger.warn({ err, stream_id: stream.id }, 'bad request stream from hub: closing that stream');
+    stream.destroy();
+    return;
+  }
+  const log = ctx.logger.child({ request_id: head.request_id, service: head.service });
+  const target = ctx.services[head.service];
+  if (!target) {
+    log.warn('request for a service this agent does not serve');
+    writeError(stream, ErrorCode.UnknownService, `agent has no service "${head.service}"`);
+    return;
+  }
+  const abort = new AbortController();
+  let finished = false;
+  stream.once('close', () => {
+    if (!finished) abort.abort();
+  });
+  stream.on('error', (err) => {
+    if (!finished) log.info({ code: (err as { code?: string }).code }, 'request cancelled by the hub: aborting local request');
+  });
+  if (!head.has_body) stream.resume(); // only FIN follows the head
+  const started = Date.now();
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await ctx.dispatcher.request({
+      origin: `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
+      path: head.path,
+      method: head.method as Dispatcher.HttpMethod,
+      headers: flatHeaders(head.headers),
+      // undici destroys a stream body when it is done with it; hand it a PassThrough so
+      // the tunnel stream (whose other half carries the response) lives on.
+      body: head.has_body ? stream.pipe(new PassThrough()) : null,
+      signal: abort.signal,
+    });
+  } catch (err) {
+    if (abort.signal.aborted || stream.destroyed) return;
+    const code = (err as { code?: string }).code ?? '';
+    const where = `${target.host}:${target.port}`;
+    if (UNREACHABLE_CODES.has(code)) {
+      log.warn({ code }, `cannot reach local service ${head.service} at ${where}`);
+      writeError(stream, ErrorCode.OriginUnreachable, `cannot reach local service "${head.service}" at ${where}: ${code}`);
+    } else if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+      writeError(stream, ErrorCode.Timeout, `local service "${head.service}" sent no response headers in time`);
+    } else {
+      log.warn({ err }, 'local request failed');
+      writeError(stream, ErrorCode.OriginUnreachable, `local request to "${head.service}" failed: ${code || (err as Error).message}`);
+    }
+    return;
+  }
+  const headers = stripHopByHop(pairsFromUndici(response.headers));
+  if (!stream.write(encodeMessage({ type: 'response_head', status: response.statusCode, headers }))) {
+    // Backpressure on the head alone is fine: the pipeline below waits for drain.
+  }
+  try {
+    await pipeline(response.body, stream);
+    finished = true;
+    log.debug({ status: response.statusCode, duration_ms: Date.now() - started }, 'request served');
+  } catch (err) {
+    finished = true;
+    if (!abort.signal.aborted) log.info({ code: (err as { code?: string }).code }, 'response body stream ended early');
+    response.body.destroy();
+    stream.destroy();
+  }
+}

@@ -1,0 +1,87 @@
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from '@hopgate/log';
+import { ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
+import type { RelayServerStream } from '@hopgate/relay';
+import type { TransportStream } from '@hopgate/transport';
+import { MessageStreamReader, encodeMessage } from '@hopgate/wire';
+import { decodeTunnelOpen, encodeTunnelResponse, type TunnelOpen } from '@hopgate/http-tunnel';
+import type { AgentSession } from './agent-session.js';
+
+export interface ForwardContext {
+  hubId: string;
+  findSession(clientId: string): AgentSession | undefined;
+  logger: Logger;
+}
+
+/**
+ * Carries one request from the relay (NATS, from an ingress) down the agent's session and
+ * the response back. Cancel on either side resets the other.
+ */
+export async function forwardRequest(relay: RelayServerStream, ctx: ForwardContext): Promise<void> {
+  let open: TunnelOpen;
+  try {
+    open = decodeTunnelOpen(relay.head);
+  } catch (err) {
+    ctx.logger.warn({ err: errorMessageOf(err), request_id: relay.requestId }, 'malformed request from ingress: rejected');
+    relay.reject(ErrorCode.BadFrame, 'malformed request head');
+    return;
+  }
+  const log = ctx.logger.child({ request_id: open.request.request_id, client_id: open.clientId, route: open.route });
+  const session = ctx.findSession(open.clientId);
+  if (!session || !session.isOpen) {
+    log.info('no live session for this client on this hub');
+    relay.reject(ErrorCode.ClientOffline, `client "${open.clientId}" has no live session on hub ${ctx.hubId}`);
+    return;
+  }
+  let tunnel: TransportStream;
+  try {
+    tunnel = session.openStream();
+  } catch (err) {
+    const code = errorCodeOf(err);
+    log.warn({ code }, 'cannot open a stream to the agent');
+    relay.reject(code === ErrorCode.Busy ? ErrorCode.Busy : ErrorCode.ClientOffline, errorMessageOf(err));
+    return;
+  }
+  relay.accept();
+  tunnel.on('error', () => undefined);
+  relay.on('error', () => undefined);
+  // Cancel from the ingress (browser left, timeout): reset the agent's stream.
+  let done = false;
+  relay.once('close', () => {
+    if (!done && !tunnel.destroyed) tunnel.destroy();
+  });
+  tunnel.write(encodeMessage(open.request));
+  const requestBody = open.request.has_body
+    ? pipeline(relay, tunnel, { end: true }).catch((err: unknown) => {
+        if (!done) log.debug({ code: errorCodeOf(err) }, 'request body stream ended early');
+      })
+    : (relay.resume(), tunnel.end(), Promise.resolve());
+  try {
+    const reader = new MessageStreamReader(tunnel);
+    const msg = await reader.readMessage();
+    if (msg.type === 'stream_error') {
+      log.info({ code: msg.code, reason: msg.message }, 'agent could not serve the request');
+      done = true;
+      relay.fail(msg.code, msg.message);
+      tunnel.resume();
+      return;
+    }
+    if (msg.type !== 'response_head') {
+      done = true;
+      relay.fail(ErrorCode.Protocol, `agent sent ${msg.type} instead of a response head`);
+      tunnel.destroy();
+      return;
+    }
+    relay.respond(encodeTunnelResponse(msg));
+    await pipeline(tunnel, relay);
+    await requestBody;
+    done = true;
+  } catch (err) {
+    if (done) return;
+    done = true;
+    const code = errorCodeOf(err);
+    log.info({ code, reason: errorMessageOf(err) }, 'request stream ended early');
+    if (!relay.destroyed) relay.fail(code === ErrorCode.Internal ? ErrorCode.StreamReset : code, errorMessageOf(err));
+    if (!tunnel.destroyed) tunnel.destroy();
+  }
+}

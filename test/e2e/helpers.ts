@@ -1,0 +1,112 @@
+import http from 'node:http';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { Client } from 'undici';
+import type { Stack } from '@hopgate/testkit';
+
+export interface Origin {
+  port: number;
+  address: string;
+  /** Requests seen, with their headers. */
+  seen: Array<{ method: string; url: string; headers: http.IncomingHttpHeaders }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A small local web service for the agent to expose:
+ * - `GET /hello` -> text, `GET /headers` -> the request headers as JSON,
+ * - `POST /sha256` -> hex sha256 of the body and its length,
+ * - `GET /bytes/<n>` -> n pseudo-random bytes with their sha256 in a header,
+ * - `GET /hang` -> never answers, anything else -> 200 with the path.
+ */
+export async function startOrigin(name = 'origin'): Promise<Origin> {
+  const seen: Origin['seen'] = [];
+  const server = http.createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    const url = req.url ?? '/';
+    if (url === '/hello' || url === '/') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`hello from ${name}\n`);
+    } else if (url === '/headers') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(req.headers));
+    } else if (url === '/sha256') {
+      const hash = crypto.createHash('sha256');
+      let length = 0;
+      req.on('data', (c: Buffer) => {
+        hash.update(c);
+        length += c.length;
+      });
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ sha256: hash.digest('hex'), length }));
+      });
+    } else if (url.startsWith('/bytes/')) {
+      const n = Number(url.slice('/bytes/'.length));
+      const body = crypto.randomBytes(n);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': n, 'x-sha256': crypto.createHash('sha256').update(body).digest('hex') });
+      res.end(body);
+    } else if (url === '/hang') {
+      // never answers
+    } else {
+      res.writeHead(200, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] });
+      res.end(`${name} ${req.method} ${url}\n`);
+    }
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** An HTTPS client of the stack's ingress that trusts the dev CA and sends SNI + Host = `host`. */
+export class PublicClient {
+  private readonly clients = new Map<string, Client>();
+
+  constructor(private readonly stack: Stack) {}
+
+  private client(host: string): Client {
+    let c = this.clients.get(host);
+    if (!c) {
+      c = new Client(`https://127.0.0.1:${this.stack.httpsPort}`, {
+        connect: { ca: fs.readFileSync(this.stack.ca.certFile, 'utf8'), servername: host },
+        pipelining: 0,
+        connections: 128,
+      } as ConstructorParameters<typeof Client>[1]);
+      this.clients.set(host, c);
+    }
+    return c;
+  }
+
+  async request(host: string, path: string, options: { method?: string; body?: Buffer | NodeJS.ReadableStream; headers?: Record<string, string> } = {}): Promise<Reply> {
+    const res = await this.client(host).request({
+      path,
+      method: (options.method ?? 'GET') as 'GET',
+      headers: { host, ...(options.headers ?? {}) },
+      body: options.body as Buffer | undefined,
+    });
+    const chunks: Buffer[] = [];
+    for await (const c of res.body) chunks.push(c as Buffer);
+    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.destroy().catch(() => undefined)));
+  }
+}
