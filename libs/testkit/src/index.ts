@@ -4,3 +4,4 @@ export { startRedis, startNats, type RunningServer } from './servers.js';
 export { createDevCa, DEV_CERT_DAYS, type DevCa, type DevCertificate } from './certs.js';
 export { ManagedProcess, type LogRecord } from './managed-process.js';
 export { Stack, REPO_ROOT, HUB_SERVER_NAME, serviceMain, type StackOptions, type HubNode, type AgentOptions } from './stack.js';
+export { reapOnExit } from './child-reaper.js';

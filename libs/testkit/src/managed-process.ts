@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { waitFor } from './wait.js';
+import { reapOnExit } from './child-reaper.js';
 
 /** One JSON log record of a HopGate service (pino). */
 export type LogRecord = Record<string, unknown> & { msg?: string; level?: string };
@@ -24,6 +25,7 @@ export class ManagedProcess {
   ) {
     const out = fs.createWriteStream(logFile, { flags: 'a' });
     this.child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd });
+    reapOnExit(this.child);
     let partial = '';
     this.child.stdout!.on('data', (chunk: Buffer) => {
       out.write(chunk);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import net from 'node:net';
 import { freeTcpPort } from './ports.js';
 import { waitFor } from './wait.js';
+import { reapOnExit } from './child-reaper.js';
 
 export interface RunningServer {
   readonly url: string;
@@ -40,6 +41,7 @@ export async function startRedis(options: { notifyKeyspaceEvents?: string } = {}
   const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--logfile', ''];
   if (options.notifyKeyspaceEvents !== undefined) args.push('--notify-keyspace-events', options.notifyKeyspaceEvents);
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'ignore'] });
+  reapOnExit(child);
   await waitFor(`redis-server on ${port}`, () => tcpReady(port), 10_000);
   return { url: `redis://127.0.0.1:${port}`, port, process: child, stop: stopper(child) };
 }
@@ -49,6 +51,7 @@ export async function startNats(): Promise<RunningServer> {
   const port = await freeTcpPort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-nats-'));
   const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'ignore'] });
+  reapOnExit(child);
   await waitFor(`nats-server on ${port}`, () => tcpReady(port), 10_000);
   return {
     url: `nats://127.0.0.1:${port}`,
