@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import autocannon from 'autocannon';
-import { Stack } from '../libs/testkit/dist/src/index.js';
+import { Stack, reapOnExit } from '../libs/testkit/dist/src/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GET_DURATION_S = Number(process.env.BENCH_GET_DURATION_S ?? 10);
@@ -16,6 +16,7 @@ const HOST = 'bench.hopgate.test';
 
 function startOrigin() {
   const child = spawn(process.execPath, [path.join(root, 'scripts/bench-origin.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  reapOnExit(child);
   return new Promise((resolve) => child.stdout.once('data', (d) => resolve({ child, port: Number(String(d).trim()) })));
 }
 
@@ -56,8 +57,17 @@ async function upload(origin, dispatcher, headers) {
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-bench-'));
 const origin = await startOrigin();
-const stack = await Stack.start({ dir, hubs: 1, logLevel: 'warn', hubEnv: { HOPGATE_AGENT_IDLE_TIMEOUT_MS: '30000', HOPGATE_SESSION_TTL_MS: '15000' } });
+let stack;
 try {
+  // Hub and agent log at info (the harness reads their readiness lines); the ingress at warn,
+  // so the per-request access log does not load this process, which also runs the load generator.
+  stack = await Stack.start({
+    dir,
+    hubs: 1,
+    logLevel: 'info',
+    ingressLogLevel: 'warn',
+    hubEnv: { HOPGATE_AGENT_IDLE_TIMEOUT_MS: '30000', HOPGATE_SESSION_TTL_MS: '15000' },
+  });
   const token = await stack.addClient('bench');
   await stack.setRoute(HOST, '/', 'bench/origin');
   await stack.startAgent({ clientId: 'bench', token, services: { origin: `127.0.0.1:${origin.port}` }, extra: { idle_timeout_ms: 30000 } });
@@ -92,6 +102,6 @@ try {
   await tunnelDispatcher.close();
   await directDispatcher.close();
 } finally {
-  await stack.stop();
+  await stack?.stop();
   origin.child.kill('SIGTERM');
 }

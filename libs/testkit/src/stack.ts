@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +7,18 @@ import { startRedis, startNats, type RunningServer } from './servers.js';
 import { freeTcpPort, freeUdpPort } from './ports.js';
 import { createDevCa, type DevCa, type DevCertificate } from './certs.js';
 import { ManagedProcess } from './managed-process.js';
+import { waitFor } from './wait.js';
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
 
 /** The repository root (this file is libs/testkit/dist/src/stack.js). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -32,6 +45,8 @@ export interface StackOptions {
   /** Redis keyspace notifications for instant route updates (default 'Kgh'... see docs). */
   redisNotifyKeyspaceEvents?: string;
   logLevel?: string;
+  /** Log level of the ingress alone (default: logLevel). `warn` drops the per-request access log. */
+  ingressLogLevel?: string;
 }
 
 export interface HubNode {
@@ -130,12 +145,17 @@ export class Stack {
         HOPGATE_TLS_CERT_FILE: this.ingressCert.certFile,
         HOPGATE_TLS_KEY_FILE: this.ingressCert.keyFile,
         HOPGATE_INGRESS_ID: 'ingress-1',
+        HOPGATE_LOG_LEVEL: this.options.ingressLogLevel ?? this.options.logLevel ?? 'info',
         ...(this.options.ingressEnv ?? {}),
       },
       path.join(this.logDir, 'https-ingress.log'),
     );
     this.ingress = proc;
-    await proc.waitForLog('https listening', (r) => r.msg === 'https listening');
+    // Ready when the HTTPS port answers (whatever the log level).
+    await waitFor('https-ingress listening', async () => {
+      if (proc.exited) throw new Error(`https-ingress exited: ${proc.stderr.slice(-500)}`);
+      return tcpOpen(this.httpsPort);
+    }, 15_000);
   }
 
   /** Starts (or restarts) hub number `index` on its port. */
