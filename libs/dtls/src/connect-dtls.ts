@@ -4,7 +4,7 @@ import { isIPv6 } from 'node:net';
 import dtls, { type NodertcAlertError } from '@nodertc/dtls';
 import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import { type Logger, silentLogger } from '@hopgate/log';
-import { CLIENT_HANDSHAKE_RETRANSMISSIONS, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './constants.js';
+import { CLIENT_HANDSHAKE_RETRANSMISSIONS, DEFAULT_HANDSHAKE_TIMEOUT_MS, UDP_SOCKET_BUFFER_BYTES } from './constants.js';
 import { DtlsClientLink } from './client-link.js';
 import { loadTrustAnchors, verifyServerChain } from './verify-chain.js';
 
@@ -58,6 +58,8 @@ export async function connectDtls(options: DtlsClientOptions): Promise<DtlsClien
     type: resolved.family === 6 ? 'udp6' : 'udp4',
     remoteAddress: resolved.address,
     remotePort: options.port,
+    recvBufferSize: UDP_SOCKET_BUFFER_BYTES,
+    sendBufferSize: UDP_SOCKET_BUFFER_BYTES,
     cipherSuites: OFFERED_CIPHER_SUITES,
     maxHandshakeRetransmissions: CLIENT_HANDSHAKE_RETRANSMISSIONS,
     checkServerIdentity: (_leaf, chain) => {

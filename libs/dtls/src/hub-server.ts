@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import { type Logger, silentLogger } from '@hopgate/log';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_SESSIONS } from './constants.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_SESSIONS, UDP_SOCKET_BUFFER_BYTES } from './constants.js';
 import { isClientHelloRecord, parseClientHello, type ClientHelloInfo } from './client-hello.js';
 import { CookieAuthority, encodeHelloVerifyRequest } from './cookie.js';
 import { newHubCounters, type HubCounters } from './hub-counters.js';
@@ -94,7 +94,11 @@ export class DtlsHubServer extends EventEmitter {
   /** Binds the socket and starts serving. Rejects with HopError(BadConfig) for a bad cert/key. */
   static async listen(options: DtlsServerOptions): Promise<DtlsHubServer> {
     const credentials = loadServerCredentials(options.certPem, options.keyPem);
-    const socket = dgram.createSocket({ type: isIPv6(options.host) ? 'udp6' : 'udp4' });
+    const socket = dgram.createSocket({
+      type: isIPv6(options.host) ? 'udp6' : 'udp4',
+      recvBufferSize: UDP_SOCKET_BUFFER_BYTES,
+      sendBufferSize: UDP_SOCKET_BUFFER_BYTES,
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(options.port, options.host, () => {

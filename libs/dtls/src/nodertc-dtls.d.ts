@@ -10,6 +10,8 @@ declare module '@nodertc/dtls' {
     type: 'udp4' | 'udp6';
     remoteAddress: string;
     remotePort: number;
+    recvBufferSize?: number;
+    sendBufferSize?: number;
     /** Patched: called with the leaf (Node X509Certificate) and the whole chain as DER. */
     checkServerIdentity?: (certificate: X509Certificate, chain: Buffer[]) => boolean;
     cipherSuites?: Array<number | string>;

@@ -7,3 +7,4 @@ export {
   decodeTunnelResponse,
   type TunnelOpen,
 } from './tunnel-envelope.js';
+export { Coalescer, DEFAULT_COALESCE_BYTES } from './coalescer.js';

@@ -45,6 +45,8 @@ export interface StackOptions {
   /** Redis keyspace notifications for instant route updates (default 'Kgh'... see docs). */
   redisNotifyKeyspaceEvents?: string;
   logLevel?: string;
+  /** Extra node arguments for every service process (e.g. `--cpu-prof` for profiling). */
+  nodeArgs?: string[];
   /** Log level of the ingress alone (default: logLevel). `warn` drops the per-request access log. */
   ingressLogLevel?: string;
 }
@@ -137,7 +139,7 @@ export class Stack {
     const proc = new ManagedProcess(
       'https-ingress',
       process.execPath,
-      [serviceMain('https-ingress')],
+      [...(this.options.nodeArgs ?? []), serviceMain('https-ingress')],
       {
         ...this.commonEnv(),
         HOPGATE_HTTPS_LISTEN: `127.0.0.1:${this.httpsPort}`,
@@ -166,7 +168,7 @@ export class Stack {
     const proc = new ManagedProcess(
       id,
       process.execPath,
-      [serviceMain('dtls-hub')],
+      [...(this.options.nodeArgs ?? []), serviceMain('dtls-hub')],
       {
         ...this.commonEnv(),
         HOPGATE_HUB_ID: id,
@@ -227,7 +229,7 @@ export class Stack {
     };
     const file = path.join(this.dir, `agent-${n}.json`);
     fs.writeFileSync(file, JSON.stringify(config, null, 2));
-    const proc = new ManagedProcess(`agent-${n}`, process.execPath, [serviceMain('agent'), '--config', file], { HOPGATE_LOG_LEVEL: this.options.logLevel ?? 'info' }, path.join(this.logDir, `agent-${n}.log`));
+    const proc = new ManagedProcess(`agent-${n}`, process.execPath, [...(this.options.nodeArgs ?? []), serviceMain('agent'), '--config', file], { HOPGATE_LOG_LEVEL: this.options.logLevel ?? 'info' }, path.join(this.logDir, `agent-${n}.log`));
     this.agents.push(proc);
     if (options.waitOnline ?? true) await proc.waitForLog('online', (r) => r.msg === 'online: session established');
     return proc;

@@ -56,6 +56,7 @@ export class TunnelAgent extends EventEmitter {
   async stop(): Promise<void> {
     this.state = 'stopped';
     if (this.timer) clearTimeout(this.timer);
+    if (this.connection) this.logger.info({ transport: this.connection.stats() }, 'closing the session with the hub');
     this.connection?.close(0, 'agent stopping');
     await this.dispatcher.close().catch(() => undefined);
   }
@@ -117,7 +118,7 @@ export class TunnelAgent extends EventEmitter {
       this.connection = undefined;
       if (this.stopped()) return;
       if (Date.now() - connectedAt > DEFAULT_STABLE_SESSION_MS) this.backoff.reset();
-      log.warn({ code: err?.code, reason: err?.message }, 'session with the hub ended');
+      log.warn({ code: err?.code, reason: err?.message, transport: conn.stats() }, 'session with the hub ended');
       this.emit('offline', err?.code ?? ErrorCode.Closed);
       this.scheduleReconnect(err?.code ?? ErrorCode.Closed);
     });

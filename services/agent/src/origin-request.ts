@@ -1,4 +1,3 @@
-import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '@hopgate/log';
@@ -6,7 +5,7 @@ import { ErrorCode, type ErrorCode as Code } from '@hopgate/errors';
 import type { ListenAddress } from '@hopgate/config';
 import type { TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, type HeaderPairs, type RequestHead } from '@hopgate/wire';
-import { stripHopByHop } from '@hopgate/http-tunnel';
+import { Coalescer, stripHopByHop } from '@hopgate/http-tunnel';
 
 export interface OriginRequestContext {
   services: Readonly<Record<string, ListenAddress>>;
@@ -88,9 +87,10 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
       path: head.path,
       method: head.method as Dispatcher.HttpMethod,
       headers: flatHeaders(head.headers),
-      // undici destroys a stream body when it is done with it; hand it a PassThrough so
-      // the tunnel stream (whose other half carries the response) lives on.
-      body: head.has_body ? stream.pipe(new PassThrough()) : null,
+      // undici destroys a stream body when it is done with it; hand it a separate stream so
+      // the tunnel stream (whose other half carries the response) lives on. The Coalescer
+      // also joins datagram-sized chunks into fewer socket writes.
+      body: head.has_body ? stream.pipe(new Coalescer()) : null,
       signal: abort.signal,
     });
   } catch (err) {
@@ -108,6 +108,10 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     }
     return;
   }
+  // Once the origin's body is fully read, a later close of the tunnel stream is no cancel.
+  response.body.once('end', () => {
+    finished = true;
+  });
   const headers = stripHopByHop(pairsFromUndici(response.headers));
   if (!stream.write(encodeMessage({ type: 'response_head', status: response.statusCode, headers }))) {
     // Backpressure on the head alone is fine: the pipeline below waits for drain.

@@ -38,6 +38,11 @@ export class AgentSession {
     return this.connection.openStream();
   }
 
+  /** Transport counters (packets, losses, RTT, window) for logs. */
+  transportStats(): ReturnType<Connection['stats']> {
+    return this.connection.stats();
+  }
+
   get activeStreams(): number {
     return this.connection.streamCount;
   }

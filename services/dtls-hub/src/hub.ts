@@ -173,7 +173,7 @@ export class Hub {
       if (older) older.goAway(ErrorCode.SessionReplaced, `replaced by a newer session (epoch ${epoch})`);
       session.onClose(() => {
         if (this.sessions.get(clientId) === session) this.sessions.delete(clientId);
-        slog.info({ epoch }, 'agent session closed');
+        slog.info({ epoch, transport: session.transportStats() }, 'agent session closed');
         void this.sessionStore.release(clientId, this.config.hubId, epoch).catch(() => undefined);
       });
       const claim: SessionClaimed = { client_id: clientId, epoch, hub_id: this.config.hubId };

@@ -4,7 +4,7 @@ import { ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import type { RelayServerStream } from '@hopgate/relay';
 import type { TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage } from '@hopgate/wire';
-import { decodeTunnelOpen, encodeTunnelResponse, type TunnelOpen } from '@hopgate/http-tunnel';
+import { Coalescer, decodeTunnelOpen, encodeTunnelResponse, type TunnelOpen } from '@hopgate/http-tunnel';
 import type { AgentSession } from './agent-session.js';
 
 export interface ForwardContext {
@@ -73,7 +73,8 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
       return;
     }
     relay.respond(encodeTunnelResponse(msg));
-    await pipeline(tunnel, relay);
+    // Datagram-sized chunks are joined before they become NATS publishes.
+    await pipeline(tunnel, new Coalescer(), relay);
     await requestBody;
     done = true;
   } catch (err) {
