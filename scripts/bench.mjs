@@ -66,11 +66,11 @@ try {
     hubs: 1,
     logLevel: 'info',
     ingressLogLevel: 'warn',
-    hubEnv: { HOPGATE_AGENT_IDLE_TIMEOUT_MS: '30000', HOPGATE_SESSION_TTL_MS: '15000' },
+    hubEnv: { HOPGATE_AGENT_IDLE_TIMEOUT_MS: '15000', HOPGATE_SESSION_TTL_MS: '15000' },
   });
   const token = await stack.addClient('bench');
   await stack.setRoute(HOST, '/', 'bench/origin');
-  await stack.startAgent({ clientId: 'bench', token, services: { origin: `127.0.0.1:${origin.port}` }, extra: { idle_timeout_ms: 30000 } });
+  await stack.startAgent({ clientId: 'bench', token, services: { origin: `127.0.0.1:${origin.port}` }, extra: { idle_timeout_ms: 15000 } });
   const ca = fs.readFileSync(stack.ca.certFile, 'utf8');
   const tunnelOrigin = `https://127.0.0.1:${stack.httpsPort}`;
   const directOrigin = `http://127.0.0.1:${origin.port}`;

@@ -58,13 +58,13 @@ const stack = await Stack.start({
   hubs: 2,
   httpsPort,
   httpPort,
-  hubEnv: { HOPGATE_AGENT_IDLE_TIMEOUT_MS: '30000', HOPGATE_SESSION_TTL_MS: '15000' },
+  hubEnv: { HOPGATE_AGENT_IDLE_TIMEOUT_MS: '15000', HOPGATE_SESSION_TTL_MS: '15000' },
 });
 const service = await startDemoService();
 const servicePort = service.address().port;
 const token = await stack.addClient('demo');
 await stack.setRoute(DEMO_HOST, '/', 'demo/web');
-await stack.startAgent({ clientId: 'demo', token, services: { web: `127.0.0.1:${servicePort}` }, extra: { idle_timeout_ms: 30000 } });
+await stack.startAgent({ clientId: 'demo', token, services: { web: `127.0.0.1:${servicePort}` }, extra: { idle_timeout_ms: 15000 } });
 
 const ca = path.relative(process.cwd(), stack.ca.certFile);
 console.log(`

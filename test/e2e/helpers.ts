@@ -18,7 +18,8 @@ export interface Origin {
  * - `GET /hello` -> text, `GET /headers` -> the request headers as JSON,
  * - `POST /sha256` -> hex sha256 of the body and its length,
  * - `GET /bytes/<n>` -> n pseudo-random bytes with their sha256 in a header,
- * - `GET /hang` -> never answers, anything else -> 200 with the path.
+ * - `GET /hang` -> never answers, `GET /slow` -> head and one chunk, then nothing,
+ * - anything else -> 200 with the path.
  */
 export async function startOrigin(name = 'origin'): Promise<Origin> {
   const seen: Origin['seen'] = [];
@@ -49,6 +50,10 @@ export async function startOrigin(name = 'origin'): Promise<Origin> {
       res.end(body);
     } else if (url === '/hang') {
       // never answers
+    } else if (url === '/slow') {
+      // answers the head and a first chunk, then never ends
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first chunk\n');
     } else {
       res.writeHead(200, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] });
       res.end(`${name} ${req.method} ${url}\n`);

@@ -26,4 +26,4 @@ export const DEFAULT_RECONNECT_MAX_MS = 30_000;
 /** Agent: time to connect to a local service. */
 export const DEFAULT_ORIGIN_CONNECT_TIMEOUT_MS = 10_000;
 /** A hub<->agent session with no datagram for this long is dead (both sides), in ms. */
-export const DEFAULT_AGENT_IDLE_TIMEOUT_MS = 30_000;
+export const DEFAULT_AGENT_IDLE_TIMEOUT_MS = 15_000;

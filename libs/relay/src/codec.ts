@@ -9,6 +9,7 @@ import {
 import {
   MAX_ERROR_MESSAGE_BYTES,
   MAX_HEAD_BYTES,
+  MAX_INSTANCE_ID_BYTES,
   MAX_STREAM_ID_BYTES,
   MAX_SUBJECT_BYTES,
   MAX_WINDOW_BYTES,
@@ -24,6 +25,7 @@ import {
  *     ACCEPT    u32 credit bytes            CREDIT  u32 credit bytes
  *     REJECT    u8 code length C, C bytes code (ASCII), rest = message (UTF-8)   (RESET: same)
  *     DATA      rest = payload              RESPONSE  rest = head              END  (empty)
+ *     PING      (empty)                     PONG  rest = responder instance id (ASCII, 1..64 bytes)
  *
  * decodeFrame never returns a partly valid frame: it throws HopError(BadFrame | BadVersion).
  */
@@ -101,8 +103,14 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     case FrameType.Data:
       return { type, streamId, seq, payload: body };
     case FrameType.End:
-      if (body.length !== 0) throw bad(`END with a ${body.length} byte body`);
+    case FrameType.Ping:
+      if (body.length !== 0) throw bad(`${frameTypeName(type)} with a ${body.length} byte body`);
       return { type, streamId, seq };
+    case FrameType.Pong:
+      if (body.length === 0 || body.length > MAX_INSTANCE_ID_BYTES) {
+        throw bad(`PONG instance id of ${body.length} bytes, must be 1..${MAX_INSTANCE_ID_BYTES}`);
+      }
+      return { type, streamId, seq, instance: body.toString('latin1') };
     case FrameType.Response:
       if (body.length > MAX_HEAD_BYTES) throw bad(`RESPONSE head of ${body.length} bytes exceeds ${MAX_HEAD_BYTES}`);
       return { type, streamId, seq, head: body };
@@ -139,7 +147,15 @@ function encodeBody(frame: Frame): Uint8Array[] {
     case FrameType.Data:
       return [frame.payload];
     case FrameType.End:
+    case FrameType.Ping:
       return [];
+    case FrameType.Pong: {
+      const instance = Buffer.from(frame.instance, 'latin1');
+      if (instance.length === 0 || instance.length > MAX_INSTANCE_ID_BYTES) {
+        throw new HopError(ErrorCode.BadFrame, `instance id must be 1..${MAX_INSTANCE_ID_BYTES} bytes`);
+      }
+      return [instance];
+    }
     case FrameType.Response:
       checkHead(frame.head);
       return [frame.head];

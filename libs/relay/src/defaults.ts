@@ -50,3 +50,22 @@ export const MAX_EARLY_FRAMES = 1024;
 
 /** RESETs held back while NATS is disconnected (sent after the reconnect); beyond this they are dropped. */
 export const MAX_DEFERRED_RESETS = 100_000;
+
+/**
+ * Peer liveness: while a node has streams with a peer node, it sends that peer one PING (a NATS
+ * request) this often, whatever the number of streams. A peer whose subscription is gone answers
+ * "no responders" at once; see docs/nats.md "Peer liveness".
+ */
+export const DEFAULT_PEER_PROBE_INTERVAL_MS = 2_000;
+
+/** A PING with no PONG within this long is a miss. */
+export const DEFAULT_PEER_PROBE_TIMEOUT_MS = 2_000;
+
+/** After this many misses in a row the peer is gone: every stream with it is destroyed. */
+export const MAX_PEER_PROBE_MISSES = 2;
+
+/** A node's instance id (in PONG) is this many random bytes, hex: a new one per RelayClient / RelayServer. */
+export const PEER_INSTANCE_ID_BYTES = 8;
+
+/** Largest instance id a PONG may carry. */
+export const MAX_INSTANCE_ID_BYTES = 64;

@@ -9,6 +9,10 @@ import type { ErrorCode } from '@hopgate/errors';
  *   hub -> ingress, reply to that request:                   ACCEPT | REJECT
  *   ingress -> hub, publish on subjects.hub(hubId):          DATA, END, CREDIT, RESET
  *   hub -> ingress, publish on subjects.ingress(ingressId):  RESPONSE, DATA, END, CREDIT, RESET
+ *   either node -> its peer node, NATS request on the peer's subject:  PING
+ *   the peer node -> the prober, reply to that request:                PONG
+ *
+ * PING and PONG belong to no stream: they probe a peer node (one probe per peer, not per stream).
  */
 
 /** Two magic bytes, "HR" (HopGate Relay). */
@@ -25,14 +29,16 @@ export const FrameType = {
   Credit: 6,
   Response: 7,
   Reset: 8,
+  Ping: 9,
+  Pong: 10,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 /** Every frame names its stream and carries its sequence number in that stream's direction. */
 export interface FrameHeader {
-  /** The request id: unique cluster-wide (ingress id + boot nonce + counter). */
+  /** The request id: unique cluster-wide (ingress id + boot nonce + counter). PING / PONG: the prober's node id. */
   streamId: string;
-  /** 0 for OPEN and for ACCEPT / REJECT, then +1 per frame in each direction. */
+  /** 0 for OPEN and for ACCEPT / REJECT, then +1 per frame in each direction. PING / PONG: the probe number. */
   seq: number;
 }
 
@@ -89,6 +95,22 @@ export interface ResetFrame extends FrameHeader {
   message: string;
 }
 
+/**
+ * Liveness probe, sent as a NATS request to a peer node's subject while this node has streams with
+ * that peer. The header fields name the probe, not a stream: `streamId` is the prober's node id,
+ * `seq` counts the probes to that peer. Empty body.
+ */
+export interface PingFrame extends FrameHeader {
+  type: typeof FrameType.Ping;
+}
+
+/** The answer to PING (same streamId and seq), sent as the request's reply. */
+export interface PongFrame extends FrameHeader {
+  type: typeof FrameType.Pong;
+  /** The responder's instance id: changes when the node restarts (new RelayClient / RelayServer). */
+  instance: string;
+}
+
 export type Frame =
   | OpenFrame
   | AcceptFrame
@@ -97,7 +119,9 @@ export type Frame =
   | EndFrame
   | CreditFrame
   | ResponseFrame
-  | ResetFrame;
+  | ResetFrame
+  | PingFrame
+  | PongFrame;
 
 /** A frame without its header fields: what a stream hands to its sender, which numbers it. */
 export type FrameBody = Frame extends infer F ? (F extends Frame ? Omit<F, keyof FrameHeader> : never) : never;
@@ -109,6 +133,7 @@ export const HUB_INBOUND_TYPES: ReadonlySet<FrameType> = new Set([
   FrameType.End,
   FrameType.Credit,
   FrameType.Reset,
+  FrameType.Ping,
 ]);
 
 /** Frame types an ingress accepts as the reply to its OPEN request. */
@@ -121,7 +146,11 @@ export const INGRESS_INBOUND_TYPES: ReadonlySet<FrameType> = new Set([
   FrameType.End,
   FrameType.Credit,
   FrameType.Reset,
+  FrameType.Ping,
 ]);
+
+/** Frame types a prober accepts as the reply to its PING request. */
+export const PING_REPLY_TYPES: ReadonlySet<FrameType> = new Set([FrameType.Pong]);
 
 export function frameTypeName(type: number): string {
   for (const [name, value] of Object.entries(FrameType)) if (value === type) return name.toUpperCase();

@@ -19,6 +19,11 @@ export {
   MAX_SUBJECT_BYTES,
   MAX_EARLY_FRAMES,
   MAX_DEFERRED_RESETS,
+  DEFAULT_PEER_PROBE_INTERVAL_MS,
+  DEFAULT_PEER_PROBE_TIMEOUT_MS,
+  MAX_PEER_PROBE_MISSES,
+  PEER_INSTANCE_ID_BYTES,
+  MAX_INSTANCE_ID_BYTES,
 } from './defaults.js';
 export {
   FrameType,
@@ -35,5 +40,7 @@ export {
   type CreditFrame,
   type ResponseFrame,
   type ResetFrame,
+  type PingFrame,
+  type PongFrame,
 } from './frames.js';
 export { encodeFrame, decodeFrame, FRAME_FIXED_HEADER_BYTES } from './codec.js';

@@ -17,6 +17,11 @@ export function chunkOption(value: number): number {
   return intOption('chunkBytes', value, 1, MAX_CHUNK_BYTES);
 }
 
+/** How many probe misses in a row make a peer gone. */
+export function missesOption(value: number): number {
+  return intOption('peerProbeMaxMisses', value, 1, 1_000);
+}
+
 export function timeoutOption(name: string, value: number): number {
   // setTimeout's largest delay is 2^31 - 1 ms.
   return intOption(name, value, 1, 2 ** 31 - 1);

@@ -10,7 +10,8 @@ export interface RelayClientStreamInit extends RelayStreamInit {
 /**
  * The ingress end of a relay stream: the writable side is the request body, the readable side the
  * response body. Emits 'response' (head: Uint8Array) exactly once, before any readable data.
- * Errors are HopErrors: ERR_CLIENT_OFFLINE (no hub subscribed), ERR_TIMEOUT (no ACCEPT in time, or
+ * Errors are HopErrors: ERR_CLIENT_OFFLINE (no hub subscribed, or the hub went away mid-stream:
+ * liveness probes, see PeerLiveness), ERR_TIMEOUT (no ACCEPT in time, or
  * idle), ERR_STREAM_RESET (cancelled by the hub), ERR_PROTOCOL (lost frame, flow-control
  * violation), ERR_CLOSED (NATS connection lost, relay closed), or the code the hub sent in
  * REJECT / RESET.

@@ -8,14 +8,18 @@ import { FramePublisher } from './frame-publisher.js';
 import {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_OPEN_TIMEOUT_MS,
+  DEFAULT_PEER_PROBE_INTERVAL_MS,
+  DEFAULT_PEER_PROBE_TIMEOUT_MS,
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   DEFAULT_WINDOW_BYTES,
   MAX_HEAD_BYTES,
+  MAX_PEER_PROBE_MISSES,
   MAX_STREAM_ID_BYTES,
 } from './defaults.js';
 import { FrameType, INGRESS_INBOUND_TYPES, OPEN_REPLY_TYPES } from './frames.js';
 import { Inbound } from './inbound.js';
-import { chunkOption, idOption, timeoutOption, windowOption } from './options.js';
+import { chunkOption, idOption, missesOption, timeoutOption, windowOption } from './options.js';
+import { PeerLiveness } from './peer-liveness.js';
 import { RelayClientStream } from './relay-client-stream.js';
 import type { StreamLink } from './relay-stream.js';
 
@@ -32,6 +36,12 @@ export interface RelayClientOptions {
   openTimeoutMs?: number;
   /** A stream silent both ways this long is reset; default DEFAULT_STREAM_IDLE_TIMEOUT_MS (5 min). */
   idleTimeoutMs?: number;
+  /** While streams to a hub are open, PING it this often; default DEFAULT_PEER_PROBE_INTERVAL_MS (2 s). */
+  peerProbeIntervalMs?: number;
+  /** A PING without PONG this long is a miss; default DEFAULT_PEER_PROBE_TIMEOUT_MS (2 s). */
+  peerProbeTimeoutMs?: number;
+  /** Misses in a row after which the hub is gone (its streams fail ERR_CLIENT_OFFLINE); default MAX_PEER_PROBE_MISSES (2). */
+  peerProbeMaxMisses?: number;
   /** Default silentLogger(). */
   logger?: Logger;
 }
@@ -60,6 +70,7 @@ export class RelayClient {
   private readonly inbound: Inbound;
   private readonly link: StreamLink;
   private readonly publisher: FramePublisher;
+  private readonly liveness: PeerLiveness;
   private subscription: Subscription | undefined;
   private counter = 0;
 
@@ -79,10 +90,21 @@ export class RelayClient {
     }
     this.inbound = new Inbound(this.log, INGRESS_INBOUND_TYPES);
     this.publisher = new FramePublisher(this.nc, this.log);
+    this.liveness = new PeerLiveness({
+      nc: this.nc,
+      log: this.log,
+      inbound: this.inbound,
+      nodeId: this.ingressId,
+      intervalMs: timeoutOption('peerProbeIntervalMs', options.peerProbeIntervalMs ?? DEFAULT_PEER_PROBE_INTERVAL_MS),
+      timeoutMs: timeoutOption('peerProbeTimeoutMs', options.peerProbeTimeoutMs ?? DEFAULT_PEER_PROBE_TIMEOUT_MS),
+      maxMisses: missesOption(options.peerProbeMaxMisses ?? MAX_PEER_PROBE_MISSES),
+      goneError: (hubId, reason) => new HopError(ErrorCode.ClientOffline, `hub ${hubId} is gone: ${reason}`),
+    });
     this.link = {
       publish: (subject, frame) => this.publisher.publish(subject, frame),
       release: (stream) => {
         if (this.streams.get(stream.requestId) === stream) this.streams.delete(stream.requestId);
+        this.liveness.untrack(stream);
       },
     };
   }
@@ -121,6 +143,7 @@ export class RelayClient {
     if (subscription === undefined) return;
     this.subscription = undefined;
     this.publisher.stop();
+    this.liveness.stop();
     this.resetAll(new HopError(ErrorCode.Closed, 'relay client closed'));
     subscription.unsubscribe();
     if (!this.nc.isClosed()) await this.nc.flush().catch(() => undefined);
@@ -163,6 +186,7 @@ export class RelayClient {
       receiveSeq: 0,
     });
     this.streams.set(requestId, stream);
+    this.liveness.track(stream, hubSubject, hubId);
     const open = encodeFrame({
       type: FrameType.Open,
       streamId: requestId,
@@ -205,6 +229,10 @@ export class RelayClient {
   private onMessage(msg: Msg): void {
     const frame = this.inbound.decode(msg.data, msg.subject);
     if (frame === undefined) return;
+    if (frame.type === FrameType.Ping) {
+      this.liveness.answer(msg, frame);
+      return;
+    }
     const stream = this.streams.get(frame.streamId);
     if (stream === undefined) {
       this.log.debug({ request_id: frame.streamId, frame_type: frame.type }, 'frame for a closed stream dropped');
@@ -212,5 +240,4 @@ export class RelayClient {
     }
     this.inbound.deliver(stream, frame);
   }
-
 }

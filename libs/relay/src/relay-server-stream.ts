@@ -19,7 +19,8 @@ export interface RelayServerStreamInit extends RelayStreamInit {
  * Read the request body to its end (or resume() it): credit goes back to the ingress only as it
  * is read, and the stream frees its state once the body has ended and the response is end()ed.
  * Errors: ERR_STREAM_RESET (cancelled by the ingress), ERR_TIMEOUT (the ingress gave up waiting
- * for ACCEPT, or idle), ERR_PROTOCOL, ERR_CLOSED. An error can come after the response was
+ * for ACCEPT, or idle), ERR_PROTOCOL, ERR_CLOSED (also: the ingress went away mid-stream, found by
+ * the liveness probes; see PeerLiveness). An error can come after the response was
  * complete (the ingress cancels a request body the hub did not read): it only means the state is
  * gone.
  */

@@ -7,12 +7,16 @@ import { FramePublisher } from './frame-publisher.js';
 import {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_MAX_STREAMS,
+  DEFAULT_PEER_PROBE_INTERVAL_MS,
+  DEFAULT_PEER_PROBE_TIMEOUT_MS,
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   DEFAULT_WINDOW_BYTES,
+  MAX_PEER_PROBE_MISSES,
 } from './defaults.js';
 import { FrameType, HUB_INBOUND_TYPES, type OpenFrame } from './frames.js';
 import { Inbound } from './inbound.js';
-import { chunkOption, idOption, intOption, timeoutOption, windowOption } from './options.js';
+import { chunkOption, idOption, intOption, missesOption, timeoutOption, windowOption } from './options.js';
+import { PeerLiveness } from './peer-liveness.js';
 import { RelayServerStream } from './relay-server-stream.js';
 import type { StreamLink } from './relay-stream.js';
 
@@ -29,6 +33,12 @@ export interface RelayServerOptions {
   idleTimeoutMs?: number;
   /** Streams held at once; more OPENs are rejected with ERR_BUSY. Default DEFAULT_MAX_STREAMS. */
   maxStreams?: number;
+  /** While streams with an ingress are open, PING it this often; default DEFAULT_PEER_PROBE_INTERVAL_MS (2 s). */
+  peerProbeIntervalMs?: number;
+  /** A PING without PONG this long is a miss; default DEFAULT_PEER_PROBE_TIMEOUT_MS (2 s). */
+  peerProbeTimeoutMs?: number;
+  /** Misses in a row after which the ingress is gone (its streams fail ERR_CLOSED); default MAX_PEER_PROBE_MISSES (2). */
+  peerProbeMaxMisses?: number;
   /** Default silentLogger(). */
   logger?: Logger;
 }
@@ -59,6 +69,7 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
   private readonly inbound: Inbound;
   private readonly link: StreamLink;
   private readonly publisher: FramePublisher;
+  private readonly liveness: PeerLiveness;
   private subscription: Subscription | undefined;
 
   constructor(options: RelayServerOptions) {
@@ -74,10 +85,21 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
     this.log = (options.logger ?? silentLogger()).child({ component: 'relay-server', hub_id: this.hubId });
     this.inbound = new Inbound(this.log, HUB_INBOUND_TYPES);
     this.publisher = new FramePublisher(this.nc, this.log);
+    this.liveness = new PeerLiveness({
+      nc: this.nc,
+      log: this.log,
+      inbound: this.inbound,
+      nodeId: this.hubId,
+      intervalMs: timeoutOption('peerProbeIntervalMs', options.peerProbeIntervalMs ?? DEFAULT_PEER_PROBE_INTERVAL_MS),
+      timeoutMs: timeoutOption('peerProbeTimeoutMs', options.peerProbeTimeoutMs ?? DEFAULT_PEER_PROBE_TIMEOUT_MS),
+      maxMisses: missesOption(options.peerProbeMaxMisses ?? MAX_PEER_PROBE_MISSES),
+      goneError: (ingress, reason) => new HopError(ErrorCode.Closed, `ingress ${ingress} is gone: ${reason}`),
+    });
     this.link = {
       publish: (subject, frame) => this.publisher.publish(subject, frame),
       release: (stream) => {
         if (this.streams.get(stream.requestId) === stream) this.streams.delete(stream.requestId);
+        this.liveness.untrack(stream);
       },
     };
   }
@@ -116,6 +138,7 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
     this.subscription = undefined;
     subscription.unsubscribe();
     this.publisher.stop();
+    this.liveness.stop();
     this.resetAll(new HopError(ErrorCode.Closed, 'relay server closed'));
     if (!this.nc.isClosed()) await this.nc.flush().catch(() => undefined);
   }
@@ -129,6 +152,10 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
     if (frame === undefined) return;
     if (frame.type === FrameType.Open) {
       this.onOpen(frame, msg);
+      return;
+    }
+    if (frame.type === FrameType.Ping) {
+      this.liveness.answer(msg, frame);
       return;
     }
     const stream = this.streams.get(frame.streamId);
@@ -177,6 +204,7 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
       receiveSeq: 1,
     });
     this.streams.set(frame.streamId, stream);
+    this.liveness.track(stream, frame.replyTo, frame.replyTo);
     try {
       this.emit('open', stream);
     } catch (err) {
@@ -184,5 +212,4 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
       stream.destroy(new HopError(ErrorCode.Internal, 'hub failed to take the stream', { cause: err }));
     }
   }
-
 }

@@ -8,6 +8,7 @@ import {
   FRAME_FIXED_HEADER_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_HEAD_BYTES,
+  MAX_INSTANCE_ID_BYTES,
   RELAY_VERSION,
   type Frame,
 } from '../src/index.js';
@@ -25,6 +26,8 @@ const samples: Frame[] = [
   { type: FrameType.Credit, streamId: 'ing-1-abcd-1', seq: 4, creditBytes: 245_760 },
   { type: FrameType.Response, streamId: 'ing-1-abcd-1', seq: 1, head: bytes('HTTP/1.1 200 OK') },
   { type: FrameType.Reset, streamId: 'ing-1-abcd-1', seq: 12, code: ErrorCode.StreamReset, message: '' },
+  { type: FrameType.Ping, streamId: 'ing-1', seq: 1 },
+  { type: FrameType.Pong, streamId: 'ing-1', seq: 0xffff_ffff, instance: '0123456789abcdef' },
 ];
 
 /** The frame with byte fields as hex, so that Buffer and Uint8Array compare equal. */
@@ -61,10 +64,11 @@ test('every truncation of every frame is rejected with ERR_BAD_FRAME, never a pa
       const cut = encoded.subarray(0, length);
       // DATA and RESPONSE bodies (and heads, messages) are "the rest": a cut inside them still
       // decodes, as a shorter but well-formed frame. Anything cut before the body must fail.
-      const fixedBody = { [FrameType.Open]: 5, [FrameType.Accept]: 4, [FrameType.Credit]: 4, [FrameType.Reject]: 1, [FrameType.Reset]: 1 } as Record<number, number>;
+      const fixedBody = { [FrameType.Open]: 5, [FrameType.Accept]: 4, [FrameType.Credit]: 4, [FrameType.Reject]: 1, [FrameType.Reset]: 1, [FrameType.Pong]: 1 } as Record<number, number>;
       const bodyStart = FRAME_FIXED_HEADER_BYTES + Buffer.byteLength(frame.streamId);
       const mustFail = length < bodyStart || length < bodyStart + (fixedBody[frame.type] ?? 0) ||
-        frame.type === FrameType.Accept || frame.type === FrameType.Credit || frame.type === FrameType.End;
+        frame.type === FrameType.Accept || frame.type === FrameType.Credit || frame.type === FrameType.End ||
+        frame.type === FrameType.Ping;
       if (mustFail) assert.equal(codeOf(() => decodeFrame(cut)), ErrorCode.BadFrame, `type ${frame.type} cut at ${length}`);
     }
   }
@@ -90,6 +94,19 @@ test('bad magic, other versions, unknown types and bad fields are rejected', () 
   const endWithBody = Buffer.concat([encodeFrame({ type: FrameType.End, streamId: 'a', seq: 1 }), Buffer.from([1])]);
   assert.equal(codeOf(() => decodeFrame(endWithBody)), ErrorCode.BadFrame);
   assert.equal(codeOf(() => decodeFrame(Buffer.alloc(FRAME_FIXED_HEADER_BYTES + MAX_HEAD_BYTES + 1000, 0x48))), ErrorCode.BadFrame);
+  const pingWithBody = Buffer.concat([encodeFrame({ type: FrameType.Ping, streamId: 'a', seq: 1 }), Buffer.from([1])]);
+  assert.equal(codeOf(() => decodeFrame(pingWithBody)), ErrorCode.BadFrame);
+  const pong = Buffer.from(encodeFrame({ type: FrameType.Pong, streamId: 'a', seq: 1, instance: 'i' }));
+  assert.equal(codeOf(() => decodeFrame(pong.subarray(0, pong.length - 1))), ErrorCode.BadFrame);
+  const longPong = Buffer.concat([pong, Buffer.alloc(MAX_INSTANCE_ID_BYTES, 0x61)]);
+  assert.equal(codeOf(() => decodeFrame(longPong)), ErrorCode.BadFrame);
+});
+
+test('PING and PONG keep version 1 and the common header (types 9 and 10)', () => {
+  const ping = Buffer.from(encodeFrame({ type: FrameType.Ping, streamId: 'ab', seq: 258 }));
+  assert.equal(ping.toString('hex'), '4852' + '01' + '09' + '00000102' + '02' + '6162');
+  const pong = Buffer.from(encodeFrame({ type: FrameType.Pong, streamId: 'ab', seq: 258, instance: 'xy' }));
+  assert.equal(pong.toString('hex'), '4852' + '01' + '0a' + '00000102' + '02' + '6162' + '7879');
 });
 
 test('random bytes never decode into an exception other than HopError', () => {
@@ -98,7 +115,7 @@ test('random bytes never decode into an exception other than HopError', () => {
   for (let i = 0; i < 5000; i += 1) {
     const buf = Buffer.alloc(next() % 40);
     for (let j = 0; j < buf.length; j += 1) buf[j] = next() & 0xff;
-    if (i % 2 === 0 && buf.length >= 4) buf.writeUInt16BE(0x4852, 0), (buf[2] = RELAY_VERSION), (buf[3] = 1 + (next() % 8));
+    if (i % 2 === 0 && buf.length >= 4) buf.writeUInt16BE(0x4852, 0), (buf[2] = RELAY_VERSION), (buf[3] = 1 + (next() % 10));
     try {
       decodeFrame(buf);
     } catch (err) {
@@ -132,4 +149,6 @@ test('encoding refuses what the format cannot carry', () => {
   assert.equal(codeOf(() => encodeFrame({ type: FrameType.End, streamId: 'a', seq: 2 ** 32 })), ErrorCode.BadFrame);
   assert.equal(codeOf(() => encodeFrame({ type: FrameType.Credit, streamId: 'a', seq: 0, creditBytes: 0 })), ErrorCode.BadFrame);
   assert.equal(codeOf(() => encodeFrame({ type: FrameType.Response, streamId: 'a', seq: 0, head: new Uint8Array(MAX_HEAD_BYTES + 1) })), ErrorCode.BadFrame);
+  assert.equal(codeOf(() => encodeFrame({ type: FrameType.Pong, streamId: 'a', seq: 0, instance: '' })), ErrorCode.BadFrame);
+  assert.equal(codeOf(() => encodeFrame({ type: FrameType.Pong, streamId: 'a', seq: 0, instance: 'x'.repeat(MAX_INSTANCE_ID_BYTES + 1) })), ErrorCode.BadFrame);
 });
