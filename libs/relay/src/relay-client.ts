@@ -83,7 +83,7 @@ export class RelayClient {
     this.chunkBytes = chunkOption(options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
     this.openTimeoutMs = timeoutOption('openTimeoutMs', options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS);
     this.idleTimeoutMs = timeoutOption('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS);
-    this.log = (options.logger ?? silentLogger()).child({ component: 'relay-client', ingress_id: this.ingressId });
+    this.log = (options.logger ?? silentLogger()).child({ component: 'relay-client' });
     this.requestIdPrefix = `${this.ingressId}-${randomBytes(BOOT_NONCE_BYTES).toString('hex')}-`;
     if (Buffer.byteLength(this.requestIdPrefix) + STREAM_ID_SUFFIX_MAX_BYTES > MAX_STREAM_ID_BYTES) {
       throw new HopError(ErrorCode.BadConfig, 'ingressId is too long for a request id');

@@ -82,7 +82,7 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
     this.chunkBytes = chunkOption(options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
     this.idleTimeoutMs = timeoutOption('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS);
     this.maxStreams = intOption('maxStreams', options.maxStreams ?? DEFAULT_MAX_STREAMS, 1, Number.MAX_SAFE_INTEGER);
-    this.log = (options.logger ?? silentLogger()).child({ component: 'relay-server', hub_id: this.hubId });
+    this.log = (options.logger ?? silentLogger()).child({ component: 'relay-server' });
     this.inbound = new Inbound(this.log, HUB_INBOUND_TYPES);
     this.publisher = new FramePublisher(this.nc, this.log);
     this.liveness = new PeerLiveness({

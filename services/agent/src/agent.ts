@@ -30,12 +30,14 @@ export class TunnelAgent extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
   private readonly dispatcher: UndiciAgent;
+  private readonly log: Logger;
 
   constructor(
     private readonly config: AgentConfig,
     private readonly logger: Logger,
   ) {
     super();
+    this.log = logger.child({ component: 'agent' });
     this.backoff = new Backoff(config.reconnectMinMs, config.reconnectMaxMs);
     this.dispatcher = new UndiciAgent({
       connect: { timeout: config.originConnectTimeoutMs },
@@ -56,7 +58,7 @@ export class TunnelAgent extends EventEmitter {
   async stop(): Promise<void> {
     this.state = 'stopped';
     if (this.timer) clearTimeout(this.timer);
-    if (this.connection) this.logger.info({ transport: this.connection.stats() }, 'closing the session with the hub');
+    if (this.connection) this.log.info({ transport: this.connection.stats() }, 'closing the session with the hub');
     this.connection?.close(0, 'agent stopping');
     await this.dispatcher.close().catch(() => undefined);
   }
@@ -70,7 +72,7 @@ export class TunnelAgent extends EventEmitter {
     if (this.stopped()) return;
     this.state = 'waiting';
     const delay = this.backoff.next();
-    this.logger.info({ delay_ms: delay, attempt: this.backoff.attempts, reason }, 'reconnecting after backoff');
+    this.log.info({ delay_ms: delay, attempt: this.backoff.attempts, reason }, 'reconnecting after backoff');
     this.timer = setTimeout(() => void this.connectOnce(), delay);
   }
 
@@ -78,7 +80,7 @@ export class TunnelAgent extends EventEmitter {
     if (this.stopped()) return;
     this.state = 'connecting';
     const { server, serverName } = this.config;
-    const log = this.logger.child({ hub: `${server.host}:${server.port}` });
+    const log = this.logger.child({ component: 'agent', hub: `${server.host}:${server.port}` });
     let link;
     try {
       link = await connectDtls({
@@ -111,7 +113,7 @@ export class TunnelAgent extends EventEmitter {
       void serveOriginRequest(stream, {
         services: this.config.services,
         dispatcher: this.dispatcher,
-        logger: this.logger.child({ component: 'proxy', client_id: this.config.clientId }),
+        logger: this.logger.child({ component: 'proxy' }),
       });
     });
     conn.once('close', (err?: HopError) => {

@@ -32,7 +32,7 @@ function main(): void {
     process.exit(2);
   }
   const logger = createLogger({ service: 'agent', level: config.logLevel });
-  const agent = new TunnelAgent(config, logger.child({ component: 'agent', client_id: config.clientId }));
+  const agent = new TunnelAgent(config, logger.child({ client_id: config.clientId }));
   logger.info(
     { client_id: config.clientId, server: `${config.server.host}:${config.server.port}`, services: Object.keys(config.services) },
     'agent starting',

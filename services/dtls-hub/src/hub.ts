@@ -41,7 +41,11 @@ export class Hub {
   constructor(
     private readonly config: HubConfig,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.log = logger.child({ component: 'hub' });
+  }
+
+  private readonly log: Logger;
 
   get hubId(): string {
     return this.config.hubId;
@@ -56,7 +60,7 @@ export class Hub {
     const cfg = this.config;
     const keys = new RedisKeys(cfg.redisPrefix);
     this.redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    this.redis.on('error', (err) => this.logger.warn({ err: err.message }, 'redis connection error'));
+    this.redis.on('error', (err) => this.log.warn({ err: err.message }, 'redis connection error'));
     await this.redis.connect();
     this.sessionStore = new SessionStore(this.redis, keys);
     this.clientStore = new ClientStore(this.redis, keys);
@@ -66,7 +70,7 @@ export class Hub {
       nc: this.nc,
       subjects: this.subjects,
       hubId: cfg.hubId,
-      logger: this.logger.child({ component: 'relay' }),
+      logger: this.logger,
     });
     this.relay.on('open', (stream: RelayServerStream) => {
       void forwardRequest(stream, {
@@ -93,7 +97,7 @@ export class Hub {
     const addr = this.dtls.address();
     await this.registry.register(cfg.hubId, { dtlsListen: `${addr.address}:${addr.port}` }, cfg.sessionTtlMs);
     this.refreshTimer = setInterval(() => void this.refreshAll(), Math.max(250, Math.floor(cfg.sessionTtlMs / 3)));
-    this.logger.info({ hub_id: cfg.hubId, dtls_listen: formatHostPort({ host: addr.address, port: addr.port }) }, 'dtls-hub listening');
+    this.log.info({ dtls_listen: formatHostPort({ host: addr.address, port: addr.port }) }, 'dtls-hub listening');
   }
 
   async stop(): Promise<void> {
@@ -157,7 +161,7 @@ export class Hub {
       conn.close(1, 'bad handshake');
       return;
     }
-    const slog = log.child({ client_id: clientId, hub_id: this.config.hubId });
+    const slog = log.child({ client_id: clientId });
     try {
       const epoch = await this.sessionStore.nextEpoch();
       const connectedAt = Date.now();
@@ -180,7 +184,7 @@ export class Hub {
       this.nc?.publish(this.subjects.sessionClaimed, JSON.stringify(claim));
       control.write(encodePreface());
       control.write(encodeMessage({ type: 'hello_ok', hub_id: this.config.hubId, epoch }));
-      slog.info({ epoch, remote }, 'agent session established');
+      slog.info({ epoch }, 'agent session established');
     } catch (err) {
       slog.error({ err: errorMessageOf(err) }, 'cannot record the session in redis');
       reject(ErrorCode.Internal, 'hub cannot record the session; try again');

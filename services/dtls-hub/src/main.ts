@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger({ service: 'dtls-hub', level: config.logLevel });
-  const hub = new Hub(config, logger.child({ component: 'hub', hub_id: config.hubId }));
+  const hub = new Hub(config, logger.child({ hub_id: config.hubId }));
   try {
     await hub.start();
   } catch (err) {

@@ -35,20 +35,24 @@ export class Ingress {
   constructor(
     private readonly config: IngressConfig,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.log = logger.child({ component: 'ingress' });
+  }
+
+  private readonly log: Logger;
 
   async start(): Promise<void> {
     const cfg = this.config;
     const keys = new RedisKeys(cfg.redisPrefix);
     const subjects = new NatsSubjects();
     this.redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    this.redis.on('error', (err) => this.logger.warn({ err: err.message }, 'redis connection error'));
+    this.redis.on('error', (err) => this.log.warn({ err: err.message }, 'redis connection error'));
     await this.redis.connect();
     this.routes = new RouteLoader({
       redisUrl: cfg.redisUrl,
       keys,
       reloadIntervalMs: cfg.routeReloadIntervalMs,
-      logger: this.logger.child({ component: 'routes' }),
+      logger: this.logger,
     });
     await this.routes.start();
     this.owners = new OwnerCache(new SessionStore(this.redis, keys), { ttlMs: cfg.ownerCacheTtlMs });
@@ -57,7 +61,7 @@ export class Ingress {
       nc: this.nc,
       subjects,
       ingressId: cfg.ingressId,
-      logger: this.logger.child({ component: 'relay' }),
+      logger: this.logger,
     });
     await this.relay.start();
     this.claimedSub = this.nc.subscribe(subjects.sessionClaimed, {
@@ -105,7 +109,7 @@ export class Ingress {
     server.on('clientError', (err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       else socket.destroy();
-      this.logger.debug({ err: err.message }, `${name}: malformed request`);
+      this.log.debug({ err: err.message }, `${name}: malformed request`);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -115,7 +119,7 @@ export class Ingress {
       });
     });
     const bound = server.address() as AddressInfo;
-    this.logger.info({ listen: `${bound.address}:${bound.port}`, ingress_id: this.config.ingressId }, `${name} listening`);
+    this.log.info({ listen: `${bound.address}:${bound.port}` }, `${name} listening`);
     return server;
   }
 

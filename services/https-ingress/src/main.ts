@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger({ service: 'https-ingress', level: config.logLevel });
-  const ingress = new Ingress(config, logger.child({ component: 'ingress', ingress_id: config.ingressId }));
+  const ingress = new Ingress(config, logger.child({ ingress_id: config.ingressId }));
   try {
     await ingress.start();
   } catch (err) {
