@@ -162,7 +162,7 @@ export class TunnelAgent extends EventEmitter {
     if (reply.type === 'hello_reject') throw new HopError(reply.code, reply.reason);
     if (reply.type !== 'hello_ok') throw new HopError(ErrorCode.Protocol, `unexpected ${reply.type} from hub`);
     this.state = 'online';
-    log.info({ hub_id: reply.hub_id, epoch: reply.epoch, client_id: this.config.clientId }, 'online: session established');
+    log.info({ hub_id: reply.hub_id, epoch: reply.epoch }, 'online: session established');
     this.emit('online', { hub_id: reply.hub_id, epoch: reply.epoch });
     // Later control messages (go_away) arrive on the same stream.
     void (async () => {

@@ -63,7 +63,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     stream.destroy();
     return;
   }
-  const log = ctx.logger.child({ request_id: head.request_id, service: head.service });
+  const log = ctx.logger.child({ request_id: head.request_id, local_service: head.service });
   const target = ctx.services[head.service];
   if (!target) {
     log.warn('request for a service this agent does not serve');
