@@ -59,6 +59,19 @@ async function startSlowDownload(): Promise<{ client: Client; ended: Promise<str
   return { client, ended };
 }
 
+test('the browser leaving cancels the request on every hop: the origin sees its request closed', async () => {
+  const before = origin.slowClosed();
+  const { client } = await startSlowDownload();
+  await client.destroy();
+  await waitFor('origin saw the cancel', () => origin.slowClosed() > before, 5_000, 20);
+});
+
+test('HEAD carries no body through the tunnel', async () => {
+  const head = await pub.request(HOST, '/hello', { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.body.length, 0);
+});
+
 test('agent killed mid-response: the browser request breaks promptly, then a new agent serves again', async () => {
   const { client, ended } = await startSlowDownload();
   await agent.kill();

@@ -10,6 +10,8 @@ export interface Origin {
   address: string;
   /** Requests seen, with their headers. */
   seen: Array<{ method: string; url: string; headers: http.IncomingHttpHeaders }>;
+  /** `/slow` requests whose connection the origin saw close before it finished them. */
+  slowClosed(): number;
   close(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export interface Origin {
  */
 export async function startOrigin(name = 'origin'): Promise<Origin> {
   const seen: Origin['seen'] = [];
+  let slowClosed = 0;
   const server = http.createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     const url = req.url ?? '/';
@@ -54,6 +57,9 @@ export async function startOrigin(name = 'origin'): Promise<Origin> {
       // answers the head and a first chunk, then never ends
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('first chunk\n');
+      res.once('close', () => {
+        if (!res.writableFinished) slowClosed += 1;
+      });
     } else {
       res.writeHead(200, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] });
       res.end(`${name} ${req.method} ${url}\n`);
@@ -66,6 +72,7 @@ export async function startOrigin(name = 'origin'): Promise<Origin> {
     port,
     address: `127.0.0.1:${port}`,
     seen,
+    slowClosed: () => slowClosed,
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());
