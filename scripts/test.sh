@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-system.sh
 bash scripts/ensure-built.sh
+node scripts/check-cycles.mjs
 shopt -s nullglob
 dirs=(libs/*/dist/test services/*/dist-test/test test/dist/e2e)
 # One process per test file; two at a time on a 2-core machine. No retries: a flaky test is a bug.
