@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { RequestError, TimeoutError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { RequestError, TimeoutError, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, HopError, errorMessageOf } from '@hopgate/errors';
 import type { NatsSubjects } from '@hopgate/keys';
 import { type Logger, silentLogger } from '@hopgate/log';
 import { encodeFrame } from './codec.js';
-import { FramePublisher } from './frame-publisher.js';
+import { RelayEndpoint } from './relay-endpoint.js';
 import {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_OPEN_TIMEOUT_MS,
@@ -66,12 +66,11 @@ export class RelayClient {
   private readonly idleTimeoutMs: number;
   private readonly log: Logger;
   private readonly requestIdPrefix: string;
-  private readonly streams = new Map<string, RelayClientStream>();
+  private readonly endpoint: RelayEndpoint<RelayClientStream>;
+  private readonly streams: Map<string, RelayClientStream>;
   private readonly inbound: Inbound;
   private readonly link: StreamLink;
-  private readonly publisher: FramePublisher;
   private readonly liveness: PeerLiveness;
-  private subscription: Subscription | undefined;
   private counter = 0;
 
   constructor(options: RelayClientOptions) {
@@ -88,25 +87,20 @@ export class RelayClient {
     if (Buffer.byteLength(this.requestIdPrefix) + STREAM_ID_SUFFIX_MAX_BYTES > MAX_STREAM_ID_BYTES) {
       throw new HopError(ErrorCode.BadConfig, 'ingressId is too long for a request id');
     }
-    this.inbound = new Inbound(this.log, INGRESS_INBOUND_TYPES);
-    this.publisher = new FramePublisher(this.nc, this.log);
-    this.liveness = new PeerLiveness({
+    this.endpoint = new RelayEndpoint<RelayClientStream>({
       nc: this.nc,
+      subject: this.subject,
       log: this.log,
-      inbound: this.inbound,
-      nodeId: this.ingressId,
-      intervalMs: timeoutOption('peerProbeIntervalMs', options.peerProbeIntervalMs ?? DEFAULT_PEER_PROBE_INTERVAL_MS),
-      timeoutMs: timeoutOption('peerProbeTimeoutMs', options.peerProbeTimeoutMs ?? DEFAULT_PEER_PROBE_TIMEOUT_MS),
-      maxMisses: missesOption(options.peerProbeMaxMisses ?? MAX_PEER_PROBE_MISSES),
-      goneError: (hubId, reason) => new HopError(ErrorCode.ClientOffline, `hub ${hubId} is gone: ${reason}`),
-    });
-    this.link = {
-      publish: (subject, frame) => this.publisher.publish(subject, frame),
-      release: (stream) => {
-        if (this.streams.get(stream.requestId) === stream) this.streams.delete(stream.requestId);
-        this.liveness.untrack(stream);
+      inboundTypes: INGRESS_INBOUND_TYPES,
+      liveness: {
+        nodeId: this.ingressId,
+        intervalMs: timeoutOption('peerProbeIntervalMs', options.peerProbeIntervalMs ?? DEFAULT_PEER_PROBE_INTERVAL_MS),
+        timeoutMs: timeoutOption('peerProbeTimeoutMs', options.peerProbeTimeoutMs ?? DEFAULT_PEER_PROBE_TIMEOUT_MS),
+        maxMisses: missesOption(options.peerProbeMaxMisses ?? MAX_PEER_PROBE_MISSES),
+        goneError: (hubId, reason) => new HopError(ErrorCode.ClientOffline, `hub ${hubId} is gone: ${reason}`),
       },
-    };
+    });
+    ({ streams: this.streams, inbound: this.inbound, link: this.link, liveness: this.liveness } = this.endpoint);
   }
 
   /** Open streams (every stream from open() until it is closed). */
@@ -121,39 +115,18 @@ export class RelayClient {
 
   /** Subscribes subjects.ingress(ingressId); resolves once the server has the subscription. */
   async start(): Promise<void> {
-    if (this.subscription !== undefined) return;
-    this.subscription = this.nc.subscribe(this.subject, {
-      callback: (err, msg) => {
-        if (err) this.log.warn({ err_message: err.message }, 'relay subscription error');
-        else this.onMessage(msg);
-      },
-    });
-    this.publisher.watch((server) => {
-      if (this.streams.size === 0) return;
-      this.log.warn({ server, streams: this.streams.size }, 'NATS disconnected: resetting relay streams');
-      this.resetAll(new HopError(ErrorCode.Closed, 'NATS connection lost'));
-    });
-    await this.nc.flush();
-    this.log.info({ subject: this.subject }, 'relay client started');
+    await this.endpoint.start((msg) => this.onMessage(msg), 'relay client started');
   }
 
   /** Resets every open stream (they error with ERR_CLOSED), then unsubscribes. */
   async close(): Promise<void> {
-    const subscription = this.subscription;
+    const subscription = this.endpoint.detach();
     if (subscription === undefined) return;
-    this.subscription = undefined;
-    this.publisher.stop();
-    this.liveness.stop();
-    this.resetAll(new HopError(ErrorCode.Closed, 'relay client closed'));
+    this.endpoint.resetAll(new HopError(ErrorCode.Closed, 'relay client closed'));
     subscription.unsubscribe();
-    if (!this.nc.isClosed()) await this.nc.flush().catch(() => undefined);
+    await this.endpoint.flush();
   }
 
-  /**
-   * Opens a stream to a hub: OPEN goes as a NATS request, so a hub that is not subscribed fails
-   * the stream at once with ERR_CLIENT_OFFLINE, and no ACCEPT within openTimeoutMs with ERR_TIMEOUT.
-   * Request body writes wait for ACCEPT.
-   */
   /**
    * A new request id, unique cluster-wide (`<ingressId>-<boot nonce>-<counter>`), for callers
    * that need the id inside the head they pass to `open()`.
@@ -163,8 +136,13 @@ export class RelayClient {
     return `${this.requestIdPrefix}${this.counter}`;
   }
 
+  /**
+   * Opens a stream to a hub: OPEN goes as a NATS request, so a hub that is not subscribed fails
+   * the stream at once with ERR_CLIENT_OFFLINE, and no ACCEPT within openTimeoutMs with ERR_TIMEOUT.
+   * Request body writes wait for ACCEPT.
+   */
   open(hubId: string, head: Uint8Array, requestId: string = this.nextRequestId()): RelayClientStream {
-    if (this.subscription === undefined) throw new HopError(ErrorCode.Closed, 'relay client is not started');
+    if (!this.endpoint.started) throw new HopError(ErrorCode.Closed, 'relay client is not started');
     if (head.byteLength > MAX_HEAD_BYTES) {
       throw new HopError(ErrorCode.BadFrame, `request head of ${head.byteLength} bytes exceeds ${MAX_HEAD_BYTES}`);
     }
@@ -222,9 +200,6 @@ export class RelayClient {
     }
   }
 
-  private resetAll(error: HopError): void {
-    for (const stream of [...this.streams.values()]) stream.destroy(error);
-  }
 
   private onMessage(msg: Msg): void {
     const frame = this.inbound.decode(msg.data, msg.subject);

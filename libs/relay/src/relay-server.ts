@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, HopError, errorMessageOf } from '@hopgate/errors';
 import type { NatsSubjects } from '@hopgate/keys';
 import { type Logger, silentLogger } from '@hopgate/log';
-import { FramePublisher } from './frame-publisher.js';
+import { RelayEndpoint } from './relay-endpoint.js';
 import {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_MAX_STREAMS,
@@ -65,12 +65,11 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
   private readonly idleTimeoutMs: number;
   private readonly maxStreams: number;
   private readonly log: Logger;
-  private readonly streams = new Map<string, RelayServerStream>();
+  private readonly endpoint: RelayEndpoint<RelayServerStream>;
+  private readonly streams: Map<string, RelayServerStream>;
   private readonly inbound: Inbound;
   private readonly link: StreamLink;
-  private readonly publisher: FramePublisher;
   private readonly liveness: PeerLiveness;
-  private subscription: Subscription | undefined;
 
   constructor(options: RelayServerOptions) {
     super();
@@ -83,25 +82,20 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
     this.idleTimeoutMs = timeoutOption('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS);
     this.maxStreams = intOption('maxStreams', options.maxStreams ?? DEFAULT_MAX_STREAMS, 1, Number.MAX_SAFE_INTEGER);
     this.log = (options.logger ?? silentLogger()).child({ component: 'relay-server' });
-    this.inbound = new Inbound(this.log, HUB_INBOUND_TYPES);
-    this.publisher = new FramePublisher(this.nc, this.log);
-    this.liveness = new PeerLiveness({
+    this.endpoint = new RelayEndpoint<RelayServerStream>({
       nc: this.nc,
+      subject: this.subject,
       log: this.log,
-      inbound: this.inbound,
-      nodeId: this.hubId,
-      intervalMs: timeoutOption('peerProbeIntervalMs', options.peerProbeIntervalMs ?? DEFAULT_PEER_PROBE_INTERVAL_MS),
-      timeoutMs: timeoutOption('peerProbeTimeoutMs', options.peerProbeTimeoutMs ?? DEFAULT_PEER_PROBE_TIMEOUT_MS),
-      maxMisses: missesOption(options.peerProbeMaxMisses ?? MAX_PEER_PROBE_MISSES),
-      goneError: (ingress, reason) => new HopError(ErrorCode.Closed, `ingress ${ingress} is gone: ${reason}`),
-    });
-    this.link = {
-      publish: (subject, frame) => this.publisher.publish(subject, frame),
-      release: (stream) => {
-        if (this.streams.get(stream.requestId) === stream) this.streams.delete(stream.requestId);
-        this.liveness.untrack(stream);
+      inboundTypes: HUB_INBOUND_TYPES,
+      liveness: {
+        nodeId: this.hubId,
+        intervalMs: timeoutOption('peerProbeIntervalMs', options.peerProbeIntervalMs ?? DEFAULT_PEER_PROBE_INTERVAL_MS),
+        timeoutMs: timeoutOption('peerProbeTimeoutMs', options.peerProbeTimeoutMs ?? DEFAULT_PEER_PROBE_TIMEOUT_MS),
+        maxMisses: missesOption(options.peerProbeMaxMisses ?? MAX_PEER_PROBE_MISSES),
+        goneError: (ingress, reason) => new HopError(ErrorCode.Closed, `ingress ${ingress} is gone: ${reason}`),
       },
-    };
+    });
+    ({ streams: this.streams, inbound: this.inbound, link: this.link, liveness: this.liveness } = this.endpoint);
   }
 
   get streamCount(): number {
@@ -115,36 +109,16 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
 
   /** Subscribes subjects.hub(hubId); resolves once the server has the subscription. */
   async start(): Promise<void> {
-    if (this.subscription !== undefined) return;
-    this.subscription = this.nc.subscribe(this.subject, {
-      callback: (err, msg) => {
-        if (err) this.log.warn({ err_message: err.message }, 'relay subscription error');
-        else this.onMessage(msg);
-      },
-    });
-    this.publisher.watch((server) => {
-      if (this.streams.size === 0) return;
-      this.log.warn({ server, streams: this.streams.size }, 'NATS disconnected: resetting relay streams');
-      this.resetAll(new HopError(ErrorCode.Closed, 'NATS connection lost'));
-    });
-    await this.nc.flush();
-    this.log.info({ subject: this.subject }, 'relay server started');
+    await this.endpoint.start((msg) => this.onMessage(msg), 'relay server started');
   }
 
   /** Unsubscribes first (new OPENs then fail fast with no responders), then resets every stream. */
   async close(): Promise<void> {
-    const subscription = this.subscription;
+    const subscription = this.endpoint.detach();
     if (subscription === undefined) return;
-    this.subscription = undefined;
     subscription.unsubscribe();
-    this.publisher.stop();
-    this.liveness.stop();
-    this.resetAll(new HopError(ErrorCode.Closed, 'relay server closed'));
-    if (!this.nc.isClosed()) await this.nc.flush().catch(() => undefined);
-  }
-
-  private resetAll(error: HopError): void {
-    for (const stream of [...this.streams.values()]) stream.destroy(error);
+    this.endpoint.resetAll(new HopError(ErrorCode.Closed, 'relay server closed'));
+    await this.endpoint.flush();
   }
 
   private onMessage(msg: Msg): void {
@@ -178,7 +152,7 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
     }
     const reject = (code: ErrorCode, message: string): void => {
       this.log.warn({ request_id: frame.streamId, err_code: code, reason: message }, 'relay OPEN rejected');
-      this.publisher.publish(reply, { type: FrameType.Reject, streamId: frame.streamId, seq: 0, code, message });
+      this.endpoint.publisher.publish(reply, { type: FrameType.Reject, streamId: frame.streamId, seq: 0, code, message });
     };
     const ingressToken = frame.replyTo.slice(this.ingressSubjectPrefix.length);
     if (!frame.replyTo.startsWith(this.ingressSubjectPrefix) || !SUBJECT_TOKEN.test(ingressToken)) {

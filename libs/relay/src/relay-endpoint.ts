@@ -1,0 +1,86 @@
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { ErrorCode, HopError } from '@hopgate/errors';
+import type { Logger } from '@hopgate/log';
+import { FramePublisher } from './frame-publisher.js';
+import type { FrameType } from './frames.js';
+import { Inbound } from './inbound.js';
+import { PeerLiveness, type PeerLivenessInit } from './peer-liveness.js';
+import type { RelayStream, StreamLink } from './relay-stream.js';
+
+export interface RelayEndpointOptions {
+  nc: NatsConnection;
+  /** The one subject this node listens on. */
+  subject: string;
+  log: Logger;
+  /** Frame types this node accepts; others are dropped as garbage. */
+  inboundTypes: ReadonlySet<FrameType>;
+  liveness: Omit<PeerLivenessInit, 'nc' | 'log' | 'inbound'>;
+}
+
+/**
+ * What the ingress and the hub side of the relay share: the stream table, the garbage filter,
+ * the publisher, peer liveness, and the lifecycle of the node's one subscription.
+ */
+export class RelayEndpoint<S extends RelayStream> {
+  readonly streams = new Map<string, S>();
+  readonly inbound: Inbound;
+  readonly publisher: FramePublisher;
+  readonly liveness: PeerLiveness;
+  readonly link: StreamLink;
+  private subscription: Subscription | undefined;
+
+  constructor(private readonly options: RelayEndpointOptions) {
+    this.inbound = new Inbound(options.log, options.inboundTypes);
+    this.publisher = new FramePublisher(options.nc, options.log);
+    this.liveness = new PeerLiveness({ ...options.liveness, nc: options.nc, log: options.log, inbound: this.inbound });
+    this.link = {
+      publish: (subject, frame) => this.publisher.publish(subject, frame),
+      release: (stream) => {
+        if (this.streams.get(stream.requestId) === stream) this.streams.delete(stream.requestId);
+        this.liveness.untrack(stream);
+      },
+    };
+  }
+
+  get started(): boolean {
+    return this.subscription !== undefined;
+  }
+
+  /** Subscribes the node's subject; resolves once the server has the subscription. */
+  async start(onMessage: (msg: Msg) => void, startedMessage: string): Promise<void> {
+    if (this.subscription !== undefined) return;
+    const { nc, subject, log } = this.options;
+    this.subscription = nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) log.warn({ err_message: err.message }, 'relay subscription error');
+        else onMessage(msg);
+      },
+    });
+    this.publisher.watch((server) => {
+      if (this.streams.size === 0) return;
+      log.warn({ server, streams: this.streams.size }, 'NATS disconnected: resetting relay streams');
+      this.resetAll(new HopError(ErrorCode.Closed, 'NATS connection lost'));
+    });
+    await nc.flush();
+    log.info({ subject }, startedMessage);
+  }
+
+  /** Stops publishing and probing and hands back the subscription (undefined if not started). */
+  detach(): Subscription | undefined {
+    const subscription = this.subscription;
+    if (subscription === undefined) return undefined;
+    this.subscription = undefined;
+    this.publisher.stop();
+    this.liveness.stop();
+    return subscription;
+  }
+
+  resetAll(error: HopError): void {
+    for (const stream of [...this.streams.values()]) stream.destroy(error);
+  }
+
+  /** Waits for what was published to leave, unless the connection is gone. */
+  async flush(): Promise<void> {
+    if (!this.options.nc.isClosed()) await this.options.nc.flush().catch(() => undefined);
+  }
+}
