@@ -195,7 +195,9 @@ test('agent killed mid-session (SIGKILL) -> 502, then a new agent on the other h
 
 test('a newer session for the same client replaces the older one (epoch fencing)', async () => {
   const second = await stack.startAgent({ clientId: 'laptop', token: laptopToken, services: { web: web.address, api: api.address }, hub: 1 });
-  await laptopAgent.waitForLog('go_away', (r) => r.msg === 'hub ended this session' && r['code'] === 'ERR_SESSION_REPLACED');
+  await laptopAgent.waitForLog('replaced', (r) => r.msg === 'another agent with this client_id took over the session: stopping' && r['code'] === 'ERR_SESSION_REPLACED');
+  // The replaced agent stops (exit code 3) instead of taking the session back: no flapping.
+  await waitFor('old agent exited', () => laptopAgent.child.exitCode === 3, 5000);
   await waitFor('served by the new session', async () => (await pub.request('app.hopgate.test', '/hello')).status === 200, 5000, 50);
   const redis = new Redis(stack.redis.url);
   try {
@@ -204,7 +206,6 @@ test('a newer session for the same client replaces the older one (epoch fencing)
   } finally {
     redis.disconnect();
   }
-  await laptopAgent.stop();
   laptopAgent = second;
 });
 

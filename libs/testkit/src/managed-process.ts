@@ -14,6 +14,7 @@ export class ManagedProcess {
   readonly records: LogRecord[] = [];
   readonly child: ChildProcess;
   private stderrText = '';
+  private outputClosed = false;
 
   constructor(
     readonly name: string,
@@ -46,6 +47,9 @@ export class ManagedProcess {
       this.stderrText += chunk.toString('utf8');
     });
     this.child.once('exit', () => out.end());
+    this.child.once('close', () => {
+      this.outputClosed = true;
+    });
   }
 
   get stderr(): string {
@@ -61,8 +65,9 @@ export class ManagedProcess {
     return waitFor(
       `${this.name}: ${what}`,
       () => {
-        if (this.exited) throw new Error(`${this.name} exited (${this.child.exitCode ?? this.child.signalCode}): ${this.stderrText.slice(-500)}`);
         for (let i = from; i < this.records.length; i++) if (match(this.records[i]!)) return this.records[i]!;
+        // Only once its output is fully read (stdio closed) does an exited process say no.
+        if (this.outputClosed) throw new Error(`${this.name} exited (${this.child.exitCode ?? this.child.signalCode}): ${this.stderrText.slice(-500)}`);
         return undefined;
       },
       timeoutMs,

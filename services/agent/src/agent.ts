@@ -22,7 +22,8 @@ export type AgentState = 'idle' | 'connecting' | 'online' | 'waiting' | 'stopped
 /**
  * The agent: dials a hub over DTLS, says hello, serves request streams against local
  * services, and reconnects with backoff and jitter whenever the session ends.
- * Events: 'online' ({ hub_id, epoch }), 'offline' (reason), 'rejected' (HopError).
+ * Events: 'online' ({ hub_id, epoch }), 'offline' (reason), 'rejected' (HopError),
+ * 'replaced' (reason: another agent with the same client_id took the session; this one stopped).
  */
 export class TunnelAgent extends EventEmitter {
   private state: AgentState = 'idle';
@@ -113,6 +114,7 @@ export class TunnelAgent extends EventEmitter {
       void serveOriginRequest(stream, {
         services: this.config.services,
         dispatcher: this.dispatcher,
+        connectTimeoutMs: this.config.originConnectTimeoutMs,
         logger: this.logger.child({ component: 'proxy' }),
       });
     });
@@ -170,6 +172,16 @@ export class TunnelAgent extends EventEmitter {
         for (;;) {
           const msg = await reader.readMessage();
           if (msg.type === 'go_away') {
+            if (msg.code === ErrorCode.SessionReplaced) {
+              // A live session is only replaced by another agent using the same client_id (a
+              // reconnect of this agent happens after it dropped its old session). Reconnecting
+              // would take the session back and the two would flap: stop instead.
+              log.error({ code: msg.code, reason: msg.reason }, 'another agent with this client_id took over the session: stopping');
+              this.state = 'stopped';
+              conn.close(0, 'replaced by another agent');
+              this.emit('replaced', msg.reason);
+              return;
+            }
             log.warn({ code: msg.code, reason: msg.reason }, 'hub ended this session');
             conn.close(0, 'go_away received');
             return;

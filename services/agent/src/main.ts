@@ -5,6 +5,9 @@ import { createLogger } from '@hopgate/log';
 import { errorMessageOf } from '@hopgate/errors';
 import { TunnelAgent } from './agent.js';
 
+/** Exit code when another agent with the same client_id took over the session. */
+export const EXIT_REPLACED = 3;
+
 const USAGE = 'usage: node services/agent/dist/main.js --config agent.yaml';
 
 function main(): void {
@@ -37,6 +40,9 @@ function main(): void {
     { client_id: config.clientId, server: `${config.server.host}:${config.server.port}`, services: Object.keys(config.services) },
     'agent starting',
   );
+  agent.on('replaced', () => {
+    void agent.stop().then(() => process.exit(EXIT_REPLACED));
+  });
   agent.start();
   const shutdown = (signal: string): void => {
     logger.info({ signal }, 'agent stopping');

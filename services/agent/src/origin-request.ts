@@ -6,10 +6,13 @@ import type { ListenAddress } from '@hopgate/config';
 import type { TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, type HeaderPairs, type RequestHead } from '@hopgate/wire';
 import { Coalescer, stripHopByHop } from '@hopgate/http-tunnel';
+import { isUpgrade, serveOriginUpgrade } from './origin-upgrade.js';
 
 export interface OriginRequestContext {
   services: Readonly<Record<string, ListenAddress>>;
   dispatcher: Dispatcher;
+  /** Time to connect to a local service, in ms (upgrades; undici has its own). */
+  connectTimeoutMs: number;
   logger: Logger;
 }
 
@@ -68,6 +71,10 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
   if (!target) {
     log.warn('request for a service this agent does not serve');
     writeError(stream, ErrorCode.UnknownService, `agent has no service "${head.service}"`);
+    return;
+  }
+  if (isUpgrade(head)) {
+    serveOriginUpgrade(stream, head, target, ctx.connectTimeoutMs, log);
     return;
   }
   const abort = new AbortController();

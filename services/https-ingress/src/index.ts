@@ -3,3 +3,5 @@ export { proxyRequest, type ProxyContext } from './proxy-handler.js';
 export { statusForCode, sendError } from './error-status.js';
 export { normalizedHost, pathOnly, buildRequestHead } from './request-head.js';
 export { redirectToHttps } from './redirect.js';
+export { proxyUpgrade, SUPPORTED_UPGRADE } from './upgrade-handler.js';
+export { writeRawError, rawResponseHead } from './raw-response.js';

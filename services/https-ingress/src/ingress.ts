@@ -12,6 +12,8 @@ import { SessionStore, OwnerCache } from '@hopgate/sessions';
 import { RelayClient } from '@hopgate/relay';
 import { proxyRequest, type ProxyContext } from './proxy-handler.js';
 import { redirectToHttps } from './redirect.js';
+import { proxyUpgrade } from './upgrade-handler.js';
+import { writeRawError } from './raw-response.js';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -89,6 +91,7 @@ export class Ingress {
         key: fs.readFileSync(cfg.tlsKeyFile!, 'utf8'),
       });
       server.on('request', (req, res) => proxyRequest(req, res, 'https', ctx));
+      server.on('upgrade', (req, socket, early) => proxyUpgrade(req, socket, early, 'https', ctx));
       this.httpsServer = await this.listen(server, cfg.httpsListen, 'https');
     }
     if (cfg.httpListen) {
@@ -97,6 +100,10 @@ export class Ingress {
       server.on('request', (req, res) => {
         if (cfg.httpMode === 'serve') proxyRequest(req, res, 'http', ctx);
         else redirectToHttps(req, res, httpsPort ?? 443);
+      });
+      server.on('upgrade', (req, socket, early) => {
+        if (cfg.httpMode === 'serve') proxyUpgrade(req, socket, early, 'http', ctx);
+        else writeRawError(socket, 400, 'hopgate: use https:// (wss://) for upgrades');
       });
       this.httpServer = await this.listen(server, cfg.httpListen, 'http');
     }

@@ -29,8 +29,14 @@ export function hasBody(req: IncomingMessage): boolean {
 }
 
 /** The request head the agent replays against the local service. */
-export function buildRequestHead(req: IncomingMessage, requestId: string, service: string, proto: 'http' | 'https'): RequestHead {
-  const headers = withForwardedHeaders(stripHopByHop(pairsFromRaw(req.rawHeaders)), {
+export function buildRequestHead(
+  req: IncomingMessage,
+  requestId: string,
+  service: string,
+  proto: 'http' | 'https',
+  keepHeaders: ReadonlySet<string> = new Set(),
+): RequestHead {
+  const headers = withForwardedHeaders(stripHopByHop(pairsFromRaw(req.rawHeaders), keepHeaders), {
     clientIp: req.socket.remoteAddress ?? '',
     proto,
     host: req.headers.host ?? '',

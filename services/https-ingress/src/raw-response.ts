@@ -1,0 +1,28 @@
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import { BUSY_RETRY_AFTER_S } from './error-status.js';
+
+/**
+ * A whole HTTP/1.1 answer written straight to a socket (an Upgrade request has no
+ * ServerResponse), then the socket is closed.
+ */
+export function writeRawError(socket: Duplex, status: number, text: string, requestId?: string): void {
+  if (socket.destroyed) return;
+  const body = `${text}\n`;
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'content-type: text/plain; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+  ];
+  if (requestId) lines.push(`x-hopgate-request-id: ${requestId}`);
+  if (status === 503) lines.push(`retry-after: ${BUSY_RETRY_AFTER_S}`);
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+/** The status line and headers of a response, as bytes for a raw socket. */
+export function rawResponseHead(status: number, headers: ReadonlyArray<readonly [string, string]>): string {
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`];
+  for (const [name, value] of headers) lines.push(`${name}: ${value}`);
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}

@@ -1,0 +1,86 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
+import { encodeTunnelOpen, decodeTunnelResponse, stripHopByHop } from '@hopgate/http-tunnel';
+import type { ProxyContext } from './proxy-handler.js';
+import { buildRequestHead, normalizedHost, pathOnly } from './request-head.js';
+import { statusForCode } from './error-status.js';
+import { rawResponseHead, writeRawError } from './raw-response.js';
+
+/** The only Upgrade the tunnel carries (RFC 6455); others get a clear 501. */
+export const SUPPORTED_UPGRADE = 'websocket';
+
+/**
+ * An HTTP/1.1 Upgrade (WebSocket) request: the same route and owner lookup as a request,
+ * then the relay stream carries the raw bytes both ways once the origin answered 101.
+ * A non-101 answer from the origin is passed on as a normal response.
+ */
+export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, proto: 'http' | 'https', ctx: ProxyContext): void {
+  const started = Date.now();
+  const requestId = ctx.nextRequestId();
+  socket.on('error', () => undefined);
+  const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
+  if (upgrade !== SUPPORTED_UPGRADE) {
+    writeRawError(socket, 501, `hopgate: Upgrade "${upgrade}" is not supported (only websocket)`, requestId);
+    return;
+  }
+  const host = normalizedHost(req.headers.host);
+  const path = pathOnly(req.url ?? '/');
+  const match = ctx.routes.current.match(host, path);
+  if (!match) {
+    writeRawError(socket, 404, `hopgate: no route for ${host}${path}`, requestId);
+    return;
+  }
+  const log = ctx.logger.child({ request_id: requestId, client_id: match.clientId, route: match.route, upgrade });
+  const fail = (err: unknown): void => {
+    const code = errorCodeOf(err);
+    if (code === ErrorCode.ClientOffline) ctx.owners.invalidate(match.clientId);
+    log.info({ code, reason: errorMessageOf(err), duration_ms: Date.now() - started }, 'upgrade failed');
+    writeRawError(socket, statusForCode(code), `hopgate: ${errorMessageOf(err)}`, requestId);
+  };
+  void ctx.owners.lookup(match.clientId).then(
+    (owner) => {
+      if (!owner) return fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`));
+      if (socket.destroyed) return;
+      const base = buildRequestHead(req, requestId, match.service, proto, new Set(['upgrade']));
+      // Connection was stripped as hop-by-hop; the origin needs it to accept the upgrade.
+      const head = { ...base, headers: [...base.headers, ['connection', 'Upgrade'] as [string, string]], has_body: true };
+      const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);
+      let responded = false;
+      const timer = setTimeout(() => {
+        if (!responded) stream.destroy(new HopError(ErrorCode.Timeout, `no response from client "${match.clientId}" within ${ctx.responseTimeoutMs} ms`));
+      }, ctx.responseTimeoutMs);
+      stream.once('response', (bytes: Uint8Array) => {
+        responded = true;
+        clearTimeout(timer);
+        let response;
+        try {
+          response = decodeTunnelResponse(bytes);
+        } catch (err) {
+          stream.destroy();
+          return fail(err);
+        }
+        const keep = response.status === 101 ? new Set(['upgrade']) : new Set<string>();
+        const headers = stripHopByHop(response.headers, keep);
+        if (response.status === 101) headers.push(['connection', 'Upgrade']);
+        else headers.push(['connection', 'close']);
+        headers.push(['x-hopgate-request-id', requestId]);
+        socket.write(rawResponseHead(response.status, headers));
+        log.info({ status: response.status, hub_id: owner.hubId, duration_ms: Date.now() - started }, 'upgrade answered');
+        stream.pipe(socket);
+      });
+      stream.on('error', (err: unknown) => {
+        clearTimeout(timer);
+        if (!responded) fail(err);
+        else socket.destroy();
+      });
+      socket.once('close', () => {
+        clearTimeout(timer);
+        if (!stream.destroyed) stream.destroy();
+      });
+      if (early.length > 0) stream.write(early);
+      socket.pipe(stream);
+    },
+    (err: unknown) => fail(new HopError(ErrorCode.ClientOffline, `cannot look up the session of client "${match.clientId}": ${errorMessageOf(err)}`)),
+  );
+}
