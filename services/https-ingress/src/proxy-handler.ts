@@ -4,7 +4,8 @@ import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/error
 import type { RouteLoader } from '@hopgate/routes';
 import type { OwnerCache } from '@hopgate/sessions';
 import type { RelayClient } from '@hopgate/relay';
-import { encodeTunnelOpen, decodeTunnelResponse } from '@hopgate/http-tunnel';
+import { encodeTunnelOpen } from '@hopgate/http-tunnel';
+import { awaitResponseHead } from './response-head.js';
 import { stripHopByHop } from '@hopgate/http-tunnel';
 import { buildRequestHead, normalizedHost, pathOnly } from './request-head.js';
 import { sendError, statusForCode } from './error-status.js';
@@ -51,23 +52,8 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, proto: '
       }
       const head = buildRequestHead(req, requestId, match.service, proto);
       const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);
-      let responded = false;
       let finished = false;
-      const timer = setTimeout(() => {
-        if (responded) return;
-        stream.destroy(new HopError(ErrorCode.Timeout, `no response from client "${match.clientId}" within ${ctx.responseTimeoutMs} ms`));
-      }, ctx.responseTimeoutMs);
-      stream.once('response', (bytes: Uint8Array) => {
-        responded = true;
-        clearTimeout(timer);
-        let response;
-        try {
-          response = decodeTunnelResponse(bytes);
-        } catch (err) {
-          stream.destroy();
-          fail(err);
-          return;
-        }
+      const responded = awaitResponseHead(stream, match.clientId, ctx.responseTimeoutMs, (response) => {
         const headers = stripHopByHop(response.headers);
         const flat: string[] = [];
         for (const [n, v] of headers) flat.push(n, v);
@@ -80,7 +66,7 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, proto: '
           return;
         }
         stream.pipe(res);
-      });
+      }, fail);
       stream.once('end', () => {
         finished = true;
         // The response is complete: a request body still on its way is no longer wanted.
@@ -88,9 +74,8 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, proto: '
         log.info({ status: res.statusCode, hub_id: owner.hubId, duration_ms: Date.now() - started }, 'request served');
       });
       stream.on('error', (err: unknown) => {
-        clearTimeout(timer);
         if (finished) return;
-        if (!responded || !res.headersSent) {
+        if (!responded() || !res.headersSent) {
           fail(err);
         } else {
           log.info({ code: errorCodeOf(err), reason: errorMessageOf(err) }, 'response stream broke mid-body');
@@ -99,7 +84,6 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, proto: '
       });
       // The browser left (or the request broke): cancel on every hop.
       res.once('close', () => {
-        clearTimeout(timer);
         if (!res.writableFinished && !stream.destroyed) {
           log.info({ duration_ms: Date.now() - started }, 'client went away: cancelling');
           stream.destroy();

@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
-import { encodeTunnelOpen, decodeTunnelResponse, stripHopByHop } from '@hopgate/http-tunnel';
+import { encodeTunnelOpen, stripHopByHop } from '@hopgate/http-tunnel';
+import { awaitResponseHead } from './response-head.js';
 import type { ProxyContext } from './proxy-handler.js';
 import { buildRequestHead, normalizedHost, pathOnly } from './request-head.js';
 import { statusForCode } from './error-status.js';
@@ -46,20 +47,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
       // Connection was stripped as hop-by-hop; the origin needs it to accept the upgrade.
       const head = { ...base, headers: [...base.headers, ['connection', 'Upgrade'] as [string, string]], has_body: true };
       const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);
-      let responded = false;
-      const timer = setTimeout(() => {
-        if (!responded) stream.destroy(new HopError(ErrorCode.Timeout, `no response from client "${match.clientId}" within ${ctx.responseTimeoutMs} ms`));
-      }, ctx.responseTimeoutMs);
-      stream.once('response', (bytes: Uint8Array) => {
-        responded = true;
-        clearTimeout(timer);
-        let response;
-        try {
-          response = decodeTunnelResponse(bytes);
-        } catch (err) {
-          stream.destroy();
-          return fail(err);
-        }
+      const responded = awaitResponseHead(stream, match.clientId, ctx.responseTimeoutMs, (response) => {
         const keep = response.status === 101 ? new Set(['upgrade']) : new Set<string>();
         const headers = stripHopByHop(response.headers, keep);
         if (response.status === 101) headers.push(['connection', 'Upgrade']);
@@ -68,14 +56,12 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
         socket.write(rawResponseHead(response.status, headers));
         log.info({ status: response.status, hub_id: owner.hubId, duration_ms: Date.now() - started }, 'upgrade answered');
         stream.pipe(socket);
-      });
+      }, fail);
       stream.on('error', (err: unknown) => {
-        clearTimeout(timer);
-        if (!responded) fail(err);
+        if (!responded()) fail(err);
         else socket.destroy();
       });
       socket.once('close', () => {
-        clearTimeout(timer);
         if (!stream.destroyed) stream.destroy();
       });
       if (early.length > 0) stream.write(early);
