@@ -95,3 +95,16 @@ test('hub killed mid-response: the browser request breaks promptly; after the hu
   await agent.waitForLog('reconnected', (r) => r.msg === 'online: session established', 20_000, agent.records.findLastIndex((r) => r.msg === 'online: session established') + 1);
   await waitFor('served again', async () => (await pub.request(HOST, '/hello')).status === 200, 10_000, 50);
 });
+
+test('NATS down: requests get 503 with Retry-After at once; NATS back on its port: served again', async () => {
+  assert.equal((await pub.request(HOST, '/hello')).status, 200);
+  await stack.killNats();
+  const res = await waitFor('503 while NATS is down', async () => {
+    const r = await pub.request(HOST, '/hello');
+    return r.status === 503 ? r : undefined;
+  }, 10_000, 50);
+  assert.equal(res.headers['retry-after'], '1');
+  assert.match(res.body.toString(), /NATS/);
+  await stack.restartNats();
+  await waitFor('served again after NATS restart', async () => (await pub.request(HOST, '/hello')).status === 200, 20_000, 100);
+});

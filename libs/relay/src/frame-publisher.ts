@@ -22,6 +22,11 @@ export class FramePublisher {
     private readonly log: Logger,
   ) {}
 
+  /** False between a disconnect and the reconnect that follows it. */
+  get isConnected(): boolean {
+    return this.connected && !this.nc.isClosed();
+  }
+
   /** Watches the connection status until stop(); onDisconnect runs on each drop. */
   watch(onDisconnect: (server: string) => void): void {
     if (this.stopWatching !== undefined) return;

@@ -108,6 +108,14 @@ export class RelayClient {
     return this.streams.size;
   }
 
+  /**
+   * Whether NATS is reachable now. While it is not, an OPEN could only time out, so callers
+   * answer at once instead (the ingress: 503 with Retry-After).
+   */
+  get connected(): boolean {
+    return this.endpoint.publisher.isConnected;
+  }
+
   /** Frames dropped as garbage since start. */
   get droppedFrameCount(): number {
     return this.inbound.droppedFrameCount;

@@ -47,8 +47,8 @@ export async function startRedis(options: { notifyKeyspaceEvents?: string } = {}
 }
 
 /** Starts a private nats-server on a random loopback port. */
-export async function startNats(): Promise<RunningServer> {
-  const port = await freeTcpPort();
+export async function startNats(options: { port?: number } = {}): Promise<RunningServer> {
+  const port = options.port ?? (await freeTcpPort());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-nats-'));
   const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'ignore'] });
   reapOnExit(child);

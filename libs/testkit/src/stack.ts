@@ -187,6 +187,18 @@ export class Stack {
     return node;
   }
 
+  /** Kills nats-server (SIGKILL), as a crash would. */
+  async killNats(): Promise<void> {
+    this.nats.process.kill('SIGKILL');
+    await waitFor('nats-server gone', () => this.nats.process.exitCode !== null || this.nats.process.signalCode !== null, 5_000);
+  }
+
+  /** Starts nats-server again on the same port (services reconnect by themselves). */
+  async restartNats(): Promise<void> {
+    await this.nats.stop();
+    this.nats = await startNats({ port: this.nats.port });
+  }
+
   /** Runs the `hopgate` CLI against this stack's Redis. */
   cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {

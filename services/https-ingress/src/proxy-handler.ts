@@ -50,6 +50,11 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, proto: '
         req.resume();
         return;
       }
+      if (!ctx.relay.connected) {
+        fail(new HopError(ErrorCode.Busy, 'the message bus (NATS) is unreachable from this ingress; retry shortly'));
+        req.resume();
+        return;
+      }
       const head = buildRequestHead(req, requestId, match.service, proto);
       const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);
       let finished = false;

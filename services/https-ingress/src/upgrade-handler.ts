@@ -43,6 +43,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
     (owner) => {
       if (!owner) return fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`));
       if (socket.destroyed) return;
+      if (!ctx.relay.connected) return fail(new HopError(ErrorCode.Busy, 'the message bus (NATS) is unreachable from this ingress; retry shortly'));
       const base = buildRequestHead(req, requestId, match.service, proto, new Set(['upgrade']));
       // Connection was stripped as hop-by-hop; the origin needs it to accept the upgrade.
       const head = { ...base, headers: [...base.headers, ['connection', 'Upgrade'] as [string, string]], has_body: true };
