@@ -8,17 +8,14 @@ import { RelayEndpoint } from './relay-endpoint.js';
 import {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_OPEN_TIMEOUT_MS,
-  DEFAULT_PEER_PROBE_INTERVAL_MS,
-  DEFAULT_PEER_PROBE_TIMEOUT_MS,
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   DEFAULT_WINDOW_BYTES,
   MAX_HEAD_BYTES,
-  MAX_PEER_PROBE_MISSES,
   MAX_STREAM_ID_BYTES,
 } from './defaults.js';
 import { FrameType, INGRESS_INBOUND_TYPES, OPEN_REPLY_TYPES } from './frames.js';
 import { Inbound } from './inbound.js';
-import { chunkOption, idOption, missesOption, timeoutOption, windowOption } from './options.js';
+import { chunkOption, idOption, timeoutOption, windowOption } from './options.js';
 import { PeerLiveness } from './peer-liveness.js';
 import { RelayClientStream } from './relay-client-stream.js';
 import type { StreamLink } from './relay-stream.js';
@@ -92,13 +89,9 @@ export class RelayClient {
       subject: this.subject,
       log: this.log,
       inboundTypes: INGRESS_INBOUND_TYPES,
-      liveness: {
-        nodeId: this.ingressId,
-        intervalMs: timeoutOption('peerProbeIntervalMs', options.peerProbeIntervalMs ?? DEFAULT_PEER_PROBE_INTERVAL_MS),
-        timeoutMs: timeoutOption('peerProbeTimeoutMs', options.peerProbeTimeoutMs ?? DEFAULT_PEER_PROBE_TIMEOUT_MS),
-        maxMisses: missesOption(options.peerProbeMaxMisses ?? MAX_PEER_PROBE_MISSES),
-        goneError: (hubId, reason) => new HopError(ErrorCode.ClientOffline, `hub ${hubId} is gone: ${reason}`),
-      },
+      nodeId: this.ingressId,
+      probes: options,
+      goneError: (hubId, reason) => new HopError(ErrorCode.ClientOffline, `hub ${hubId} is gone: ${reason}`),
     });
     ({ streams: this.streams, inbound: this.inbound, link: this.link, liveness: this.liveness } = this.endpoint);
   }

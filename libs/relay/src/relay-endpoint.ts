@@ -3,7 +3,9 @@ import { ErrorCode, HopError } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
 import { FramePublisher } from './frame-publisher.js';
 import type { FrameType } from './frames.js';
+import { DEFAULT_PEER_PROBE_INTERVAL_MS, DEFAULT_PEER_PROBE_TIMEOUT_MS, MAX_PEER_PROBE_MISSES } from './defaults.js';
 import { Inbound } from './inbound.js';
+import { missesOption, timeoutOption } from './options.js';
 import { PeerLiveness, type PeerLivenessInit } from './peer-liveness.js';
 import type { RelayStream, StreamLink } from './relay-stream.js';
 
@@ -14,7 +16,12 @@ export interface RelayEndpointOptions {
   log: Logger;
   /** Frame types this node accepts; others are dropped as garbage. */
   inboundTypes: ReadonlySet<FrameType>;
-  liveness: Omit<PeerLivenessInit, 'nc' | 'log' | 'inbound'>;
+  /** This node's id: names the prober in its PINGs. */
+  nodeId: string;
+  /** Probe options as the caller got them (defaults applied here). */
+  probes: { peerProbeIntervalMs?: number; peerProbeTimeoutMs?: number; peerProbeMaxMisses?: number };
+  /** The error the streams with a gone (or restarted) peer fail with. */
+  goneError: PeerLivenessInit['goneError'];
 }
 
 /**
@@ -32,7 +39,17 @@ export class RelayEndpoint<S extends RelayStream> {
   constructor(private readonly options: RelayEndpointOptions) {
     this.inbound = new Inbound(options.log, options.inboundTypes);
     this.publisher = new FramePublisher(options.nc, options.log);
-    this.liveness = new PeerLiveness({ ...options.liveness, nc: options.nc, log: options.log, inbound: this.inbound });
+    const { probes } = options;
+    this.liveness = new PeerLiveness({
+      nc: options.nc,
+      log: options.log,
+      inbound: this.inbound,
+      nodeId: options.nodeId,
+      intervalMs: timeoutOption('peerProbeIntervalMs', probes.peerProbeIntervalMs ?? DEFAULT_PEER_PROBE_INTERVAL_MS),
+      timeoutMs: timeoutOption('peerProbeTimeoutMs', probes.peerProbeTimeoutMs ?? DEFAULT_PEER_PROBE_TIMEOUT_MS),
+      maxMisses: missesOption(probes.peerProbeMaxMisses ?? MAX_PEER_PROBE_MISSES),
+      goneError: options.goneError,
+    });
     this.link = {
       publish: (subject, frame) => this.publisher.publish(subject, frame),
       release: (stream) => {

@@ -7,15 +7,12 @@ import { RelayEndpoint } from './relay-endpoint.js';
 import {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_MAX_STREAMS,
-  DEFAULT_PEER_PROBE_INTERVAL_MS,
-  DEFAULT_PEER_PROBE_TIMEOUT_MS,
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   DEFAULT_WINDOW_BYTES,
-  MAX_PEER_PROBE_MISSES,
 } from './defaults.js';
 import { FrameType, HUB_INBOUND_TYPES, type OpenFrame } from './frames.js';
 import { Inbound } from './inbound.js';
-import { chunkOption, idOption, intOption, missesOption, timeoutOption, windowOption } from './options.js';
+import { chunkOption, idOption, intOption, timeoutOption, windowOption } from './options.js';
 import { PeerLiveness } from './peer-liveness.js';
 import { RelayServerStream } from './relay-server-stream.js';
 import type { StreamLink } from './relay-stream.js';
@@ -87,13 +84,9 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
       subject: this.subject,
       log: this.log,
       inboundTypes: HUB_INBOUND_TYPES,
-      liveness: {
-        nodeId: this.hubId,
-        intervalMs: timeoutOption('peerProbeIntervalMs', options.peerProbeIntervalMs ?? DEFAULT_PEER_PROBE_INTERVAL_MS),
-        timeoutMs: timeoutOption('peerProbeTimeoutMs', options.peerProbeTimeoutMs ?? DEFAULT_PEER_PROBE_TIMEOUT_MS),
-        maxMisses: missesOption(options.peerProbeMaxMisses ?? MAX_PEER_PROBE_MISSES),
-        goneError: (ingress, reason) => new HopError(ErrorCode.Closed, `ingress ${ingress} is gone: ${reason}`),
-      },
+      nodeId: this.hubId,
+      probes: options,
+      goneError: (ingress, reason) => new HopError(ErrorCode.Closed, `ingress ${ingress} is gone: ${reason}`),
     });
     ({ streams: this.streams, inbound: this.inbound, link: this.link, liveness: this.liveness } = this.endpoint);
   }
