@@ -5,6 +5,7 @@ import { HopError, ErrorCode } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
 import { MAX_DATAGRAM_SIZE_BYTES } from './constants.js';
 import { ALERT_CLOSE_NOTIFY } from './record.js';
+import { LinkEvents } from './link-events.js';
 
 /** Counters of one agent-side session. */
 export interface ClientLinkStats {
@@ -38,11 +39,7 @@ export class DtlsClientLink implements DatagramLink {
     replays_dropped: 0,
     malformed_dropped: 0,
   };
-  private datagramHandler: ((datagram: Uint8Array) => void) | undefined;
-  private closeHandler: ((err?: Error) => void) | undefined;
-  private closed = false;
-  private closeError: Error | undefined;
-  private closeNotified = false;
+  private readonly events = new LinkEvents();
 
   /** @internal Use connectDtls. */
   constructor(
@@ -54,9 +51,9 @@ export class DtlsClientLink implements DatagramLink {
     this.peerCertificate = peerCertificate;
     this.remote = remote;
     socket.on('message', (record: Buffer) => {
-      if (this.closed) return;
+      if (this.events.closed) return;
       this.counters.datagrams_received += 1;
-      this.datagramHandler?.(record);
+      this.events.deliver(record);
     });
     socket.on('drop', (reason: string) => {
       if (reason === 'auth') this.counters.auth_failures += 1;
@@ -68,7 +65,7 @@ export class DtlsClientLink implements DatagramLink {
   }
 
   send(datagram: Uint8Array): void {
-    if (this.closed) return;
+    if (this.events.closed) return;
     if (datagram.length > this.maxDatagramSize) {
       this.counters.oversize_dropped += 1;
       return;
@@ -78,17 +75,16 @@ export class DtlsClientLink implements DatagramLink {
   }
 
   onDatagram(handler: (datagram: Uint8Array) => void): void {
-    this.datagramHandler = handler;
+    this.events.onDatagram(handler);
   }
 
   onClose(handler: (err?: Error) => void): void {
-    this.closeHandler = handler;
-    if (this.closed && !this.closeNotified) queueMicrotask(() => this.notifyClose());
+    this.events.onClose(handler);
   }
 
   /** Sends close_notify (RFC 5246 §7.2.1), then closes the UDP socket. Idempotent. */
   close(): void {
-    if (this.closed) return;
+    if (this.events.closed) return;
     this.socket.sendCloseNotify();
     this.finish(undefined);
   }
@@ -108,18 +104,9 @@ export class DtlsClientLink implements DatagramLink {
   }
 
   private finish(err: Error | undefined): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeError = err;
-    this.datagramHandler = undefined;
+    if (!this.events.markClosed(err)) return;
     // Let a queued close_notify reach the UDP socket before it closes.
     setImmediate(() => this.socket.close());
-    this.notifyClose();
-  }
-
-  private notifyClose(): void {
-    if (this.closeNotified || !this.closeHandler) return;
-    this.closeNotified = true;
-    this.closeHandler(this.closeError);
+    this.events.notifyClose();
   }
 }

@@ -6,6 +6,7 @@ import type { HubCounters } from './hub-counters.js';
 import { ALERT_CLOSE_NOTIFY, AlertLevel, ContentType, type DtlsRecord } from './record.js';
 import type { RecordProtection } from './record-protection.js';
 import { ReplayWindow } from './replay-window.js';
+import { LinkEvents } from './link-events.js';
 
 /** What a hub session needs from its hub; built by DtlsHubServer. */
 export interface ServerLinkContext {
@@ -31,11 +32,7 @@ export class DtlsServerLink implements DatagramLink {
   /** The peer as "ip:port" ("[ip6]:port" for IPv6). */
   readonly remote: string;
   private readonly window = new ReplayWindow();
-  private datagramHandler: ((datagram: Uint8Array) => void) | undefined;
-  private closeHandler: ((err?: Error) => void) | undefined;
-  private closed = false;
-  private closeError: Error | undefined;
-  private closeNotified = false;
+  private readonly events = new LinkEvents();
 
   constructor(private readonly context: ServerLinkContext) {
     this.remote = context.remote;
@@ -47,11 +44,11 @@ export class DtlsServerLink implements DatagramLink {
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.events.closed;
   }
 
   send(datagram: Uint8Array): void {
-    if (this.closed) return;
+    if (this.events.closed) return;
     if (datagram.length > this.maxDatagramSize) {
       this.context.counters.oversize_dropped += 1;
       return;
@@ -66,17 +63,16 @@ export class DtlsServerLink implements DatagramLink {
   }
 
   onDatagram(handler: (datagram: Uint8Array) => void): void {
-    this.datagramHandler = handler;
+    this.events.onDatagram(handler);
   }
 
   onClose(handler: (err?: Error) => void): void {
-    this.closeHandler = handler;
-    if (this.closed && !this.closeNotified) queueMicrotask(() => this.notifyClose());
+    this.events.onClose(handler);
   }
 
   /** Sends close_notify (RFC 5246 §7.2.1) and frees the peer's state. Idempotent. */
   close(): void {
-    if (this.closed) return;
+    if (this.events.closed) return;
     const alert = this.context.protection.seal(ContentType.Alert, Buffer.from([AlertLevel.Warning, ALERT_CLOSE_NOTIFY]));
     if (alert) this.context.sendRaw(alert);
     this.finish(undefined);
@@ -89,12 +85,12 @@ export class DtlsServerLink implements DatagramLink {
 
   /** @internal A handshake-layer record from the peer (a retransmitted client flight). */
   handleHandshakeRecord(record: DtlsRecord): void {
-    if (!this.closed) this.context.feedHandshake(record.bytes);
+    if (!this.events.closed) this.context.feedHandshake(record.bytes);
   }
 
   /** @internal An application-data or alert record of epoch 1 from the peer. */
   handleProtectedRecord(record: DtlsRecord): void {
-    if (this.closed) return;
+    if (this.events.closed) return;
     const { counters } = this.context;
     // RFC 6347 §4.1.2.6: check the window first, update it only once the record authenticated.
     if (!this.window.check(record.sequence)) {
@@ -109,7 +105,7 @@ export class DtlsServerLink implements DatagramLink {
     }
     this.window.accept(record.sequence);
     if (record.type === ContentType.ApplicationData) {
-      this.datagramHandler?.(plaintext);
+      this.events.deliver(plaintext);
       return;
     }
     this.handleAlert(plaintext);
@@ -128,17 +124,8 @@ export class DtlsServerLink implements DatagramLink {
   }
 
   private finish(err: Error | undefined): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeError = err;
-    this.datagramHandler = undefined;
+    if (!this.events.markClosed(err)) return;
     this.context.release();
-    this.notifyClose();
-  }
-
-  private notifyClose(): void {
-    if (this.closeNotified || !this.closeHandler) return;
-    this.closeNotified = true;
-    this.closeHandler(this.closeError);
+    this.events.notifyClose();
   }
 }
