@@ -1,4 +1,4 @@
-export { freeTcpPort, freeUdpPort } from './ports.js';
+export { freeTcpPort, freeUdpPort, tcpOpen } from './ports.js';
 export { waitFor, DEFAULT_WAIT_TIMEOUT_MS, DEFAULT_WAIT_INTERVAL_MS } from './wait.js';
 export { startRedis, startNats, type RunningServer } from './servers.js';
 export { createDevCa, DEV_CERT_DAYS, type DevCa, type DevCertificate } from './certs.js';

@@ -14,6 +14,18 @@ export async function freeTcpPort(): Promise<number> {
   });
 }
 
+/** Whether something accepts TCP connections on 127.0.0.1:`port` now. */
+export function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
 /** A free UDP port on 127.0.0.1. */
 export async function freeUdpPort(): Promise<number> {
   return new Promise((resolve, reject) => {

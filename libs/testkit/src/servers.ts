@@ -2,8 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
-import { freeTcpPort } from './ports.js';
+import { freeTcpPort, tcpOpen } from './ports.js';
 import { waitFor } from './wait.js';
 import { reapOnExit } from './child-reaper.js';
 
@@ -12,14 +11,6 @@ export interface RunningServer {
   readonly port: number;
   readonly process: ChildProcess;
   stop(): Promise<void>;
-}
-
-async function tcpReady(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
-    sock.once('connect', () => { sock.destroy(); resolve(true); });
-    sock.once('error', () => resolve(false));
-  });
 }
 
 function stopper(child: ChildProcess, cleanup?: () => void): () => Promise<void> {
@@ -36,13 +27,16 @@ function stopper(child: ChildProcess, cleanup?: () => void): () => Promise<void>
 }
 
 /** Starts a private redis-server on a random loopback port (nothing on disk). */
-export async function startRedis(options: { notifyKeyspaceEvents?: string } = {}): Promise<RunningServer> {
-  const port = await freeTcpPort();
+export async function startRedis(
+  options: { notifyKeyspaceEvents?: string; port?: number; extraArgs?: readonly string[] } = {},
+): Promise<RunningServer> {
+  const port = options.port ?? (await freeTcpPort());
   const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--logfile', ''];
   if (options.notifyKeyspaceEvents !== undefined) args.push('--notify-keyspace-events', options.notifyKeyspaceEvents);
+  args.push(...(options.extraArgs ?? []));
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'ignore'] });
   reapOnExit(child);
-  await waitFor(`redis-server on ${port}`, () => tcpReady(port), 10_000);
+  await waitFor(`redis-server on ${port}`, () => tcpOpen(port), 10_000);
   return { url: `redis://127.0.0.1:${port}`, port, process: child, stop: stopper(child) };
 }
 
@@ -52,7 +46,7 @@ export async function startNats(options: { port?: number } = {}): Promise<Runnin
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-nats-'));
   const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'ignore'] });
   reapOnExit(child);
-  await waitFor(`nats-server on ${port}`, () => tcpReady(port), 10_000);
+  await waitFor(`nats-server on ${port}`, () => tcpOpen(port), 10_000);
   return {
     url: `nats://127.0.0.1:${port}`,
     port,

@@ -1,24 +1,13 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startRedis, startNats, type RunningServer } from './servers.js';
-import { freeTcpPort, freeUdpPort } from './ports.js';
+import { freeTcpPort, freeUdpPort, tcpOpen } from './ports.js';
 import { createDevCa, type DevCa, type DevCertificate } from './certs.js';
 import { ManagedProcess } from './managed-process.js';
 import { waitFor } from './wait.js';
 
-function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
-}
 
 /** The repository root (this file is libs/testkit/dist/src/stack.js). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
