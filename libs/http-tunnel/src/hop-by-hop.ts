@@ -21,6 +21,13 @@ export function pairsFromRaw(raw: readonly string[]): HeaderPairs {
   return out;
 }
 
+/** Pairs back to Node's flat raw list `[name, value, name, value, ...]` (the inverse of pairsFromRaw). */
+export function flattenHeaders(pairs: HeaderPairs): string[] {
+  const out: string[] = [];
+  for (const [name, value] of pairs) out.push(name, value);
+  return out;
+}
+
 /**
  * Drops hop-by-hop headers and every header named in `Connection` (RFC 9110 §7.6.1).
  * `keep` names headers to let through anyway (e.g. `upgrade` on an upgrade request).

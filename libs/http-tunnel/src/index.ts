@@ -1,4 +1,4 @@
-export { HOP_BY_HOP_HEADERS, pairsFromRaw, stripHopByHop } from './hop-by-hop.js';
+export { HOP_BY_HOP_HEADERS, pairsFromRaw, flattenHeaders, stripHopByHop } from './hop-by-hop.js';
 export { withForwardedHeaders, type ForwardedInfo } from './forwarded.js';
 export {
   encodeTunnelOpen,

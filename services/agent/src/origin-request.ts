@@ -5,7 +5,7 @@ import { ErrorCode, type ErrorCode as Code } from '@hopgate/errors';
 import type { ListenAddress } from '@hopgate/config';
 import type { TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, type HeaderPairs, type RequestHead } from '@hopgate/wire';
-import { Coalescer, stripHopByHop } from '@hopgate/http-tunnel';
+import { Coalescer, flattenHeaders, stripHopByHop } from '@hopgate/http-tunnel';
 import { isUpgrade, serveOriginUpgrade } from './origin-upgrade.js';
 
 export interface OriginRequestContext {
@@ -27,12 +27,6 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
 ]);
-
-function flatHeaders(pairs: HeaderPairs): string[] {
-  const out: string[] = [];
-  for (const [name, value] of pairs) out.push(name, value);
-  return out;
-}
 
 function pairsFromUndici(headers: Record<string, string | string[] | undefined>): HeaderPairs {
   const out: HeaderPairs = [];
@@ -93,7 +87,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
       origin: `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
       path: head.path,
       method: head.method as Dispatcher.HttpMethod,
-      headers: flatHeaders(head.headers),
+      headers: flattenHeaders(head.headers),
       // undici destroys a stream body when it is done with it; hand it a separate stream so
       // the tunnel stream (whose other half carries the response) lives on. The Coalescer
       // also joins datagram-sized chunks into fewer socket writes.

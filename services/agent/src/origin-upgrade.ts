@@ -3,18 +3,12 @@ import type { Logger } from '@hopgate/log';
 import { ErrorCode } from '@hopgate/errors';
 import type { ListenAddress } from '@hopgate/config';
 import type { TransportStream } from '@hopgate/transport';
-import { encodeMessage, type HeaderPairs, type RequestHead } from '@hopgate/wire';
-import { Coalescer, pairsFromRaw, stripHopByHop } from '@hopgate/http-tunnel';
+import { encodeMessage, type RequestHead } from '@hopgate/wire';
+import { Coalescer, flattenHeaders, pairsFromRaw, stripHopByHop } from '@hopgate/http-tunnel';
 
 /** Whether a request head asks for a protocol upgrade (WebSocket). */
 export function isUpgrade(head: RequestHead): boolean {
   return head.headers.some(([name]) => name === 'upgrade');
-}
-
-function flat(pairs: HeaderPairs): string[] {
-  const out: string[] = [];
-  for (const [n, v] of pairs) out.push(n, v);
-  return out;
 }
 
 /**
@@ -28,7 +22,7 @@ export function serveOriginUpgrade(stream: TransportStream, head: RequestHead, t
     port: target.port,
     method: head.method,
     path: head.path,
-    headers: flat(head.headers) as unknown as http.OutgoingHttpHeaders,
+    headers: flattenHeaders(head.headers) as unknown as http.OutgoingHttpHeaders,
     agent: false,
     timeout: connectTimeoutMs,
   });

@@ -6,7 +6,7 @@ import type { OwnerCache } from '@hopgate/sessions';
 import type { RelayClient } from '@hopgate/relay';
 import { encodeTunnelOpen } from '@hopgate/http-tunnel';
 import { awaitResponseHead } from './response-head.js';
-import { stripHopByHop } from '@hopgate/http-tunnel';
+import { flattenHeaders, stripHopByHop } from '@hopgate/http-tunnel';
 import { buildRequestHead, normalizedHost, pathOnly } from './request-head.js';
 import { sendError, statusForCode } from './error-status.js';
 
@@ -59,9 +59,7 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, proto: '
       const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);
       let finished = false;
       const responded = awaitResponseHead(stream, match.clientId, ctx.responseTimeoutMs, (response) => {
-        const headers = stripHopByHop(response.headers);
-        const flat: string[] = [];
-        for (const [n, v] of headers) flat.push(n, v);
+        const flat = flattenHeaders(stripHopByHop(response.headers));
         flat.push('x-hopgate-request-id', requestId);
         try {
           res.writeHead(response.status, flat);
