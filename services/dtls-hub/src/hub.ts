@@ -33,6 +33,8 @@ export class Hub {
   private relay: RelayServer | undefined;
   private claimedSub: Subscription | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** The bound DTLS address, as registered in the hub registry. */
+  private boundDtls = '';
   private sessionStore!: SessionStore;
   private clientStore!: ClientStore;
   private registry!: HubRegistry;
@@ -95,9 +97,10 @@ export class Hub {
     });
     this.dtls.on('session', (link: DtlsServerLink) => this.onLink(link));
     const addr = this.dtls.address();
-    await this.registry.register(cfg.hubId, { dtlsListen: `${addr.address}:${addr.port}` }, cfg.sessionTtlMs);
-    this.refreshTimer = setInterval(() => void this.refreshAll(), Math.max(250, Math.floor(cfg.sessionTtlMs / 3)));
-    this.log.info({ dtls_listen: formatHostPort({ host: addr.address, port: addr.port }) }, 'dtls-hub listening');
+    this.boundDtls = formatHostPort({ host: addr.address, port: addr.port });
+    await this.registry.register(cfg.hubId, { dtlsListen: this.boundDtls }, cfg.sessionTtlMs);
+    this.refreshTimer = setInterval(() => void this.refreshAll(), Math.max(MIN_SESSION_REFRESH_INTERVAL_MS, Math.floor(cfg.sessionTtlMs / 3)));
+    this.log.info({ dtls_listen: this.boundDtls }, 'dtls-hub listening');
   }
 
   async stop(): Promise<void> {
@@ -207,7 +210,7 @@ export class Hub {
 
   private async refreshAll(): Promise<void> {
     const ttl = this.config.sessionTtlMs;
-    await this.registry.register(this.config.hubId, { dtlsListen: this.dtls ? `${this.dtls.address().address}:${this.dtls.address().port}` : '' }, ttl).catch(() => undefined);
+    await this.registry.register(this.config.hubId, { dtlsListen: this.boundDtls }, ttl).catch(() => undefined);
     for (const session of [...this.sessions.values()]) {
       if (!session.isOpen) continue;
       const { clientId, epoch } = session.info;
@@ -234,6 +237,9 @@ export class Hub {
     return this.sessions.size;
   }
 }
+
+/** Session records are refreshed every third of their TTL, but never more often than this, in ms. */
+export const MIN_SESSION_REFRESH_INTERVAL_MS = 250;
 
 /** Time between sending hello_reject and closing the connection, in ms. */
 export const REJECT_GRACE_MS = 200;
