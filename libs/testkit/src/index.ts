@@ -5,3 +5,4 @@ export { createDevCa, DEV_CERT_DAYS, type DevCa, type DevCertificate } from './c
 export { ManagedProcess, type LogRecord } from './managed-process.js';
 export { Stack, REPO_ROOT, HUB_SERVER_NAME, serviceMain, type StackOptions, type HubNode, type AgentOptions } from './stack.js';
 export { reapOnExit } from './child-reaper.js';
+export { UdpLossProxy, DEFAULT_REORDER_DELAY_MS, PROXY_FLOW_IDLE_MS, type UdpImpairments, type UdpLossProxyOptions, type UdpLossProxyStats } from './udp-loss-proxy.js';

@@ -52,6 +52,8 @@ export interface AgentOptions {
   services: Record<string, string>;
   /** Which hub to dial (default 0). */
   hub?: number;
+  /** Dial this UDP port on 127.0.0.1 instead of the hub's own (a UdpLossProxy in front of it). */
+  serverPort?: number;
   /** PEM file to trust (default: the stack's dev CA). */
   caFile?: string;
   serverName?: string;
@@ -217,7 +219,7 @@ export class Stack {
     const hub = this.hubs[options.hub ?? 0];
     if (!hub) throw new Error(`no hub ${options.hub}`);
     const config = {
-      server: `127.0.0.1:${hub.port}`,
+      server: `127.0.0.1:${options.serverPort ?? hub.port}`,
       client_id: options.clientId,
       token: options.token,
       services: options.services,

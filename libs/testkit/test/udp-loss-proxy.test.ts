@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import { UdpLossProxy } from '../src/udp-loss-proxy.js';
+
+/** An echo server on loopback UDP: each datagram goes back to its sender. */
+async function echoServer(): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4');
+  s.on('message', (m, r) => s.send(m, r.port, r.address));
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  return s;
+}
+
+async function roundTrip(proxyPort: number, count: number, settleMs: number): Promise<number[]> {
+  const client = dgram.createSocket('udp4');
+  const got: number[] = [];
+  client.on('message', (m) => got.push(m.readUInt32BE(0)));
+  await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
+  for (let i = 0; i < count; i++) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(i);
+    client.send(b, proxyPort, '127.0.0.1');
+    if (i % 50 === 49) await new Promise((r) => setTimeout(r, 1));
+  }
+  await new Promise((r) => setTimeout(r, settleMs));
+  client.close();
+  return got;
+}
+
+test('udp loss proxy: lossless passes every datagram both ways', async () => {
+  const echo = await echoServer();
+  const proxy = await UdpLossProxy.start({ target: { host: '127.0.0.1', port: (echo.address() as AddressInfo).port } });
+  try {
+    const got = await roundTrip(proxy.port, 500, 200);
+    assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 500 }, (_, i) => i));
+    assert.equal(proxy.stats.dropped, 0);
+  } finally {
+    await proxy.close();
+    echo.close();
+  }
+});
+
+test('udp loss proxy: drops, reorders and duplicates at the configured rates', async () => {
+  const echo = await echoServer();
+  const proxy = await UdpLossProxy.start({
+    target: { host: '127.0.0.1', port: (echo.address() as AddressInfo).port },
+    upstream: { lossRate: 0.1, reorderRate: 0.1, duplicateRate: 0.05 },
+    seed: 7,
+  });
+  try {
+    const got = await roundTrip(proxy.port, 2000, 300);
+    const unique = new Set(got);
+    // ~10% lost: between 5% and 15% of 2000 with this seed and count.
+    assert.ok(unique.size > 1700 && unique.size < 1900, `unique ${unique.size}`);
+    assert.ok(got.length > unique.size, 'some datagrams arrived twice');
+    const inversions = got.filter((v, i) => i > 0 && v < (got[i - 1] as number)).length;
+    assert.ok(inversions > 0, 'some datagrams were overtaken');
+    assert.equal(proxy.stats.dropped, 2000 - unique.size);
+  } finally {
+    await proxy.close();
+    echo.close();
+  }
+});
