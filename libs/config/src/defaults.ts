@@ -13,6 +13,10 @@ export const DEFAULT_RESPONSE_TIMEOUT_MS = 60_000;
 export const DEFAULT_ROUTE_RELOAD_INTERVAL_MS = 2_000;
 /** How long the ingress trusts a cached session owner before asking Redis again. */
 export const DEFAULT_OWNER_CACHE_TTL_MS = 1_000;
+/** Largest request head the ingress accepts (HTTP/1.1 request line + headers; HTTP/2 header list), in bytes. */
+export const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
+/** A request body that makes no progress for this long is cancelled (408 before the response head), in ms. */
+export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 300_000;
 
 export const DEFAULT_DTLS_LISTEN = '0.0.0.0:443';
 /** Lifetime of a session ownership record; the owning hub refreshes it every third of it. */

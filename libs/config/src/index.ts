@@ -5,6 +5,7 @@ export {
   loadIngressConfig,
   loadHubConfig,
   loadCliConfig,
+  MIN_HEADER_BYTES,
   type CommonConfig,
   type IngressConfig,
   type HubConfig,

@@ -26,6 +26,10 @@ export interface IngressConfig extends CommonConfig {
   responseTimeoutMs: number;
   routeReloadIntervalMs: number;
   ownerCacheTtlMs: number;
+  /** HOPGATE_MAX_HEADER_BYTES: larger request heads get 431 (HTTP/1.1) or a stream reset (HTTP/2). */
+  maxHeaderBytes: number;
+  /** HOPGATE_BODY_IDLE_TIMEOUT_MS: a request body stalled this long is cancelled. */
+  bodyIdleTimeoutMs: number;
 }
 
 export interface HubConfig extends CommonConfig {
@@ -43,6 +47,9 @@ export interface CliConfig {
   redisUrl: string;
   redisPrefix: string;
 }
+
+/** Smallest accepted HOPGATE_MAX_HEADER_BYTES, in bytes: below it ordinary browser requests fail. */
+export const MIN_HEADER_BYTES = 1024;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -74,7 +81,15 @@ export function loadIngressConfig(env: Env = processEnv()): IngressConfig {
     responseTimeoutMs: s.int('response_timeout_ms', D.DEFAULT_RESPONSE_TIMEOUT_MS),
     routeReloadIntervalMs: s.int('route_reload_interval_ms', D.DEFAULT_ROUTE_RELOAD_INTERVAL_MS),
     ownerCacheTtlMs: s.int('owner_cache_ttl_ms', D.DEFAULT_OWNER_CACHE_TTL_MS),
+    maxHeaderBytes: s.int('max_header_bytes', D.DEFAULT_MAX_HEADER_BYTES),
+    bodyIdleTimeoutMs: s.int('body_idle_timeout_ms', D.DEFAULT_BODY_IDLE_TIMEOUT_MS),
   };
+  if (cfg.maxHeaderBytes < MIN_HEADER_BYTES) {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_MAX_HEADER_BYTES must be at least ${MIN_HEADER_BYTES}, got ${cfg.maxHeaderBytes}`);
+  }
+  if (cfg.bodyIdleTimeoutMs < 1) {
+    throw new HopError(ErrorCode.BadConfig, 'HOPGATE_BODY_IDLE_TIMEOUT_MS must be at least 1');
+  }
   if (cfg.httpsListen && (!cfg.tlsCertFile || !cfg.tlsKeyFile)) {
     throw new HopError(
       ErrorCode.BadConfig,

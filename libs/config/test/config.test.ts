@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadIngressConfig, loadHubConfig, parseAgentConfig, parseHostPort, DEFAULT_REDIS_PREFIX } from '../src/index.js';
+import {
+  loadIngressConfig,
+  loadHubConfig,
+  parseAgentConfig,
+  parseHostPort,
+  DEFAULT_REDIS_PREFIX,
+  DEFAULT_MAX_HEADER_BYTES,
+  DEFAULT_BODY_IDLE_TIMEOUT_MS,
+} from '../src/index.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-config-'));
 
@@ -26,6 +34,21 @@ test('ingress config: env wins over the YAML file; defaults documented', () => {
   assert.equal(cfg.redisPrefix, DEFAULT_REDIS_PREFIX);
   assert.throws(() => loadIngressConfig({}), { code: 'ERR_BAD_CONFIG' }, 'TLS files required for https');
   assert.throws(() => loadIngressConfig({ HOPGATE_HTTPS_LISTEN: 'off', HOPGATE_HTTP_MODE: 'bogus' }), /must be one of/);
+});
+
+test('ingress edge limits: header size and body idle timeout, validated', () => {
+  const base = { HOPGATE_HTTPS_LISTEN: 'off', HOPGATE_HTTP_LISTEN: '127.0.0.1:8080' };
+  const defaults = loadIngressConfig(base);
+  assert.equal(defaults.maxHeaderBytes, DEFAULT_MAX_HEADER_BYTES);
+  assert.equal(defaults.maxHeaderBytes, 32 * 1024);
+  assert.equal(defaults.bodyIdleTimeoutMs, DEFAULT_BODY_IDLE_TIMEOUT_MS);
+  assert.equal(defaults.bodyIdleTimeoutMs, 300_000);
+  const set = loadIngressConfig({ ...base, HOPGATE_MAX_HEADER_BYTES: '65536', HOPGATE_BODY_IDLE_TIMEOUT_MS: '1500' });
+  assert.equal(set.maxHeaderBytes, 65536);
+  assert.equal(set.bodyIdleTimeoutMs, 1500);
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_MAX_HEADER_BYTES: '100' }), /HOPGATE_MAX_HEADER_BYTES must be at least/);
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_BODY_IDLE_TIMEOUT_MS: '0' }), /HOPGATE_BODY_IDLE_TIMEOUT_MS must be at least 1/);
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_BODY_IDLE_TIMEOUT_MS: 'soon' }), { code: 'ERR_BAD_CONFIG' });
 });
 
 test('hub config requires its certificate', () => {

@@ -1,5 +1,5 @@
-import type { ServerResponse } from 'node:http';
 import { ErrorCode, type ErrorCode as Code } from '@hopgate/errors';
+import { abortResponse, isHttp2Response, type PublicResponse } from './exchange.js';
 
 /** The one place where error codes become HTTP status codes (the edge). */
 export function statusForCode(code: Code): number {
@@ -26,10 +26,14 @@ export function statusForCode(code: Code): number {
 /** Seconds a client should wait before retrying a 503 (Retry-After). */
 export const BUSY_RETRY_AFTER_S = 1;
 
-/** A short plain-text error answer, unless the head already left (then the socket is cut). */
-export function sendError(res: ServerResponse, status: number, text: string, requestId?: string): void {
+/**
+ * A short plain-text error answer, unless the head already left (then the response is cut).
+ * `closeConnection`: the request body will not be read, so an HTTP/1.1 connection cannot
+ * carry another request (ignored for HTTP/2, where see stopRequestBody).
+ */
+export function sendError(res: PublicResponse, status: number, text: string, requestId?: string, closeConnection = false): void {
   if (res.headersSent) {
-    res.destroy();
+    abortResponse(res);
     return;
   }
   const body = `${text}\n`;
@@ -40,6 +44,7 @@ export function sendError(res: ServerResponse, status: number, text: string, req
   };
   if (requestId) headers['x-hopgate-request-id'] = requestId;
   if (status === 503) headers['retry-after'] = BUSY_RETRY_AFTER_S;
+  if (closeConnection && !isHttp2Response(res)) headers['connection'] = 'close';
   res.writeHead(status, headers);
   res.end(body);
 }

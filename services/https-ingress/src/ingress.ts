@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import http2 from 'node:http2';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from '@hopgate/log';
@@ -14,11 +14,30 @@ import { proxyRequest, type ProxyContext } from './proxy-handler.js';
 import { redirectToHttps } from './redirect.js';
 import { proxyUpgrade } from './upgrade-handler.js';
 import { writeRawError } from './raw-response.js';
+import { answerClientError } from './client-error.js';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
 /** Idle keep-alive connections are closed after this time, in ms. */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** An HTTP/2 connection with no frame either way and no open stream is closed (GOAWAY) after this time, in ms. */
+export const H2_SESSION_IDLE_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS;
+/** ALPN protocols offered on the HTTPS port, preferred first (RFC 7301 §3.2). */
+export const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
+
+/**
+ * The knobs node's HTTP/1.1 server machinery reads from the server object. An HTTP/2
+ * server with `allowHTTP1` hands HTTP/1.1 connections to that machinery too, but its
+ * typings do not list them.
+ */
+interface Http1ServerLimits {
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  maxHeaderSize: number;
+}
+
+type PublicServer = http.Server | http2.Http2SecureServer;
 
 /**
  * The https-ingress: TLS edge + plain HTTP (redirect or serve), route table in memory,
@@ -31,8 +50,10 @@ export class Ingress {
   private relay: RelayClient | undefined;
   private owners: OwnerCache | undefined;
   private claimedSub: Subscription | undefined;
-  private httpsServer: https.Server | undefined;
+  private httpsServer: http2.Http2SecureServer | undefined;
   private httpServer: http.Server | undefined;
+  /** Open connections of both listeners, destroyed on stop. */
+  private readonly sockets = new Set<Socket>();
 
   constructor(
     private readonly config: IngressConfig,
@@ -82,42 +103,60 @@ export class Ingress {
       owners: this.owners,
       relay: this.relay,
       responseTimeoutMs: cfg.responseTimeoutMs,
+      bodyIdleTimeoutMs: cfg.bodyIdleTimeoutMs,
       nextRequestId: () => this.relay!.nextRequestId(),
       logger: this.logger.child({ component: 'proxy' }),
     };
     if (cfg.httpsListen) {
-      const server = https.createServer({
+      // HTTP/2 by ALPN, HTTP/1.1 (and its WebSocket upgrades) for everyone else on the same port.
+      const server = http2.createSecureServer({
         cert: fs.readFileSync(cfg.tlsCertFile!, 'utf8'),
         key: fs.readFileSync(cfg.tlsKeyFile!, 'utf8'),
+        allowHTTP1: true,
+        ALPNProtocols: ALPN_PROTOCOLS,
+        // RFC 9113 §6.5.2: larger header lists get the stream reset before any handler runs.
+        settings: { maxHeaderListSize: cfg.maxHeaderBytes },
       });
       server.on('request', (req, res) => proxyRequest(req, res, 'https', ctx));
-      server.on('upgrade', (req, socket, early) => proxyUpgrade(req, socket, early, 'https', ctx));
-      this.httpsServer = await this.listen(server, cfg.httpsListen, 'https');
+      server.on('checkContinue', (req, res) => proxyRequest(req, res, 'https', ctx, true));
+      server.on('upgrade', (req: http.IncomingMessage, socket: Socket, early: Buffer) => proxyUpgrade(req, socket, early, 'https', ctx));
+      server.on('session', (session) => closeWhenIdle(session));
+      server.on('sessionError', (err) => this.log.debug({ err: err.message }, 'https: HTTP/2 connection error'));
+      server.on('secureConnection', (socket: Socket) => this.track(socket));
+      this.httpsServer = await this.listen(server, cfg.httpsListen, 'https', ctx);
     }
     if (cfg.httpListen) {
-      const server = http.createServer();
+      const server = http.createServer({ maxHeaderSize: cfg.maxHeaderBytes });
       const httpsPort = cfg.httpsListen?.port;
-      server.on('request', (req, res) => {
-        if (cfg.httpMode === 'serve') proxyRequest(req, res, 'http', ctx);
+      const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void => {
+        if (cfg.httpMode === 'serve') proxyRequest(req, res, 'http', ctx, expectContinue);
         else redirectToHttps(req, res, httpsPort ?? 443);
-      });
+      };
+      server.on('request', (req, res) => onRequest(req, res, false));
+      server.on('checkContinue', (req, res) => onRequest(req, res, true));
       server.on('upgrade', (req, socket, early) => {
         if (cfg.httpMode === 'serve') proxyUpgrade(req, socket, early, 'http', ctx);
         else writeRawError(socket, 400, 'hopgate: use https:// (wss://) for upgrades');
       });
-      this.httpServer = await this.listen(server, cfg.httpListen, 'http');
+      server.on('connection', (socket: Socket) => this.track(socket));
+      this.httpServer = await this.listen(server, cfg.httpListen, 'http', ctx);
     }
   }
 
-  private async listen<S extends http.Server | https.Server>(server: S, addr: ListenAddress, name: string): Promise<S> {
-    server.headersTimeout = HEADERS_TIMEOUT_MS;
-    server.requestTimeout = 0; // uploads of any length; idle limits come from the relay
-    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-    server.on('clientError', (err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else socket.destroy();
-      this.log.debug({ err: err.message }, `${name}: malformed request`);
-    });
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  private async listen<S extends PublicServer>(server: S, addr: ListenAddress, name: string, ctx: ProxyContext): Promise<S> {
+    const limits: Http1ServerLimits = {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: 0, // uploads of any length; a stalled body is caught by the body idle timeout
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      maxHeaderSize: this.config.maxHeaderBytes,
+    };
+    Object.assign(server, limits);
+    server.on('clientError', (err: Error & { code?: string }, socket: Socket) => answerClientError(err, socket, ctx.nextRequestId(), this.log.child({ listener: name })));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(addr.port, addr.host, () => {
@@ -131,17 +170,33 @@ export class Ingress {
   }
 
   async stop(): Promise<void> {
-    const close = (s: http.Server | undefined): Promise<void> =>
+    const close = (s: NetServer | undefined): Promise<void> =>
       new Promise((r) => {
         if (!s) return r();
         s.close(() => r());
-        s.closeAllConnections();
       });
-    await Promise.all([close(this.httpsServer), close(this.httpServer)]);
+    const closed = Promise.all([close(this.httpsServer), close(this.httpServer)]);
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
     this.claimedSub?.unsubscribe();
     await this.relay?.close().catch(() => undefined);
     await this.routes?.stop().catch(() => undefined);
     await this.nc?.drain().catch(() => undefined);
     this.redis?.disconnect();
   }
+}
+
+/**
+ * Closes an HTTP/2 connection (GOAWAY, RFC 9113 §6.8) that had no frame for
+ * H2_SESSION_IDLE_TIMEOUT_MS and has no open stream; a quiet long-lived stream (SSE) keeps it.
+ */
+function closeWhenIdle(session: http2.ServerHttp2Session): void {
+  let open = 0;
+  session.on('stream', (stream: http2.ServerHttp2Stream) => {
+    open += 1;
+    stream.once('close', () => (open -= 1));
+  });
+  session.setTimeout(H2_SESSION_IDLE_TIMEOUT_MS, () => {
+    if (open === 0 && !session.closed) session.close();
+  });
 }

@@ -1,68 +1,92 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@hopgate/log';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import type { RouteLoader } from '@hopgate/routes';
 import type { OwnerCache } from '@hopgate/sessions';
 import type { RelayClient } from '@hopgate/relay';
-import { encodeTunnelOpen } from '@hopgate/http-tunnel';
+import { encodeTunnelOpen, stripHopByHop } from '@hopgate/http-tunnel';
 import { awaitResponseHead } from './response-head.js';
-import { flattenHeaders, stripHopByHop } from '@hopgate/http-tunnel';
-import { buildRequestHead, normalizedHost, pathOnly } from './request-head.js';
+import { buildRequestHead, normalizedHost, pathOnly, requestTarget } from './request-head.js';
 import { sendError, statusForCode } from './error-status.js';
+import { abortResponse, isHttp2, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
+import { watchBodyIdle } from './body-idle.js';
+
+/** The answer to an upload that stalls before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
+export const BODY_IDLE_STATUS = 408;
 
 export interface ProxyContext {
   routes: RouteLoader;
   owners: OwnerCache;
   relay: RelayClient;
   responseTimeoutMs: number;
+  /** A request body with no progress for this long is cancelled (HOPGATE_BODY_IDLE_TIMEOUT_MS). */
+  bodyIdleTimeoutMs: number;
   nextRequestId(): string;
   logger: Logger;
 }
 
 /**
- * One public request: route lookup -> owner hub -> relay stream over NATS -> response.
- * Nothing but cached lookups stands between the request and the relay.
+ * One public request (HTTP/1.1 or HTTP/2): route lookup -> owner hub -> relay stream over
+ * NATS -> response. Nothing but cached lookups stands between the request and the relay.
+ * `expectContinue`: the browser sent `Expect: 100-continue` and waits before sending its
+ * body; it gets 100 Continue only once the route and the client's session are known
+ * (RFC 9110 §10.1.1), else the final error status at once.
  */
-export function proxyRequest(req: IncomingMessage, res: ServerResponse, proto: 'http' | 'https', ctx: ProxyContext): void {
+export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'http' | 'https', ctx: ProxyContext, expectContinue = false): void {
   const started = Date.now();
   const requestId = ctx.nextRequestId();
-  const host = normalizedHost(req.headers.host);
-  const url = req.url ?? '/';
-  const match = ctx.routes.current.match(host, pathOnly(url));
+  const h1 = !isHttp2(req);
+  const target = requestTarget(req);
+  if ('error' in target) {
+    ctx.logger.info({ request_id: requestId, status: 400, reason: target.error }, 'malformed request refused');
+    sendError(res, 400, `hopgate: ${target.error}`, requestId, h1);
+    stopRequestBody(req, res);
+    req.resume();
+    return;
+  }
+  const host = normalizedHost(target.authority);
+  const path = pathOnly(target.path);
+  const match = ctx.routes.current.match(host, path);
+  // Without a 100, the browser may never send the body it announced: the connection can't be reused.
+  const unreadBody = expectContinue;
   if (!match) {
-    ctx.logger.info({ request_id: requestId, host, path: pathOnly(url), status: 404 }, 'no route');
-    sendError(res, 404, `hopgate: no route for ${host}${pathOnly(url)}`, requestId);
+    ctx.logger.info({ request_id: requestId, host, path, status: 404 }, 'no route');
+    sendError(res, 404, `hopgate: no route for ${host}${path}`, requestId, h1 && unreadBody);
+    if (unreadBody) stopRequestBody(req, res);
     req.resume();
     return;
   }
   const log = ctx.logger.child({ request_id: requestId, client_id: match.clientId, route: match.route });
-  const fail = (err: unknown): void => {
+  let answered = false;
+  const fail = (err: unknown, closeConnection = false): void => {
+    if (answered) return;
+    answered = true;
     const code = errorCodeOf(err);
     const status = statusForCode(code);
     log.info({ code, status, reason: errorMessageOf(err), duration_ms: Date.now() - started }, 'request failed');
     if (code === ErrorCode.ClientOffline) ctx.owners.invalidate(match.clientId);
-    sendError(res, status, `hopgate: ${errorMessageOf(err)}`, requestId);
+    sendError(res, status, `hopgate: ${errorMessageOf(err)}`, requestId, h1 && closeConnection);
+    if (closeConnection) stopRequestBody(req, res);
   };
   void ctx.owners.lookup(match.clientId).then(
     (owner) => {
       if (!owner) {
-        fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`));
+        fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`), unreadBody);
         req.resume();
         return;
       }
       if (!ctx.relay.connected) {
-        fail(new HopError(ErrorCode.Busy, 'the message bus (NATS) is unreachable from this ingress; retry shortly'));
+        fail(new HopError(ErrorCode.Busy, 'the message bus (NATS) is unreachable from this ingress; retry shortly'), unreadBody);
         req.resume();
         return;
       }
-      const head = buildRequestHead(req, requestId, match.service, proto);
+      const head = buildRequestHead(req, target, requestId, match.service, proto);
       const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);
       let finished = false;
       const responded = awaitResponseHead(stream, match.clientId, ctx.responseTimeoutMs, (response) => {
-        const flat = flattenHeaders(stripHopByHop(response.headers));
-        flat.push('x-hopgate-request-id', requestId);
+        const headers = stripHopByHop(response.headers);
+        headers.push(['x-hopgate-request-id', requestId]);
         try {
-          res.writeHead(response.status, flat);
+          writeResponseHead(res, response.status, headers);
         } catch (err) {
           stream.destroy();
           fail(new HopError(ErrorCode.Protocol, `invalid response head from origin: ${errorMessageOf(err)}`));
@@ -82,25 +106,41 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, proto: '
           fail(err);
         } else {
           log.info({ code: errorCodeOf(err), reason: errorMessageOf(err) }, 'response stream broke mid-body');
-          res.destroy();
+          abortResponse(res);
         }
       });
-      // The browser left (or the request broke): cancel on every hop.
+      // The browser left (HTTP/1.1 close, HTTP/2 RST_STREAM) or the request broke: cancel on every hop.
       res.once('close', () => {
         if (!res.writableFinished && !stream.destroyed) {
           log.info({ duration_ms: Date.now() - started }, 'client went away: cancelling');
           stream.destroy();
         }
       });
-      if (head.has_body) req.pipe(stream);
-      else {
+      if (!head.has_body) {
         req.resume();
         stream.end();
+        return;
       }
+      if (expectContinue) res.writeContinue();
+      req.pipe(stream);
+      const stopWatching = watchBodyIdle(req, ctx.bodyIdleTimeoutMs, () => {
+        if (stream.destroyed || answered) return;
+        answered = true;
+        const status = res.headersSent ? res.statusCode : BODY_IDLE_STATUS;
+        log.info({ status, body_idle_timeout_ms: ctx.bodyIdleTimeoutMs, duration_ms: Date.now() - started }, 'request body idle: cancelling');
+        stream.destroy();
+        if (res.headersSent) {
+          abortResponse(res);
+          return;
+        }
+        sendError(res, BODY_IDLE_STATUS, `hopgate: the request body made no progress for ${ctx.bodyIdleTimeoutMs} ms`, requestId, h1);
+        stopRequestBody(req, res);
+      });
+      stream.once('close', stopWatching);
     },
     (err: unknown) => {
       req.resume();
-      fail(new HopError(ErrorCode.ClientOffline, `cannot look up the session of client "${match.clientId}": ${errorMessageOf(err)}`));
+      fail(new HopError(ErrorCode.ClientOffline, `cannot look up the session of client "${match.clientId}": ${errorMessageOf(err)}`), unreadBody);
     },
   );
 }

@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
-import type { RequestHead } from '@hopgate/wire';
+import type { RequestHead, HeaderPairs } from '@hopgate/wire';
 import { pairsFromRaw, stripHopByHop, withForwardedHeaders } from '@hopgate/http-tunnel';
+import { isHttp2, type PublicRequest } from './exchange.js';
 
 /** `Host` without port, lower case (route matching ignores case and port). */
 export function normalizedHost(hostHeader: string | undefined): string {
@@ -21,32 +21,113 @@ export function pathOnly(url: string): string {
   return q >= 0 ? url.slice(0, q) : url;
 }
 
-export function hasBody(req: IncomingMessage): boolean {
+/** Where a request goes: the authority the browser named and the path + query, byte for byte. */
+export interface RequestTarget {
+  authority: string;
+  path: string;
+}
+
+/** Absolute-form request target (RFC 9112 §3.2.2): scheme, authority, then the rest untouched. */
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/is;
+
+/**
+ * The authority and origin-form path of a request, or a reason to refuse it (400).
+ * HTTP/2 names the authority in `:authority` (RFC 9113 §8.3.1); HTTP/1.1 in Host, or in an
+ * absolute-form target that then wins over Host (RFC 9112 §3.2.2). The path is never
+ * decoded or normalised: the origin sees the bytes the browser sent.
+ */
+export function requestTarget(req: PublicRequest): RequestTarget | { error: string } {
+  const url = req.url ?? '';
+  const hostCount = countHeader(req.rawHeaders, 'host');
+  if (isHttp2(req)) {
+    const authority = req.headers[':authority'];
+    const host = req.headers.host;
+    // RFC 9113 §8.3.1: a Host that names another entity than :authority is malformed.
+    if (typeof authority === 'string' && authority && host !== undefined && normalizedHost(host) !== normalizedHost(authority)) {
+      return { error: 'Host and :authority disagree' };
+    }
+    const named = typeof authority === 'string' && authority ? authority : host;
+    if (!named) return { error: 'no :authority' };
+    if (!url.startsWith('/')) return { error: `request target "${url.slice(0, 64)}" is not supported (origin-form only)` };
+    return { authority: named, path: url };
+  }
+  // RFC 9112 §3.2: exactly one Host header in HTTP/1.1.
+  if (hostCount > 1) return { error: 'more than one Host header' };
+  const absolute = ABSOLUTE_FORM.exec(url);
+  if (absolute) {
+    const authority = absolute[1] ?? '';
+    const rest = absolute[2] ?? '';
+    if (!authority || authority.includes('@')) return { error: 'absolute-form target without a plain authority' };
+    return { authority, path: rest.startsWith('/') ? rest : `/${rest}` };
+  }
+  if (!url.startsWith('/')) return { error: `request target "${url.slice(0, 64)}" is not supported` };
+  const host = req.headers.host;
+  if (!host) return { error: 'missing Host header' };
+  return { authority: host, path: url };
+}
+
+function countHeader(raw: readonly string[], name: string): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) n += 1;
+  return n;
+}
+
+/** Whether a request body follows the head. */
+export function hasBody(req: PublicRequest): boolean {
+  const cl = req.headers['content-length'];
+  if (isHttp2(req)) {
+    // HTTP/2: END_STREAM on HEADERS means no body (RFC 9113 §8.1).
+    return !req.stream.endAfterHeaders && cl !== '0';
+  }
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) return true;
-  const cl = req.headers['content-length'];
   return cl !== undefined && cl !== '0';
+}
+
+/**
+ * Request headers the ingress never forwards besides hop-by-hop ones: `host` (set again from
+ * the target's authority) and `expect` (the ingress answers 100-continue itself,
+ * RFC 9110 §10.1.1; undici also refuses the header).
+ */
+const ANSWERED_AT_EDGE: ReadonlySet<string> = new Set(['host', 'expect']);
+
+/** The header pairs the origin receives: pseudo-headers dropped, cookie crumbs joined, Host from the authority. */
+export function forwardableHeaders(req: PublicRequest, authority: string, keepHeaders: ReadonlySet<string> = new Set()): HeaderPairs {
+  const h2 = isHttp2(req);
+  const pairs: HeaderPairs = [['host', authority]];
+  const crumbs: string[] = [];
+  for (const pair of pairsFromRaw(req.rawHeaders)) {
+    const name = pair[0];
+    if (name.startsWith(':') || ANSWERED_AT_EDGE.has(name)) continue;
+    // RFC 9113 §8.2.3: HTTP/2 may split Cookie; it is joined with "; " before HTTP/1.1.
+    if (h2 && name === 'cookie') crumbs.push(pair[1]);
+    else pairs.push(pair);
+  }
+  if (crumbs.length > 0) pairs.push(['cookie', crumbs.join('; ')]);
+  // `Connection: host` must not make the origin lose the Host it routes on.
+  return stripHopByHop(pairs, new Set([...keepHeaders, 'host']));
 }
 
 /** The request head the agent replays against the local service. */
 export function buildRequestHead(
-  req: IncomingMessage,
+  req: PublicRequest,
+  target: RequestTarget,
   requestId: string,
   service: string,
   proto: 'http' | 'https',
   keepHeaders: ReadonlySet<string> = new Set(),
 ): RequestHead {
-  const headers = withForwardedHeaders(stripHopByHop(pairsFromRaw(req.rawHeaders), keepHeaders), {
-    clientIp: req.socket.remoteAddress ?? '',
+  const headers = withForwardedHeaders(forwardableHeaders(req, target.authority, keepHeaders), {
+    clientIp: req.socket?.remoteAddress ?? '',
     proto,
-    host: req.headers.host ?? '',
+    host: target.authority,
   });
   return {
     type: 'request_head',
     request_id: requestId,
     service,
     method: req.method ?? 'GET',
-    path: req.url ?? '/',
+    path: target.path,
     headers,
     has_body: hasBody(req),
   };

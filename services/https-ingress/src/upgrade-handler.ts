@@ -4,7 +4,7 @@ import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/error
 import { encodeTunnelOpen, stripHopByHop } from '@hopgate/http-tunnel';
 import { awaitResponseHead } from './response-head.js';
 import type { ProxyContext } from './proxy-handler.js';
-import { buildRequestHead, normalizedHost, pathOnly } from './request-head.js';
+import { buildRequestHead, normalizedHost, pathOnly, requestTarget } from './request-head.js';
 import { statusForCode } from './error-status.js';
 import { rawResponseHead, writeRawError } from './raw-response.js';
 
@@ -25,8 +25,13 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
     writeRawError(socket, 501, `hopgate: Upgrade "${upgrade}" is not supported (only websocket)`, requestId);
     return;
   }
-  const host = normalizedHost(req.headers.host);
-  const path = pathOnly(req.url ?? '/');
+  const target = requestTarget(req);
+  if ('error' in target) {
+    writeRawError(socket, 400, `hopgate: ${target.error}`, requestId);
+    return;
+  }
+  const host = normalizedHost(target.authority);
+  const path = pathOnly(target.path);
   const match = ctx.routes.current.match(host, path);
   if (!match) {
     writeRawError(socket, 404, `hopgate: no route for ${host}${path}`, requestId);
@@ -44,7 +49,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
       if (!owner) return fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`));
       if (socket.destroyed) return;
       if (!ctx.relay.connected) return fail(new HopError(ErrorCode.Busy, 'the message bus (NATS) is unreachable from this ingress; retry shortly'));
-      const base = buildRequestHead(req, requestId, match.service, proto, new Set(['upgrade']));
+      const base = buildRequestHead(req, target, requestId, match.service, proto, new Set(['upgrade']));
       // Connection was stripped as hop-by-hop; the origin needs it to accept the upgrade.
       const head = { ...base, headers: [...base.headers, ['connection', 'Upgrade'] as [string, string]], has_body: true };
       const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);

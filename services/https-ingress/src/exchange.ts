@@ -1,0 +1,74 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import http2, { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+
+/** A public request as either protocol delivers it: HTTP/1.1 (node:http) or HTTP/2 (compat API). */
+export type PublicRequest = IncomingMessage | Http2ServerRequest;
+/** The response that goes with a PublicRequest. */
+export type PublicResponse = ServerResponse | Http2ServerResponse;
+
+export function isHttp2(req: PublicRequest): req is Http2ServerRequest {
+  return req instanceof Http2ServerRequest;
+}
+
+export function isHttp2Response(res: PublicResponse): res is Http2ServerResponse {
+  return res instanceof Http2ServerResponse;
+}
+
+/**
+ * Cuts a response that cannot be completed: HTTP/2 resets just this stream with CANCEL
+ * (RFC 9113 §8.1), HTTP/1.1 has to close the connection.
+ */
+export function abortResponse(res: PublicResponse): void {
+  if (isHttp2Response(res)) {
+    if (!res.stream.closed) res.stream.close(http2.constants.NGHTTP2_CANCEL);
+  } else {
+    res.destroy();
+  }
+}
+
+/**
+ * After a complete answer to a request whose body will not be read: HTTP/2 asks the
+ * browser to stop sending with RST_STREAM(NO_ERROR) (RFC 9113 §8.1); HTTP/1.1 callers send
+ * `connection: close` with the answer instead (see sendError).
+ */
+export function stopRequestBody(req: PublicRequest, res: PublicResponse): void {
+  if (!isHttp2(req)) return;
+  const stream = req.stream;
+  const close = (): void => {
+    if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  };
+  if (res.writableFinished) close();
+  else res.once('finish', close);
+}
+
+/** Connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2); node throws on them. */
+const H2_FORBIDDEN_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'te',
+]);
+
+/**
+ * Writes a response head from header pairs. HTTP/1.1 takes the raw list as is; HTTP/2 gets
+ * repeated names as one array (each value its own field, so several Set-Cookie stay
+ * apart) and never a connection-specific field.
+ */
+export function writeResponseHead(res: PublicResponse, status: number, pairs: ReadonlyArray<readonly [string, string]>): void {
+  if (!isHttp2Response(res)) {
+    const flat: string[] = [];
+    for (const [name, value] of pairs) flat.push(name, value);
+    res.writeHead(status, flat);
+    return;
+  }
+  const headers: Record<string, string[]> = {};
+  for (const [name, value] of pairs) {
+    const key = name.toLowerCase();
+    if (H2_FORBIDDEN_RESPONSE_HEADERS.has(key)) continue;
+    (headers[key] ??= []).push(value);
+  }
+  res.writeHead(status, headers);
+}
