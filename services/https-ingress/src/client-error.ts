@@ -21,6 +21,9 @@ export function clientErrorStatus(code: string | undefined): number {
   }
 }
 
+/** Socket errors that mean the client went away rather than sent something malformed. */
+const DROPPED_CONNECTION_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE']);
+
 /** What node attaches to a server socket while a response is being written on it. */
 interface SocketWithResponse {
   _httpMessage?: { headersSent?: boolean } | null;
@@ -32,6 +35,12 @@ interface SocketWithResponse {
  * the socket is only destroyed), and logs the refusal with a request id.
  */
 export function answerClientError(err: Error & { code?: string }, socket: Duplex, requestId: string, log: Logger): void {
+  if (err.code !== undefined && DROPPED_CONNECTION_CODES.has(err.code)) {
+    // The peer left (a port probe, a browser closing an idle connection): nothing to answer.
+    log.debug({ code: err.code }, 'connection dropped by the client');
+    socket.destroy();
+    return;
+  }
   const status = clientErrorStatus(err.code);
   const inFlight = (socket as Duplex & SocketWithResponse)._httpMessage?.headersSent === true;
   log.info({ request_id: requestId, code: err.code, status, reason: err.message }, 'malformed request refused');

@@ -104,6 +104,7 @@ export class Ingress {
       relay: this.relay,
       responseTimeoutMs: cfg.responseTimeoutMs,
       bodyIdleTimeoutMs: cfg.bodyIdleTimeoutMs,
+      maxHeaderBytes: cfg.maxHeaderBytes,
       nextRequestId: () => this.relay!.nextRequestId(),
       logger: this.logger.child({ component: 'proxy' }),
     };

@@ -5,7 +5,7 @@ import type { OwnerCache } from '@hopgate/sessions';
 import type { RelayClient } from '@hopgate/relay';
 import { encodeTunnelOpen, stripHopByHop } from '@hopgate/http-tunnel';
 import { awaitResponseHead } from './response-head.js';
-import { buildRequestHead, normalizedHost, pathOnly, requestTarget } from './request-head.js';
+import { buildRequestHead, headerListSize, normalizedHost, pathOnly, requestTarget } from './request-head.js';
 import { sendError, statusForCode } from './error-status.js';
 import { abortResponse, isHttp2, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
 import { watchBodyIdle } from './body-idle.js';
@@ -18,6 +18,8 @@ export interface ProxyContext {
   owners: OwnerCache;
   relay: RelayClient;
   responseTimeoutMs: number;
+  /** Largest request head accepted, in bytes (HOPGATE_MAX_HEADER_BYTES). */
+  maxHeaderBytes: number;
   /** A request body with no progress for this long is cancelled (HOPGATE_BODY_IDLE_TIMEOUT_MS). */
   bodyIdleTimeoutMs: number;
   nextRequestId(): string;
@@ -39,6 +41,14 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
   if ('error' in target) {
     ctx.logger.info({ request_id: requestId, status: 400, reason: target.error }, 'malformed request refused');
     sendError(res, 400, `hopgate: ${target.error}`, requestId, h1);
+    stopRequestBody(req, res);
+    req.resume();
+    return;
+  }
+  // HTTP/2 enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the browser acknowledged it: check here too.
+  if (!h1 && headerListSize(req.rawHeaders) > ctx.maxHeaderBytes) {
+    ctx.logger.info({ request_id: requestId, status: 431, max_header_bytes: ctx.maxHeaderBytes }, 'malformed request refused');
+    sendError(res, 431, 'hopgate: request header fields too large', requestId);
     stopRequestBody(req, res);
     req.resume();
     return;
@@ -110,8 +120,9 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
         }
       });
       // The browser left (HTTP/1.1 close, HTTP/2 RST_STREAM) or the request broke: cancel on every hop.
+      // (`finished`, not res.writableFinished: an HTTP/2 response reset by the browser reports finished.)
       res.once('close', () => {
-        if (!res.writableFinished && !stream.destroyed) {
+        if (!finished && !stream.destroyed) {
           log.info({ duration_ms: Date.now() - started }, 'client went away: cancelling');
           stream.destroy();
         }

@@ -72,6 +72,16 @@ function countHeader(raw: readonly string[], name: string): number {
   return n;
 }
 
+/** Octets each header field adds to an HTTP/2 header list besides its name and value (RFC 9113 §6.5.2). */
+export const H2_HEADER_FIELD_OVERHEAD_BYTES = 32;
+
+/** The size of a header list as SETTINGS_MAX_HEADER_LIST_SIZE counts it (RFC 9113 §6.5.2), pseudo-headers included. */
+export function headerListSize(raw: readonly string[]): number {
+  let size = 0;
+  for (let i = 0; i + 1 < raw.length; i += 2) size += raw[i]!.length + raw[i + 1]!.length + H2_HEADER_FIELD_OVERHEAD_BYTES;
+  return size;
+}
+
 /** Whether a request body follows the head. */
 export function hasBody(req: PublicRequest): boolean {
   const cl = req.headers['content-length'];
