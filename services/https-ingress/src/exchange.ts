@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import http2, { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Writable } from 'node:stream';
 
 /** A public request as either protocol delivers it: HTTP/1.1 (node:http) or HTTP/2 (compat API). */
 export type PublicRequest = IncomingMessage | Http2ServerRequest;
@@ -12,6 +13,23 @@ export function isHttp2(req: PublicRequest): req is Http2ServerRequest {
 
 export function isHttp2Response(res: PublicResponse): res is Http2ServerResponse {
   return res instanceof Http2ServerResponse;
+}
+
+/**
+ * Pipes a request body into `sink`, which ends only if the body really completed. node's
+ * HTTP/2 compat request emits 'end' even for a stream the browser reset ('aborted' first):
+ * ending the sink then would hand the origin a truncated body as a complete one.
+ */
+export function pipeRequestBody(req: PublicRequest, sink: Writable): void {
+  if (!isHttp2(req)) {
+    req.pipe(sink);
+    return;
+  }
+  req.pipe(sink, { end: false });
+  req.once('end', () => {
+    if (req.aborted) sink.destroy();
+    else sink.end();
+  });
 }
 
 /**

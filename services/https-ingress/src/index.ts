@@ -2,7 +2,7 @@ export { Ingress, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, H2_SESSION_IDLE_TIM
 export { proxyRequest, BODY_IDLE_STATUS, type ProxyContext } from './proxy-handler.js';
 export { statusForCode, sendError } from './error-status.js';
 export { normalizedHost, pathOnly, buildRequestHead, requestTarget, forwardableHeaders, hasBody, headerListSize, H2_HEADER_FIELD_OVERHEAD_BYTES, type RequestTarget } from './request-head.js';
-export { isHttp2, isHttp2Response, abortResponse, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
+export { isHttp2, isHttp2Response, abortResponse, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
 export { clientErrorStatus, answerClientError } from './client-error.js';
 export { watchBodyIdle } from './body-idle.js';
 export { redirectToHttps } from './redirect.js';

@@ -7,7 +7,7 @@ import { encodeTunnelOpen, stripHopByHop } from '@hopgate/http-tunnel';
 import { awaitResponseHead } from './response-head.js';
 import { buildRequestHead, headerListSize, normalizedHost, pathOnly, requestTarget } from './request-head.js';
 import { sendError, statusForCode } from './error-status.js';
-import { abortResponse, isHttp2, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
+import { abortResponse, isHttp2, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
 import { watchBodyIdle } from './body-idle.js';
 
 /** The answer to an upload that stalls before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
@@ -133,7 +133,7 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
         return;
       }
       if (expectContinue) res.writeContinue();
-      req.pipe(stream);
+      pipeRequestBody(req, stream);
       const stopWatching = watchBodyIdle(req, ctx.bodyIdleTimeoutMs, () => {
         if (stream.destroyed || answered) return;
         answered = true;
