@@ -246,3 +246,61 @@ export async function rawRequest(stack: Stack, host: string, bytes: string | Buf
 export function sha256(data: Buffer): string {
   return crypto.createHash('sha256').update(data).digest('hex');
 }
+
+export interface RawResponse {
+  status: number;
+  /** Lower-case names; every value of a repeated name, in order. */
+  headers: Record<string, string[]>;
+  body: string;
+}
+
+/**
+ * Splits bytes received on a raw HTTP/1.1 connection into responses (RFC 9112 §6.3 framing):
+ * no body after HEAD, 1xx, 204 and 304; else chunked, Content-Length, or until the close.
+ * `methods` are the requests' methods in order (interim 1xx answers are skipped).
+ */
+export function parseRawResponses(text: string, methods: string[]): RawResponse[] {
+  const out: RawResponse[] = [];
+  let at = 0;
+  let index = 0;
+  while (at < text.length) {
+    const headEnd = text.indexOf('\r\n\r\n', at);
+    if (headEnd < 0) throw new Error(`incomplete response head at ${at}: ${JSON.stringify(text.slice(at, at + 200))}`);
+    const lines = text.slice(at, headEnd).split('\r\n');
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(lines[0] ?? '')?.[1]);
+    if (!status) throw new Error(`not a status line: ${JSON.stringify(lines[0])}`);
+    const headers: Record<string, string[]> = {};
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(':');
+      (headers[line.slice(0, colon).trim().toLowerCase()] ??= []).push(line.slice(colon + 1).trim());
+    }
+    at = headEnd + 4;
+    if (status < 200) continue;
+    const method = methods[index++] ?? 'GET';
+    let body = '';
+    if (method === 'HEAD' || status === 204 || status === 304) {
+      body = '';
+    } else if (headers['transfer-encoding']?.some((v) => /chunked/i.test(v))) {
+      for (;;) {
+        const lineEnd = text.indexOf('\r\n', at);
+        const size = parseInt(text.slice(at, lineEnd), 16);
+        at = lineEnd + 2;
+        if (size === 0) {
+          at = text.indexOf('\r\n\r\n', at - 2) + 4;
+          break;
+        }
+        body += text.slice(at, at + size);
+        at += size + 2;
+      }
+    } else if (headers['content-length']) {
+      const length = Number(headers['content-length'][0]);
+      body = text.slice(at, at + length);
+      at += length;
+    } else {
+      body = text.slice(at);
+      at = text.length;
+    }
+    out.push({ status, headers, body });
+  }
+  return out;
+}

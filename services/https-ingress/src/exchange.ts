@@ -45,18 +45,13 @@ export function abortResponse(res: PublicResponse): void {
 }
 
 /**
- * After a complete answer to a request whose body will not be read: HTTP/2 asks the
- * browser to stop sending with RST_STREAM(NO_ERROR) (RFC 9113 §8.1); HTTP/1.1 callers send
- * `connection: close` with the answer instead (see sendError).
+ * Call after answering (res.end()) a request whose body will not be read: HTTP/2 asks the
+ * browser to stop sending with RST_STREAM(NO_ERROR) (RFC 9113 §8.1), which node sends only
+ * once the answer has left; HTTP/1.1 callers send `connection: close` instead (sendError).
  */
-export function stopRequestBody(req: PublicRequest, res: PublicResponse): void {
+export function stopRequestBody(req: PublicRequest): void {
   if (!isHttp2(req)) return;
-  const stream = req.stream;
-  const close = (): void => {
-    if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-  };
-  if (res.writableFinished) close();
-  else res.once('finish', close);
+  if (!req.stream.closed) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
 }
 
 /** Connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2); node throws on them. */

@@ -41,7 +41,7 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
   if ('error' in target) {
     ctx.logger.info({ request_id: requestId, status: 400, reason: target.error }, 'malformed request refused');
     sendError(res, 400, `hopgate: ${target.error}`, requestId, h1);
-    stopRequestBody(req, res);
+    stopRequestBody(req);
     req.resume();
     return;
   }
@@ -49,7 +49,7 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
   if (!h1 && headerListSize(req.rawHeaders) > ctx.maxHeaderBytes) {
     ctx.logger.info({ request_id: requestId, status: 431, max_header_bytes: ctx.maxHeaderBytes }, 'malformed request refused');
     sendError(res, 431, 'hopgate: request header fields too large', requestId);
-    stopRequestBody(req, res);
+    stopRequestBody(req);
     req.resume();
     return;
   }
@@ -61,7 +61,7 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
   if (!match) {
     ctx.logger.info({ request_id: requestId, host, path, status: 404 }, 'no route');
     sendError(res, 404, `hopgate: no route for ${host}${path}`, requestId, h1 && unreadBody);
-    if (unreadBody) stopRequestBody(req, res);
+    if (unreadBody) stopRequestBody(req);
     req.resume();
     return;
   }
@@ -75,7 +75,7 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
     log.info({ code, status, reason: errorMessageOf(err), duration_ms: Date.now() - started }, 'request failed');
     if (code === ErrorCode.ClientOffline) ctx.owners.invalidate(match.clientId);
     sendError(res, status, `hopgate: ${errorMessageOf(err)}`, requestId, h1 && closeConnection);
-    if (closeConnection) stopRequestBody(req, res);
+    if (closeConnection) stopRequestBody(req);
   };
   void ctx.owners.lookup(match.clientId).then(
     (owner) => {
@@ -145,7 +145,7 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
           return;
         }
         sendError(res, BODY_IDLE_STATUS, `hopgate: the request body made no progress for ${ctx.bodyIdleTimeoutMs} ms`, requestId, h1);
-        stopRequestBody(req, res);
+        stopRequestBody(req);
       });
       stream.once('close', stopWatching);
     },
