@@ -23,6 +23,8 @@ const CAP = 4;
 const CONNECT_TIMEOUT_MS = 500;
 const RESPONSE_HEADER_TIMEOUT_MS = 800;
 const BODY_IDLE_TIMEOUT_MS = 800;
+/** undici's own connect timeout, met if origin_connect_timeout_ms were not applied, in ms. */
+const UNDICI_DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** The ingress's own wait for a response head: far above the agent's limits, in ms. */
 const INGRESS_RESPONSE_TIMEOUT_MS = 30_000;
 /** A full agent is refused at once: the 503 arrives within this, in ms. */
@@ -218,7 +220,9 @@ test(`per-agent cap: ${CAP} hanging requests fill it, the next gets 503 + Retry-
 test(`origin_connect_timeout_ms: a local service that never accepts -> 504 naming it, ${REPEATS} times in a row`, { timeout: TEST_TIMEOUT_MS }, async () => {
   const expected = new RegExp(`local service "stuck" at 127\\.0\\.0\\.1:${stuck.port} did not accept the connection within ${CONNECT_TIMEOUT_MS} ms`);
   for (let i = 0; i < REPEATS; i++) {
+    const started = Date.now();
     const res = await pub.request(TIME_HOST, '/stuck/page');
+    assert.ok(Date.now() - started < UNDICI_DEFAULT_CONNECT_TIMEOUT_MS, 'the configured connect limit applied, not the default');
     assert.equal(res.status, 504, res.body.toString());
     assert.match(res.body.toString(), expected);
     await waitForRequestLog(timeAgent, requestIdOf(res), expected);
@@ -226,7 +230,9 @@ test(`origin_connect_timeout_ms: a local service that never accepts -> 504 namin
 });
 
 test('origin_connect_timeout_ms applies to WebSocket upgrades too', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const started = Date.now();
   const res = await failedUpgrade('/stuck/ws');
+  assert.ok(Date.now() - started < UNDICI_DEFAULT_CONNECT_TIMEOUT_MS, 'the configured connect limit applied');
   assert.equal(res.status, 504);
   const expected = new RegExp(`local service "stuck" at 127\\.0\\.0\\.1:${stuck.port} did not accept the connection within ${CONNECT_TIMEOUT_MS} ms`);
   assert.match(res.body, expected);
