@@ -278,6 +278,26 @@ test(`body_idle_timeout_ms: an origin that stalls mid-body -> the browser's resp
   await waitFor('origin saw every stalled response closed by the agent', () => origin.slowClosed() - closedBefore >= REPEATS);
 });
 
+test('an upgrade answered with a streaming non-101 response, then abandoned: the agent closes the local request', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const closedBefore = origin.slowClosed();
+  const options: ClientOptions & tls.ConnectionOptions = { headers: { host: CAP_HOST }, servername: CAP_HOST, ca: fs.readFileSync(stack.ca.certFile) };
+  const ws = new WebSocket(`wss://127.0.0.1:${stack.httpsPort}/slow`, options);
+  ws.on('error', () => undefined);
+  const first = await new Promise<string>((resolve, reject) => {
+    ws.once('open', () => reject(new Error('upgrade unexpectedly succeeded')));
+    ws.once('unexpected-response', (req, res) => {
+      assert.equal(res.statusCode, 200);
+      res.once('data', (c: Buffer) => {
+        resolve(c.toString());
+        // The browser gives up on this answer mid-body.
+        req.destroy();
+      });
+    });
+  });
+  assert.equal(first, 'first chunk\n');
+  await waitFor('origin saw the abandoned answer closed', () => origin.slowClosed() > closedBefore);
+});
+
 test(`refused and unknown local services free their slots too (${REPEATS} each)`, { timeout: TEST_TIMEOUT_MS }, async () => {
   for (let i = 0; i < REPEATS; i++) {
     const refused = await pub.request(TIME_HOST, '/gone');
