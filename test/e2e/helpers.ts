@@ -1,9 +1,10 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'undici';
-import type { Stack } from '@hopgate/testkit';
+import { reapOnExit, type Stack } from '@hopgate/testkit';
 
 export interface Origin {
   port: number;
@@ -12,6 +13,8 @@ export interface Origin {
   seen: Array<{ method: string; url: string; headers: http.IncomingHttpHeaders }>;
   /** `/slow` requests whose connection the origin saw close before it finished them. */
   slowClosed(): number;
+  /** `/hang` requests whose connection the origin saw close (it never answers them). */
+  hangClosed(): number;
   close(): Promise<void>;
 }
 
@@ -20,12 +23,13 @@ export interface Origin {
  * - `GET /hello` -> text, `GET /headers` -> the request headers as JSON,
  * - `POST /sha256` -> hex sha256 of the body and its length,
  * - `GET /bytes/<n>` -> n pseudo-random bytes with their sha256 in a header,
- * - `GET /hang` -> never answers, `GET /slow` -> head and one chunk, then nothing,
+ * - `/hang` -> never answers (the request body is read), `GET /slow` -> head and one chunk, then nothing,
  * - anything else -> 200 with the path.
  */
 export async function startOrigin(name = 'origin'): Promise<Origin> {
   const seen: Origin['seen'] = [];
   let slowClosed = 0;
+  let hangClosed = 0;
   const server = http.createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     const url = req.url ?? '/';
@@ -52,7 +56,11 @@ export async function startOrigin(name = 'origin'): Promise<Origin> {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': n, 'x-sha256': crypto.createHash('sha256').update(body).digest('hex') });
       res.end(body);
     } else if (url === '/hang') {
-      // never answers
+      // never answers; reads a request body, so it notices when the client leaves
+      req.resume();
+      res.once('close', () => {
+        hangClosed += 1;
+      });
     } else if (url === '/slow') {
       // answers the head and a first chunk, then never ends
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -73,6 +81,7 @@ export async function startOrigin(name = 'origin'): Promise<Origin> {
     address: `127.0.0.1:${port}`,
     seen,
     slowClosed: () => slowClosed,
+    hangClosed: () => hangClosed,
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());
@@ -121,4 +130,69 @@ export class PublicClient {
   async close(): Promise<void> {
     await Promise.all([...this.clients.values()].map((c) => c.destroy().catch(() => undefined)));
   }
+}
+
+export interface StuckListener {
+  port: number;
+  address: string;
+  close(): Promise<void>;
+}
+
+/**
+ * python3: a listener with backlog 0 that never accepts; it fills its own accept queue with
+ * connections (a loopback connect that can complete does so at once; the first that waits a
+ * second means the queue is full), prints its port and waits for stdin to close.
+ */
+const STUCK_LISTENER_PY = `
+import socket, sys
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(0)
+fillers = []
+for _ in range(64):
+    c = socket.socket()
+    c.settimeout(1.0)
+    try:
+        c.connect(server.getsockname())
+    except socket.timeout:
+        c.close()
+        break
+    fillers.append(c)
+print(server.getsockname()[1], len(fillers), flush=True)
+sys.stdin.read()
+`;
+
+/**
+ * A TCP port on 127.0.0.1 where a connect never completes, like a hung or firewalled local
+ * service: a listener that never accepts, with a full accept queue, so Linux drops further
+ * SYNs (tcp_abort_on_overflow=0, the default) and a client's connect just waits.
+ */
+export async function startStuckListener(): Promise<StuckListener> {
+  const child = spawn('python3', ['-c', STUCK_LISTENER_PY], { stdio: ['pipe', 'pipe', 'pipe'] });
+  reapOnExit(child);
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(out.slice(0, nl));
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`python3 stuck listener exited (${code}): ${stderr}`)));
+  });
+  const [portText, fillersText] = line.trim().split(' ');
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port <= 0 || Number(fillersText) < 1) throw new Error(`stuck listener: unexpected "${line}"`);
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.stdin.end();
+      }),
+  };
 }

@@ -22,7 +22,12 @@ export interface AgentConfig {
   logLevel: string;
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  /** `origin_connect_timeout_ms`: time to connect to a local service (requests and upgrades); 0 = none. */
   originConnectTimeoutMs: number;
+  /** `response_header_timeout_ms`: time to a local service's response head; 0 = none. */
+  responseHeaderTimeoutMs: number;
+  /** `body_idle_timeout_ms`: longest silence of a local service mid-body; 0 = none. */
+  bodyIdleTimeoutMs: number;
   /** `idle_timeout_ms`: a session with no datagram from the hub for this long is dead. */
   idleTimeoutMs: number;
 }
@@ -97,6 +102,8 @@ export function parseAgentConfig(raw: RawSettings, env: Readonly<Record<string, 
     reconnectMinMs,
     reconnectMaxMs,
     originConnectTimeoutMs: int(raw, 'origin_connect_timeout_ms', D.DEFAULT_ORIGIN_CONNECT_TIMEOUT_MS),
+    responseHeaderTimeoutMs: int(raw, 'response_header_timeout_ms', D.DEFAULT_RESPONSE_HEADER_TIMEOUT_MS),
+    bodyIdleTimeoutMs: int(raw, 'body_idle_timeout_ms', D.DEFAULT_BODY_IDLE_TIMEOUT_MS),
     idleTimeoutMs: int(raw, 'idle_timeout_ms', D.DEFAULT_AGENT_IDLE_TIMEOUT_MS),
   };
 }

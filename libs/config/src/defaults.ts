@@ -15,19 +15,36 @@ export const DEFAULT_ROUTE_RELOAD_INTERVAL_MS = 2_000;
 export const DEFAULT_OWNER_CACHE_TTL_MS = 1_000;
 /** Largest request head the ingress accepts (HTTP/1.1 request line + headers; HTTP/2 header list), in bytes. */
 export const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
-/** A request body that makes no progress for this long is cancelled (408 before the response head), in ms. */
-export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 300_000;
 
 export const DEFAULT_DTLS_LISTEN = '0.0.0.0:443';
 /** Lifetime of a session ownership record; the owning hub refreshes it every third of it. */
 export const DEFAULT_SESSION_TTL_MS = 15_000;
 /** Time an agent has, after the DTLS handshake, to say hello and authenticate. */
 export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
+/** Hub: requests and WebSockets in flight at once over one agent session; more get 503. */
+export const DEFAULT_MAX_STREAMS_PER_AGENT = 256;
+/**
+ * Largest accepted HOPGATE_MAX_STREAMS_PER_AGENT. Agents accept this many concurrent streams
+ * from their hub (transport MAX_STREAMS), so the hub's own cap is always the one met first.
+ */
+export const MAX_STREAMS_PER_AGENT_LIMIT = 65_536;
 
 /** Agent reconnect backoff: first delay, cap, both in ms (full jitter applied). */
 export const DEFAULT_RECONNECT_MIN_MS = 500;
 export const DEFAULT_RECONNECT_MAX_MS = 30_000;
-/** Agent: time to connect to a local service. */
+/** Agent: time to connect to a local service, in ms. */
 export const DEFAULT_ORIGIN_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Agent: time from sending a request to a local service to its complete response head, in ms.
+ * Below DEFAULT_RESPONSE_TIMEOUT_MS (the ingress's wait) so the agent's message, which names
+ * the local service, reaches the browser rather than the ingress's generic one.
+ */
+export const DEFAULT_RESPONSE_HEADER_TIMEOUT_MS = 55_000;
+/**
+ * Longest silence in the middle of a body, in ms. Ingress (HOPGATE_BODY_IDLE_TIMEOUT_MS): a
+ * browser's upload stalled this long is cancelled (408 before the response head). Agent
+ * (body_idle_timeout_ms): a local service silent this long mid-response has its stream reset.
+ */
+export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 300_000;
 /** A hub<->agent session with no datagram for this long is dead (both sides), in ms. */
 export const DEFAULT_AGENT_IDLE_TIMEOUT_MS = 15_000;

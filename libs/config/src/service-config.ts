@@ -41,6 +41,8 @@ export interface HubConfig extends CommonConfig {
   authTimeoutMs: number;
   /** HOPGATE_AGENT_IDLE_TIMEOUT_MS: an agent silent this long is disconnected. */
   agentIdleTimeoutMs: number;
+  /** HOPGATE_MAX_STREAMS_PER_AGENT: requests and WebSockets in flight per agent session. */
+  maxStreamsPerAgent: number;
 }
 
 export interface CliConfig {
@@ -111,6 +113,10 @@ export function loadHubConfig(env: Env = processEnv()): HubConfig {
   }
   const sessionTtlMs = s.int('session_ttl_ms', D.DEFAULT_SESSION_TTL_MS);
   if (sessionTtlMs < 1000) throw new HopError(ErrorCode.BadConfig, 'HOPGATE_SESSION_TTL_MS must be >= 1000');
+  const maxStreamsPerAgent = s.int('max_streams_per_agent', D.DEFAULT_MAX_STREAMS_PER_AGENT);
+  if (maxStreamsPerAgent < 1 || maxStreamsPerAgent > D.MAX_STREAMS_PER_AGENT_LIMIT) {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_MAX_STREAMS_PER_AGENT must be between 1 and ${D.MAX_STREAMS_PER_AGENT_LIMIT}, got ${maxStreamsPerAgent}`);
+  }
   return {
     ...common(s),
     dtlsListen: parseHostPort(s.string('dtls_listen', D.DEFAULT_DTLS_LISTEN), 'HOPGATE_DTLS_LISTEN'),
@@ -120,6 +126,7 @@ export function loadHubConfig(env: Env = processEnv()): HubConfig {
     sessionTtlMs,
     authTimeoutMs: s.int('auth_timeout_ms', D.DEFAULT_AUTH_TIMEOUT_MS),
     agentIdleTimeoutMs: s.int('agent_idle_timeout_ms', D.DEFAULT_AGENT_IDLE_TIMEOUT_MS),
+    maxStreamsPerAgent,
   };
 }
 

@@ -10,7 +10,12 @@ import {
   parseHostPort,
   DEFAULT_REDIS_PREFIX,
   DEFAULT_MAX_HEADER_BYTES,
+  DEFAULT_MAX_STREAMS_PER_AGENT,
+  MAX_STREAMS_PER_AGENT_LIMIT,
+  DEFAULT_RESPONSE_HEADER_TIMEOUT_MS,
+  DEFAULT_RESPONSE_TIMEOUT_MS,
   DEFAULT_BODY_IDLE_TIMEOUT_MS,
+  DEFAULT_ORIGIN_CONNECT_TIMEOUT_MS,
 } from '../src/index.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-config-'));
@@ -56,6 +61,32 @@ test('hub config requires its certificate', () => {
   const cfg = loadHubConfig({ HOPGATE_DTLS_CERT_FILE: 'c', HOPGATE_DTLS_KEY_FILE: 'k', HOPGATE_HUB_ID: 'hub-1', HOPGATE_DTLS_LISTEN: '127.0.0.1:4433' });
   assert.equal(cfg.hubId, 'hub-1');
   assert.deepEqual(cfg.dtlsListen, { host: '127.0.0.1', port: 4433 });
+});
+
+test('hub config: per-agent stream cap, default and bounds', () => {
+  const base = { HOPGATE_DTLS_CERT_FILE: 'c', HOPGATE_DTLS_KEY_FILE: 'k' };
+  assert.equal(loadHubConfig(base).maxStreamsPerAgent, DEFAULT_MAX_STREAMS_PER_AGENT);
+  assert.equal(DEFAULT_MAX_STREAMS_PER_AGENT, 256);
+  assert.equal(loadHubConfig({ ...base, HOPGATE_MAX_STREAMS_PER_AGENT: '4' }).maxStreamsPerAgent, 4);
+  assert.throws(() => loadHubConfig({ ...base, HOPGATE_MAX_STREAMS_PER_AGENT: '0' }), /HOPGATE_MAX_STREAMS_PER_AGENT must be between 1 and/);
+  assert.throws(() => loadHubConfig({ ...base, HOPGATE_MAX_STREAMS_PER_AGENT: String(MAX_STREAMS_PER_AGENT_LIMIT + 1) }), { code: 'ERR_BAD_CONFIG' });
+  assert.throws(() => loadHubConfig({ ...base, HOPGATE_MAX_STREAMS_PER_AGENT: 'many' }), /non-negative integer/);
+});
+
+test('agent config: origin timeouts, defaults and overrides', () => {
+  const base = { server: 'h:1', client_id: 'a', token: 't', services: { w: '127.0.0.1:1' } };
+  const defaults = parseAgentConfig(base, {});
+  assert.equal(defaults.originConnectTimeoutMs, DEFAULT_ORIGIN_CONNECT_TIMEOUT_MS);
+  assert.equal(defaults.responseHeaderTimeoutMs, DEFAULT_RESPONSE_HEADER_TIMEOUT_MS);
+  assert.equal(defaults.bodyIdleTimeoutMs, DEFAULT_BODY_IDLE_TIMEOUT_MS);
+  // The agent's clearer 504 must come before the ingress's generic one.
+  assert.ok(DEFAULT_RESPONSE_HEADER_TIMEOUT_MS < DEFAULT_RESPONSE_TIMEOUT_MS);
+  const set = parseAgentConfig({ ...base, origin_connect_timeout_ms: 500, response_header_timeout_ms: 700, body_idle_timeout_ms: 0 }, {});
+  assert.equal(set.originConnectTimeoutMs, 500);
+  assert.equal(set.responseHeaderTimeoutMs, 700);
+  assert.equal(set.bodyIdleTimeoutMs, 0);
+  assert.throws(() => parseAgentConfig({ ...base, response_header_timeout_ms: -1 }, {}), /"response_header_timeout_ms" must be a non-negative integer/);
+  assert.throws(() => parseAgentConfig({ ...base, body_idle_timeout_ms: 'soon' }, {}), /"body_idle_timeout_ms" must be a non-negative integer/);
 });
 
 test('agent config: seed keys, validation with clear errors', () => {

@@ -1,13 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { Agent as UndiciAgent } from 'undici';
 import type { Logger } from '@hopgate/log';
-import type { AgentConfig } from '@hopgate/config';
+import { MAX_STREAMS_PER_AGENT_LIMIT, type AgentConfig } from '@hopgate/config';
 import { HopError, ErrorCode, errorCodeOf } from '@hopgate/errors';
 import { connectDtls } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, encodePreface } from '@hopgate/wire';
 import { Backoff } from './backoff.js';
 import { serveOriginRequest } from './origin-request.js';
+import { originTimeoutsOf, type OriginTimeouts } from './origin-timeouts.js';
 
 export const AGENT_VERSION = '0.1.0';
 /** Time the hub has to answer `hello` after the DTLS handshake. */
@@ -31,6 +32,7 @@ export class TunnelAgent extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
   private readonly dispatcher: UndiciAgent;
+  private readonly timeouts: OriginTimeouts;
   private readonly log: Logger;
 
   constructor(
@@ -40,8 +42,12 @@ export class TunnelAgent extends EventEmitter {
     super();
     this.log = logger.child({ component: 'agent' });
     this.backoff = new Backoff(config.reconnectMinMs, config.reconnectMaxMs);
+    this.timeouts = originTimeoutsOf(config);
+    // undici treats 0 as "no limit" for all three, as the config keys document.
     this.dispatcher = new UndiciAgent({
-      connect: { timeout: config.originConnectTimeoutMs },
+      connect: { timeout: this.timeouts.connectMs },
+      headersTimeout: this.timeouts.responseHeaderMs,
+      bodyTimeout: this.timeouts.bodyIdleMs,
       keepAliveTimeout: DEFAULT_ORIGIN_KEEPALIVE_MS,
       // Redirects are passed to the browser, never followed here.
     });
@@ -106,7 +112,14 @@ export class TunnelAgent extends EventEmitter {
       link.close();
       return;
     }
-    const conn = new Connection(link, { role: 'client', idleTimeoutMs: this.config.idleTimeoutMs, logger: this.logger.child({ component: 'transport' }) });
+    const conn = new Connection(link, {
+      role: 'client',
+      idleTimeoutMs: this.config.idleTimeoutMs,
+      // The hub caps streams per agent (HOPGATE_MAX_STREAMS_PER_AGENT, at most this limit):
+      // accepting as many as any hub may allow keeps the hub's cap, and its clear 503, the one met.
+      maxIncomingStreams: MAX_STREAMS_PER_AGENT_LIMIT,
+      logger: this.logger.child({ component: 'transport' }),
+    });
     this.connection = conn;
     const connectedAt = Date.now();
     conn.on('stream', (stream: TransportStream) => {
@@ -114,7 +127,7 @@ export class TunnelAgent extends EventEmitter {
       void serveOriginRequest(stream, {
         services: this.config.services,
         dispatcher: this.dispatcher,
-        connectTimeoutMs: this.config.originConnectTimeoutMs,
+        timeouts: this.timeouts,
         logger: this.logger.child({ component: 'proxy' }),
       });
     });

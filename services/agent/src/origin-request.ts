@@ -2,17 +2,19 @@ import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '@hopgate/log';
 import { ErrorCode, type ErrorCode as Code } from '@hopgate/errors';
-import type { ListenAddress } from '@hopgate/config';
+import { formatHostPort, type ListenAddress } from '@hopgate/config';
 import type { TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, type HeaderPairs, type RequestHead } from '@hopgate/wire';
 import { Coalescer, flattenHeaders, stripHopByHop } from '@hopgate/http-tunnel';
 import { isUpgrade, serveOriginUpgrade } from './origin-upgrade.js';
+import { bodyIdleTimeoutMessage, connectTimeoutMessage, responseHeaderTimeoutMessage, type OriginTimeouts } from './origin-timeouts.js';
 
 export interface OriginRequestContext {
   services: Readonly<Record<string, ListenAddress>>;
+  /** undici dispatcher built with the same timeouts (connect.timeout, headersTimeout, bodyTimeout). */
   dispatcher: Dispatcher;
-  /** Time to connect to a local service, in ms (upgrades; undici has its own). */
-  connectTimeoutMs: number;
+  /** The limits the dispatcher applies (for messages) and the upgrade path applies itself. */
+  timeouts: OriginTimeouts;
   logger: Logger;
 }
 
@@ -23,10 +25,15 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   'EHOSTUNREACH',
   'ENOTFOUND',
   'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
 ]);
+/** undici: no TCP connection within `connect.timeout`. */
+const CONNECT_TIMEOUT_CODE = 'UND_ERR_CONNECT_TIMEOUT';
+/** undici: no complete response head within `headersTimeout`. */
+const HEADERS_TIMEOUT_CODE = 'UND_ERR_HEADERS_TIMEOUT';
+/** undici: no body data for `bodyTimeout` while the body was being read. */
+const BODY_TIMEOUT_CODE = 'UND_ERR_BODY_TIMEOUT';
 
 function pairsFromUndici(headers: Record<string, string | string[] | undefined>): HeaderPairs {
   const out: HeaderPairs = [];
@@ -68,7 +75,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     return;
   }
   if (isUpgrade(head)) {
-    serveOriginUpgrade(stream, head, target, ctx.connectTimeoutMs, log);
+    serveOriginUpgrade(stream, head, target, ctx.timeouts, log);
     return;
   }
   const abort = new AbortController();
@@ -77,7 +84,10 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     if (!finished) abort.abort();
   });
   stream.on('error', (err) => {
-    if (!finished) log.info({ code: (err as { code?: string }).code }, 'request cancelled by the hub: aborting local request');
+    // Only a reset from the hub is a cancel; our own resets (a body timeout) are logged below.
+    if (!finished && (err as { code?: string }).code === ErrorCode.StreamReset) {
+      log.info({ code: ErrorCode.StreamReset }, 'request cancelled by the hub: aborting local request');
+    }
   });
   if (!head.has_body) stream.resume(); // only FIN follows the head
   const started = Date.now();
@@ -97,12 +107,18 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
   } catch (err) {
     if (abort.signal.aborted || stream.destroyed) return;
     const code = (err as { code?: string }).code ?? '';
-    const where = `${target.host}:${target.port}`;
-    if (UNREACHABLE_CODES.has(code)) {
+    const where = formatHostPort(target);
+    if (code === CONNECT_TIMEOUT_CODE) {
+      const message = connectTimeoutMessage(head.service, where, ctx.timeouts.connectMs);
+      log.warn({ code }, message);
+      writeError(stream, ErrorCode.Timeout, message);
+    } else if (code === HEADERS_TIMEOUT_CODE) {
+      const message = responseHeaderTimeoutMessage(head.service, ctx.timeouts.responseHeaderMs);
+      log.warn({ code }, message);
+      writeError(stream, ErrorCode.Timeout, message);
+    } else if (UNREACHABLE_CODES.has(code)) {
       log.warn({ code }, `cannot reach local service ${head.service} at ${where}`);
       writeError(stream, ErrorCode.OriginUnreachable, `cannot reach local service "${head.service}" at ${where}: ${code}`);
-    } else if (code === 'UND_ERR_HEADERS_TIMEOUT') {
-      writeError(stream, ErrorCode.Timeout, `local service "${head.service}" sent no response headers in time`);
     } else {
       log.warn({ err }, 'local request failed');
       writeError(stream, ErrorCode.OriginUnreachable, `local request to "${head.service}" failed: ${code || (err as Error).message}`);
@@ -123,7 +139,10 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     log.debug({ status: response.statusCode, duration_ms: Date.now() - started }, 'request served');
   } catch (err) {
     finished = true;
-    if (!abort.signal.aborted) log.info({ code: (err as { code?: string }).code }, 'response body stream ended early');
+    const code = (err as { code?: string }).code;
+    // The browser's response is cut (reset, not ended): a truncated body is never passed off as whole.
+    if (code === BODY_TIMEOUT_CODE) log.warn({ code }, bodyIdleTimeoutMessage(head.service, ctx.timeouts.bodyIdleMs));
+    else if (!abort.signal.aborted) log.info({ code }, 'response body stream ended early');
     response.body.destroy();
     stream.destroy();
   }

@@ -14,16 +14,22 @@ export interface AgentSessionInfo {
  * One authenticated agent session on this hub: the transport connection, its control
  * stream, and the ownership epoch it holds in Redis.
  * States: open -> closing -> closed (explicit; no way back).
+ *
+ * At most `maxStreams` request streams (requests and WebSockets) are in flight at once: a
+ * stream holds its slot from openStream() until it closes (both directions done, or reset),
+ * and one more is refused with ERR_BUSY, never queued.
  */
 export class AgentSession {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private readonly closeHandlers: Array<() => void> = [];
+  private inFlight = 0;
 
   constructor(
     readonly info: AgentSessionInfo,
     private readonly connection: Connection,
     private readonly control: TransportStream,
     readonly logger: Logger,
+    readonly maxStreams: number,
   ) {
     connection.once('close', () => this.onClosed());
   }
@@ -32,10 +38,26 @@ export class AgentSession {
     return this.state === 'open';
   }
 
-  /** A new request stream to the agent. Throws HopError if the session is gone or busy. */
+  /**
+   * A new request stream to the agent. Throws HopError ERR_CLIENT_OFFLINE if the session is
+   * going, ERR_BUSY if `maxStreams` streams are in flight (or the agent's transport allows no more).
+   */
   openStream(): TransportStream {
     if (this.state !== 'open') throw new HopError(ErrorCode.ClientOffline, `session of ${this.info.clientId} is closing`);
-    return this.connection.openStream();
+    if (this.inFlight >= this.maxStreams) {
+      throw new HopError(ErrorCode.Busy, `client "${this.info.clientId}" has ${this.inFlight} requests in flight (limit ${this.maxStreams})`);
+    }
+    const stream = this.connection.openStream();
+    this.inFlight++;
+    stream.once('close', () => {
+      this.inFlight--;
+    });
+    return stream;
+  }
+
+  /** Request streams opened and not yet closed. */
+  get streamsInFlight(): number {
+    return this.inFlight;
   }
 
   /** Transport counters (packets, losses, RTT, window) for logs. */

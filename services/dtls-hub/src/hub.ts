@@ -174,7 +174,7 @@ export class Hub {
         await this.sessionStore.release(clientId, this.config.hubId, epoch);
         return;
       }
-      const session = new AgentSession({ clientId, epoch, remote, connectedAt }, conn, control, slog.child({ epoch }));
+      const session = new AgentSession({ clientId, epoch, remote, connectedAt }, conn, control, slog.child({ epoch }), this.config.maxStreamsPerAgent);
       const older = this.sessions.get(clientId);
       this.sessions.set(clientId, session);
       if (older) older.goAway(ErrorCode.SessionReplaced, `replaced by a newer session (epoch ${epoch})`);

@@ -38,12 +38,19 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
     tunnel = session.openStream();
   } catch (err) {
     const code = errorCodeOf(err);
-    log.warn({ code }, 'cannot open a stream to the agent');
-    relay.reject(code === ErrorCode.Busy ? ErrorCode.Busy : ErrorCode.ClientOffline, errorMessageOf(err));
+    const reason = errorMessageOf(err);
+    if (code === ErrorCode.Busy) {
+      log.warn({ code, reason, streams_in_flight: session.streamsInFlight, max_streams: session.maxStreams }, 'request refused: too many streams in flight to this agent');
+      relay.reject(ErrorCode.Busy, reason);
+    } else {
+      log.warn({ code, reason }, 'cannot open a stream to the agent');
+      relay.reject(ErrorCode.ClientOffline, reason);
+    }
     return;
   }
   relay.accept();
   tunnel.on('error', () => undefined);
+  tunnel.once('close', () => log.debug({ streams_in_flight: session.streamsInFlight }, 'request stream closed: slot freed'));
   relay.on('error', () => undefined);
   // Cancel from the ingress (browser left, timeout): reset the agent's stream.
   let done = false;
