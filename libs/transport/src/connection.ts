@@ -17,7 +17,9 @@ import type { DatagramLink } from './datagram-link.js';
 import { ConnectionCloseError, StreamResetCode, TransportErrorCode, errorCodeForClose } from './errors.js';
 import { ackFrameSize, writeAckFrame, writeFrame } from './frame-codec.js';
 import { type ConnectionCloseFrame, type Frame, FrameType, isAckEliciting } from './frames.js';
+import type { CongestionController } from './congestion-controller.js';
 import { LossDetector, type PacketFateHandler } from './loss-detector.js';
+import { LossTolerantController } from './loss-tolerant-controller.js';
 import { NewReno } from './new-reno.js';
 import { type ConnectionOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Pacer } from './pacer.js';
@@ -42,7 +44,7 @@ export interface Connection {
 /**
  * A QUIC-shaped connection (RFC 9000 §2-4, 13, 19; RFC 9002) over a DatagramLink:
  * reliable, ordered, flow-controlled bidirectional streams, multiplexed in packets of at
- * most `link.maxDatagramSize` bytes, with loss recovery, NewReno and pacing.
+ * most `link.maxDatagramSize` bytes, with loss recovery, congestion control and pacing.
  *
  * Events: 'stream' (a peer-opened TransportStream; without a listener, peer streams are
  * refused with a reset), 'close' (once, with a ConnectionCloseError whose code is
@@ -56,7 +58,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   private closeError: ConnectionCloseError | null = null;
 
   private readonly rtt = new RttEstimator();
-  private readonly cc: NewReno;
+  private readonly cc: CongestionController;
   private readonly pacer: Pacer;
   private readonly loss: LossDetector;
   private readonly acks = new AckTracker();
@@ -113,7 +115,8 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     }
     this.link = link;
     this.maxPacketSize = Math.min(link.maxDatagramSize, MAX_DATAGRAM_SIZE_BYTES);
-    this.cc = new NewReno(this.maxPacketSize);
+    this.cc =
+      this.opts.congestionControl === 'new-reno' ? new NewReno(this.maxPacketSize) : new LossTolerantController(this.maxPacketSize);
     this.pacer = new Pacer(this.maxPacketSize);
     this.loss = new LossDetector(this.rtt, this.cc, this);
     this.recvWindow = new ReceiveWindow(this.opts.initialConnectionWindowBytes, this.opts.maxConnectionWindowBytes);
@@ -196,6 +199,9 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
       latestRttMs: this.rtt.latestRtt,
       congestionWindowBytes: this.cc.congestionWindow,
       slowStartThresholdBytes: this.cc.slowStartThreshold,
+      congestionReductions: this.cc.reductions,
+      toleratedLossEvents: this.cc.toleratedLossEvents,
+      spuriousLosses: this.loss.spuriousLosses,
       bytesInFlight: this.cc.bytesInFlight,
       pacingRateBytesPerSecond: this.pacer.rateBytesPerSecond,
       streamCount: this.registry.size,

@@ -38,6 +38,11 @@ export const INITIAL_RTT_MS = 100;
 export const MAX_PROBE_TIMEOUT_MS = 60_000;
 /** Ack-eliciting probe packets sent when the probe timer fires (RFC 9002 §6.2.4). */
 export const PROBE_PACKETS_PER_TIMEOUT = 2;
+/**
+ * Lost packets remembered so that an ACK arriving for one of them later is recognised as
+ * reordering, not loss (it then stops counting against the loss tolerance).
+ */
+export const MAX_TRACKED_LOST_PACKETS = 1024;
 /** Persistent congestion threshold, in probe timeouts: kPersistentCongestionThreshold (RFC 9002 §7.6.1). */
 export const PERSISTENT_CONGESTION_THRESHOLD = 3;
 
@@ -72,8 +77,23 @@ export const INITIAL_CONGESTION_WINDOW_PACKETS = 32;
 export const MIN_CONGESTION_WINDOW_PACKETS = 2;
 /** Upper bound of the congestion window, in bytes (flow control bounds it well before). */
 export const MAX_CONGESTION_WINDOW_BYTES = 64 * 1024 * 1024;
-/** Window reduction on loss: kLossReductionFactor (RFC 9002 §7.3.2). */
+/** Window reduction on loss: kLossReductionFactor (RFC 9002 §7.3.2), used by NewReno. */
 export const LOSS_REDUCTION_FACTOR = 0.5;
+/**
+ * Window reduction of the loss-tolerant controller when it does react: CUBIC's
+ * multiplicative decrease factor beta_cubic (RFC 9438 §4.6).
+ */
+export const LOSS_TOLERANT_REDUCTION_FACTOR = 0.7;
+/**
+ * Loss tolerance of the loss-tolerant controller: a loss event reduces the window only
+ * when the bytes lost in the current round trip exceed this fraction of the round's
+ * traffic (the larger of bytes acknowledged + lost in the round, and the window). Random
+ * loss of a few percent stays under it; an overflowing queue (a burst of losses in one
+ * round) or sustained heavy loss goes over it. BBRv2's loss_thresh is 2%
+ * (draft-cardwell-iccrg-bbr-congestion-control-02 §4.2); ours sits above the 2-5% random
+ * loss the hub<->agent link must carry at full speed.
+ */
+export const LOSS_TOLERANCE_FRACTION = 0.1;
 
 // ---------------------------------------------------------------- pacing (RFC 9002 §7.7)
 

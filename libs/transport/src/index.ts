@@ -1,6 +1,7 @@
 export type { DatagramLink } from './datagram-link.js';
 export { Connection } from './connection.js';
 export type { ConnectionOptions } from './options.js';
+export type { CongestionControlAlgorithm } from './congestion-controller.js';
 export type { ConnectionStats } from './stats.js';
 export { TransportStream } from './transport-stream.js';
 export {
@@ -13,6 +14,7 @@ export {
   createMemoryLinkPair,
   MemoryLink,
   DEFAULT_MEMORY_LINK_SEED,
+  DEFAULT_MEMORY_LINK_QUEUE_LIMIT_BYTES,
   type LossyLinkOptions,
   type MemoryLinkStats,
 } from './memory-link.js';

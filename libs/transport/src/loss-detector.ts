@@ -1,10 +1,11 @@
+import type { CongestionController } from './congestion-controller.js';
 import {
+  MAX_TRACKED_LOST_PACKETS,
   PACKET_THRESHOLD,
   PERSISTENT_CONGESTION_THRESHOLD,
   TIME_THRESHOLD_RTT_MULTIPLIER,
 } from './constants.js';
 import type { AckFrame } from './frames.js';
-import type { NewReno } from './new-reno.js';
 import type { RttEstimator } from './rtt-estimator.js';
 import type { SentPacket } from './sent-packet.js';
 
@@ -24,7 +25,7 @@ const COMPACT_AFTER_SLOTS = 1024;
  */
 export class LossDetector {
   private readonly rtt: RttEstimator;
-  private readonly cc: NewReno;
+  private readonly cc: CongestionController;
   private readonly fate: PacketFateHandler;
   private packets: (SentPacket | null)[] = [];
   /** Packet number of packets[0]. */
@@ -34,6 +35,8 @@ export class LossDetector {
   private readonly ackedScratch: SentPacket[] = [];
   private readonly lostScratch: SentPacket[] = [];
   private timeOfFirstRttSample = Infinity;
+  /** The last packets declared lost (packet number order), to notice when one is acknowledged after all. */
+  private readonly recentlyLost = new RecentlyLost(MAX_TRACKED_LOST_PACKETS);
 
   /** Next packet number to use (RFC 9000 §12.3: never reused). */
   nextPacketNumber = 0;
@@ -51,8 +54,10 @@ export class LossDetector {
   ackElicitingInFlight = 0;
   /** In-flight packets declared lost, in total. */
   packetsLost = 0;
+  /** Packets declared lost and acknowledged later: reordered beyond the thresholds (RFC 9002 §6.1). */
+  spuriousLosses = 0;
 
-  constructor(rtt: RttEstimator, cc: NewReno, fate: PacketFateHandler) {
+  constructor(rtt: RttEstimator, cc: CongestionController, fate: PacketFateHandler) {
     this.rtt = rtt;
     this.cc = cc;
     this.fate = fate;
@@ -96,6 +101,7 @@ export class LossDetector {
         if (pn === ack.largestAcknowledged) largestNewlyAcked = packet;
       }
     }
+    if (this.recentlyLost.size > 0) this.detectSpuriousLosses(ranges);
     if (acked.length === 0) return true;
     if (ack.largestAcknowledged > this.largestAcked) this.largestAcked = ack.largestAcknowledged;
     // RFC 9002 §5.1: an RTT sample needs the largest acknowledged newly acked and ack-eliciting news.
@@ -105,7 +111,7 @@ export class LossDetector {
     }
     this.detectAndRemoveLostPackets(now);
     for (const packet of acked) {
-      if (packet.inFlight) this.cc.onPacketAcked(packet.size, packet.timeSent, priorInFlight);
+      if (packet.inFlight) this.cc.onPacketAcked(packet.size, packet.timeSent, priorInFlight, now);
       if (packet.ackEliciting) this.ackElicitingInFlight--;
       this.fate.onPacketAcked(packet);
     }
@@ -186,6 +192,7 @@ export class LossDetector {
     for (const packet of lost) {
       if (packet.inFlight) {
         this.cc.onPacketLost(packet.size);
+        this.recentlyLost.add(packet.packetNumber, packet.size);
         this.packetsLost++;
         if (packet.timeSent > latestLostTimeSent) latestLostTimeSent = packet.timeSent;
       }
@@ -196,6 +203,16 @@ export class LossDetector {
     // RFC 9002 §7.3.2: a loss starts a recovery period (once per round trip).
     this.cc.onCongestionEvent(latestLostTimeSent, now);
     if (this.inPersistentCongestion(lost)) this.cc.onPersistentCongestion();
+  }
+
+  /** Lost packets that this ACK acknowledges after all arrived late, not lost (RFC 9002 §6.1: reordering). */
+  private detectSpuriousLosses(ranges: readonly number[]): void {
+    for (let i = 0; i < ranges.length; i += 2) {
+      this.recentlyLost.takeRange(ranges[i + 1] as number, ranges[i] as number, (size) => {
+        this.spuriousLosses++;
+        this.cc.onSpuriousLoss(size);
+      });
+    }
   }
 
   /**
@@ -230,6 +247,52 @@ export class LossDetector {
       this.packets = packets.slice(first);
       this.baseNumber += first;
       this.firstLive = 0;
+    }
+  }
+}
+
+/**
+ * A bounded history of lost packets, in packet-number order (losses are declared in that
+ * order: both thresholds of RFC 9002 §6.1 are monotonic in the packet number). The oldest
+ * entries are forgotten first.
+ */
+class RecentlyLost {
+  private readonly numbers: number[] = [];
+  private readonly sizes: number[] = [];
+  private head = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  get size(): number {
+    return this.numbers.length - this.head;
+  }
+
+  add(packetNumber: number, size: number): void {
+    this.numbers.push(packetNumber);
+    this.sizes.push(size);
+    if (this.size > this.capacity) this.head++;
+    if (this.head >= this.capacity) {
+      this.numbers.splice(0, this.head);
+      this.sizes.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Calls `found` with the size of each remembered packet in [low, high] and forgets it. */
+  takeRange(low: number, high: number, found: (size: number) => void): void {
+    const numbers = this.numbers;
+    let lo = this.head;
+    let hi = numbers.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((numbers[mid] as number) < low) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < numbers.length && (numbers[i] as number) <= high; i++) {
+      const size = this.sizes[i] as number;
+      if (size === 0) continue;
+      this.sizes[i] = 0;
+      found(size);
     }
   }
 }

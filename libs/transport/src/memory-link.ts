@@ -2,6 +2,8 @@ import { DEFAULT_MEMORY_LINK_DATAGRAM_SIZE_BYTES } from './constants.js';
 import type { DatagramLink } from './datagram-link.js';
 import { createPrng } from './prng.js';
 
+/** Default bottleneck queue of the in-memory link (when it has a rate), in bytes. */
+export const DEFAULT_MEMORY_LINK_QUEUE_LIMIT_BYTES = 64 * 1024;
 /** Default PRNG seed of the in-memory link. */
 export const DEFAULT_MEMORY_LINK_SEED = 1;
 
@@ -19,6 +21,13 @@ export interface LossyLinkOptions {
   delayMs?: number;
   /** Uniform random extra delay in [0, jitterMs), in ms; order is kept (a queue). Default 0. */
   jitterMs?: number;
+  /**
+   * Bottleneck rate, in bytes per second: datagrams queue and leave one after another at
+   * this rate (before `delayMs`). Default 0 (no bottleneck).
+   */
+  rateBytesPerSecond?: number;
+  /** Bottleneck queue size, in bytes: a datagram that does not fit is dropped (tail drop). Default 64 KiB. */
+  queueLimitBytes?: number;
   /** PRNG seed (deterministic impairments). Default DEFAULT_MEMORY_LINK_SEED. */
   seed?: number;
   /** Largest datagram accepted, in bytes. Default DEFAULT_MEMORY_LINK_DATAGRAM_SIZE_BYTES (1160). */
@@ -27,7 +36,10 @@ export interface LossyLinkOptions {
 
 export interface MemoryLinkStats {
   sent: number;
+  /** Dropped at random (`lossRate`). */
   dropped: number;
+  /** Dropped because the bottleneck queue was full. */
+  queueDropped: number;
   duplicated: number;
   reordered: number;
   delivered: number;
@@ -97,7 +109,7 @@ function before(a: Pending, b: Pending): boolean {
  */
 export class MemoryLink implements DatagramLink {
   readonly maxDatagramSize: number;
-  readonly stats: MemoryLinkStats = { sent: 0, dropped: 0, duplicated: 0, reordered: 0, delivered: 0 };
+  readonly stats: MemoryLinkStats = { sent: 0, dropped: 0, queueDropped: 0, duplicated: 0, reordered: 0, delivered: 0 };
   private options: Required<LossyLinkOptions>;
   private readonly random: () => number;
   private peer: MemoryLink | null = null;
@@ -108,6 +120,8 @@ export class MemoryLink implements DatagramLink {
   private readonly queue = new DeliveryQueue();
   private seq = 0;
   private lastInOrderAt = 0;
+  /** When the bottleneck has sent everything queued so far (performance.now() ms). */
+  private bottleneckFreeAt = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private immediate: NodeJS.Immediate | null = null;
@@ -143,6 +157,10 @@ export class MemoryLink implements DatagramLink {
       return;
     }
     const copy = Buffer.from(datagram);
+    if (o.rateBytesPerSecond > 0 && !this.admitToBottleneck(copy.length)) {
+      this.stats.queueDropped++;
+      return;
+    }
     this.enqueue(copy);
     if (o.duplicateRate > 0 && this.random() < o.duplicateRate) {
       this.stats.duplicated++;
@@ -180,9 +198,20 @@ export class MemoryLink implements DatagramLink {
     if (!this.closed) this.receiver?.(datagram);
   }
 
+  /** Queues `bytes` at the bottleneck unless its queue is full; its departure time becomes bottleneckFreeAt. */
+  private admitToBottleneck(bytes: number): boolean {
+    const now = performance.now();
+    const bytesPerMs = this.options.rateBytesPerSecond / 1000;
+    const start = Math.max(now, this.bottleneckFreeAt);
+    if ((start - now) * bytesPerMs + bytes > this.options.queueLimitBytes) return false;
+    this.bottleneckFreeAt = start + bytes / bytesPerMs;
+    return true;
+  }
+
   private enqueue(datagram: Uint8Array): void {
     const o = this.options;
-    let at = performance.now() + o.delayMs;
+    const departure = o.rateBytesPerSecond > 0 ? Math.max(performance.now(), this.bottleneckFreeAt) : performance.now();
+    let at = departure + o.delayMs;
     // Jitter varies the delay but keeps FIFO order (a queue, not a reordering); only
     // `reorderRate` lets datagrams overtake each other.
     if (o.jitterMs > 0) at = Math.max(at + this.random() * o.jitterMs, this.lastInOrderAt);
@@ -256,6 +285,8 @@ function resolve(options: LossyLinkOptions): Required<LossyLinkOptions> {
     reorderDelayMs: options.reorderDelayMs ?? Math.max(1, delayMs),
     delayMs,
     jitterMs: options.jitterMs ?? 0,
+    rateBytesPerSecond: options.rateBytesPerSecond ?? 0,
+    queueLimitBytes: options.queueLimitBytes ?? DEFAULT_MEMORY_LINK_QUEUE_LIMIT_BYTES,
     seed: options.seed ?? DEFAULT_MEMORY_LINK_SEED,
     maxDatagramSize: options.maxDatagramSize ?? DEFAULT_MEMORY_LINK_DATAGRAM_SIZE_BYTES,
   };

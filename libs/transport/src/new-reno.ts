@@ -1,3 +1,4 @@
+import type { CongestionController } from './congestion-controller.js';
 import {
   INITIAL_CONGESTION_WINDOW_PACKETS,
   LOSS_REDUCTION_FACTOR,
@@ -7,9 +8,11 @@ import {
 
 /**
  * NewReno congestion control (RFC 9002 §7.3): slow start, recovery, congestion avoidance.
- * Owns bytes_in_flight. Times are performance.now() milliseconds.
+ * Owns bytes_in_flight. Times are performance.now() milliseconds. Every loss event outside
+ * a recovery period halves the window: the reference controller (`congestionControl:
+ * 'new-reno'`), replaced by default with LossTolerantController.
  */
-export class NewReno {
+export class NewReno implements CongestionController {
   readonly maxDatagramSize: number;
   /** congestion_window, in bytes */
   congestionWindow: number;
@@ -21,6 +24,9 @@ export class NewReno {
   private recoveryStartTime = -Infinity;
   /** Bytes acknowledged in congestion avoidance, not yet turned into window growth. */
   private bytesAckedInAvoidance = 0;
+  reductions = 0;
+  /** NewReno tolerates no loss event. */
+  readonly toleratedLossEvents = 0;
 
   constructor(maxDatagramSize: number) {
     this.maxDatagramSize = maxDatagramSize;
@@ -45,7 +51,7 @@ export class NewReno {
   }
 
   /** A packet was acknowledged; `priorInFlight` is bytes_in_flight before this ACK (RFC 9002 §7.8). */
-  onPacketAcked(bytes: number, timeSent: number, priorInFlight: number): void {
+  onPacketAcked(bytes: number, timeSent: number, priorInFlight: number, _now: number): void {
     this.bytesInFlight -= bytes;
     // RFC 9002 §7.3.2: no increase for packets sent before recovery started.
     if (timeSent <= this.recoveryStartTime) return;
@@ -69,6 +75,9 @@ export class NewReno {
     this.bytesInFlight -= bytes;
   }
 
+  /** NewReno does not undo a reduction for a spurious loss. */
+  onSpuriousLoss(_bytes: number): void {}
+
   /** An in-flight packet was forgotten without being acked or lost (connection closing). */
   onPacketDiscarded(bytes: number): void {
     this.bytesInFlight -= bytes;
@@ -78,6 +87,7 @@ export class NewReno {
   onCongestionEvent(timeSent: number, now: number): void {
     if (timeSent <= this.recoveryStartTime) return;
     this.recoveryStartTime = now;
+    this.reductions++;
     this.slowStartThreshold = Math.max(this.congestionWindow * LOSS_REDUCTION_FACTOR, this.minimumWindow);
     this.congestionWindow = this.slowStartThreshold;
     this.bytesAckedInAvoidance = 0;

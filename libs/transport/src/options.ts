@@ -1,5 +1,6 @@
 import { ErrorCode, HopError } from '@hopgate/errors';
 import { type Logger, silentLogger } from '@hopgate/log';
+import type { CongestionControlAlgorithm } from './congestion-controller.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_INITIAL_CONNECTION_WINDOW_BYTES,
@@ -30,6 +31,11 @@ export interface ConnectionOptions {
   initialConnectionWindowBytes?: number;
   /** Auto-tuned connection window stops here. Default DEFAULT_MAX_CONNECTION_WINDOW_BYTES. */
   maxConnectionWindowBytes?: number;
+  /**
+   * 'loss-tolerant' (default): reduces the window only when a round trip loses more than
+   * LOSS_TOLERANCE_FRACTION of its traffic, by 0.7. 'new-reno': RFC 9002 §7.3, halves on every loss event.
+   */
+  congestionControl?: CongestionControlAlgorithm;
   /** Default silentLogger(). */
   logger?: Logger;
 }
@@ -43,6 +49,7 @@ export interface ResolvedOptions {
   readonly maxStreamWindowBytes: number;
   readonly initialConnectionWindowBytes: number;
   readonly maxConnectionWindowBytes: number;
+  readonly congestionControl: CongestionControlAlgorithm;
   readonly logger: Logger;
 }
 
@@ -68,8 +75,13 @@ export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
   if (keepAliveIntervalMs > 0 && idleTimeoutMs > 0) {
     keepAliveIntervalMs = Math.min(keepAliveIntervalMs, Math.max(1, Math.floor(idleTimeoutMs / KEEPALIVE_IDLE_TIMEOUT_DIVISOR)));
   }
+  const congestionControl = options.congestionControl ?? 'loss-tolerant';
+  if (congestionControl !== 'loss-tolerant' && congestionControl !== 'new-reno') {
+    throw new HopError(ErrorCode.BadConfig, `transport option congestionControl must be 'loss-tolerant' or 'new-reno'`);
+  }
   return {
     isClient: options.role === 'client',
+    congestionControl,
     idleTimeoutMs,
     keepAliveIntervalMs,
     maxIncomingStreams: check('maxIncomingStreams', options.maxIncomingStreams ?? DEFAULT_MAX_INCOMING_STREAMS, 1, MAX_STREAMS_LIMIT),

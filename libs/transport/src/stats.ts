@@ -29,9 +29,15 @@ export interface ConnectionStats {
   minRttMs: number;
   rttVarianceMs: number;
   latestRttMs: number;
-  /** NewReno state (RFC 9002 §7); slowStartThresholdBytes is Infinity until the first loss. */
+  /** Congestion controller state (RFC 9002 §7); slowStartThresholdBytes is Infinity until the first reduction. */
   congestionWindowBytes: number;
   slowStartThresholdBytes: number;
+  /** Loss events that reduced the congestion window. */
+  congestionReductions: number;
+  /** Loss events within the loss tolerance: repaired, window kept (always 0 with 'new-reno'). */
+  toleratedLossEvents: number;
+  /** Packets declared lost, then acknowledged: reordered, not lost. */
+  spuriousLosses: number;
   bytesInFlight: number;
   /** Pacing rate (RFC 9002 §7.7), in bytes per second. */
   pacingRateBytesPerSecond: number;
