@@ -8,12 +8,20 @@ export const DEFAULT_COALESCE_BYTES = 60 * 1024;
  * before they reach a consumer that pays per chunk (a NATS publish, a socket write).
  * A chunk leaves when `maxBytes` are gathered or at the end of the current event-loop
  * turn (setImmediate), whichever comes first: no timer-based delay, so streaming
- * responses (SSE) are not held back. Backpressure passes through (it is a Transform).
+ * responses (SSE) are not held back.
+ *
+ * Backpressure: a Transform only holds back its writer when `_transform` pushes synchronously,
+ * and the end-of-turn release pushes later; so while the readable buffer is at its high-water
+ * mark, `_transform` keeps its callback until the reader asks for more (`_read`). Without
+ * this, a reader that stops (a paused browser, a full relay window) let the buffer grow
+ * without bound.
  */
 export class Coalescer extends Transform {
   private parts: Buffer[] = [];
   private bytes = 0;
   private scheduled = false;
+  /** A `_transform` callback held back while the reader is not reading. */
+  private heldCallback: TransformCallback | undefined;
 
   constructor(private readonly maxBytes: number = DEFAULT_COALESCE_BYTES) {
     super({ writableHighWaterMark: maxBytes, readableHighWaterMark: maxBytes });
@@ -31,7 +39,15 @@ export class Coalescer extends Transform {
         if (!this.destroyed) this.release();
       });
     }
-    callback();
+    if (this.readableLength >= this.readableHighWaterMark) this.heldCallback = callback;
+    else callback();
+  }
+
+  override _read(size: number): void {
+    const callback = this.heldCallback;
+    this.heldCallback = undefined;
+    callback?.();
+    super._read(size);
   }
 
   override _flush(callback: TransformCallback): void {

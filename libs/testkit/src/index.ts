@@ -6,3 +6,5 @@ export { ManagedProcess, type LogRecord } from './managed-process.js';
 export { Stack, REPO_ROOT, HUB_SERVER_NAME, serviceMain, type StackOptions, type HubNode, type AgentOptions } from './stack.js';
 export { reapOnExit } from './child-reaper.js';
 export { UdpLossProxy, DEFAULT_REORDER_DELAY_MS, PROXY_FLOW_IDLE_MS, type UdpImpairments, type UdpLossProxyOptions, type UdpLossProxyStats } from './udp-loss-proxy.js';
+export { RssSampler, readRssBytes, formatMiB, DEFAULT_RSS_SAMPLE_INTERVAL_MS, type RssFigures } from './rss-sampler.js';
+export { startBodyOrigin, randomChunks, BODY_CHUNK_BYTES, type BodyOrigin, type DownloadState } from './body-origin.js';

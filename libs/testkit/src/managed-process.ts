@@ -52,6 +52,12 @@ export class ManagedProcess {
     });
   }
 
+  /** The OS process id (for /proc sampling); throws if the spawn failed. */
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error(`${this.name} has no pid (spawn failed)`);
+    return this.child.pid;
+  }
+
   get stderr(): string {
     return this.stderrText;
   }
