@@ -109,13 +109,14 @@ export class TunnelAgent extends EventEmitter {
     const conn = new Connection(link, { role: 'client', idleTimeoutMs: this.config.idleTimeoutMs, logger: this.logger.child({ component: 'transport' }) });
     this.connection = conn;
     const connectedAt = Date.now();
+    const proxyLogger = this.logger.child({ component: 'proxy' });
     conn.on('stream', (stream: TransportStream) => {
       stream.on('error', () => undefined);
       void serveOriginRequest(stream, {
         services: this.config.services,
         dispatcher: this.dispatcher,
         connectTimeoutMs: this.config.originConnectTimeoutMs,
-        logger: this.logger.child({ component: 'proxy' }),
+        logger: proxyLogger,
       });
     });
     conn.once('close', (err?: HopError) => {

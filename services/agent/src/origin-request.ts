@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
-import type { Logger } from '@hopgate/log';
+import { lazyChild, type Logger } from '@hopgate/log';
 import { ErrorCode, type ErrorCode as Code } from '@hopgate/errors';
 import type { ListenAddress } from '@hopgate/config';
 import type { TransportStream } from '@hopgate/transport';
@@ -60,7 +60,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     stream.destroy();
     return;
   }
-  const log = ctx.logger.child({ request_id: head.request_id, local_service: head.service });
+  const log = lazyChild(ctx.logger, { request_id: head.request_id, local_service: head.service });
   const target = ctx.services[head.service];
   if (!target) {
     log.warn('request for a service this agent does not serve');

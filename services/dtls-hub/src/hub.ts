@@ -74,11 +74,12 @@ export class Hub {
       hubId: cfg.hubId,
       logger: this.logger,
     });
+    const forwardLogger = this.logger.child({ component: 'forward' });
     this.relay.on('open', (stream: RelayServerStream) => {
       void forwardRequest(stream, {
         hubId: cfg.hubId,
         findSession: (id) => this.sessions.get(id),
-        logger: this.logger.child({ component: 'forward' }),
+        logger: forwardLogger,
       });
     });
     await this.relay.start();

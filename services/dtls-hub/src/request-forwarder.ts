@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import type { Logger } from '@hopgate/log';
+import { lazyChild, type Logger } from '@hopgate/log';
 import { ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import type { RelayServerStream } from '@hopgate/relay';
 import type { TransportStream } from '@hopgate/transport';
@@ -26,7 +26,7 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
     relay.reject(ErrorCode.BadFrame, 'malformed request head');
     return;
   }
-  const log = ctx.logger.child({ request_id: open.request.request_id, client_id: open.clientId, route: open.route });
+  const log = lazyChild(ctx.logger, { request_id: open.request.request_id, client_id: open.clientId, route: open.route });
   const session = ctx.findSession(open.clientId);
   if (!session || !session.isOpen) {
     log.info('no live session for this client on this hub');
