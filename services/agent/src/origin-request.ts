@@ -1,11 +1,10 @@
-import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { lazyChild, type Logger } from '@hopgate/log';
 import { ErrorCode, type ErrorCode as Code } from '@hopgate/errors';
 import type { ListenAddress } from '@hopgate/config';
 import type { TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, type HeaderPairs, type RequestHead } from '@hopgate/wire';
-import { Coalescer, flattenHeaders, stripHopByHop } from '@hopgate/http-tunnel';
+import { Coalescer, flattenHeaders, pipeStreams, stripHopByHop } from '@hopgate/http-tunnel';
 import { isUpgrade, serveOriginUpgrade } from './origin-upgrade.js';
 
 export interface OriginRequestContext {
@@ -118,7 +117,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     // Backpressure on the head alone is fine: the pipeline below waits for drain.
   }
   try {
-    await pipeline(response.body, stream);
+    await pipeStreams(response.body, stream);
     finished = true;
     log.debug({ status: response.statusCode, duration_ms: Date.now() - started }, 'request served');
   } catch (err) {

@@ -4,7 +4,7 @@ import { ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import type { RelayServerStream } from '@hopgate/relay';
 import type { TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage } from '@hopgate/wire';
-import { Coalescer, decodeTunnelOpen, encodeTunnelResponse, type TunnelOpen } from '@hopgate/http-tunnel';
+import { Coalescer, decodeTunnelOpen, encodeTunnelResponse, pipeStreams, type TunnelOpen } from '@hopgate/http-tunnel';
 import type { AgentSession } from './agent-session.js';
 
 export interface ForwardContext {
@@ -74,7 +74,7 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
     }
     relay.respond(encodeTunnelResponse(msg));
     // Datagram-sized chunks are joined before they become NATS publishes.
-    await pipeline(tunnel, new Coalescer(), relay);
+    await pipeStreams(tunnel, new Coalescer(), relay);
     await requestBody;
     done = true;
   } catch (err) {
