@@ -12,6 +12,8 @@ export interface Origin {
   seen: Array<{ method: string; url: string; headers: http.IncomingHttpHeaders }>;
   /** `/slow` requests whose connection the origin saw close before it finished them. */
   slowClosed(): number;
+  /** How many `GET /hang` requests were closed (they are never answered). */
+  hangClosed(): number;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ export interface Origin {
 export async function startOrigin(name = 'origin'): Promise<Origin> {
   const seen: Origin['seen'] = [];
   let slowClosed = 0;
+  let hangClosed = 0;
   const server = http.createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     const url = req.url ?? '/';
@@ -53,6 +56,9 @@ export async function startOrigin(name = 'origin'): Promise<Origin> {
       res.end(body);
     } else if (url === '/hang') {
       // never answers
+      res.once('close', () => {
+        hangClosed += 1;
+      });
     } else if (url === '/slow') {
       // answers the head and a first chunk, then never ends
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -73,6 +79,7 @@ export async function startOrigin(name = 'origin'): Promise<Origin> {
     address: `127.0.0.1:${port}`,
     seen,
     slowClosed: () => slowClosed,
+    hangClosed: () => hangClosed,
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());
