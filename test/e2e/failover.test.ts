@@ -66,6 +66,19 @@ test('the browser leaving cancels the request on every hop: the origin sees its 
   await waitFor('origin saw the cancel', () => origin.slowClosed() > before, 5_000, 20);
 });
 
+test('the browser leaving before the origin answered cancels the local request: the origin sees it closed', async () => {
+  const before = origin.hangClosed();
+  const seenBefore = origin.seen.filter((r) => r.url === '/hang').length;
+  const client = new Client(`https://127.0.0.1:${stack.httpsPort}`, {
+    connect: { ca: fs.readFileSync(stack.ca.certFile, 'utf8'), servername: HOST },
+  });
+  const pending = client.request({ path: '/hang', method: 'GET', headers: { host: HOST } }).catch(() => 'cut');
+  await waitFor('origin got /hang', () => origin.seen.filter((r) => r.url === '/hang').length > seenBefore, 5_000, 20);
+  await client.destroy();
+  assert.equal(await pending, 'cut');
+  await waitFor('origin saw the cancel', () => origin.hangClosed() > before, 5_000, 20);
+});
+
 test('HEAD carries no body through the tunnel', async () => {
   const head = await pub.request(HOST, '/hello', { method: 'HEAD' });
   assert.equal(head.status, 200);

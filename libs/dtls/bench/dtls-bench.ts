@@ -5,6 +5,9 @@
  * flight), as the stream layer paces; unpaced UDP loses datagrams even on loopback.
  *
  *   node dist/bench/dtls-bench.js
+ *
+ * DTLS_BENCH_RECORDS overrides the record count of each throughput direction (`npm run bench`
+ * uses fewer to stay short).
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,13 +16,21 @@ import { DtlsHubServer, connectDtls, type DtlsServerLink } from '../src/index.js
 import { makeTestPki, TEST_SERVER_NAME } from '../test-support/certs.js';
 
 const RECORD_BYTES = 1_100;
-const THROUGHPUT_RECORDS = 100_000;
+const DEFAULT_THROUGHPUT_RECORDS = 100_000;
+const THROUGHPUT_RECORDS = positiveInt(process.env.DTLS_BENCH_RECORDS) ?? DEFAULT_THROUGHPUT_RECORDS;
 const WINDOW_RECORDS = 64;
 const ACK_EVERY_RECORDS = 16;
 const STALL_MS = 20;
 const PING_BYTES = 100;
 const PINGS = 5_000;
 const HANDSHAKES = 20;
+
+function positiveInt(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`DTLS_BENCH_RECORDS must be a positive integer, got ${JSON.stringify(text)}`);
+  return n;
+}
 
 /** Message kinds inside the datagrams (first byte). */
 const Kind = { Data: 1, Ack: 2, Ping: 3, StartSend: 4 } as const;

@@ -8,3 +8,4 @@ export {
   type TunnelOpen,
 } from './tunnel-envelope.js';
 export { Coalescer, DEFAULT_COALESCE_BYTES } from './coalescer.js';
+export { pipeStreams, prematureCloseError } from './pipe-streams.js';

@@ -1,2 +1,2 @@
-export { createLogger, silentLogger, REDACT_PATHS, DEFAULT_LOG_LEVEL } from './logger.js';
+export { createLogger, silentLogger, lazyChild, REDACT_PATHS, DEFAULT_LOG_LEVEL } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';

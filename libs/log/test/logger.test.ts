@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger } from '../src/index.js';
+import { createLogger, lazyChild } from '../src/index.js';
 
 test('tokens and keys are redacted, fields are snake_case JSON', async () => {
   const lines: string[] = [];
@@ -16,4 +16,30 @@ test('tokens and keys are redacted, fields are snake_case JSON', async () => {
   assert.equal(rec.token, '[redacted]');
   assert.equal(rec.headers.authorization, '[redacted]');
   assert.ok(!lines[0]!.includes('secret-token'));
+});
+
+test('lazyChild: no child until something is logged at an enabled level; then the bindings are on the line', async () => {
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const parent = createLogger({ service: 'test', level: 'info', destination: sink });
+  let children = 0;
+  const realChild = parent.child.bind(parent);
+  parent.child = ((...args: Parameters<typeof parent.child>) => {
+    children += 1;
+    return realChild(...args);
+  }) as typeof parent.child;
+  const log = lazyChild(parent, { request_id: 'r-1', token: 'secret-token' });
+  log.debug({ status: 200 }, 'below the level');
+  assert.equal(children, 0);
+  log.info({ code: 'X' }, 'logged');
+  log.warn('again');
+  assert.equal(children, 1);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(lines.length, 2);
+  const rec = JSON.parse(lines[0]!);
+  assert.equal(rec.request_id, 'r-1');
+  assert.equal(rec.code, 'X');
+  assert.equal(rec.msg, 'logged');
+  assert.equal(rec.token, '[redacted]');
+  assert.equal(JSON.parse(lines[1]!).request_id, 'r-1');
 });

@@ -69,3 +69,10 @@ export const PEER_INSTANCE_ID_BYTES = 8;
 
 /** Largest instance id a PONG may carry. */
 export const MAX_INSTANCE_ID_BYTES = 64;
+
+/**
+ * `noAsyncTraces` for the NATS connections of the relay nodes: otherwise nats.js builds an Error
+ * (a stack capture) for every request() and its timer, i.e. per relay OPEN, only to have a
+ * nicer stack if it fails. The errors themselves (timeout, no responders) are unchanged.
+ */
+export const NATS_NO_ASYNC_TRACES = true;

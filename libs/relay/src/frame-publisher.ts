@@ -11,11 +11,20 @@ import { FrameType, type Frame } from './frames.js';
  * (onDisconnect) instead of waiting for a sequence gap or the idle timeout. nats.js discards what
  * was published while disconnected, so RESETs are held back and sent after the reconnect: the
  * peer frees its side too.
+ *
+ * Frames are encoded at once and handed to nats.js together once per event-loop turn
+ * (setImmediate): nats.js writes its socket once per microtask checkpoint, so publishing as
+ * frames are made costs one write (and one wake-up of nats-server) per I/O callback, while a
+ * turn's batch costs one. Order is kept: every frame goes through the one queue.
  */
 export class FramePublisher {
   private connected = true;
   private deferredResets: Array<{ subject: string; frame: Frame }> = [];
   private stopWatching: (() => void) | undefined;
+  /** Encoded frames waiting for the end of this event-loop turn. */
+  private queue: Array<{ subject: string; data: Uint8Array; requestId: string }> = [];
+  private drainScheduled = false;
+  private readonly drainBound = (): void => this.drain();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -53,18 +62,39 @@ export class FramePublisher {
     this.connected = true; // a later watch() starts from the connection as it is
   }
 
-  /** Encodes and publishes; false when the connection cannot take it (closed). */
+  /**
+   * Encodes the frame and queues it for this turn's batch; false when the connection cannot
+   * take it (closed).
+   */
   publish(subject: string, frame: Frame): boolean {
     if (!this.connected && frame.type === FrameType.Reset) {
       if (this.deferredResets.length < MAX_DEFERRED_RESETS) this.deferredResets.push({ subject, frame });
       return true;
     }
-    try {
-      this.nc.publish(subject, encodeFrame(frame));
-      return true;
-    } catch (err) {
-      this.log.warn({ request_id: frame.streamId, err_message: errorMessageOf(err) }, 'relay publish failed');
+    if (this.nc.isClosed()) {
+      this.log.warn({ request_id: frame.streamId, err_message: 'connection closed' }, 'relay publish failed');
       return false;
+    }
+    this.queue.push({ subject, data: encodeFrame(frame), requestId: frame.streamId });
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(this.drainBound);
+    }
+    return true;
+  }
+
+  /** Hands the queued frames to nats.js now (also run before a flush, so nothing is left behind). */
+  drain(): void {
+    this.drainScheduled = false;
+    const queue = this.queue;
+    if (queue.length === 0) return;
+    this.queue = [];
+    for (const { subject, data, requestId } of queue) {
+      try {
+        this.nc.publish(subject, data);
+      } catch (err) {
+        this.log.warn({ request_id: requestId, err_message: errorMessageOf(err) }, 'relay publish failed');
+      }
     }
   }
 

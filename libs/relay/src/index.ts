@@ -24,6 +24,7 @@ export {
   MAX_PEER_PROBE_MISSES,
   PEER_INSTANCE_ID_BYTES,
   MAX_INSTANCE_ID_BYTES,
+  NATS_NO_ASYNC_TRACES,
 } from './defaults.js';
 export {
   FrameType,

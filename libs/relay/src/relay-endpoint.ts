@@ -98,6 +98,7 @@ export class RelayEndpoint<S extends RelayStream> {
 
   /** Waits for what was published to leave, unless the connection is gone. */
   async flush(): Promise<void> {
+    this.publisher.drain();
     if (!this.options.nc.isClosed()) await this.options.nc.flush().catch(() => undefined);
   }
 }

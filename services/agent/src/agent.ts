@@ -122,13 +122,14 @@ export class TunnelAgent extends EventEmitter {
     });
     this.connection = conn;
     const connectedAt = Date.now();
+    const proxyLogger = this.logger.child({ component: 'proxy' });
     conn.on('stream', (stream: TransportStream) => {
       stream.on('error', () => undefined);
       void serveOriginRequest(stream, {
         services: this.config.services,
         dispatcher: this.dispatcher,
         timeouts: this.timeouts,
-        logger: this.logger.child({ component: 'proxy' }),
+        logger: proxyLogger,
       });
     });
     conn.once('close', (err?: HopError) => {

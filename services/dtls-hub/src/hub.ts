@@ -7,7 +7,7 @@ import { formatHostPort } from '@hopgate/config';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import { SessionStore, ClientStore, HubRegistry } from '@hopgate/sessions';
-import { RelayServer, type RelayServerStream } from '@hopgate/relay';
+import { RelayServer, type RelayServerStream, NATS_NO_ASYNC_TRACES } from '@hopgate/relay';
 import { DtlsHubServer, type DtlsServerLink } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, encodePreface } from '@hopgate/wire';
@@ -67,18 +67,19 @@ export class Hub {
     this.sessionStore = new SessionStore(this.redis, keys);
     this.clientStore = new ClientStore(this.redis, keys);
     this.registry = new HubRegistry(this.redis, keys);
-    this.nc = await connect({ servers: cfg.natsUrl, name: `dtls-hub-${cfg.hubId}`, maxReconnectAttempts: -1 });
+    this.nc = await connect({ servers: cfg.natsUrl, name: `dtls-hub-${cfg.hubId}`, maxReconnectAttempts: -1, noAsyncTraces: NATS_NO_ASYNC_TRACES });
     this.relay = new RelayServer({
       nc: this.nc,
       subjects: this.subjects,
       hubId: cfg.hubId,
       logger: this.logger,
     });
+    const forwardLogger = this.logger.child({ component: 'forward' });
     this.relay.on('open', (stream: RelayServerStream) => {
       void forwardRequest(stream, {
         hubId: cfg.hubId,
         findSession: (id) => this.sessions.get(id),
-        logger: this.logger.child({ component: 'forward' }),
+        logger: forwardLogger,
       });
     });
     await this.relay.start();

@@ -1,10 +1,10 @@
 import { pipeline } from 'node:stream/promises';
-import type { Logger } from '@hopgate/log';
+import { lazyChild, type Logger } from '@hopgate/log';
 import { ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import type { RelayServerStream } from '@hopgate/relay';
 import type { TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage } from '@hopgate/wire';
-import { Coalescer, decodeTunnelOpen, encodeTunnelResponse, type TunnelOpen } from '@hopgate/http-tunnel';
+import { Coalescer, decodeTunnelOpen, encodeTunnelResponse, pipeStreams, type TunnelOpen } from '@hopgate/http-tunnel';
 import type { AgentSession } from './agent-session.js';
 
 export interface ForwardContext {
@@ -26,7 +26,7 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
     relay.reject(ErrorCode.BadFrame, 'malformed request head');
     return;
   }
-  const log = ctx.logger.child({ request_id: open.request.request_id, client_id: open.clientId, route: open.route });
+  const log = lazyChild(ctx.logger, { request_id: open.request.request_id, client_id: open.clientId, route: open.route });
   const session = ctx.findSession(open.clientId);
   if (!session || !session.isOpen) {
     log.info('no live session for this client on this hub');
@@ -81,7 +81,7 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
     }
     relay.respond(encodeTunnelResponse(msg));
     // Datagram-sized chunks are joined before they become NATS publishes.
-    await pipeline(tunnel, new Coalescer(), relay);
+    await pipeStreams(tunnel, new Coalescer(), relay);
     await requestBody;
     done = true;
   } catch (err) {

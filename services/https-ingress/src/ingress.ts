@@ -9,7 +9,7 @@ import type { IngressConfig, ListenAddress } from '@hopgate/config';
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import { RouteLoader } from '@hopgate/routes';
 import { SessionStore, OwnerCache } from '@hopgate/sessions';
-import { RelayClient } from '@hopgate/relay';
+import { RelayClient, NATS_NO_ASYNC_TRACES } from '@hopgate/relay';
 import { proxyRequest, type ProxyContext } from './proxy-handler.js';
 import { redirectToHttps } from './redirect.js';
 import { proxyUpgrade } from './upgrade-handler.js';
@@ -79,7 +79,7 @@ export class Ingress {
     });
     await this.routes.start();
     this.owners = new OwnerCache(new SessionStore(this.redis, keys), { ttlMs: cfg.ownerCacheTtlMs });
-    this.nc = await connect({ servers: cfg.natsUrl, name: `https-ingress-${cfg.ingressId}`, maxReconnectAttempts: -1 });
+    this.nc = await connect({ servers: cfg.natsUrl, name: `https-ingress-${cfg.ingressId}`, maxReconnectAttempts: -1, noAsyncTraces: NATS_NO_ASYNC_TRACES });
     this.relay = new RelayClient({
       nc: this.nc,
       subjects,
