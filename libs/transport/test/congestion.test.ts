@@ -96,14 +96,14 @@ test('a bottleneck whose queue overflows: the window shrinks to the path, not pa
   const stats = pair.client.stats();
   assert.ok(pair.clientLink.stats.queueDropped > 0, 'the queue overflowed');
   assert.ok(stats.congestionReductions > 0, JSON.stringify(stats));
-  // After the start-up, the window tracks the path: a controller blind to the drops would
-  // keep growing by one packet per round trip, far past it.
+  // After the start-up, the window tracks the path. Measured: a mean of 71-77 packets
+  // (largest 85-90; up to 265 when timers fire late on a loaded machine); a controller blind
+  // to the drops (tolerance 100%) never leaves slow start: a mean of 1,150-1,800 packets.
   const settled = samples.slice(Math.floor(samples.length / 2));
-  const largest = Math.max(...settled);
-  assert.ok(largest < 2 * pathPackets, `largest window ${largest.toFixed(1)} packets, path ${pathPackets.toFixed(1)}`);
-  // The queue drops stay a small share of what was sent.
+  assert.ok(mean(settled) < 3 * pathPackets, `mean window ${mean(settled).toFixed(1)} packets, path ${pathPackets.toFixed(1)}`);
+  // The queue drops stay a small share of what was sent (measured 2.5-7%; blind: 60-76%).
   const dropShare = pair.clientLink.stats.queueDropped / pair.clientLink.stats.sent;
-  assert.ok(dropShare < 0.1, `queue drops ${(dropShare * 100).toFixed(1)}% of datagrams`);
+  assert.ok(dropShare < 0.2, `queue drops ${(dropShare * 100).toFixed(1)}% of datagrams`);
 });
 
 test('sustained 30% loss: the window shrinks well below its initial size', { timeout: TEST_TIMEOUT_MS }, async () => {
