@@ -208,12 +208,14 @@ export class LossDetector {
   /** Lost packets that this ACK acknowledges after all arrived late, not lost (RFC 9002 §6.1: reordering). */
   private detectSpuriousLosses(ranges: readonly number[]): void {
     for (let i = 0; i < ranges.length; i += 2) {
-      this.recentlyLost.takeRange(ranges[i + 1] as number, ranges[i] as number, (size) => {
-        this.spuriousLosses++;
-        this.cc.onSpuriousLoss(size);
-      });
+      this.recentlyLost.takeRange(ranges[i + 1] as number, ranges[i] as number, this.onSpuriousLoss);
     }
   }
+
+  private readonly onSpuriousLoss = (size: number): void => {
+    this.spuriousLosses++;
+    this.cc.onSpuriousLoss(size);
+  };
 
   /**
    * RFC 9002 §7.6.2, simplified: a run of consecutive packet numbers, all lost in this

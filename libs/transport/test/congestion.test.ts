@@ -96,14 +96,14 @@ test('a bottleneck whose queue overflows: the window shrinks to the path, not pa
   const stats = pair.client.stats();
   assert.ok(pair.clientLink.stats.queueDropped > 0, 'the queue overflowed');
   assert.ok(stats.congestionReductions > 0, JSON.stringify(stats));
-  // After the start-up, the window tracks the path: a controller blind to the drops would
-  // keep growing by one packet per round trip, far past it.
+  // After the start-up, the window tracks the path. Measured: a mean of 71-77 packets
+  // (largest 85-90; up to 265 when timers fire late on a loaded machine); a controller blind
+  // to the drops (tolerance 100%) never leaves slow start: a mean of 1,150-1,800 packets.
   const settled = samples.slice(Math.floor(samples.length / 2));
-  const largest = Math.max(...settled);
-  assert.ok(largest < 2 * pathPackets, `largest window ${largest.toFixed(1)} packets, path ${pathPackets.toFixed(1)}`);
-  // The queue drops stay a small share of what was sent.
+  assert.ok(mean(settled) < 3 * pathPackets, `mean window ${mean(settled).toFixed(1)} packets, path ${pathPackets.toFixed(1)}`);
+  // The queue drops stay a small share of what was sent (measured 2.5-7%; blind: 60-76%).
   const dropShare = pair.clientLink.stats.queueDropped / pair.clientLink.stats.sent;
-  assert.ok(dropShare < 0.1, `queue drops ${(dropShare * 100).toFixed(1)}% of datagrams`);
+  assert.ok(dropShare < 0.2, `queue drops ${(dropShare * 100).toFixed(1)}% of datagrams`);
 });
 
 test('sustained 30% loss: the window shrinks well below its initial size', { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -112,4 +112,18 @@ test('sustained 30% loss: the window shrinks well below its initial size', { tim
   const stats = pair.client.stats();
   assert.ok(stats.congestionReductions > 5, JSON.stringify(stats));
   assert.ok(mean(samples) < INITIAL_CONGESTION_WINDOW_PACKETS / 4, `mean window ${mean(samples).toFixed(1)} packets`);
+});
+
+test('reordering without loss: the packets declared lost are recognised as spurious when their ACK arrives', { timeout: TEST_TIMEOUT_MS }, async () => {
+  // 5% of datagrams overtaken by 5 ms: beyond the packet threshold, so declared lost first.
+  pair = connectPair({ ...LAN, reorderRate: 0.05, reorderDelayMs: 5, seed: 13 });
+  await transfer(pair, 4 * MIB, 4);
+  const stats = pair.client.stats();
+  assert.equal(pair.clientLink.stats.dropped, 0);
+  assert.ok(stats.packetsLost > 20, JSON.stringify(stats));
+  // Nothing was really lost: a loss is acknowledged later (spurious), or its late copy reached
+  // the receiver after it had forgotten that range (RFC 9000 §13.2.3) and was dropped there.
+  assert.ok(stats.spuriousLosses > 0 && stats.spuriousLosses <= stats.packetsLost, JSON.stringify(stats));
+  const accounted = stats.spuriousLosses + pair.server.stats().duplicatesDropped;
+  assert.ok(accounted >= 0.8 * stats.packetsLost, `${accounted} of ${stats.packetsLost} losses accounted for`);
 });

@@ -109,9 +109,11 @@ test('the RTT estimate follows the link: about twice the one-way delay', { timeo
   for (const side of [client, server]) {
     const stats = side.stats();
     // The shim's timers tick in whole milliseconds and fire late on a busy machine: the
-    // floor is exact, the ceiling leaves room for that lateness (which is real delay).
-    assert.ok(stats.minRttMs >= 2 * oneWayMs - 1 && stats.minRttMs <= 2 * oneWayMs + 8, `min rtt ${stats.minRttMs}`);
-    assert.ok(stats.smoothedRttMs >= 2 * oneWayMs - 1 && stats.smoothedRttMs <= 2 * oneWayMs + 20, `srtt ${stats.smoothedRttMs}`);
+    // floor is exact, the ceiling (below three one-way delays, so a doubled delay still
+    // fails) leaves room for that lateness, which is real delay (measured: +12 ms at a load
+    // average of 20 on 2 cores).
+    assert.ok(stats.minRttMs >= 2 * oneWayMs - 1 && stats.minRttMs < 3 * oneWayMs, `min rtt ${stats.minRttMs}`);
+    assert.ok(stats.smoothedRttMs >= 2 * oneWayMs - 1 && stats.smoothedRttMs < 3 * oneWayMs + 20, `srtt ${stats.smoothedRttMs}`);
   }
 });
 
