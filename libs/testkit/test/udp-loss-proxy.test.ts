@@ -12,18 +12,44 @@ async function echoServer(): Promise<dgram.Socket> {
   return s;
 }
 
-async function roundTrip(proxyPort: number, count: number, settleMs: number): Promise<number[]> {
+/** Datagrams sent before waiting for their echoes: small enough that no socket buffer overflows. */
+const WINDOW_DATAGRAMS = 16;
+/** Longest wait for a window's echoes, in ms (lost ones never come back; late ones still count). */
+const WINDOW_WAIT_MS = 30;
+/** Wait for stragglers after the last window, in ms. */
+const SETTLE_MS = 500;
+
+/**
+ * Sends `count` numbered datagrams through the proxy to the echo server, a window at a time
+ * (the kernel itself drops UDP when a receive buffer overflows on a loaded host; pacing keeps
+ * every drop the proxy's own), and returns the numbers echoed back in arrival order.
+ */
+async function roundTrip(proxyPort: number, count: number): Promise<number[]> {
   const client = dgram.createSocket('udp4');
   const got: number[] = [];
-  client.on('message', (m) => got.push(m.readUInt32BE(0)));
+  let wake: (() => void) | null = null;
+  client.on('message', (m) => {
+    got.push(m.readUInt32BE(0));
+    wake?.();
+  });
   await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
-  for (let i = 0; i < count; i++) {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(i);
-    client.send(b, proxyPort, '127.0.0.1');
-    if (i % 50 === 49) await new Promise((r) => setTimeout(r, 1));
+  for (let start = 0; start < count; start += WINDOW_DATAGRAMS) {
+    const end = Math.min(count, start + WINDOW_DATAGRAMS);
+    const before = got.length;
+    for (let i = start; i < end; i++) {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(i);
+      client.send(b, proxyPort, '127.0.0.1');
+    }
+    const deadline = Date.now() + WINDOW_WAIT_MS;
+    while (got.length - before < end - start && Date.now() < deadline) {
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 5);
+      });
+    }
   }
-  await new Promise((r) => setTimeout(r, settleMs));
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   client.close();
   return got;
 }
@@ -32,7 +58,7 @@ test('udp loss proxy: lossless passes every datagram both ways', async () => {
   const echo = await echoServer();
   const proxy = await UdpLossProxy.start({ target: { host: '127.0.0.1', port: (echo.address() as AddressInfo).port } });
   try {
-    const got = await roundTrip(proxy.port, 500, 200);
+    const got = await roundTrip(proxy.port, 500);
     assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 500 }, (_, i) => i));
     assert.equal(proxy.stats.dropped, 0);
   } finally {
@@ -49,7 +75,7 @@ test('udp loss proxy: drops, reorders and duplicates at the configured rates', a
     seed: 7,
   });
   try {
-    const got = await roundTrip(proxy.port, 2000, 300);
+    const got = await roundTrip(proxy.port, 2000);
     const unique = new Set(got);
     // ~10% lost: between 5% and 15% of 2000 with this seed and count.
     assert.ok(unique.size > 1700 && unique.size < 1900, `unique ${unique.size}`);
