@@ -125,7 +125,7 @@ function requestIdOf(reply: Reply): string {
 
 /** Waits for a log line of `proc` about request `requestId` whose message matches `msg`. */
 function waitForRequestLog(proc: ManagedProcess, requestId: string, msg: RegExp): Promise<LogRecord> {
-  return proc.waitForLog(`log of ${requestId} matching ${msg}`, (r) => r['request_id'] === requestId && msg.test(String(r.msg)), 5_000);
+  return proc.waitForLog(`log of ${requestId} matching ${msg}`, (r) => r['request_id'] === requestId && msg.test(String(r.msg)));
 }
 
 /** A GET held open by the origin on its own connection (so it can be cancelled alone). */
