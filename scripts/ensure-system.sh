@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system packages HopGate's demo and tests need, when they are missing:
-# redis-server, nats-server and openssl (Debian/Ubuntu apt). Idempotent and quiet when all is there.
+# redis-server, nats-server, openssl and curl, plus python3 for the tests' never-accepting listener
+# (Debian/Ubuntu apt). Idempotent and quiet when all is there.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nats-server  >/dev/null 2>&1 || need+=(nats-server)
 command -v openssl      >/dev/null 2>&1 || need+=(openssl)
+command -v curl         >/dev/null 2>&1 || need+=(curl)
+command -v python3      >/dev/null 2>&1 || need+=(python3)
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
 fi

@@ -43,10 +43,12 @@ export class TunnelAgent extends EventEmitter {
     this.log = logger.child({ component: 'agent' });
     this.backoff = new Backoff(config.reconnectMinMs, config.reconnectMaxMs);
     this.timeouts = originTimeoutsOf(config);
-    // undici treats 0 as "no limit" for all three, as the config keys document.
+    // undici treats 0 as "no limit", as the config keys document. Its headersTimeout counts
+    // from the start of the request, upload included, so it is off here: serveOriginRequest
+    // times the response head itself, from the end of the request body.
     this.dispatcher = new UndiciAgent({
       connect: { timeout: this.timeouts.connectMs },
-      headersTimeout: this.timeouts.responseHeaderMs,
+      headersTimeout: 0,
       bodyTimeout: this.timeouts.bodyIdleMs,
       keepAliveTimeout: DEFAULT_ORIGIN_KEEPALIVE_MS,
       // Redirects are passed to the browser, never followed here.

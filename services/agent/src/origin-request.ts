@@ -11,7 +11,7 @@ import { bodyIdleTimeoutMessage, connectTimeoutMessage, responseHeaderTimeoutMes
 
 export interface OriginRequestContext {
   services: Readonly<Record<string, ListenAddress>>;
-  /** undici dispatcher built with the same timeouts (connect.timeout, headersTimeout, bodyTimeout). */
+  /** undici dispatcher built with the same connect.timeout and bodyTimeout (headersTimeout off: timed here). */
   dispatcher: Dispatcher;
   /** The limits the dispatcher applies (for messages) and the upgrade path applies itself. */
   timeouts: OriginTimeouts;
@@ -30,8 +30,6 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
 ]);
 /** undici: no TCP connection within `connect.timeout`. */
 const CONNECT_TIMEOUT_CODE = 'UND_ERR_CONNECT_TIMEOUT';
-/** undici: no complete response head within `headersTimeout`. */
-const HEADERS_TIMEOUT_CODE = 'UND_ERR_HEADERS_TIMEOUT';
 /** undici: no body data for `bodyTimeout` while the body was being read. */
 const BODY_TIMEOUT_CODE = 'UND_ERR_BODY_TIMEOUT';
 
@@ -96,6 +94,20 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
   });
   if (!head.has_body) stream.resume(); // only FIN follows the head
   const started = Date.now();
+  // response_header_timeout_ms counts from the end of the request (the whole body handed to
+  // the local service), so an upload of any length is never cut by it.
+  let headerTimer: NodeJS.Timeout | undefined;
+  let headerTimedOut = false;
+  const startHeaderTimer = (): void => {
+    if (ctx.timeouts.responseHeaderMs <= 0 || cancelled || headerTimer) return;
+    headerTimer = setTimeout(() => {
+      headerTimedOut = true;
+      cancel.emit('abort');
+    }, ctx.timeouts.responseHeaderMs);
+  };
+  const requestBody = head.has_body ? stream.pipe(new Coalescer()) : null;
+  if (requestBody) requestBody.once('end', startHeaderTimer);
+  else startHeaderTimer();
   let response: Dispatcher.ResponseData;
   try {
     response = await ctx.dispatcher.request({
@@ -106,19 +118,22 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
       // undici destroys a stream body when it is done with it; hand it a separate stream so
       // the tunnel stream (whose other half carries the response) lives on. The Coalescer
       // also joins datagram-sized chunks into fewer socket writes.
-      body: head.has_body ? stream.pipe(new Coalescer()) : null,
+      body: requestBody,
       signal: cancel,
     });
   } catch (err) {
-    if (cancelled || stream.destroyed) return;
+    clearTimeout(headerTimer);
     const code = (err as { code?: string }).code ?? '';
+    if (headerTimedOut && !stream.destroyed) {
+      const message = responseHeaderTimeoutMessage(head.service, ctx.timeouts.responseHeaderMs);
+      log.warn({ code: ErrorCode.Timeout }, message);
+      writeError(stream, ErrorCode.Timeout, message);
+      return;
+    }
+    if (cancelled || stream.destroyed) return;
     const where = formatHostPort(target);
     if (code === CONNECT_TIMEOUT_CODE) {
       const message = connectTimeoutMessage(head.service, where, ctx.timeouts.connectMs);
-      log.warn({ code }, message);
-      writeError(stream, ErrorCode.Timeout, message);
-    } else if (code === HEADERS_TIMEOUT_CODE) {
-      const message = responseHeaderTimeoutMessage(head.service, ctx.timeouts.responseHeaderMs);
       log.warn({ code }, message);
       writeError(stream, ErrorCode.Timeout, message);
     } else if (UNREACHABLE_CODES.has(code)) {
@@ -130,6 +145,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     }
     return;
   }
+  clearTimeout(headerTimer);
   // Once the origin's body is fully read, a later close of the tunnel stream is no cancel.
   response.body.once('end', () => {
     finished = true;
