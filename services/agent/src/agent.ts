@@ -16,6 +16,14 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 export const DEFAULT_STABLE_SESSION_MS = 10_000;
 /** Keep-alive time of idle connections to local services. */
 export const DEFAULT_ORIGIN_KEEPALIVE_MS = 30_000;
+/**
+ * undici's wait for the local service's response headers, in ms: 0 = off. undici counts it
+ * from the start of the request (refreshed only when the socket pushes back), so an upload
+ * longer than its 300 s default failed with 504 mid-body. The edge's HOPGATE_RESPONSE_TIMEOUT_MS,
+ * counted from the end of the request, cancels a silent origin instead (the stream reset aborts
+ * the local request).
+ */
+export const ORIGIN_HEADERS_TIMEOUT_MS = 0;
 
 export type AgentState = 'idle' | 'connecting' | 'online' | 'waiting' | 'stopped';
 
@@ -43,6 +51,7 @@ export class TunnelAgent extends EventEmitter {
     this.dispatcher = new UndiciAgent({
       connect: { timeout: config.originConnectTimeoutMs },
       keepAliveTimeout: DEFAULT_ORIGIN_KEEPALIVE_MS,
+      headersTimeout: ORIGIN_HEADERS_TIMEOUT_MS,
       // Redirects are passed to the browser, never followed here.
     });
   }
