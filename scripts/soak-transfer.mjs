@@ -125,4 +125,5 @@ try {
   await stack?.stop();
   await origin.close();
 }
-process.exitCode = failed ? 1 : 0;
+// exit() rather than exitCode: after a failed transfer a half-written request may keep the loop alive.
+process.exit(failed ? 1 : 0);
