@@ -11,13 +11,13 @@ import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { Stack, RssSampler, formatMiB, startBodyOrigin, randomChunks } from '../libs/testkit/dist/src/index.js';
+import { Stack, RssSampler, formatMiB, readRssBytes, startBodyOrigin, randomChunks } from '../libs/testkit/dist/src/index.js';
 
 const MIB = 1024 * 1024;
 const SOAK_MIB = Number(process.env.SOAK_MIB ?? 1024);
 const MAX_GROWTH_MIB = Number(process.env.SOAK_MAX_GROWTH_MIB ?? 100);
 /** Progress line every this many MiB. */
-const PROGRESS_EVERY_MIB = 128;
+const PROGRESS_EVERY_MIB = Number(process.env.SOAK_PROGRESS_EVERY_MIB ?? 128);
 const NODE_ARGS = (process.env.SOAK_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const HOST = 'soak.hopgate.test';
 
@@ -50,7 +50,8 @@ try {
     let next = PROGRESS_EVERY_MIB * MIB;
     return (bytes) => {
       if (bytes < next) return;
-      console.log(`  ${what} ${Math.floor(bytes / MIB)} MiB, ${(bytes / 1e6 / ((Date.now() - started) / 1000)).toFixed(1)} MB/s`);
+      const rss = Object.entries(pids).map(([name, pid]) => `${name} ${formatMiB(readRssBytes(pid) ?? 0)}`).join(', ');
+      console.log(`  ${what} ${Math.floor(bytes / MIB)} MiB, ${(bytes / 1e6 / ((Date.now() - started) / 1000)).toFixed(1)} MB/s, VmRSS now: ${rss}`);
       next += PROGRESS_EVERY_MIB * MIB;
     };
   };
@@ -124,4 +125,5 @@ try {
   await stack?.stop();
   await origin.close();
 }
-process.exitCode = failed ? 1 : 0;
+// exit() rather than exitCode: after a failed transfer a half-written request may keep the loop alive.
+process.exit(failed ? 1 : 0);

@@ -5,7 +5,9 @@
  * - each SSE event, and each line of a chunked (non-SSE) streaming response, reaches the client
  *   promptly after the origin wrote it: nothing on the path waits for more data or for the end;
  * - when the browser goes away (mid-response, or before the origin has answered), the origin
- *   sees its request closed within a second.
+ *   sees its request closed within a second;
+ * - an upload that takes longer than the response timeout is not cut: the timeout counts from
+ *   the end of the request.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,6 +40,11 @@ const MAX_MEDIAN_LATENCY_MS = 25;
 const MAX_EVENT_LATENCY_MS = 300;
 /** Most the origin may wait to see its request closed after the browser left. */
 const MAX_CANCEL_DELAY_MS = 1_000;
+/** The ingress's response timeout here (HOPGATE_RESPONSE_TIMEOUT_MS): far above any head latency measured. */
+const RESPONSE_TIMEOUT_MS = 3_000;
+/** The slow upload: this many pieces, SLOW_UPLOAD_PIECE_GAP_MS apart, lasts 1.5 x RESPONSE_TIMEOUT_MS. */
+const SLOW_UPLOAD_PIECES = 10;
+const SLOW_UPLOAD_PIECE_GAP_MS = 500;
 /** Deadline for the origin to see a cancelled request close at all (the bound is checked on the measure). */
 const CANCEL_WAIT_DEADLINE_MS = 10_000;
 
@@ -97,6 +104,15 @@ before(async () => {
       res.write('first chunk\n');
     } else if (url.pathname === '/hang') {
       holdRequest(id, req, res);
+    } else if (url.pathname === '/count' && req.method === 'POST') {
+      let length = 0;
+      req.on('data', (c: Buffer) => {
+        length += c.length;
+      });
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(String(length));
+      });
     } else {
       res.writeHead(404);
       res.end();
@@ -104,7 +120,7 @@ before(async () => {
   });
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', () => r()));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-timing-'));
-  stack = await Stack.start({ dir, hubs: 1 });
+  stack = await Stack.start({ dir, hubs: 1, ingressEnv: { HOPGATE_RESPONSE_TIMEOUT_MS: String(RESPONSE_TIMEOUT_MS) } });
   const token = await stack.addClient('timebox');
   await stack.setRoute(HOST, '/', 'timebox/web');
   await stack.startAgent({ clientId: 'timebox', token, services: { web: `127.0.0.1:${(origin.address() as AddressInfo).port}` } });
@@ -254,4 +270,34 @@ test('HTTP/1.1: the browser leaving before the origin answered closes the origin
   t.diagnostic(`before answer: origin saw its request closed ${delay.toFixed(1)} ms after the browser left (it had waited ${(disconnectedAt - held.get(id)!.arrivedAt).toFixed(1)} ms)`);
   assert.ok(delay < MAX_CANCEL_DELAY_MS, `origin request closed ${delay.toFixed(1)} ms after the browser left (bound ${MAX_CANCEL_DELAY_MS} ms)`);
   await failed;
+});
+
+test('an upload slower than the response timeout is served: the timeout counts from the end of the request', { timeout: 60_000 }, async (t) => {
+  const piece = Buffer.alloc(1000, 'u');
+  const req = https.request({
+    host: '127.0.0.1',
+    port: stack.httpsPort,
+    method: 'POST',
+    path: '/count',
+    servername: HOST,
+    ca,
+    agent: false,
+    headers: { host: HOST, 'content-length': String(piece.length * SLOW_UPLOAD_PIECES) },
+  });
+  const responded = responseOf(req);
+  responded.catch(() => undefined); // awaited below
+  const started = performance.now();
+  for (let i = 0; i < SLOW_UPLOAD_PIECES; i += 1) {
+    req.write(piece);
+    await new Promise((r) => setTimeout(r, SLOW_UPLOAD_PIECE_GAP_MS));
+  }
+  req.end();
+  const res = await responded;
+  let body = '';
+  for await (const chunk of res) body += (chunk as Buffer).toString();
+  const tookMs = performance.now() - started;
+  t.diagnostic(`upload of ${SLOW_UPLOAD_PIECES} pieces took ${tookMs.toFixed(0)} ms (response timeout ${RESPONSE_TIMEOUT_MS} ms)`);
+  assert.ok(tookMs > RESPONSE_TIMEOUT_MS, 'the upload outlasted the response timeout');
+  assert.equal(res.statusCode, 200, `status ${res.statusCode}: ${body}`);
+  assert.equal(body, String(piece.length * SLOW_UPLOAD_PIECES));
 });

@@ -17,6 +17,13 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 export const DEFAULT_STABLE_SESSION_MS = 10_000;
 /** Keep-alive time of idle connections to local services. */
 export const DEFAULT_ORIGIN_KEEPALIVE_MS = 30_000;
+/**
+ * undici's own wait for the local service's response headers, in ms: 0 = off. undici counts it
+ * from the start of the request (refreshed only when the socket pushes back), so an upload
+ * longer than it failed with 504 mid-body. `response_header_timeout_ms` is timed by
+ * serveOriginRequest instead, from the end of the request body.
+ */
+export const ORIGIN_HEADERS_TIMEOUT_MS = 0;
 
 export type AgentState = 'idle' | 'connecting' | 'online' | 'waiting' | 'stopped';
 
@@ -43,14 +50,12 @@ export class TunnelAgent extends EventEmitter {
     this.log = logger.child({ component: 'agent' });
     this.backoff = new Backoff(config.reconnectMinMs, config.reconnectMaxMs);
     this.timeouts = originTimeoutsOf(config);
-    // undici treats 0 as "no limit", as the config keys document. Its headersTimeout counts
-    // from the start of the request, upload included, so it is off here: serveOriginRequest
-    // times the response head itself, from the end of the request body.
+    // undici treats 0 as "no limit", as the config keys document.
     this.dispatcher = new UndiciAgent({
       connect: { timeout: this.timeouts.connectMs },
-      headersTimeout: 0,
       bodyTimeout: this.timeouts.bodyIdleMs,
       keepAliveTimeout: DEFAULT_ORIGIN_KEEPALIVE_MS,
+      headersTimeout: ORIGIN_HEADERS_TIMEOUT_MS,
       // Redirects are passed to the browser, never followed here.
     });
   }
