@@ -6,13 +6,16 @@ import { clientErrorStatus, headerListSize, watchBodyIdle, H2_HEADER_FIELD_OVERH
 /** Idle window of the watcher tests, in ms. */
 const TEST_IDLE_MS = 50;
 
-test('parser refusals map to 431, 408, 413 and otherwise 400', () => {
+test('parser refusals map to 431, 408, 413 and otherwise 400; non-HTTP errors get no answer', () => {
   assert.equal(clientErrorStatus('HPE_HEADER_OVERFLOW'), 431);
   assert.equal(clientErrorStatus('ERR_HTTP_REQUEST_TIMEOUT'), 408);
   assert.equal(clientErrorStatus('HPE_CHUNK_EXTENSIONS_OVERFLOW'), 413);
   assert.equal(clientErrorStatus('HPE_UNEXPECTED_CONTENT_LENGTH'), 400);
   assert.equal(clientErrorStatus('HPE_INVALID_TRANSFER_ENCODING'), 400);
-  assert.equal(clientErrorStatus(undefined), 400);
+  assert.equal(clientErrorStatus('HPE_INVALID_HEADER_TOKEN'), 400);
+  assert.equal(clientErrorStatus('ECONNRESET'), undefined, 'a reset is no request');
+  assert.equal(clientErrorStatus('ERR_SSL_WRONG_VERSION_NUMBER'), undefined, 'a TLS failure is no request');
+  assert.equal(clientErrorStatus(undefined), undefined);
 });
 
 test('header list size counts name, value and 32 octets per field (RFC 9113 §6.5.2)', () => {
