@@ -11,7 +11,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http2 from 'node:http2';
-import { execFile } from 'node:child_process';
 import { Stack, waitFor } from '@hopgate/testkit';
 import {
   startEdgeOrigin,
@@ -21,6 +20,9 @@ import {
   rawRequest,
   parseRawResponses,
   sha256,
+  curl,
+  OVERSIZED_HEADER_BYTES,
+  LARGE_ALLOWED_HEADER_BYTES,
   ANSWER_TIMEOUT_MS,
   type EdgeOrigin,
 } from './edge-helpers.js';
@@ -133,14 +135,6 @@ test('Expect: 100-continue over HTTP/2: a 100 then the body; none for an unknown
   }
 });
 
-function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('curl', args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 test('curl uploads 8 MiB with Expect: 100-continue (HTTP/1.1 and HTTP/2): 100 seen, every byte arrives', async () => {
   const file = path.join(stack.dir, 'upload.bin');
@@ -184,7 +178,7 @@ test('malformed requests are refused at the ingress and never reach the origin',
     },
     {
       what: 'a head over HOPGATE_MAX_HEADER_BYTES (32 KiB)',
-      bytes: `GET /big HTTP/1.1\r\nhost: ${STRICT_HOST}\r\nx-big: ${'a'.repeat(40 * 1024)}\r\n\r\n`,
+      bytes: `GET /big HTTP/1.1\r\nhost: ${STRICT_HOST}\r\nx-big: ${'a'.repeat(OVERSIZED_HEADER_BYTES)}\r\n\r\n`,
       status: 431,
     },
     {
@@ -202,7 +196,7 @@ test('malformed requests are refused at the ingress and never reach the origin',
     await stack.ingress.waitForLog(`refusal of ${c.what} logged`, (r) => r.msg === 'malformed request refused' && r['request_id'] === requestId && r['status'] === c.status);
   }
   // A large head under the limit (above node's 16 KiB default) is served.
-  const fits = parseRawResponses(await rawRequest(stack, HOST, `GET /fits HTTP/1.1\r\nhost: ${HOST}\r\nx-big: ${'a'.repeat(20 * 1024)}\r\nconnection: close\r\n\r\n`), ['GET']);
+  const fits = parseRawResponses(await rawRequest(stack, HOST, `GET /fits HTTP/1.1\r\nhost: ${HOST}\r\nx-big: ${'a'.repeat(LARGE_ALLOWED_HEADER_BYTES)}\r\nconnection: close\r\n\r\n`), ['GET']);
   assert.equal(fits[0]?.status, 200);
   assert.deepEqual(strict.seen, []);
 });
