@@ -35,10 +35,12 @@ const OFFLINE_HOST = 'offline.hopgate.test';
 const UNKNOWN_HOST = 'nobody.hopgate.test';
 /** HOPGATE_BODY_IDLE_TIMEOUT_MS of this file's ingress: short, yet far above any gap of a live upload. */
 const BODY_IDLE_TIMEOUT_MS = 3_000;
+/** HOPGATE_RESPONSE_TIMEOUT_MS of this file's ingress: shorter than the slow upload below. */
+const RESPONSE_TIMEOUT_MS = 5_000;
 /** Gap between the chunks of the slow-but-alive upload, in ms (well under the idle timeout). */
 const SLOW_UPLOAD_GAP_MS = 300;
-/** Chunks of the slow-but-alive upload: together they take longer than the idle timeout. */
-const SLOW_UPLOAD_CHUNKS = 14;
+/** Chunks of the slow-but-alive upload: together they take longer than both timeouts. */
+const SLOW_UPLOAD_CHUNKS = 22;
 /** A request target full of bytes a normalising proxy would touch. */
 const TRICKY_TARGET = '/a%2Fb/%E2%82%AC/./x/../y//z;p=1?q=%20&x=a+b&y=%zz&z=/..%2F&e=';
 
@@ -50,7 +52,7 @@ before(async () => {
   origin = await startEdgeOrigin();
   strict = await startEdgeOrigin();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-sem-'));
-  stack = await Stack.start({ dir, hubs: 1, ingressEnv: { HOPGATE_BODY_IDLE_TIMEOUT_MS: String(BODY_IDLE_TIMEOUT_MS) } });
+  stack = await Stack.start({ dir, hubs: 1, ingressEnv: { HOPGATE_BODY_IDLE_TIMEOUT_MS: String(BODY_IDLE_TIMEOUT_MS), HOPGATE_RESPONSE_TIMEOUT_MS: String(RESPONSE_TIMEOUT_MS) } });
   const token = await stack.addClient('sembox');
   await stack.addClient('ghost');
   await stack.setRoute(HOST, '/', 'sembox/web');
@@ -341,7 +343,8 @@ test('HTTP/2: a stalled upload gets 408; a stall after the response head resets 
   }
 });
 
-test('a slow upload that keeps making progress outlives the idle timeout', { timeout: 60_000 }, async () => {
+test('a slow upload that keeps making progress outlives the body idle and the response timeouts', { timeout: 60_000 }, async () => {
+  assert.ok(SLOW_UPLOAD_CHUNKS * SLOW_UPLOAD_GAP_MS > RESPONSE_TIMEOUT_MS);
   const session = await h2Connect(stack, HOST);
   try {
     const req = session.request({ ':method': 'POST', ':path': '/sha256', ':authority': HOST }, { endStream: false });
