@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import tls from 'node:tls';
 import { EventEmitter } from 'node:events';
+import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { waitFor, type Stack } from '@hopgate/testkit';
 
@@ -33,6 +34,13 @@ export interface EdgeOrigin {
   sse: EventEmitter;
   close(): Promise<void>;
 }
+
+/** A header value over the ingress's default HOPGATE_MAX_HEADER_BYTES (32 KiB), in bytes. */
+export const OVERSIZED_HEADER_BYTES = 40 * 1024;
+/** A header value under the ingress's limit but over node's 16 KiB default, in bytes. */
+export const LARGE_ALLOWED_HEADER_BYTES = 20 * 1024;
+/** Output curl may produce in a test, in bytes. */
+export const CURL_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /** Request head limit of the test origin, in bytes: above the ingress's default. */
 export const ORIGIN_MAX_HEADER_BYTES = 128 * 1024;
@@ -303,4 +311,14 @@ export function parseRawResponses(text: string, methods: string[]): RawResponse[
     out.push({ status, headers, body });
   }
   return out;
+}
+
+/** Runs curl; resolves with its exit code and output (never rejects). */
+export function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('curl', args, { maxBuffer: CURL_MAX_OUTPUT_BYTES }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

@@ -11,7 +11,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http2 from 'node:http2';
-import { execFile } from 'node:child_process';
 import { Stack, waitFor } from '@hopgate/testkit';
 import {
   startEdgeOrigin,
@@ -21,6 +20,9 @@ import {
   rawRequest,
   parseRawResponses,
   sha256,
+  curl,
+  OVERSIZED_HEADER_BYTES,
+  LARGE_ALLOWED_HEADER_BYTES,
   ANSWER_TIMEOUT_MS,
   type EdgeOrigin,
 } from './edge-helpers.js';
@@ -33,10 +35,12 @@ const OFFLINE_HOST = 'offline.hopgate.test';
 const UNKNOWN_HOST = 'nobody.hopgate.test';
 /** HOPGATE_BODY_IDLE_TIMEOUT_MS of this file's ingress: short, yet far above any gap of a live upload. */
 const BODY_IDLE_TIMEOUT_MS = 3_000;
+/** HOPGATE_RESPONSE_TIMEOUT_MS of this file's ingress: shorter than the slow upload below. */
+const RESPONSE_TIMEOUT_MS = 5_000;
 /** Gap between the chunks of the slow-but-alive upload, in ms (well under the idle timeout). */
 const SLOW_UPLOAD_GAP_MS = 300;
-/** Chunks of the slow-but-alive upload: together they take longer than the idle timeout. */
-const SLOW_UPLOAD_CHUNKS = 14;
+/** Chunks of the slow-but-alive upload: together they take longer than both timeouts. */
+const SLOW_UPLOAD_CHUNKS = 22;
 /** A request target full of bytes a normalising proxy would touch. */
 const TRICKY_TARGET = '/a%2Fb/%E2%82%AC/./x/../y//z;p=1?q=%20&x=a+b&y=%zz&z=/..%2F&e=';
 
@@ -48,7 +52,7 @@ before(async () => {
   origin = await startEdgeOrigin();
   strict = await startEdgeOrigin();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-sem-'));
-  stack = await Stack.start({ dir, hubs: 1, ingressEnv: { HOPGATE_BODY_IDLE_TIMEOUT_MS: String(BODY_IDLE_TIMEOUT_MS) } });
+  stack = await Stack.start({ dir, hubs: 1, ingressEnv: { HOPGATE_BODY_IDLE_TIMEOUT_MS: String(BODY_IDLE_TIMEOUT_MS), HOPGATE_RESPONSE_TIMEOUT_MS: String(RESPONSE_TIMEOUT_MS) } });
   const token = await stack.addClient('sembox');
   await stack.addClient('ghost');
   await stack.setRoute(HOST, '/', 'sembox/web');
@@ -133,14 +137,6 @@ test('Expect: 100-continue over HTTP/2: a 100 then the body; none for an unknown
   }
 });
 
-function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('curl', args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 test('curl uploads 8 MiB with Expect: 100-continue (HTTP/1.1 and HTTP/2): 100 seen, every byte arrives', async () => {
   const file = path.join(stack.dir, 'upload.bin');
@@ -184,7 +180,7 @@ test('malformed requests are refused at the ingress and never reach the origin',
     },
     {
       what: 'a head over HOPGATE_MAX_HEADER_BYTES (32 KiB)',
-      bytes: `GET /big HTTP/1.1\r\nhost: ${STRICT_HOST}\r\nx-big: ${'a'.repeat(40 * 1024)}\r\n\r\n`,
+      bytes: `GET /big HTTP/1.1\r\nhost: ${STRICT_HOST}\r\nx-big: ${'a'.repeat(OVERSIZED_HEADER_BYTES)}\r\n\r\n`,
       status: 431,
     },
     {
@@ -202,7 +198,7 @@ test('malformed requests are refused at the ingress and never reach the origin',
     await stack.ingress.waitForLog(`refusal of ${c.what} logged`, (r) => r.msg === 'malformed request refused' && r['request_id'] === requestId && r['status'] === c.status);
   }
   // A large head under the limit (above node's 16 KiB default) is served.
-  const fits = parseRawResponses(await rawRequest(stack, HOST, `GET /fits HTTP/1.1\r\nhost: ${HOST}\r\nx-big: ${'a'.repeat(20 * 1024)}\r\nconnection: close\r\n\r\n`), ['GET']);
+  const fits = parseRawResponses(await rawRequest(stack, HOST, `GET /fits HTTP/1.1\r\nhost: ${HOST}\r\nx-big: ${'a'.repeat(LARGE_ALLOWED_HEADER_BYTES)}\r\nconnection: close\r\n\r\n`), ['GET']);
   assert.equal(fits[0]?.status, 200);
   assert.deepEqual(strict.seen, []);
 });
@@ -347,7 +343,8 @@ test('HTTP/2: a stalled upload gets 408; a stall after the response head resets 
   }
 });
 
-test('a slow upload that keeps making progress outlives the idle timeout', { timeout: 60_000 }, async () => {
+test('a slow upload that keeps making progress outlives the body idle and the response timeouts', { timeout: 60_000 }, async () => {
+  assert.ok(SLOW_UPLOAD_CHUNKS * SLOW_UPLOAD_GAP_MS > RESPONSE_TIMEOUT_MS);
   const session = await h2Connect(stack, HOST);
   try {
     const req = session.request({ ':method': 'POST', ':path': '/sha256', ':authority': HOST }, { endStream: false });

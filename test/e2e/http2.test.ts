@@ -10,9 +10,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http2 from 'node:http2';
-import { execFile } from 'node:child_process';
 import { Stack, waitFor } from '@hopgate/testkit';
-import { startEdgeOrigin, h2Connect, h2Request, RawConnection, sha256, SSE_EVENTS, ANSWER_TIMEOUT_MS, type EdgeOrigin } from './edge-helpers.js';
+import {
+  startEdgeOrigin,
+  h2Connect,
+  h2Request,
+  RawConnection,
+  sha256,
+  curl,
+  SSE_EVENTS,
+  OVERSIZED_HEADER_BYTES,
+  LARGE_ALLOWED_HEADER_BYTES,
+  ANSWER_TIMEOUT_MS,
+  type EdgeOrigin,
+} from './edge-helpers.js';
 
 const HOST = 'h2.hopgate.test';
 /** Streams opened at once on one HTTP/2 connection. */
@@ -186,7 +197,7 @@ test('a header list over HOPGATE_MAX_HEADER_BYTES is refused at the ingress; not
   const before = origin.seen.length;
   const big = await h2Connect(stack, HOST);
   try {
-    const req = big.request({ ':path': '/too-big', ':authority': HOST, 'x-big': 'a'.repeat(40 * 1024) });
+    const req = big.request({ ':path': '/too-big', ':authority': HOST, 'x-big': 'a'.repeat(OVERSIZED_HEADER_BYTES) });
     let head: http2.IncomingHttpHeaders | undefined;
     req.on('response', (h) => (head = h));
     req.on('error', () => undefined);
@@ -201,7 +212,7 @@ test('a header list over HOPGATE_MAX_HEADER_BYTES is refused at the ingress; not
       assert.equal(req.rstCode, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
     }
     // Below the limit (and above node's 16 KiB HTTP/1.1 default) is served.
-    const fine = await h2Request(big, { ':path': '/fits', ':authority': HOST, 'x-big': 'a'.repeat(20 * 1024) });
+    const fine = await h2Request(big, { ':path': '/fits', ':authority': HOST, 'x-big': 'a'.repeat(LARGE_ALLOWED_HEADER_BYTES) });
     assert.equal(fine.status, 200);
   } finally {
     big.destroy();
@@ -222,14 +233,6 @@ test('HTTP/1.1 fallback: a client offering only http/1.1 is served on the same p
   }
 });
 
-function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('curl', args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 test('curl --http2 is served over HTTP/2 and curl --http1.1 over HTTP/1.1', async () => {
   const common = ['-sS', '--cacert', stack.ca.certFile, '--resolve', `${HOST}:${stack.httpsPort}:127.0.0.1`, '-w', '\n%{http_version} %{http_code}'];

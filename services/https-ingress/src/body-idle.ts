@@ -14,6 +14,8 @@ export function watchBodyIdle(body: Readable, idleMs: number, onIdle: () => void
     timer = undefined;
   };
   const arm = (): void => {
+    // A 'resume' scheduled before a pause still fires after it: only a flowing body is watched.
+    if (body.readableFlowing !== true) return disarm();
     if (timer) timer.refresh();
     else timer = setTimeout(fire, idleMs);
   };

@@ -1,4 +1,4 @@
-export { Ingress, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, H2_SESSION_IDLE_TIMEOUT_MS, ALPN_PROTOCOLS } from './ingress.js';
+export { Ingress, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, H2_SESSION_IDLE_TIMEOUT_MS } from './ingress.js';
 export { proxyRequest, BODY_IDLE_STATUS, type ProxyContext } from './proxy-handler.js';
 export { statusForCode, sendError } from './error-status.js';
 export { normalizedHost, pathOnly, buildRequestHead, requestTarget, forwardableHeaders, hasBody, headerListSize, H2_HEADER_FIELD_OVERHEAD_BYTES, type RequestTarget } from './request-head.js';

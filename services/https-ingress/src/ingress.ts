@@ -22,8 +22,6 @@ export const HEADERS_TIMEOUT_MS = 30_000;
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** An HTTP/2 connection with no frame either way and no open stream is closed (GOAWAY) after this time, in ms. */
 export const H2_SESSION_IDLE_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS;
-/** ALPN protocols offered on the HTTPS port, preferred first (RFC 7301 §3.2). */
-export const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
 
 /**
  * The knobs node's HTTP/1.1 server machinery reads from the server object. An HTTP/2
@@ -113,8 +111,8 @@ export class Ingress {
       const server = http2.createSecureServer({
         cert: fs.readFileSync(cfg.tlsCertFile!, 'utf8'),
         key: fs.readFileSync(cfg.tlsKeyFile!, 'utf8'),
+        // ALPN offers h2 then http/1.1 (RFC 7301 §3.2); node builds the list from allowHTTP1.
         allowHTTP1: true,
-        ALPNProtocols: ALPN_PROTOCOLS,
         // RFC 9113 §6.5.2: larger header lists get the stream reset before any handler runs.
         settings: { maxHeaderListSize: cfg.maxHeaderBytes },
       });

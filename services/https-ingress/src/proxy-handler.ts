@@ -92,7 +92,7 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
       const head = buildRequestHead(req, target, requestId, match.service, proto);
       const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);
       let finished = false;
-      const responded = awaitResponseHead(stream, match.clientId, ctx.responseTimeoutMs, (response) => {
+      const wait = awaitResponseHead(stream, match.clientId, ctx.responseTimeoutMs, (response) => {
         const headers = stripHopByHop(response.headers);
         headers.push(['x-hopgate-request-id', requestId]);
         try {
@@ -103,7 +103,7 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
           return;
         }
         stream.pipe(res);
-      }, fail);
+      }, fail, head.has_body);
       stream.once('end', () => {
         finished = true;
         // The response is complete: a request body still on its way is no longer wanted.
@@ -112,7 +112,7 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
       });
       stream.on('error', (err: unknown) => {
         if (finished) return;
-        if (!responded() || !res.headersSent) {
+        if (!wait.responded() || !res.headersSent) {
           fail(err);
         } else {
           log.info({ code: errorCodeOf(err), reason: errorMessageOf(err) }, 'response stream broke mid-body');
@@ -133,6 +133,8 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
         return;
       }
       if (expectContinue) res.writeContinue();
+      // HOPGATE_RESPONSE_TIMEOUT_MS counts from the end of the upload.
+      req.once('end', () => wait.startClock());
       pipeRequestBody(req, stream);
       const stopWatching = watchBodyIdle(req, ctx.bodyIdleTimeoutMs, () => {
         if (stream.destroyed || answered) return;

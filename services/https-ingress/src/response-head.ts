@@ -3,15 +3,21 @@ import { decodeTunnelResponse } from '@hopgate/http-tunnel';
 import type { RelayClientStream } from '@hopgate/relay';
 import type { ResponseHead } from '@hopgate/wire';
 
+/** The wait for a response head (see awaitResponseHead). */
+export interface ResponseWait {
+  /** Whether the response head arrived. */
+  responded(): boolean;
+  /** Starts the timeout clock (once; a no-op if it runs already). */
+  startClock(): void;
+}
+
 /**
  * Waits for the response head of a relay stream: `onHead` with the decoded head, or the
- * stream is destroyed with ERR_TIMEOUT `timeoutMs` after the request was fully sent (its
- * 'error' then reports it), or `onFail` with ERR_BAD_FRAME for an undecodable head. Returns
- * whether the head arrived.
- *
- * The clock starts once the request body is out ('finish': END sent), not at open: an upload
- * that takes longer than `timeoutMs` is not cut (a stalled one is ended by the relay's idle
- * timeout instead).
+ * stream is destroyed with ERR_TIMEOUT `timeoutMs` after the clock started (its 'error'
+ * then reports it), or `onFail` with ERR_BAD_FRAME for an undecodable head. The clock
+ * starts at once, or with `deferStart` only at startClock() (when the request body has
+ * been forwarded: an upload's own duration is not the origin's delay; a stalled upload is
+ * the body idle timeout's business).
  */
 export function awaitResponseHead(
   stream: RelayClientStream,
@@ -19,16 +25,17 @@ export function awaitResponseHead(
   timeoutMs: number,
   onHead: (head: ResponseHead) => void,
   onFail: (err: unknown) => void,
-): () => boolean {
+  deferStart = false,
+): ResponseWait {
   let responded = false;
   let timer: NodeJS.Timeout | undefined;
-  const stop = (): void => clearTimeout(timer);
-  stream.once('finish', () => {
-    if (responded || stream.destroyed) return;
+  const startClock = (): void => {
+    if (timer || responded || stream.destroyed) return;
     timer = setTimeout(() => {
-      if (!responded) stream.destroy(new HopError(ErrorCode.Timeout, `no response from client "${clientId}" within ${timeoutMs} ms of the end of the request`));
+      if (!responded) stream.destroy(new HopError(ErrorCode.Timeout, `no response from client "${clientId}" within ${timeoutMs} ms`));
     }, timeoutMs);
-  });
+  };
+  const stop = (): void => clearTimeout(timer);
   stream.once('close', stop);
   stream.once('response', (bytes: Uint8Array) => {
     responded = true;
@@ -43,5 +50,6 @@ export function awaitResponseHead(
     }
     onHead(head);
   });
-  return () => responded;
+  if (!deferStart) startClock();
+  return { responded: () => responded, startClock };
 }

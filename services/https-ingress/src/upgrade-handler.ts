@@ -53,7 +53,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
       // Connection was stripped as hop-by-hop; the origin needs it to accept the upgrade.
       const head = { ...base, headers: [...base.headers, ['connection', 'Upgrade'] as [string, string]], has_body: true };
       const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);
-      const responded = awaitResponseHead(stream, match.clientId, ctx.responseTimeoutMs, (response) => {
+      const wait = awaitResponseHead(stream, match.clientId, ctx.responseTimeoutMs, (response) => {
         const keep = response.status === 101 ? new Set(['upgrade']) : new Set<string>();
         const headers = stripHopByHop(response.headers, keep);
         if (response.status === 101) headers.push(['connection', 'Upgrade']);
@@ -64,7 +64,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
         stream.pipe(socket);
       }, fail);
       stream.on('error', (err: unknown) => {
-        if (!responded()) fail(err);
+        if (!wait.responded()) fail(err);
         else socket.destroy();
       });
       socket.once('close', () => {
