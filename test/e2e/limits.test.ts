@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'undici';
@@ -252,6 +253,31 @@ test(`response_header_timeout_ms: no response head -> 504 naming the service, lo
     await waitForRequestLog(timeAgent, requestIdOf(res), expected);
   }
   await waitFor('origin saw every hung request closed by the agent', () => origin.hangClosed() - closedBefore >= REPEATS);
+});
+
+/** A trickled upload: this many chunks, this far apart (2.4 s in all, three times the head timeout). */
+const TRICKLE_CHUNKS = 12;
+const TRICKLE_GAP_MS = 200;
+
+test('response_header_timeout_ms counts from the end of the request: an upload longer than it is served whole', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const chunk = Buffer.alloc(16 * 1024, 3);
+  async function* trickle(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < TRICKLE_CHUNKS; i++) {
+      yield chunk;
+      await new Promise((r) => setTimeout(r, TRICKLE_GAP_MS));
+    }
+  }
+  const client = clientFor(TIME_HOST);
+  try {
+    const started = Date.now();
+    const res = await client.request({ path: '/sha256', method: 'POST', headers: { host: TIME_HOST }, body: Readable.from(trickle()) });
+    const reply = (await res.body.json()) as { length: number };
+    assert.equal(res.statusCode, 200);
+    assert.equal(reply.length, TRICKLE_CHUNKS * chunk.length);
+    assert.ok(Date.now() - started > RESPONSE_HEADER_TIMEOUT_MS * 2, 'the upload outlasted the head timeout');
+  } finally {
+    await client.close();
+  }
 });
 
 test('response_header_timeout_ms applies to WebSocket upgrades too', { timeout: TEST_TIMEOUT_MS }, async () => {

@@ -18,10 +18,11 @@ export const DEFAULT_STABLE_SESSION_MS = 10_000;
 /** Keep-alive time of idle connections to local services. */
 export const DEFAULT_ORIGIN_KEEPALIVE_MS = 30_000;
 /**
- * undici's own wait for the local service's response headers, in ms: 0 = off. undici counts it
- * from the start of the request (refreshed only when the socket pushes back), so an upload
- * longer than it failed with 504 mid-body. `response_header_timeout_ms` is timed by
- * serveOriginRequest instead, from the end of the request body.
+ * undici's default wait for the local service's response headers, in ms: 0 = off. undici counts
+ * it from the start of the request (refreshed only when the socket pushes back), so an upload
+ * longer than it failed with 504 mid-body. serveOriginRequest sets `response_header_timeout_ms`
+ * per request: through undici for bodiless requests, with its own clock from the end of the
+ * body otherwise.
  */
 export const ORIGIN_HEADERS_TIMEOUT_MS = 0;
 

@@ -30,6 +30,8 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
 ]);
 /** undici: no TCP connection within `connect.timeout`. */
 const CONNECT_TIMEOUT_CODE = 'UND_ERR_CONNECT_TIMEOUT';
+/** undici: no complete response head within `headersTimeout` (bodiless requests). */
+const HEADERS_TIMEOUT_CODE = 'UND_ERR_HEADERS_TIMEOUT';
 /** undici: no body data for `bodyTimeout` while the body was being read. */
 const BODY_TIMEOUT_CODE = 'UND_ERR_BODY_TIMEOUT';
 
@@ -94,8 +96,10 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
   });
   if (!head.has_body) stream.resume(); // only FIN follows the head
   const started = Date.now();
-  // response_header_timeout_ms counts from the end of the request (the whole body handed to
-  // the local service), so an upload of any length is never cut by it.
+  // response_header_timeout_ms counts from the end of the request. Without a body undici
+  // times it (its clock starts once the request is written, after connect); with a body the
+  // clock here starts when the whole body has been handed to the local service, so an upload
+  // of any length is never cut by it.
   let headerTimer: NodeJS.Timeout | undefined;
   let headerTimedOut = false;
   const startHeaderTimer = (): void => {
@@ -107,7 +111,6 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
   };
   const requestBody = head.has_body ? stream.pipe(new Coalescer()) : null;
   if (requestBody) requestBody.once('end', startHeaderTimer);
-  else startHeaderTimer();
   let response: Dispatcher.ResponseData;
   try {
     response = await ctx.dispatcher.request({
@@ -119,6 +122,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
       // the tunnel stream (whose other half carries the response) lives on. The Coalescer
       // also joins datagram-sized chunks into fewer socket writes.
       body: requestBody,
+      headersTimeout: requestBody ? 0 : ctx.timeouts.responseHeaderMs,
       signal: cancel,
     });
   } catch (err) {
@@ -134,6 +138,10 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     const where = formatHostPort(target);
     if (code === CONNECT_TIMEOUT_CODE) {
       const message = connectTimeoutMessage(head.service, where, ctx.timeouts.connectMs);
+      log.warn({ code }, message);
+      writeError(stream, ErrorCode.Timeout, message);
+    } else if (code === HEADERS_TIMEOUT_CODE) {
+      const message = responseHeaderTimeoutMessage(head.service, ctx.timeouts.responseHeaderMs);
       log.warn({ code }, message);
       writeError(stream, ErrorCode.Timeout, message);
     } else if (UNREACHABLE_CODES.has(code)) {
