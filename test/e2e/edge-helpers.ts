@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { EventEmitter } from 'node:events';
 import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { waitFor, type Stack } from '@hopgate/testkit';
+import { answerSha256, waitFor, type Stack } from '@hopgate/testkit';
 
 /** Time a test waits for an expected answer or event, in ms (generous: the machine is shared). */
 export const ANSWER_TIMEOUT_MS = 20_000;
@@ -71,16 +71,7 @@ export async function startEdgeOrigin(): Promise<EdgeOrigin> {
     });
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/sha256') {
-      const hash = crypto.createHash('sha256');
-      let length = 0;
-      req.on('data', (c: Buffer) => {
-        hash.update(c);
-        length += c.length;
-      });
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ sha256: hash.digest('hex'), length }));
-      });
+      answerSha256(req, res);
     } else if (path === '/echo') {
       req.resume();
       req.on('end', () => {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'undici';
-import { reapOnExit, type Stack } from '@hopgate/testkit';
+import { answerSha256, reapOnExit, type Stack } from '@hopgate/testkit';
 
 export interface Origin {
   port: number;
@@ -40,16 +40,7 @@ export async function startOrigin(name = 'origin'): Promise<Origin> {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(req.headers));
     } else if (url === '/sha256') {
-      const hash = crypto.createHash('sha256');
-      let length = 0;
-      req.on('data', (c: Buffer) => {
-        hash.update(c);
-        length += c.length;
-      });
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ sha256: hash.digest('hex'), length }));
-      });
+      answerSha256(req, res);
     } else if (url.startsWith('/bytes/')) {
       const n = Number(url.slice('/bytes/'.length));
       const body = crypto.randomBytes(n);

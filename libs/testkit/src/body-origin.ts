@@ -3,6 +3,20 @@ import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 
 /** Size of each chunk the origin writes and the clients send. */
+/** Reads the whole request body and answers 200 with `{ sha256, length }` of what arrived. */
+export function answerSha256(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const hash = crypto.createHash('sha256');
+  let length = 0;
+  req.on('data', (c: Buffer) => {
+    hash.update(c);
+    length += c.length;
+  });
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ sha256: hash.digest('hex'), length }));
+  });
+}
+
 export const BODY_CHUNK_BYTES = 64 * 1024;
 
 /** `bytes` random bytes as chunks of BODY_CHUNK_BYTES, made one at a time (never the whole body). */
@@ -84,16 +98,7 @@ export async function startBodyOrigin(): Promise<BodyOrigin> {
       pump();
     } else if (req.method === 'POST' && url.pathname === '/upload') {
       const read = (): void => {
-        const hash = crypto.createHash('sha256');
-        let length = 0;
-        req.on('data', (c: Buffer) => {
-          hash.update(c);
-          length += c.length;
-        });
-        req.on('end', () => {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ sha256: hash.digest('hex'), length }));
-        });
+        answerSha256(req, res);
       };
       if (url.searchParams.get('hold') === '1' && !released.has(id)) held.set(id, read);
       else read();

@@ -7,4 +7,4 @@ export { Stack, REPO_ROOT, HUB_SERVER_NAME, serviceMain, type StackOptions, type
 export { reapOnExit } from './child-reaper.js';
 export { UdpLossProxy, DEFAULT_REORDER_DELAY_MS, PROXY_FLOW_IDLE_MS, type UdpImpairments, type UdpLossProxyOptions, type UdpLossProxyStats } from './udp-loss-proxy.js';
 export { RssSampler, readRssBytes, formatMiB, DEFAULT_RSS_SAMPLE_INTERVAL_MS, type RssFigures } from './rss-sampler.js';
-export { startBodyOrigin, randomChunks, BODY_CHUNK_BYTES, type BodyOrigin, type DownloadState } from './body-origin.js';
+export { startBodyOrigin, answerSha256, randomChunks, BODY_CHUNK_BYTES, type BodyOrigin, type DownloadState } from './body-origin.js';
