@@ -3,9 +3,9 @@ import {
   INITIAL_CONGESTION_WINDOW_PACKETS,
   LOSS_TOLERANCE_FRACTION,
   LOSS_TOLERANT_REDUCTION_FACTOR,
-  MAX_CONGESTION_WINDOW_BYTES,
   MIN_CONGESTION_WINDOW_PACKETS,
 } from './constants.js';
+import { WindowGrowth } from './window-growth.js';
 
 /** The states of the loss-tolerant controller. */
 export const CongestionState = {
@@ -46,8 +46,7 @@ export class LossTolerantController implements CongestionController {
   state: CongestionState = CongestionState.SlowStart;
   /** congestion_recovery_start_time (RFC 9002 §B.2); -Infinity when never in recovery */
   private recoveryStartTime = -Infinity;
-  /** Bytes acknowledged in congestion avoidance, not yet turned into window growth. */
-  private bytesAckedInAvoidance = 0;
+  private readonly growth: WindowGrowth;
   /** When the current round trip started; an ACK of a packet sent at or after it ends the round. */
   private roundStartTime = -Infinity;
   private roundAckedBytes = 0;
@@ -56,6 +55,7 @@ export class LossTolerantController implements CongestionController {
   constructor(maxDatagramSize: number) {
     this.maxDatagramSize = maxDatagramSize;
     this.congestionWindow = INITIAL_CONGESTION_WINDOW_PACKETS * maxDatagramSize;
+    this.growth = new WindowGrowth(maxDatagramSize);
   }
 
   get minimumWindow(): number {
@@ -76,19 +76,10 @@ export class LossTolerantController implements CongestionController {
       this.state = CongestionState.CongestionAvoidance;
     }
     // RFC 9002 §7.8: no increase while the window is not the limit (application- or flow-control-limited).
-    if (!this.wasWindowLimited(priorInFlight)) return;
-    if (this.state === CongestionState.SlowStart) {
-      // RFC 9002 §7.3.1: slow start grows by the bytes acknowledged.
-      this.congestionWindow = Math.min(this.congestionWindow + bytes, MAX_CONGESTION_WINDOW_BYTES);
-      if (this.congestionWindow >= this.slowStartThreshold) this.state = CongestionState.CongestionAvoidance;
-      return;
-    }
-    // RFC 9002 §7.3.3: congestion avoidance grows by one datagram per window acknowledged.
-    this.bytesAckedInAvoidance += bytes;
-    if (this.bytesAckedInAvoidance >= this.congestionWindow) {
-      this.bytesAckedInAvoidance -= this.congestionWindow;
-      this.congestionWindow = Math.min(this.congestionWindow + this.maxDatagramSize, MAX_CONGESTION_WINDOW_BYTES);
-    }
+    const inSlowStart = this.state === CongestionState.SlowStart;
+    if (!this.growth.wasWindowLimited(priorInFlight, this.congestionWindow, inSlowStart)) return;
+    this.congestionWindow = this.growth.grow(this.congestionWindow, bytes, inSlowStart);
+    if (inSlowStart && this.congestionWindow >= this.slowStartThreshold) this.state = CongestionState.CongestionAvoidance;
   }
 
   onPacketLost(bytes: number): void {
@@ -118,7 +109,7 @@ export class LossTolerantController implements CongestionController {
     // RFC 9438 §4.6: ssthresh = cwnd * beta_cubic; RFC 9002 §7.3.2: the window drops to it at once.
     this.slowStartThreshold = Math.max(this.congestionWindow * LOSS_TOLERANT_REDUCTION_FACTOR, this.minimumWindow);
     this.congestionWindow = this.slowStartThreshold;
-    this.bytesAckedInAvoidance = 0;
+    this.growth.reset();
     this.state = CongestionState.Recovery;
     // The losses were acted on: the next reduction needs new losses beyond the tolerance.
     this.startRound(now);
@@ -130,7 +121,7 @@ export class LossTolerantController implements CongestionController {
     this.slowStartThreshold = Math.max(Math.min(this.slowStartThreshold, this.congestionWindow * LOSS_TOLERANT_REDUCTION_FACTOR), this.minimumWindow);
     this.congestionWindow = this.minimumWindow;
     this.recoveryStartTime = -Infinity;
-    this.bytesAckedInAvoidance = 0;
+    this.growth.reset();
     this.state = this.congestionWindow < this.slowStartThreshold ? CongestionState.SlowStart : CongestionState.CongestionAvoidance;
   }
 
@@ -138,11 +129,5 @@ export class LossTolerantController implements CongestionController {
     this.roundStartTime = now;
     this.roundAckedBytes = 0;
     this.roundLostBytes = 0;
-  }
-
-  private wasWindowLimited(priorInFlight: number): boolean {
-    if (priorInFlight + 3 * this.maxDatagramSize >= this.congestionWindow) return true;
-    // In slow start the window doubles per RTT: more than half of it in flight is "limited".
-    return this.state === CongestionState.SlowStart && priorInFlight > this.congestionWindow / 2;
   }
 }

@@ -2,9 +2,9 @@ import type { CongestionController } from './congestion-controller.js';
 import {
   INITIAL_CONGESTION_WINDOW_PACKETS,
   LOSS_REDUCTION_FACTOR,
-  MAX_CONGESTION_WINDOW_BYTES,
   MIN_CONGESTION_WINDOW_PACKETS,
 } from './constants.js';
+import { WindowGrowth } from './window-growth.js';
 
 /**
  * NewReno congestion control (RFC 9002 §7.3): slow start, recovery, congestion avoidance.
@@ -22,8 +22,7 @@ export class NewReno implements CongestionController {
   bytesInFlight = 0;
   /** congestion_recovery_start_time (RFC 9002 §B.2); -Infinity when never in recovery */
   private recoveryStartTime = -Infinity;
-  /** Bytes acknowledged in congestion avoidance, not yet turned into window growth. */
-  private bytesAckedInAvoidance = 0;
+  private readonly growth: WindowGrowth;
   reductions = 0;
   /** NewReno tolerates no loss event. */
   readonly toleratedLossEvents = 0;
@@ -31,6 +30,7 @@ export class NewReno implements CongestionController {
   constructor(maxDatagramSize: number) {
     this.maxDatagramSize = maxDatagramSize;
     this.congestionWindow = INITIAL_CONGESTION_WINDOW_PACKETS * maxDatagramSize;
+    this.growth = new WindowGrowth(maxDatagramSize);
   }
 
   get minimumWindow(): number {
@@ -56,18 +56,8 @@ export class NewReno implements CongestionController {
     // RFC 9002 §7.3.2: no increase for packets sent before recovery started.
     if (timeSent <= this.recoveryStartTime) return;
     // RFC 9002 §7.8: no increase while the window is not the limit (application- or flow-control-limited).
-    if (!this.wasWindowLimited(priorInFlight)) return;
-    if (this.inSlowStart) {
-      // RFC 9002 §7.3.1: slow start grows by the bytes acknowledged.
-      this.congestionWindow = Math.min(this.congestionWindow + bytes, MAX_CONGESTION_WINDOW_BYTES);
-      return;
-    }
-    // RFC 9002 §7.3.3: congestion avoidance grows by one datagram per window acknowledged.
-    this.bytesAckedInAvoidance += bytes;
-    if (this.bytesAckedInAvoidance >= this.congestionWindow) {
-      this.bytesAckedInAvoidance -= this.congestionWindow;
-      this.congestionWindow = Math.min(this.congestionWindow + this.maxDatagramSize, MAX_CONGESTION_WINDOW_BYTES);
-    }
+    if (!this.growth.wasWindowLimited(priorInFlight, this.congestionWindow, this.inSlowStart)) return;
+    this.congestionWindow = this.growth.grow(this.congestionWindow, bytes, this.inSlowStart);
   }
 
   /** An in-flight packet was declared lost: it leaves bytes_in_flight (RFC 9002 §B.8). */
@@ -90,19 +80,13 @@ export class NewReno implements CongestionController {
     this.reductions++;
     this.slowStartThreshold = Math.max(this.congestionWindow * LOSS_REDUCTION_FACTOR, this.minimumWindow);
     this.congestionWindow = this.slowStartThreshold;
-    this.bytesAckedInAvoidance = 0;
+    this.growth.reset();
   }
 
   /** Persistent congestion (RFC 9002 §7.6.2): collapse to the minimum window. */
   onPersistentCongestion(): void {
     this.congestionWindow = this.minimumWindow;
     this.recoveryStartTime = -Infinity;
-    this.bytesAckedInAvoidance = 0;
-  }
-
-  private wasWindowLimited(priorInFlight: number): boolean {
-    if (priorInFlight + 3 * this.maxDatagramSize >= this.congestionWindow) return true;
-    // In slow start the window doubles per RTT: more than half of it in flight is "limited".
-    return this.inSlowStart && priorInFlight > this.congestionWindow / 2;
+    this.growth.reset();
   }
 }
