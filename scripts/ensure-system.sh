@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages HopGate's demo and tests need, when they are missing:
-# redis-server, nats-server, openssl and curl, plus python3 for the tests' never-accepting listener
-# (Debian/Ubuntu apt). Idempotent and quiet when all is there.
+# redis-server, nats-server, openssl and curl, python3 for the tests' never-accepting listener,
+# and pebble (the ACME test CA, with pebble-challtestsrv) for the certificate tests and the
+# demo's optional ACME mode (Debian/Ubuntu apt). Idempotent and quiet when all is there.
 set -euo pipefail
 
 need=()
@@ -10,6 +11,7 @@ command -v nats-server  >/dev/null 2>&1 || need+=(nats-server)
 command -v openssl      >/dev/null 2>&1 || need+=(openssl)
 command -v curl         >/dev/null 2>&1 || need+=(curl)
 command -v python3      >/dev/null 2>&1 || need+=(python3)
+command -v pebble       >/dev/null 2>&1 || need+=(pebble)
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
 fi

@@ -31,6 +31,10 @@ export const ErrorCode = {
   BadRoute: 'ERR_BAD_ROUTE',
   /** TLS/DTLS certificate verification failed. */
   CertVerify: 'ERR_CERT_VERIFY',
+  /** A stored certificate record or certificate PEM is malformed. */
+  BadCert: 'ERR_BAD_CERT',
+  /** The ACME server refused or failed an order, or could not be reached. */
+  Acme: 'ERR_ACME',
   /** A connection or session closed. */
   Closed: 'ERR_CLOSED',
   /** Protocol violation by a peer (flow control, state). */

@@ -20,6 +20,11 @@ export class NatsSubjects {
   get sessionClaimed(): string {
     return `${this.prefix}.session.claimed`;
   }
+
+  /** Broadcast when a certificate was issued or renewed: `{ name, not_after, serial }`. */
+  get certUpdated(): string {
+    return `${this.prefix}.cert.updated`;
+  }
 }
 
 /** NATS subject tokens may not contain `.`, `*`, `>` or white space. */

@@ -69,6 +69,52 @@ export class RedisKeys {
     return `${escapeGlob(this.prefix)}hub:*`;
   }
 
+  /**
+   * Hash per certificate name (an exact host): `chain_pem`, `key_pem`, `not_before`,
+   * `not_after`, `issuer`, `serial`, `status`, `last_error`, `updated_at`, ... (docs/redis.md).
+   */
+  cert(name: string): string {
+    return `${this.prefix}cert:${name}`;
+  }
+
+  get certPrefix(): string {
+    return `${this.prefix}cert:`;
+  }
+
+  get certScanPattern(): string {
+    return `${escapeGlob(this.certPrefix)}*`;
+  }
+
+  /** The name of a certificate key, or undefined if `key` is not one. */
+  nameOfCertKey(key: string): string | undefined {
+    return key.startsWith(this.certPrefix) ? key.slice(this.certPrefix.length) : undefined;
+  }
+
+  /** Lock held by the cert-manager replica that runs the order for `name` (string: owner id; PX expiry). */
+  certLock(name: string): string {
+    return `${this.prefix}cert-lock:${name}`;
+  }
+
+  /** The ACME account (hash: `key_pem`, `url`, `directory`, `email`). */
+  get acmeAccount(): string {
+    return `${this.prefix}acme:account`;
+  }
+
+  /** HTTP-01 key authorization for `token` (string, with a TTL), served by every ingress replica. */
+  acmeHttp01(token: string): string {
+    return `${this.prefix}acme:http01:${token}`;
+  }
+
+  /** TLS-ALPN-01 certificate for `name` (hash: `cert_pem`, `key_pem`; with a TTL), served by every ingress replica. */
+  acmeTlsAlpn01(name: string): string {
+    return `${this.prefix}acme:tlsalpn01:${name}`;
+  }
+
+  /** BullMQ's prefix for the cert-manager queue (BullMQ builds `<prefix>:<queue>:...` itself). */
+  get bullPrefix(): string {
+    return `${this.prefix}bull`;
+  }
+
   /** Keyspace-notification channel pattern for route keys on database `db`. */
   routeKeyspacePattern(db: number): string {
     return `__keyspace@${db}__:${escapeGlob(this.routePrefix)}*`;

@@ -1,0 +1,2 @@
+export * from './cert-record.js';
+export * from './cert-store.js';
