@@ -15,6 +15,8 @@ import { redirectToHttps } from './redirect.js';
 import { proxyUpgrade } from './upgrade-handler.js';
 import { writeRawError } from './raw-response.js';
 import { answerClientError } from './client-error.js';
+import { isAcmeHttp01, answerAcmeHttp01 } from './acme-http01.js';
+import { ChallengeStore } from '@hopgate/certs';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -127,8 +129,11 @@ export class Ingress {
     if (cfg.httpListen) {
       const server = http.createServer({ maxHeaderSize: cfg.maxHeaderBytes });
       const httpsPort = cfg.httpsListen?.port;
+      const challenges = new ChallengeStore(this.redis, keys);
+      const acmeLog = this.log.child({ listener: 'http' });
       const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void => {
-        if (cfg.httpMode === 'serve') proxyRequest(req, res, 'http', ctx, expectContinue);
+        if (isAcmeHttp01(req)) void answerAcmeHttp01(req, res, challenges, acmeLog);
+        else if (cfg.httpMode === 'serve') proxyRequest(req, res, 'http', ctx, expectContinue);
         else redirectToHttps(req, res, httpsPort ?? 443);
       };
       server.on('request', (req, res) => onRequest(req, res, false));
