@@ -44,7 +44,7 @@ export const MAX_SUBJECT_BYTES = 255;
 
 /**
  * Frames that reach an ingress stream before its ACCEPT has been processed (the ACCEPT travels as a
- * request reply, the rest on the ingress subject) are queued; beyond this many the stream is reset.
+ * reply on its own subject, the rest on the ingress subject) are queued; beyond this many the stream is reset.
  */
 export const MAX_EARLY_FRAMES = 1024;
 
@@ -72,7 +72,7 @@ export const MAX_INSTANCE_ID_BYTES = 64;
 
 /**
  * `noAsyncTraces` for the NATS connections of the relay nodes: otherwise nats.js builds an Error
- * (a stack capture) for every request() and its timer, i.e. per relay OPEN, only to have a
- * nicer stack if it fails. The errors themselves (timeout, no responders) are unchanged.
+ * (a stack capture) for every request() and its timer (the peer PINGs; OPEN is no request()),
+ * only to have a nicer stack if it fails. The errors themselves (timeout, no responders) are unchanged.
  */
 export const NATS_NO_ASYNC_TRACES = true;

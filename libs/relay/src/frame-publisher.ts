@@ -22,7 +22,7 @@ export class FramePublisher {
   private deferredResets: Array<{ subject: string; frame: Frame }> = [];
   private stopWatching: (() => void) | undefined;
   /** Encoded frames waiting for the end of this event-loop turn. */
-  private queue: Array<{ subject: string; data: Uint8Array; requestId: string }> = [];
+  private queue: Array<{ subject: string; data: Uint8Array; requestId: string; reply: string | undefined }> = [];
   private drainScheduled = false;
   private readonly drainBound = (): void => this.drain();
 
@@ -64,9 +64,10 @@ export class FramePublisher {
 
   /**
    * Encodes the frame and queues it for this turn's batch; false when the connection cannot
-   * take it (closed).
+   * take it (closed). With `reply`, the message carries that reply subject: nats-server then
+   * answers "no responders" (a 503 status message) there when nobody subscribes `subject`.
    */
-  publish(subject: string, frame: Frame): boolean {
+  publish(subject: string, frame: Frame, reply?: string): boolean {
     if (!this.connected && frame.type === FrameType.Reset) {
       if (this.deferredResets.length < MAX_DEFERRED_RESETS) this.deferredResets.push({ subject, frame });
       return true;
@@ -75,7 +76,7 @@ export class FramePublisher {
       this.log.warn({ request_id: frame.streamId, err_message: 'connection closed' }, 'relay publish failed');
       return false;
     }
-    this.queue.push({ subject, data: encodeFrame(frame), requestId: frame.streamId });
+    this.queue.push({ subject, data: encodeFrame(frame), requestId: frame.streamId, reply });
     if (!this.drainScheduled) {
       this.drainScheduled = true;
       setImmediate(this.drainBound);
@@ -89,9 +90,9 @@ export class FramePublisher {
     const queue = this.queue;
     if (queue.length === 0) return;
     this.queue = [];
-    for (const { subject, data, requestId } of queue) {
+    for (const { subject, data, requestId, reply } of queue) {
       try {
-        this.nc.publish(subject, data);
+        this.nc.publish(subject, data, reply === undefined ? undefined : { reply });
       } catch (err) {
         this.log.warn({ request_id: requestId, err_message: errorMessageOf(err) }, 'relay publish failed');
       }

@@ -26,7 +26,7 @@ export interface RelayClientStreamInit extends RelayStreamInit {
 export class RelayClientStream extends RelayStream {
   readonly hubId: string;
   private responseReceived = false;
-  /** Frames from the ingress subject that overtook the ACCEPT (which comes as a request reply). */
+  /** Frames from the ingress subject that overtook the ACCEPT (which comes on the OPEN's reply subject). */
   private earlyFrames: Frame[] = [];
 
   /** @internal Streams are made by RelayClient.open(). */

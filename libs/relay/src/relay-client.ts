@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { RequestError, TimeoutError, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { ErrorCode, HopError, errorMessageOf } from '@hopgate/errors';
 import type { NatsSubjects } from '@hopgate/keys';
 import { type Logger, silentLogger } from '@hopgate/log';
-import { encodeFrame } from './codec.js';
 import { RelayEndpoint } from './relay-endpoint.js';
 import {
   DEFAULT_CHUNK_BYTES,
@@ -13,7 +12,7 @@ import {
   MAX_HEAD_BYTES,
   MAX_STREAM_ID_BYTES,
 } from './defaults.js';
-import { FrameType, INGRESS_INBOUND_TYPES, OPEN_REPLY_TYPES } from './frames.js';
+import { FrameType, INGRESS_INBOUND_TYPES, OPEN_REPLY_TYPES, type Frame } from './frames.js';
 import { Inbound } from './inbound.js';
 import { chunkOption, idOption, timeoutOption, windowOption } from './options.js';
 import { PeerLiveness } from './peer-liveness.js';
@@ -43,6 +42,20 @@ export interface RelayClientOptions {
   logger?: Logger;
 }
 
+/** Infix of OPEN reply subjects: `<ingress subject>.open.<n>` (docs/nats.md). */
+const OPEN_REPLY_INFIX = '.open.';
+/** nats-server answers a message with a reply subject and no subscriber with an empty 503 status message (NATS ADR-13 "no responders"). */
+const NO_RESPONDERS_STATUS = 503;
+
+interface PendingOpen {
+  readonly stream: RelayClientStream;
+  readonly timer: NodeJS.Timeout;
+}
+
+function isNoResponders(msg: Msg): boolean {
+  return msg.data.length === 0 && msg.headers?.code === NO_RESPONDERS_STATUS;
+}
+
 /** Random per-process part of request ids, so that a restarted ingress never reuses one. */
 const BOOT_NONCE_BYTES = 4;
 /** Room kept in a stream id for the boot nonce and the counter. */
@@ -69,6 +82,11 @@ export class RelayClient {
   private readonly link: StreamLink;
   private readonly liveness: PeerLiveness;
   private counter = 0;
+  /** `<ingress subject>.open.`: OPEN n carries the reply subject `<prefix><n>` (n = its request id's counter). */
+  private readonly openReplyPrefix: string;
+  /** Streams whose OPEN has no answer yet, by the token of their reply subject. */
+  private readonly pendingOpens = new Map<string, PendingOpen>();
+  private openReplySubscription: Subscription | undefined;
 
   constructor(options: RelayClientOptions) {
     this.nc = options.nc;
@@ -81,6 +99,7 @@ export class RelayClient {
     this.idleTimeoutMs = timeoutOption('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS);
     this.log = (options.logger ?? silentLogger()).child({ component: 'relay-client' });
     this.requestIdPrefix = `${this.ingressId}-${randomBytes(BOOT_NONCE_BYTES).toString('hex')}-`;
+    this.openReplyPrefix = `${this.subject}${OPEN_REPLY_INFIX}`;
     if (Buffer.byteLength(this.requestIdPrefix) + STREAM_ID_SUFFIX_MAX_BYTES > MAX_STREAM_ID_BYTES) {
       throw new HopError(ErrorCode.BadConfig, 'ingressId is too long for a request id');
     }
@@ -116,6 +135,14 @@ export class RelayClient {
 
   /** Subscribes subjects.ingress(ingressId); resolves once the server has the subscription. */
   async start(): Promise<void> {
+    if (this.openReplySubscription === undefined) {
+      this.openReplySubscription = this.nc.subscribe(`${this.openReplyPrefix}*`, {
+        callback: (err, msg) => {
+          if (err) this.log.warn({ err_message: err.message }, 'relay OPEN-reply subscription error');
+          else this.onOpenReply(msg);
+        },
+      });
+    }
     await this.endpoint.start((msg) => this.onMessage(msg), 'relay client started');
   }
 
@@ -125,6 +152,8 @@ export class RelayClient {
     if (subscription === undefined) return;
     this.endpoint.resetAll(new HopError(ErrorCode.Closed, 'relay client closed'));
     subscription.unsubscribe();
+    this.openReplySubscription?.unsubscribe();
+    this.openReplySubscription = undefined;
     await this.endpoint.flush();
   }
 
@@ -138,9 +167,12 @@ export class RelayClient {
   }
 
   /**
-   * Opens a stream to a hub: OPEN goes as a NATS request, so a hub that is not subscribed fails
-   * the stream at once with ERR_CLIENT_OFFLINE, and no ACCEPT within openTimeoutMs with ERR_TIMEOUT.
-   * Request body writes wait for ACCEPT.
+   * Opens a stream to a hub. OPEN is published with a reply subject of its own
+   * (`<ingress subject>.open.<n>`), in the same per-turn batch as every other frame: the hub
+   * answers ACCEPT or REJECT there, and nats-server answers "no responders" there when the hub
+   * is not subscribed, which fails the stream at once with ERR_CLIENT_OFFLINE. No answer within
+   * openTimeoutMs fails it with ERR_TIMEOUT. Request body writes wait for ACCEPT. (A nats.js
+   * request() per OPEN cost a socket write of its own, a timer and an Error object per request.)
    */
   open(hubId: string, head: Uint8Array, requestId: string = this.nextRequestId()): RelayClientStream {
     if (!this.endpoint.started) throw new HopError(ErrorCode.Closed, 'relay client is not started');
@@ -166,23 +198,57 @@ export class RelayClient {
     });
     this.streams.set(requestId, stream);
     this.liveness.track(stream, hubSubject, hubId);
-    const open = encodeFrame({
+    const open: Frame = {
       type: FrameType.Open,
       streamId: requestId,
       seq: 0,
       windowBytes: this.windowBytes,
       replyTo: this.subject,
       head,
-    });
-    this.nc.request(hubSubject, open, { timeout: this.openTimeoutMs }).then(
-      (msg) => this.onOpenReply(stream, msg),
-      (err: unknown) => this.onOpenError(stream, err),
-    );
+    };
+    const token = requestId.slice(this.requestIdPrefix.length);
+    const pending: PendingOpen = {
+      stream,
+      timer: setTimeout(() => this.onOpenTimeout(token), this.openTimeoutMs),
+    };
+    this.pendingOpens.set(token, pending);
+    // A stream destroyed before its answer (cancel, idle, reset) stops waiting for it.
+    stream.once('close', () => this.forgetOpen(token, pending));
+    if (!this.endpoint.publisher.publish(hubSubject, open, `${this.openReplyPrefix}${token}`)) {
+      this.forgetOpen(token, pending);
+      stream.failOpen(new HopError(ErrorCode.Closed, `OPEN to hub ${hubId} failed: NATS connection closed`), false);
+    }
     return stream;
   }
 
-  private onOpenReply(stream: RelayClientStream, msg: Msg): void {
+  private forgetOpen(token: string, pending: PendingOpen): void {
+    if (this.pendingOpens.get(token) !== pending) return;
+    clearTimeout(pending.timer);
+    this.pendingOpens.delete(token);
+  }
+
+  private onOpenTimeout(token: string): void {
+    const pending = this.pendingOpens.get(token);
+    if (pending === undefined) return;
+    this.pendingOpens.delete(token);
+    pending.stream.failOpen(new HopError(ErrorCode.Timeout, `no ACCEPT from hub ${pending.stream.hubId} within ${this.openTimeoutMs} ms`), true);
+  }
+
+  /** An answer on `<ingress subject>.open.<n>`: ACCEPT or REJECT from the hub, or "no responders" from nats-server. */
+  private onOpenReply(msg: Msg): void {
+    const token = msg.subject.slice(this.openReplyPrefix.length);
+    const pending = this.pendingOpens.get(token);
+    if (pending === undefined) {
+      this.log.debug({ subject: msg.subject }, 'answer to an OPEN that is no longer waiting dropped');
+      return;
+    }
+    this.forgetOpen(token, pending);
+    const { stream } = pending;
     if (stream.destroyed) return;
+    if (isNoResponders(msg)) {
+      stream.failOpen(new HopError(ErrorCode.ClientOffline, `hub ${stream.hubId} is not subscribed (no responders)`), false);
+      return;
+    }
     const frame = this.inbound.decode(msg.data, msg.subject, OPEN_REPLY_TYPES);
     if (frame === undefined || frame.streamId !== stream.requestId) {
       stream.failOpen(new HopError(ErrorCode.Protocol, `hub ${stream.hubId} answered OPEN with garbage`), true);
@@ -191,15 +257,6 @@ export class RelayClient {
     this.inbound.deliver(stream, frame);
   }
 
-  private onOpenError(stream: RelayClientStream, err: unknown): void {
-    if (err instanceof RequestError && err.isNoResponders()) {
-      stream.failOpen(new HopError(ErrorCode.ClientOffline, `hub ${stream.hubId} is not subscribed (no responders)`), false);
-    } else if (err instanceof TimeoutError) {
-      stream.failOpen(new HopError(ErrorCode.Timeout, `no ACCEPT from hub ${stream.hubId} within ${this.openTimeoutMs} ms`), true);
-    } else {
-      stream.failOpen(new HopError(ErrorCode.Closed, `OPEN to hub ${stream.hubId} failed: ${errorMessageOf(err)}`, { cause: err }), false);
-    }
-  }
 
 
   private onMessage(msg: Msg): void {
