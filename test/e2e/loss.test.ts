@@ -5,6 +5,8 @@
  * - 2% loss + reordering + duplication: the agent connects, 64 concurrent GETs, a
  *   WebSocket echo, 32 MiB down and 32 MiB up, all intact.
  * - 5% loss + reordering: 100 MiB down and 32 MiB up, sha256 equal.
+ * Both links carry UDP payloads up to 1452 bytes, like a 1500-byte Ethernet path: path MTU
+ * discovery finds that size through the loss, and its probes of larger sizes are dropped.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,10 +26,12 @@ const MIB = 1024 * 1024;
 const HOST_2 = 'loss2.hopgate.test';
 const HOST_5 = 'loss5.hopgate.test';
 const WS_HOST = 'lossws.hopgate.test';
+/** Largest UDP payload of the lossy links: a 1500-byte Ethernet MTU less IPv6 and UDP headers. */
+const PATH_MAX_PAYLOAD_BYTES = 1452;
 /** Impairments of each direction on the 2% link. */
-const LINK_2: UdpImpairments = { lossRate: 0.02, reorderRate: 0.02, duplicateRate: 0.01 };
+const LINK_2: UdpImpairments = { lossRate: 0.02, reorderRate: 0.02, duplicateRate: 0.01, maxPayloadBytes: PATH_MAX_PAYLOAD_BYTES };
 /** Impairments of each direction on the 5% link. */
-const LINK_5: UdpImpairments = { lossRate: 0.05, reorderRate: 0.05 };
+const LINK_5: UdpImpairments = { lossRate: 0.05, reorderRate: 0.05, maxPayloadBytes: PATH_MAX_PAYLOAD_BYTES };
 /**
  * Deadline of each test, in ms: a hang fails instead of blocking the run. The tests move
  * ~200 MiB through the full path and are CPU-bound: measured 37-106 s per test on a 2-core
@@ -159,6 +163,8 @@ test('2% loss, reordering and duplication both ways: handshake, 64 concurrent GE
   // The impairments really happened on this link.
   assert.ok(proxy2.stats.dropped > 500, JSON.stringify(proxy2.stats));
   assert.ok(proxy2.stats.reordered > 500 && proxy2.stats.duplicated > 100, JSON.stringify(proxy2.stats));
+  // Path MTU discovery ran: its probes above the path's size were dropped (3 per side at most before it stops).
+  assert.ok(proxy2.stats.tooBig > 0, JSON.stringify(proxy2.stats));
 });
 
 test('5% loss and reordering both ways: 100 MiB down and 32 MiB up arrive intact', { timeout: TRANSFER_TEST_TIMEOUT_MS }, async () => {
@@ -174,4 +180,5 @@ test('5% loss and reordering both ways: 100 MiB down and 32 MiB up arrive intact
 
   assert.ok(proxy5.stats.dropped > 4000, JSON.stringify(proxy5.stats));
   assert.ok(proxy5.stats.reordered > 4000, JSON.stringify(proxy5.stats));
+  assert.ok(proxy5.stats.tooBig > 0, JSON.stringify(proxy5.stats));
 });

@@ -3,7 +3,7 @@ import type { NodertcAlertError, NodertcSocket } from '@nodertc/dtls';
 import type { DatagramLink } from '@hopgate/transport';
 import { HopError, ErrorCode } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
-import { MAX_DATAGRAM_SIZE_BYTES } from './constants.js';
+import { MAX_DATAGRAM_SIZE_BYTES, MAX_SEND_DATAGRAM_BYTES, PROBE_DATAGRAM_SIZES_BYTES } from './constants.js';
 import { ALERT_CLOSE_NOTIFY } from './record.js';
 import { LinkEvents } from './link-events.js';
 
@@ -11,7 +11,7 @@ import { LinkEvents } from './link-events.js';
 export interface ClientLinkStats {
   datagrams_sent: number;
   datagrams_received: number;
-  /** `send` calls larger than maxDatagramSize (dropped). */
+  /** `send` calls larger than the largest probe size, MAX_SEND_DATAGRAM_BYTES (dropped). */
   oversize_dropped: number;
   /** Records whose AEAD tag did not verify (forged or corrupted). */
   auth_failures: number;
@@ -23,10 +23,13 @@ export interface ClientLinkStats {
 
 /**
  * The agent's DTLS session to a hub (patched @nodertc/dtls), as a DatagramLink: one `send`
- * is one AES-128-GCM record in one UDP datagram of at most 1200 bytes. Created by connectDtls.
+ * is one AES-128-GCM record in one UDP datagram: at most 1200 bytes, or larger sizes once the
+ * transport's path MTU discovery confirmed them. Created by connectDtls.
  */
 export class DtlsClientLink implements DatagramLink {
   readonly maxDatagramSize = MAX_DATAGRAM_SIZE_BYTES;
+  /** Larger sizes for path MTU discovery (the transport probes them before using them). */
+  readonly probeDatagramSizes = PROBE_DATAGRAM_SIZES_BYTES;
   /** The hub's leaf certificate (chain and name already verified). */
   readonly peerCertificate: X509Certificate;
   /** The hub as "ip:port". */
@@ -66,7 +69,7 @@ export class DtlsClientLink implements DatagramLink {
 
   send(datagram: Uint8Array): void {
     if (this.events.closed) return;
-    if (datagram.length > this.maxDatagramSize) {
+    if (datagram.length > MAX_SEND_DATAGRAM_BYTES) {
       this.counters.oversize_dropped += 1;
       return;
     }

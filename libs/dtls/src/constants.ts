@@ -2,7 +2,7 @@
  * Every size, timer and limit of the DTLS layer, in one place.
  */
 
-/** Largest UDP payload of any application record, in bytes (below common path MTUs). */
+/** Base UDP payload of application records, in bytes (below common path MTUs); path MTU discovery may confirm larger ones. */
 export const MAX_UDP_PAYLOAD_BYTES = 1200;
 
 /** DTLS record header: type(1) version(2) epoch(2) sequence(6) length(2) (RFC 6347 §4.1). */
@@ -13,6 +13,26 @@ export const AES_128_GCM_RECORD_OVERHEAD_BYTES = RECORD_HEADER_BYTES + 8 + 16;
 
 /** Largest datagram a link's `send` accepts: 1200 - 37 = 1163 bytes. */
 export const MAX_DATAGRAM_SIZE_BYTES = MAX_UDP_PAYLOAD_BYTES - AES_128_GCM_RECORD_OVERHEAD_BYTES;
+
+/** Most plaintext in one record: 2^14 bytes (RFC 6347 §4.1 via RFC 5246 §6.2.1). */
+export const MAX_RECORD_PLAINTEXT_BYTES = 2 ** 14;
+
+/**
+ * UDP payload sizes that path MTU discovery (RFC 8899, in the transport) may try above the
+ * base: a 1500-byte Ethernet MTU less IPv6 (40) and UDP (8) headers, a 9000-byte jumbo
+ * frame likewise, and the largest record the transport builds (16,383 bytes of plaintext,
+ * its 2-byte length field; loopback carries it). A size the path does not carry is only a
+ * lost probe.
+ */
+export const PROBE_UDP_PAYLOAD_SIZES_BYTES: readonly number[] = [1452, 8952, 16_383 + AES_128_GCM_RECORD_OVERHEAD_BYTES];
+
+/** The same sizes as link datagrams (record plaintext): what a link offers as `probeDatagramSizes`. */
+export const PROBE_DATAGRAM_SIZES_BYTES: readonly number[] = PROBE_UDP_PAYLOAD_SIZES_BYTES.map(
+  (udp) => Math.min(udp - AES_128_GCM_RECORD_OVERHEAD_BYTES, MAX_RECORD_PLAINTEXT_BYTES),
+);
+
+/** Largest datagram a link's `send` accepts: the largest probe size. */
+export const MAX_SEND_DATAGRAM_BYTES = Math.max(MAX_DATAGRAM_SIZE_BYTES, ...PROBE_DATAGRAM_SIZES_BYTES);
 
 /** Default deadline for a DTLS handshake, client and hub side, in milliseconds. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;

@@ -22,7 +22,7 @@ export interface HubCounters {
   auth_failures: number;
   /** Duplicate or too-old records (RFC 6347 §4.1.2.6). */
   replays_dropped: number;
-  /** `send` calls larger than maxDatagramSize (dropped). */
+  /** `send` calls larger than the largest probe size, MAX_SEND_DATAGRAM_BYTES (dropped). */
   oversize_dropped: number;
   /** Internal errors caught while handling a datagram. */
   internal_errors: number;

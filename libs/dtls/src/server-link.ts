@@ -1,7 +1,7 @@
 import type { DatagramLink } from '@hopgate/transport';
 import { HopError, ErrorCode } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
-import { MAX_DATAGRAM_SIZE_BYTES } from './constants.js';
+import { MAX_DATAGRAM_SIZE_BYTES, MAX_SEND_DATAGRAM_BYTES, PROBE_DATAGRAM_SIZES_BYTES } from './constants.js';
 import type { HubCounters } from './hub-counters.js';
 import { ALERT_CLOSE_NOTIFY, AlertLevel, ContentType, type DtlsRecord } from './record.js';
 import type { RecordProtection } from './record-protection.js';
@@ -25,10 +25,13 @@ export interface ServerLinkContext {
 
 /**
  * One agent's DTLS session on the hub, as a DatagramLink: one `send` is one
- * AES-128-GCM record in one UDP datagram of at most 1200 bytes.
+ * AES-128-GCM record in one UDP datagram: at most 1200 bytes, or larger sizes once the
+ * transport's path MTU discovery confirmed them.
  */
 export class DtlsServerLink implements DatagramLink {
   readonly maxDatagramSize = MAX_DATAGRAM_SIZE_BYTES;
+  /** Larger sizes for path MTU discovery (the transport probes them before using them). */
+  readonly probeDatagramSizes = PROBE_DATAGRAM_SIZES_BYTES;
   /** The peer as "ip:port" ("[ip6]:port" for IPv6). */
   readonly remote: string;
   private readonly window = new ReplayWindow();
@@ -49,7 +52,7 @@ export class DtlsServerLink implements DatagramLink {
 
   send(datagram: Uint8Array): void {
     if (this.events.closed) return;
-    if (datagram.length > this.maxDatagramSize) {
+    if (datagram.length > MAX_SEND_DATAGRAM_BYTES) {
       this.context.counters.oversize_dropped += 1;
       return;
     }

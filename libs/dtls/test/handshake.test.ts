@@ -8,6 +8,7 @@ import {
   DtlsHubServer,
   connectDtls,
   MAX_DATAGRAM_SIZE_BYTES,
+  MAX_SEND_DATAGRAM_BYTES,
   type DtlsServerLink,
 } from '../src/index.js';
 import { makeTestPki, TEST_SERVER_NAME, type TestIdentity, type TestPki } from '../test-support/certs.js';
@@ -124,18 +125,21 @@ describe('DTLS handshake, agent client <-> hub server', { timeout: TEST_TIMEOUT_
     );
   });
 
-  test('oversize sends are dropped and counted on both sides, the session lives on', async () => {
+  test('oversize sends are dropped and counted on both sides; the base and the largest probe size pass; the session lives on', async () => {
     const pair = await connectPair(pki, pki.ecdsa);
     try {
       const atHub = collect(pair.server);
       const atAgent = collect(pair.client);
-      pair.client.send(Buffer.alloc(MAX_DATAGRAM_SIZE_BYTES + 1));
-      pair.server.send(Buffer.alloc(MAX_DATAGRAM_SIZE_BYTES + 1));
+      pair.client.send(Buffer.alloc(MAX_SEND_DATAGRAM_BYTES + 1));
+      pair.server.send(Buffer.alloc(MAX_SEND_DATAGRAM_BYTES + 1));
       pair.client.send(Buffer.alloc(MAX_DATAGRAM_SIZE_BYTES, 1));
       pair.server.send(Buffer.alloc(MAX_DATAGRAM_SIZE_BYTES, 2));
-      await waitFor('the max-size datagrams', () => atHub.length === 1 && atAgent.length === 1);
-      assert.equal(atHub[0]?.length, MAX_DATAGRAM_SIZE_BYTES);
-      assert.equal(atAgent[0]?.length, MAX_DATAGRAM_SIZE_BYTES);
+      // The largest path MTU probe: one 16,420-byte UDP payload, which loopback carries.
+      pair.client.send(Buffer.alloc(MAX_SEND_DATAGRAM_BYTES, 3));
+      pair.server.send(Buffer.alloc(MAX_SEND_DATAGRAM_BYTES, 4));
+      await waitFor('the base-size and largest datagrams', () => atHub.length === 2 && atAgent.length === 2);
+      assert.deepEqual(atHub.map((d) => d.length).sort((a, b) => a - b), [MAX_DATAGRAM_SIZE_BYTES, MAX_SEND_DATAGRAM_BYTES]);
+      assert.deepEqual(atAgent.map((d) => d.length).sort((a, b) => a - b), [MAX_DATAGRAM_SIZE_BYTES, MAX_SEND_DATAGRAM_BYTES]);
       assert.equal(pair.client.stats().oversize_dropped, 1);
       assert.equal(pair.hub.stats().oversize_dropped, 1);
     } finally {

@@ -11,6 +11,11 @@ export interface UdpImpairments {
   reorderDelayMs?: number;
   /** Probability that a datagram is delivered twice. */
   duplicateRate?: number;
+  /**
+   * Largest UDP payload the path carries, in bytes: larger datagrams are dropped, as a router
+   * drops a packet too big for its next link (1452 models a 1500-byte Ethernet path). Default no limit.
+   */
+  maxPayloadBytes?: number;
 }
 
 export interface UdpLossProxyOptions {
@@ -27,6 +32,8 @@ export interface UdpLossProxyOptions {
 export interface UdpLossProxyStats {
   forwarded: number;
   dropped: number;
+  /** Dropped for exceeding `maxPayloadBytes`. */
+  tooBig: number;
   reordered: number;
   duplicated: number;
 }
@@ -59,7 +66,7 @@ interface Flow {
  * address gets its own upstream socket, so the hub sees one peer per client.
  */
 export class UdpLossProxy {
-  readonly stats: UdpLossProxyStats = { forwarded: 0, dropped: 0, reordered: 0, duplicated: 0 };
+  readonly stats: UdpLossProxyStats = { forwarded: 0, dropped: 0, tooBig: 0, reordered: 0, duplicated: 0 };
   private readonly random: () => number;
   private readonly flows = new Map<string, Flow>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -129,6 +136,10 @@ export class UdpLossProxy {
 
   private impair(datagram: Buffer, imp: Required<UdpImpairments>, send: (d: Buffer) => void): void {
     if (this.closed) return;
+    if (datagram.length > imp.maxPayloadBytes) {
+      this.stats.tooBig++;
+      return;
+    }
     if (imp.lossRate > 0 && this.random() < imp.lossRate) {
       this.stats.dropped++;
       return;
@@ -185,6 +196,7 @@ function safeSend(send: (d: Buffer) => void, datagram: Buffer): void {
 function resolve(imp: UdpImpairments | undefined): Required<UdpImpairments> {
   return {
     lossRate: imp?.lossRate ?? 0,
+    maxPayloadBytes: imp?.maxPayloadBytes ?? Infinity,
     reorderRate: imp?.reorderRate ?? 0,
     reorderDelayMs: imp?.reorderDelayMs ?? DEFAULT_REORDER_DELAY_MS,
     duplicateRate: imp?.duplicateRate ?? 0,

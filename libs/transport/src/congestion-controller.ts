@@ -28,6 +28,12 @@ export interface CongestionController {
   onCongestionEvent(timeSent: number, now: number): void;
   /** Persistent congestion (RFC 9002 §7.6.2): collapse to the minimum window. */
   onPersistentCongestion(): void;
+  /**
+   * The datagram size changed (path MTU discovery): growth steps and the minimum window
+   * follow it; the window itself is kept in bytes (RFC 9002 §7.2 speaks of recomputing only
+   * the initial window, which is past).
+   */
+  setMaxDatagramSize(bytes: number): void;
 }
 
 /** Which congestion controller a connection uses. */

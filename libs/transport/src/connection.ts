@@ -23,6 +23,7 @@ import { LossTolerantController } from './loss-tolerant-controller.js';
 import { NewReno } from './new-reno.js';
 import { type ConnectionOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Pacer } from './pacer.js';
+import { PmtuSearch } from './pmtu-search.js';
 import { PacketBuilder } from './packet-builder.js';
 import { decodePacket, finishPacket, writePacketHeader } from './packet-codec.js';
 import { ReceiveWindow } from './receive-window.js';
@@ -54,7 +55,10 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   private readonly link: DatagramLink;
   private readonly opts: ResolvedOptions;
   private readonly log: Logger;
-  private readonly maxPacketSize: number;
+  /** Size packets are built at: the link's base size, raised by path MTU discovery. */
+  private maxPacketSize: number;
+  /** Path MTU discovery (RFC 8899), when the link offers larger sizes and the option allows. */
+  private readonly pmtu: PmtuSearch | undefined;
   private closeError: ConnectionCloseError | null = null;
 
   private readonly rtt = new RttEstimator();
@@ -104,6 +108,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     garbageDropped: 0,
     duplicatesDropped: 0,
     probeTimeouts: 0,
+    pmtuProbesSent: 0,
   };
 
   constructor(link: DatagramLink, options: ConnectionOptions) {
@@ -115,6 +120,8 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     }
     this.link = link;
     this.maxPacketSize = Math.min(link.maxDatagramSize, MAX_DATAGRAM_SIZE_BYTES);
+    const candidates = (link.probeDatagramSizes ?? []).filter((size) => size <= MAX_DATAGRAM_SIZE_BYTES);
+    this.pmtu = this.opts.pathMtuDiscovery && candidates.length > 0 ? new PmtuSearch(this.maxPacketSize, candidates) : undefined;
     this.cc =
       this.opts.congestionControl === 'new-reno' ? new NewReno(this.maxPacketSize) : new LossTolerantController(this.maxPacketSize);
     this.pacer = new Pacer(this.maxPacketSize);
@@ -207,6 +214,9 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
       streamCount: this.registry.size,
       peerMaxStreams: this.registry.peerMaxStreams,
       connectionWindowBytes: this.recvWindow.windowSize,
+      maxDatagramSizeBytes: this.maxPacketSize,
+      pmtuProbesSent: c.pmtuProbesSent,
+      pmtuBlackHoles: this.pmtu?.blackHoles ?? 0,
     };
   }
 
@@ -271,6 +281,13 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   // ================================================================ PacketFateHandler (called by LossDetector)
 
   onPacketAcked(packet: SentPacket): void {
+    if (this.pmtu !== undefined) {
+      if (packet.pmtuProbe) {
+        if (this.pmtu.onProbeAcked(packet.size, performance.now())) this.applyPacketSize('probe acknowledged');
+        return;
+      }
+      this.pmtu.onPacketAcked(packet.size);
+    }
     if (packet.largestAckedInAck >= 0) this.acks.onAckAcknowledged(packet.largestAckedInAck);
     for (const frame of packet.frames) {
       if (frame.kind === SentFrameKind.Stream) frame.owner.onStreamFrameAcked(frame.offset, frame.length, frame.fin);
@@ -279,6 +296,13 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   }
 
   onPacketLost(packet: SentPacket): void {
+    if (this.pmtu !== undefined) {
+      if (packet.pmtuProbe) {
+        if (this.pmtu.onProbeLost(packet.size, performance.now())) this.applyPacketSize('black hole: large packets and probes of their size lost');
+        return;
+      }
+      this.pmtu.onPacketLost(packet.size);
+    }
     for (const frame of packet.frames) this.requeueFrame(frame);
     if (packet.frames.length > 0) this.scheduleFlush();
   }
@@ -432,6 +456,8 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     this.pacerWakeTime = Infinity;
     this.pacer.setRate(this.cc.congestionWindow, this.rtt.smoothedRtt);
     let sent = 0;
+    // RFC 8899 §5.1: probe only when there is data to carry (an idle connection needs no larger size).
+    if (this.pmtu !== undefined && this.probesToSend === 0 && this.hasAckElicitingWork() && this.sendPmtuProbe(now)) sent++;
     while (sent < MAX_PACKETS_PER_FLUSH) {
       const probe = this.probesToSend > 0;
       if (!probe) {
@@ -470,10 +496,13 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   /** Builds and sends one packet; with `ackEliciting` false, only an ACK. Returns false if there was nothing to put in it. */
   private sendPacket(now: number, ackEliciting: boolean): boolean {
     const packetNumber = this.loss.nextPacketNumber;
-    const buf = Buffer.allocUnsafe(this.maxPacketSize);
+    // Probe-timeout packets go at the base size: they must pass even if the path shrank
+    // under the discovered size (RFC 8899 §4.3), and their ACKs then reveal the black hole.
+    const packetSize = this.probesToSend > 0 && this.pmtu !== undefined ? this.pmtu.base : this.maxPacketSize;
+    const buf = Buffer.allocUnsafe(packetSize);
     const payloadStart = writePacketHeader(buf, packetNumber);
     const pb = this.builder;
-    pb.start(buf, payloadStart, this.maxPacketSize, this.peerMaxData - this.dataSent);
+    pb.start(buf, payloadStart, packetSize, this.peerMaxData - this.dataSent);
     // Piggyback an ACK on every packet when anything arrived since the last one (RFC 9000 §13.2).
     const largestAckedInAck = this.writeAck(pb, now);
     if (ackEliciting) {
@@ -499,6 +528,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
       immediateAck: pb.immediateAck,
       frames: pb.frames,
       largestAckedInAck,
+      pmtuProbe: false,
     });
     if (pb.ackEliciting) this.pacer.onPacketSent(now, size);
     else this.counters.ackOnlyPacketsSent++;
@@ -511,6 +541,50 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     this.counters.bytesSent += size;
     this.link.send(buf.subarray(0, size));
     return true;
+  }
+
+  /**
+   * Sends a path MTU probe when one is due (RFC 8899 §4.1, RFC 9000 §14.4): PING and
+   * IMMEDIATE_ACK padded to the size under test. It is not in flight, so neither the
+   * congestion window nor a loss of it counts; it carries no data, so a loss repairs nothing.
+   */
+  private sendPmtuProbe(now: number): boolean {
+    const size = this.pmtu!.probeSize(now);
+    if (size === 0) return false;
+    const buf = Buffer.alloc(size); // zeros: PADDING frames (RFC 9000 §19.1)
+    const packetNumber = this.loss.nextPacketNumber;
+    let pos = writePacketHeader(buf, packetNumber);
+    const payloadStart = pos;
+    buf[pos++] = FrameType.Ping;
+    buf[pos++] = FrameType.ImmediateAck;
+    finishPacket(buf, payloadStart, size);
+    this.loss.onPacketSent({
+      packetNumber,
+      timeSent: now,
+      size,
+      ackEliciting: true,
+      inFlight: false,
+      immediateAck: true,
+      frames: [],
+      largestAckedInAck: -1,
+      pmtuProbe: true,
+    });
+    this.pmtu!.onProbeSent(size);
+    this.counters.pmtuProbesSent++;
+    this.counters.packetsSent++;
+    this.counters.bytesSent += size;
+    this.link.send(buf);
+    return true;
+  }
+
+  /** Packets are built at the size path MTU discovery settled on; window and pacer follow. */
+  private applyPacketSize(reason: string): void {
+    const size = this.pmtu!.current;
+    if (size === this.maxPacketSize) return;
+    this.log.debug({ from_bytes: this.maxPacketSize, to_bytes: size, reason }, 'datagram size changed');
+    this.maxPacketSize = size;
+    this.cc.setMaxDatagramSize(size);
+    this.pacer.setMaxDatagramSize(size);
   }
 
   /** Writes an ACK frame if anything arrived since the last one; returns its Largest Acknowledged or -1. */
@@ -567,6 +641,8 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     this.loss.oldestAckEliciting(PROBE_PACKETS_PER_TIMEOUT, this.probeScratch);
     for (const packet of this.probeScratch) for (const frame of packet.frames) this.requeueFrame(frame);
     this.probeScratch.length = 0;
+    // RFC 9002 §6.2.4: with nothing to send again (e.g. only a path MTU probe was outstanding), a PING.
+    if (!this.hasAckElicitingWork()) this.control.requestPing();
   }
 
   private nextDeadline(): number {

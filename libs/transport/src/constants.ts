@@ -21,6 +21,19 @@ export const DEFAULT_MEMORY_LINK_DATAGRAM_SIZE_BYTES = 1160;
 /** Longest CONNECTION_CLOSE reason phrase sent, in bytes (longer ones are cut). */
 export const MAX_CLOSE_REASON_BYTES = 256;
 
+// ---------------------------------------------------------------- path MTU (RFC 8899, RFC 9000 §14.3)
+
+/** Probes of one size lost before the search stops below it: MAX_PROBES (RFC 8899 §5.1.2). */
+export const PMTU_MAX_PROBES = 3;
+/** After a search stopped, larger sizes are probed again after this long: PMTU_RAISE_TIMER (RFC 8899 §5.1.1), in ms. */
+export const PMTU_RAISE_INTERVAL_MS = 600_000;
+/**
+ * Packets above the base size declared lost in a row (none of them acknowledged between)
+ * that mean the path no longer carries them (a black hole, RFC 8899 §4.3): the size falls
+ * back to the base. At 30% random loss 16 in a row has a chance of about 4e-9 per packet.
+ */
+export const PMTU_BLACK_HOLE_LOST_PACKETS = 16;
+
 // ---------------------------------------------------------------- loss detection (RFC 9002 §6)
 
 /** Packet reordering threshold: kPacketThreshold (RFC 9002 §6.1.1). */

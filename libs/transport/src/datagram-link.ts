@@ -6,7 +6,14 @@
 export interface DatagramLink {
   /** Largest payload, in bytes, that `send` accepts (the DTLS link keeps UDP payloads <= 1200 B). */
   readonly maxDatagramSize: number;
-  /** Best-effort send of one datagram (length <= maxDatagramSize). Never throws for a closed link. */
+  /**
+   * Larger datagram sizes the link can send when the path carries them: the candidates of
+   * path MTU discovery (RFC 8899). A datagram above maxDatagramSize may be lost silently
+   * (too large for the path); the transport only builds such packets after a probe of that
+   * size was acknowledged. Absent or empty: maxDatagramSize is all.
+   */
+  readonly probeDatagramSizes?: readonly number[];
+  /** Best-effort send of one datagram (length <= the largest of maxDatagramSize and probeDatagramSizes). Never throws for a closed link. */
   send(datagram: Uint8Array): void;
   /** Sets the one receiver of incoming datagrams (replaces any earlier one). */
   onDatagram(handler: (datagram: Uint8Array) => void): void;

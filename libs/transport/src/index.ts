@@ -4,6 +4,7 @@ export type { ConnectionOptions } from './options.js';
 export type { CongestionControlAlgorithm } from './congestion-controller.js';
 export type { ConnectionStats } from './stats.js';
 export { TransportStream } from './transport-stream.js';
+export { PmtuSearch, PmtuState } from './pmtu-search.js';
 export {
   ConnectionCloseError,
   StreamResetError,

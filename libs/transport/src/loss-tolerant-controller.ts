@@ -37,7 +37,7 @@ export type CongestionState = (typeof CongestionState)[keyof typeof CongestionSt
  * started; the loss counters restart with each round.
  */
 export class LossTolerantController implements CongestionController {
-  readonly maxDatagramSize: number;
+  maxDatagramSize: number;
   congestionWindow: number;
   slowStartThreshold = Infinity;
   bytesInFlight = 0;
@@ -113,6 +113,12 @@ export class LossTolerantController implements CongestionController {
     this.state = CongestionState.Recovery;
     // The losses were acted on: the next reduction needs new losses beyond the tolerance.
     this.startRound(now);
+  }
+
+  setMaxDatagramSize(bytes: number): void {
+    this.maxDatagramSize = bytes;
+    this.growth.setMaxDatagramSize(bytes);
+    if (this.congestionWindow < this.minimumWindow) this.congestionWindow = this.minimumWindow;
   }
 
   onPersistentCongestion(): void {

@@ -30,8 +30,12 @@ export interface LossyLinkOptions {
   queueLimitBytes?: number;
   /** PRNG seed (deterministic impairments). Default DEFAULT_MEMORY_LINK_SEED. */
   seed?: number;
-  /** Largest datagram accepted, in bytes. Default DEFAULT_MEMORY_LINK_DATAGRAM_SIZE_BYTES (1160). */
+  /** Base datagram size (safe on the path), in bytes. Default DEFAULT_MEMORY_LINK_DATAGRAM_SIZE_BYTES (1160). */
   maxDatagramSize?: number;
+  /** Larger sizes offered for path MTU discovery (the link accepts up to the largest). Default none. */
+  probeDatagramSizes?: number[];
+  /** The path's limit: datagrams above it are dropped silently, as a router drops a packet too big. Default Infinity. */
+  pathMtuBytes?: number;
 }
 
 export interface MemoryLinkStats {
@@ -40,6 +44,8 @@ export interface MemoryLinkStats {
   dropped: number;
   /** Dropped because the bottleneck queue was full. */
   queueDropped: number;
+  /** Dropped because they exceeded `pathMtuBytes`. */
+  tooBigDropped: number;
   duplicated: number;
   reordered: number;
   delivered: number;
@@ -109,7 +115,10 @@ function before(a: Pending, b: Pending): boolean {
  */
 export class MemoryLink implements DatagramLink {
   readonly maxDatagramSize: number;
-  readonly stats: MemoryLinkStats = { sent: 0, dropped: 0, queueDropped: 0, duplicated: 0, reordered: 0, delivered: 0 };
+  readonly probeDatagramSizes: readonly number[];
+  /** Largest datagram `send` accepts (the base size or the largest probe size). */
+  private readonly sendLimit: number;
+  readonly stats: MemoryLinkStats = { sent: 0, dropped: 0, queueDropped: 0, tooBigDropped: 0, duplicated: 0, reordered: 0, delivered: 0 };
   private options: Required<LossyLinkOptions>;
   private readonly random: () => number;
   private peer: MemoryLink | null = null;
@@ -131,6 +140,8 @@ export class MemoryLink implements DatagramLink {
   constructor(options: LossyLinkOptions, seed: number) {
     this.options = resolve(options);
     this.maxDatagramSize = this.options.maxDatagramSize;
+    this.probeDatagramSizes = [...this.options.probeDatagramSizes];
+    this.sendLimit = Math.max(this.maxDatagramSize, ...this.probeDatagramSizes);
     this.random = createPrng(seed);
   }
 
@@ -146,12 +157,16 @@ export class MemoryLink implements DatagramLink {
 
   send(datagram: Uint8Array): void {
     if (this.closed || this.peer === null) return;
-    if (datagram.length > this.maxDatagramSize) {
-      throw new RangeError(`datagram of ${datagram.length} bytes exceeds maxDatagramSize ${this.maxDatagramSize}`);
+    if (datagram.length > this.sendLimit) {
+      throw new RangeError(`datagram of ${datagram.length} bytes exceeds the link's largest size ${this.sendLimit}`);
     }
     this.stats.sent++;
     this.onSend?.(datagram);
     const o = this.options;
+    if (datagram.length > o.pathMtuBytes) {
+      this.stats.tooBigDropped++;
+      return;
+    }
     if (o.lossRate > 0 && this.random() < o.lossRate) {
       this.stats.dropped++;
       return;
@@ -289,6 +304,8 @@ function resolve(options: LossyLinkOptions): Required<LossyLinkOptions> {
     queueLimitBytes: options.queueLimitBytes ?? DEFAULT_MEMORY_LINK_QUEUE_LIMIT_BYTES,
     seed: options.seed ?? DEFAULT_MEMORY_LINK_SEED,
     maxDatagramSize: options.maxDatagramSize ?? DEFAULT_MEMORY_LINK_DATAGRAM_SIZE_BYTES,
+    probeDatagramSizes: options.probeDatagramSizes ?? [],
+    pathMtuBytes: options.pathMtuBytes ?? Infinity,
   };
 }
 

@@ -13,7 +13,7 @@ import { WindowGrowth } from './window-growth.js';
  * 'new-reno'`), replaced by default with LossTolerantController.
  */
 export class NewReno implements CongestionController {
-  readonly maxDatagramSize: number;
+  maxDatagramSize: number;
   /** congestion_window, in bytes */
   congestionWindow: number;
   /** ssthresh, in bytes (RFC 9002 §7.3.1: infinite at start) */
@@ -84,6 +84,12 @@ export class NewReno implements CongestionController {
   }
 
   /** Persistent congestion (RFC 9002 §7.6.2): collapse to the minimum window. */
+  setMaxDatagramSize(bytes: number): void {
+    this.maxDatagramSize = bytes;
+    this.growth.setMaxDatagramSize(bytes);
+    if (this.congestionWindow < this.minimumWindow) this.congestionWindow = this.minimumWindow;
+  }
+
   onPersistentCongestion(): void {
     this.congestionWindow = this.minimumWindow;
     this.recoveryStartTime = -Infinity;

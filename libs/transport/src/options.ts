@@ -36,6 +36,11 @@ export interface ConnectionOptions {
    * LOSS_TOLERANCE_FRACTION of its traffic, by 0.7. 'new-reno': RFC 9002 §7.3, halves on every loss event.
    */
   congestionControl?: CongestionControlAlgorithm;
+  /**
+   * Path MTU discovery (RFC 8899) over the link's probeDatagramSizes: default true. Off, the
+   * connection stays at link.maxDatagramSize.
+   */
+  pathMtuDiscovery?: boolean;
   /** Default silentLogger(). */
   logger?: Logger;
 }
@@ -50,6 +55,7 @@ export interface ResolvedOptions {
   readonly initialConnectionWindowBytes: number;
   readonly maxConnectionWindowBytes: number;
   readonly congestionControl: CongestionControlAlgorithm;
+  readonly pathMtuDiscovery: boolean;
   readonly logger: Logger;
 }
 
@@ -82,6 +88,7 @@ export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
   return {
     isClient: options.role === 'client',
     congestionControl,
+    pathMtuDiscovery: options.pathMtuDiscovery ?? true,
     idleTimeoutMs,
     keepAliveIntervalMs,
     maxIncomingStreams: check('maxIncomingStreams', options.maxIncomingStreams ?? DEFAULT_MAX_INCOMING_STREAMS, 1, MAX_STREAMS_LIMIT),

@@ -7,7 +7,7 @@ import { PACER_BURST_INTERVAL_MS, PACER_MIN_BURST_PACKETS, PACING_GAIN } from '.
  * (timers tick in milliseconds, so finer spacing is not reachable), never above cwnd.
  */
 export class Pacer {
-  private readonly maxDatagramSize: number;
+  private maxDatagramSize: number;
   private budgetAtLastSent: number;
   private lastSentTime = -1;
   /** Bytes per millisecond, refreshed by `setRate`. */
@@ -18,6 +18,11 @@ export class Pacer {
     this.maxDatagramSize = maxDatagramSize;
     this.maxBurstBytes = PACER_MIN_BURST_PACKETS * maxDatagramSize;
     this.budgetAtLastSent = this.maxBurstBytes;
+  }
+
+  /** The path's datagram size changed (path MTU discovery). */
+  setMaxDatagramSize(bytes: number): void {
+    this.maxDatagramSize = bytes;
   }
 
   /** Current pacing rate, in bytes per second. */

@@ -81,4 +81,6 @@ export interface SentPacket {
   readonly immediateAck: boolean;
   /** Largest Acknowledged of the ACK frame in this packet, or -1 (for RFC 9000 §13.2.4). */
   readonly largestAckedInAck: number;
+  /** A path MTU probe (RFC 8899): padded to the size it tests, not in flight, no frames to repair. */
+  readonly pmtuProbe: boolean;
 }

@@ -47,4 +47,10 @@ export interface ConnectionStats {
   peerMaxStreams: number;
   /** Current receive window of the connection (auto-tuned), in bytes. */
   connectionWindowBytes: number;
+  /** Size packets are built at now: the link's base size, or what path MTU discovery confirmed (RFC 8899), in bytes. */
+  maxDatagramSizeBytes: number;
+  /** Path MTU probes sent. */
+  pmtuProbesSent: number;
+  /** Falls back to the base size after large packets kept getting lost (RFC 8899 §4.3). */
+  pmtuBlackHoles: number;
 }

@@ -14,7 +14,12 @@ export const WINDOW_LIMITED_HEADROOM_PACKETS = 3;
 export class WindowGrowth {
   private bytesAckedInAvoidance = 0;
 
-  constructor(private readonly maxDatagramSize: number) {}
+  constructor(private maxDatagramSize: number) {}
+
+  /** The path's datagram size changed (path MTU discovery): growth steps follow it. */
+  setMaxDatagramSize(bytes: number): void {
+    this.maxDatagramSize = bytes;
+  }
 
   /** RFC 9002 §7.8: whether the window, not the application or flow control, limited sending. */
   wasWindowLimited(priorInFlight: number, congestionWindow: number, inSlowStart: boolean): boolean {
