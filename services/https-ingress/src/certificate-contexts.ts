@@ -260,11 +260,13 @@ export class CertificateContexts {
         (pipeline as unknown as { hopgateCertFingerprint(k: string, a: string, b: string): void }).hopgateCertFingerprint(this.options.keys.cert(name), CertField.chainPem, CertField.keyPem);
       }
       const results = (await pipeline.exec()) ?? [];
+      let failure: Error | undefined;
       cached.forEach(([name, entry], i) => {
         const [err, fingerprint] = results[i] ?? [new Error('no reply'), undefined];
-        if (err) return;
-        if (fingerprint !== entry.fingerprint && this.entries.get(name) === entry) void this.reload(name);
+        if (err) failure = err;
+        else if (fingerprint !== entry.fingerprint && this.entries.get(name) === entry) void this.reload(name);
       });
+      if (failure) throw failure;
     } catch (err) {
       if (this.mayComplain('reread')) this.log.warn({ err: errorMessageOf(err) }, 'tls: periodic certificate re-read failed: keeping what is cached');
     } finally {
