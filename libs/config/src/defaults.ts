@@ -48,3 +48,12 @@ export const DEFAULT_RESPONSE_HEADER_TIMEOUT_MS = 55_000;
 export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 300_000;
 /** A hub<->agent session with no datagram for this long is dead (both sides), in ms. */
 export const DEFAULT_AGENT_IDLE_TIMEOUT_MS = 15_000;
+
+/**
+ * Ingress and hub: every this many ms, the certificates they serve from Redis are checked
+ * again (serial, not_after), whatever `hopgate.cert.updated` said: a missed broadcast costs
+ * at most this long.
+ */
+export const DEFAULT_CERT_REREAD_INTERVAL_MS = 60_000;
+/** Smallest accepted HOPGATE_CERT_REREAD_INTERVAL_MS, in ms (tests use short periods). */
+export const MIN_CERT_REREAD_INTERVAL_MS = 100;

@@ -19,8 +19,14 @@ export interface IngressConfig extends CommonConfig {
   httpListen: ListenAddress | undefined;
   /** HOPGATE_HTTP_MODE: `redirect` (to HTTPS) or `serve` (proxy plain HTTP too). */
   httpMode: 'redirect' | 'serve';
+  /**
+   * HOPGATE_TLS_CERT_FILE / HOPGATE_TLS_KEY_FILE: the default certificate, served when Redis holds
+   * none for the name asked (or no name was sent). Optional: both or neither.
+   */
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
+  /** HOPGATE_CERT_REREAD_INTERVAL_MS: period of the re-read of cached certificates from Redis. */
+  certRereadIntervalMs: number;
   /** HOPGATE_INGRESS_ID; default hostname plus a random suffix (unique per process). */
   ingressId: string;
   responseTimeoutMs: number;
@@ -35,8 +41,16 @@ export interface IngressConfig extends CommonConfig {
 export interface HubConfig extends CommonConfig {
   dtlsListen: ListenAddress;
   hubId: string;
-  dtlsCertFile: string;
-  dtlsKeyFile: string;
+  /**
+   * HOPGATE_HUB_NAME: the hub's public DNS name (lower case, no trailing dot). When set, the hub
+   * serves `hopgate:cert:<name>` from Redis and the file certificate is only the fallback.
+   */
+  hubName: string | undefined;
+  /** HOPGATE_DTLS_CERT_FILE / HOPGATE_DTLS_KEY_FILE: both or neither; required without HOPGATE_HUB_NAME. */
+  dtlsCertFile: string | undefined;
+  dtlsKeyFile: string | undefined;
+  /** HOPGATE_CERT_REREAD_INTERVAL_MS: period of the re-read of the hub's certificate from Redis. */
+  certRereadIntervalMs: number;
   sessionTtlMs: number;
   authTimeoutMs: number;
   /** HOPGATE_AGENT_IDLE_TIMEOUT_MS: an agent silent this long is disconnected. */
@@ -85,6 +99,7 @@ export function loadIngressConfig(env: Env = processEnv()): IngressConfig {
     ownerCacheTtlMs: s.int('owner_cache_ttl_ms', D.DEFAULT_OWNER_CACHE_TTL_MS),
     maxHeaderBytes: s.int('max_header_bytes', D.DEFAULT_MAX_HEADER_BYTES),
     bodyIdleTimeoutMs: s.int('body_idle_timeout_ms', D.DEFAULT_BODY_IDLE_TIMEOUT_MS),
+    certRereadIntervalMs: s.int('cert_reread_interval_ms', D.DEFAULT_CERT_REREAD_INTERVAL_MS),
   };
   if (cfg.maxHeaderBytes < MIN_HEADER_BYTES) {
     throw new HopError(ErrorCode.BadConfig, `HOPGATE_MAX_HEADER_BYTES must be at least ${MIN_HEADER_BYTES}, got ${cfg.maxHeaderBytes}`);
@@ -92,12 +107,8 @@ export function loadIngressConfig(env: Env = processEnv()): IngressConfig {
   if (cfg.bodyIdleTimeoutMs < 1) {
     throw new HopError(ErrorCode.BadConfig, 'HOPGATE_BODY_IDLE_TIMEOUT_MS must be at least 1');
   }
-  if (cfg.httpsListen && (!cfg.tlsCertFile || !cfg.tlsKeyFile)) {
-    throw new HopError(
-      ErrorCode.BadConfig,
-      'HOPGATE_TLS_CERT_FILE and HOPGATE_TLS_KEY_FILE are required while HOPGATE_HTTPS_LISTEN is not "off"',
-    );
-  }
+  requirePair(cfg.tlsCertFile, cfg.tlsKeyFile, 'HOPGATE_TLS_CERT_FILE', 'HOPGATE_TLS_KEY_FILE');
+  requireRereadInterval(cfg.certRereadIntervalMs);
   if (!cfg.httpsListen && !cfg.httpListen) {
     throw new HopError(ErrorCode.BadConfig, 'HOPGATE_HTTPS_LISTEN and HOPGATE_HTTP_LISTEN are both off: nothing to serve');
   }
@@ -108,9 +119,20 @@ export function loadHubConfig(env: Env = processEnv()): HubConfig {
   const s = new ServiceSettings(env);
   const certFile = s.optionalString('dtls_cert_file');
   const keyFile = s.optionalString('dtls_key_file');
-  if (!certFile || !keyFile) {
-    throw new HopError(ErrorCode.BadConfig, 'HOPGATE_DTLS_CERT_FILE and HOPGATE_DTLS_KEY_FILE are required');
+  requirePair(certFile, keyFile, 'HOPGATE_DTLS_CERT_FILE', 'HOPGATE_DTLS_KEY_FILE');
+  const hubNameRaw = s.optionalString('hub_name');
+  const hubName = hubNameRaw === undefined ? undefined : hubNameRaw.trim().toLowerCase().replace(/\.$/, '');
+  if (hubName !== undefined && !HUB_NAME_PATTERN.test(hubName)) {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_HUB_NAME must be a DNS name (letters, digits, "-" and "."), got "${hubNameRaw}"`);
   }
+  if (!certFile && hubName === undefined) {
+    throw new HopError(
+      ErrorCode.BadConfig,
+      'the hub needs a certificate: set HOPGATE_HUB_NAME (certificate from Redis) or HOPGATE_DTLS_CERT_FILE and HOPGATE_DTLS_KEY_FILE',
+    );
+  }
+  const certRereadIntervalMs = s.int('cert_reread_interval_ms', D.DEFAULT_CERT_REREAD_INTERVAL_MS);
+  requireRereadInterval(certRereadIntervalMs);
   const sessionTtlMs = s.int('session_ttl_ms', D.DEFAULT_SESSION_TTL_MS);
   if (sessionTtlMs < 1000) throw new HopError(ErrorCode.BadConfig, 'HOPGATE_SESSION_TTL_MS must be >= 1000');
   const maxStreamsPerAgent = s.int('max_streams_per_agent', D.DEFAULT_MAX_STREAMS_PER_AGENT);
@@ -121,13 +143,33 @@ export function loadHubConfig(env: Env = processEnv()): HubConfig {
     ...common(s),
     dtlsListen: parseHostPort(s.string('dtls_listen', D.DEFAULT_DTLS_LISTEN), 'HOPGATE_DTLS_LISTEN'),
     hubId: s.string('hub_id', os.hostname()),
+    hubName,
     dtlsCertFile: certFile,
     dtlsKeyFile: keyFile,
+    certRereadIntervalMs,
     sessionTtlMs,
     authTimeoutMs: s.int('auth_timeout_ms', D.DEFAULT_AUTH_TIMEOUT_MS),
     agentIdleTimeoutMs: s.int('agent_idle_timeout_ms', D.DEFAULT_AGENT_IDLE_TIMEOUT_MS),
     maxStreamsPerAgent,
   };
+}
+
+/** A DNS name as HOPGATE_HUB_NAME accepts it (RFC 1035 §2.3.1 letters-digits-hyphen labels). */
+const HUB_NAME_PATTERN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** Both files of a certificate, or neither: one alone is a mistake worth a clear error. */
+function requirePair(certFile: string | undefined, keyFile: string | undefined, certVar: string, keyVar: string): void {
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    const given = certFile !== undefined ? certVar : keyVar;
+    const missing = certFile !== undefined ? keyVar : certVar;
+    throw new HopError(ErrorCode.BadConfig, `${given} is set but ${missing} is not: set both (a file certificate) or neither (certificates from Redis only)`);
+  }
+}
+
+function requireRereadInterval(ms: number): void {
+  if (ms < D.MIN_CERT_REREAD_INTERVAL_MS) {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_CERT_REREAD_INTERVAL_MS must be at least ${D.MIN_CERT_REREAD_INTERVAL_MS}, got ${ms}`);
+  }
 }
 
 export function loadCliConfig(env: Env = processEnv()): CliConfig {

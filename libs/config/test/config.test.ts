@@ -16,6 +16,7 @@ import {
   DEFAULT_RESPONSE_TIMEOUT_MS,
   DEFAULT_BODY_IDLE_TIMEOUT_MS,
   DEFAULT_ORIGIN_CONNECT_TIMEOUT_MS,
+  DEFAULT_CERT_REREAD_INTERVAL_MS,
 } from '../src/index.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-config-'));
@@ -37,7 +38,7 @@ test('ingress config: env wins over the YAML file; defaults documented', () => {
   assert.equal(cfg.httpsListen, undefined);
   assert.deepEqual(cfg.httpListen, { host: '127.0.0.1', port: 8080 });
   assert.equal(cfg.redisPrefix, DEFAULT_REDIS_PREFIX);
-  assert.throws(() => loadIngressConfig({}), { code: 'ERR_BAD_CONFIG' }, 'TLS files required for https');
+  assert.throws(() => loadIngressConfig({ HOPGATE_CONFIG: file, HOPGATE_HTTPS_LISTEN: '127.0.0.1:8443', HOPGATE_HTTP_MODE: 'bogus' }), /must be one of/);
   assert.throws(() => loadIngressConfig({ HOPGATE_HTTPS_LISTEN: 'off', HOPGATE_HTTP_MODE: 'bogus' }), /must be one of/);
 });
 
@@ -56,8 +57,36 @@ test('ingress edge limits: header size and body idle timeout, validated', () => 
   assert.throws(() => loadIngressConfig({ ...base, HOPGATE_BODY_IDLE_TIMEOUT_MS: 'soon' }), { code: 'ERR_BAD_CONFIG' });
 });
 
-test('hub config requires its certificate', () => {
-  assert.throws(() => loadHubConfig({}), { code: 'ERR_BAD_CONFIG' });
+test('ingress certificate files: optional (certificates from Redis), but both or neither', () => {
+  const none = loadIngressConfig({ HOPGATE_HTTPS_LISTEN: '127.0.0.1:8443' });
+  assert.equal(none.tlsCertFile, undefined);
+  assert.equal(none.tlsKeyFile, undefined);
+  assert.equal(none.certRereadIntervalMs, DEFAULT_CERT_REREAD_INTERVAL_MS);
+  assert.equal(DEFAULT_CERT_REREAD_INTERVAL_MS, 60_000);
+  const both = loadIngressConfig({ HOPGATE_TLS_CERT_FILE: 'c.pem', HOPGATE_TLS_KEY_FILE: 'k.pem', HOPGATE_CERT_REREAD_INTERVAL_MS: '500' });
+  assert.equal(both.tlsCertFile, 'c.pem');
+  assert.equal(both.certRereadIntervalMs, 500);
+  assert.throws(() => loadIngressConfig({ HOPGATE_TLS_CERT_FILE: 'c.pem' }), /HOPGATE_TLS_CERT_FILE is set but HOPGATE_TLS_KEY_FILE is not/);
+  assert.throws(() => loadIngressConfig({ HOPGATE_TLS_KEY_FILE: 'k.pem' }), /HOPGATE_TLS_KEY_FILE is set but HOPGATE_TLS_CERT_FILE is not/);
+  assert.throws(() => loadIngressConfig({ HOPGATE_CERT_REREAD_INTERVAL_MS: '5' }), /HOPGATE_CERT_REREAD_INTERVAL_MS must be at least/);
+});
+
+test('hub certificate: HOPGATE_HUB_NAME (Redis) or the files, both files or neither', () => {
+  assert.throws(() => loadHubConfig({}), /set HOPGATE_HUB_NAME .* or HOPGATE_DTLS_CERT_FILE and HOPGATE_DTLS_KEY_FILE/);
+  assert.throws(() => loadHubConfig({ HOPGATE_DTLS_CERT_FILE: 'c' }), /HOPGATE_DTLS_CERT_FILE is set but HOPGATE_DTLS_KEY_FILE is not/);
+  assert.throws(() => loadHubConfig({ HOPGATE_HUB_NAME: 'hub.example.com', HOPGATE_DTLS_KEY_FILE: 'k' }), /HOPGATE_DTLS_KEY_FILE is set but/);
+  const redisOnly = loadHubConfig({ HOPGATE_HUB_NAME: 'Hub.Example.COM.' });
+  assert.equal(redisOnly.hubName, 'hub.example.com');
+  assert.equal(redisOnly.dtlsCertFile, undefined);
+  assert.equal(redisOnly.certRereadIntervalMs, DEFAULT_CERT_REREAD_INTERVAL_MS);
+  const both = loadHubConfig({ HOPGATE_HUB_NAME: 'hub.example.com', HOPGATE_DTLS_CERT_FILE: 'c', HOPGATE_DTLS_KEY_FILE: 'k' });
+  assert.equal(both.dtlsKeyFile, 'k');
+  assert.throws(() => loadHubConfig({ HOPGATE_HUB_NAME: '*.example.com' }), /HOPGATE_HUB_NAME must be a DNS name/);
+  assert.throws(() => loadHubConfig({ HOPGATE_HUB_NAME: 'bad_name.example' }), /HOPGATE_HUB_NAME must be a DNS name/);
+});
+
+test('hub config with file certificate', () => {
+  assert.equal(loadHubConfig({ HOPGATE_DTLS_CERT_FILE: 'c', HOPGATE_DTLS_KEY_FILE: 'k' }).hubName, undefined);
   const cfg = loadHubConfig({ HOPGATE_DTLS_CERT_FILE: 'c', HOPGATE_DTLS_KEY_FILE: 'k', HOPGATE_HUB_ID: 'hub-1', HOPGATE_DTLS_LISTEN: '127.0.0.1:4433' });
   assert.equal(cfg.hubId, 'hub-1');
   assert.deepEqual(cfg.dtlsListen, { host: '127.0.0.1', port: 4433 });

@@ -14,6 +14,8 @@ export interface HubCounters {
   handshake_failures: number;
   /** Handshakes abandoned at the handshake deadline. */
   handshake_timeouts: number;
+  /** Verified ClientHellos dropped because the hub has no certificate yet. */
+  handshakes_refused_no_certificate: number;
   /** Verified ClientHellos refused because `maxSessions` peers were present. */
   sessions_refused: number;
   /** Live sessions replaced by a newer completed handshake from the same address. */
@@ -37,6 +39,7 @@ export function newHubCounters(): HubCounters {
     handshakes: 0,
     handshake_failures: 0,
     handshake_timeouts: 0,
+    handshakes_refused_no_certificate: 0,
     sessions_refused: 0,
     sessions_replaced: 0,
     auth_failures: 0,

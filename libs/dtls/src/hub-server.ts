@@ -13,15 +13,21 @@ import { loadServerCredentials, type ServerCredentials } from './server-credenti
 import { DtlsServerLink } from './server-link.js';
 import { WeriftHandshake } from './werift-handshake.js';
 
+/** "No certificate yet" refusals are logged at most once per this many ms. */
+export const NO_CERTIFICATE_LOG_INTERVAL_MS = 10_000;
+
 export interface DtlsServerOptions {
   /** Address to bind, e.g. "0.0.0.0" or "::". */
   host: string;
   /** UDP port; 0 picks a free one (see `address()`). */
   port: number;
-  /** PEM chain: leaf first, then intermediates. */
-  certPem: string;
+  /**
+   * PEM chain: leaf first, then intermediates. With neither `certPem` nor `keyPem` the server
+   * listens without a certificate and refuses handshakes until `setCertificate` gives one.
+   */
+  certPem?: string;
   /** PEM key (PKCS#8, SEC1 or PKCS#1): P-256 ECDSA or RSA. */
-  keyPem: string;
+  keyPem?: string;
   /** HMAC key for stateless cookies; default 32 random bytes. Share it between hubs behind one address. */
   cookieSecret?: Buffer;
   /** Deadline for a handshake after its verified ClientHello; default DEFAULT_HANDSHAKE_TIMEOUT_MS. */
@@ -73,12 +79,13 @@ export class DtlsHubServer extends EventEmitter {
   private readonly logger: Logger;
   private readonly handshakeTimeoutMs: number;
   private readonly maxSessions: number;
-  private credentials: ServerCredentials;
+  private credentials: ServerCredentials | undefined;
   private closed = false;
+  private lastNoCertificateLog = 0;
 
   private constructor(
     private readonly socket: dgram.Socket,
-    credentials: ServerCredentials,
+    credentials: ServerCredentials | undefined,
     options: DtlsServerOptions,
   ) {
     super();
@@ -91,9 +98,12 @@ export class DtlsHubServer extends EventEmitter {
     socket.on('error', (err) => this.logger.warn({ err }, 'udp socket error'));
   }
 
-  /** Binds the socket and starts serving. Rejects with HopError(BadConfig) for a bad cert/key. */
+  /** Binds the socket and starts serving. Rejects with HopError(BadConfig) for a bad cert/key, or only one of them. */
   static async listen(options: DtlsServerOptions): Promise<DtlsHubServer> {
-    const credentials = loadServerCredentials(options.certPem, options.keyPem);
+    if ((options.certPem === undefined) !== (options.keyPem === undefined)) {
+      throw new HopError(ErrorCode.BadConfig, 'DTLS certificate and key: give both or neither');
+    }
+    const credentials = options.certPem !== undefined && options.keyPem !== undefined ? loadServerCredentials(options.certPem, options.keyPem) : undefined;
     const socket = dgram.createSocket({
       type: isIPv6(options.host) ? 'udp6' : 'udp4',
       recvBufferSize: UDP_SOCKET_BUFFER_BYTES,
@@ -120,6 +130,11 @@ export class DtlsHubServer extends EventEmitter {
   setCertificate(certPem: string, keyPem: string): void {
     this.credentials = loadServerCredentials(certPem, keyPem);
     this.logger.info({ subject: this.credentials.leaf.subject.replace(/\n/g, ', ') }, 'dtls certificate replaced');
+  }
+
+  /** True once a certificate is set: handshakes are served. */
+  get hasCertificate(): boolean {
+    return this.credentials !== undefined;
   }
 
   /** Live sessions. */
@@ -212,18 +227,28 @@ export class DtlsHubServer extends EventEmitter {
     }
     const live = this.live.get(remote);
     if (live?.clientRandom.equals(hello.random)) return; // late copy of the live session's hello
+    const credentials = this.credentials;
+    if (!credentials) {
+      this.counters.handshakes_refused_no_certificate += 1;
+      const now = Date.now();
+      if (now - this.lastNoCertificateLog >= NO_CERTIFICATE_LOG_INTERVAL_MS) {
+        this.lastNoCertificateLog = now;
+        this.logger.warn({ remote }, 'handshake refused: this hub has no certificate yet');
+      }
+      return;
+    }
     if (!pending && !live && this.live.size + this.pending.size >= this.maxSessions) {
       this.counters.sessions_refused += 1;
       this.logger.warn({ remote, max_sessions: this.maxSessions }, 'session limit reached, handshake refused');
       return;
     }
-    this.startHandshake(record, hello, remote, peer);
+    this.startHandshake(record, hello, remote, peer, credentials);
   }
 
-  private startHandshake(record: DtlsRecord, hello: ClientHelloInfo, remote: string, peer: Peer): void {
+  private startHandshake(record: DtlsRecord, hello: ClientHelloInfo, remote: string, peer: Peer, credentials: ServerCredentials): void {
     if (this.pending.has(remote)) this.dropPending(remote);
     const handshake: WeriftHandshake = new WeriftHandshake(hello, {
-      credentials: this.credentials,
+      credentials,
       send: (datagram) => this.sendTo(datagram, peer),
       onConnected: () => this.promote(remote, handshake, peer),
       onFailed: (err) => this.failPending(remote, handshake, err),

@@ -12,7 +12,7 @@ export {
 } from './constants.js';
 export { connectDtls, type DtlsClientOptions } from './connect-dtls.js';
 export { DtlsClientLink, type ClientLinkStats } from './client-link.js';
-export { DtlsHubServer, type DtlsServerOptions, type DtlsHubStats } from './hub-server.js';
+export { DtlsHubServer, NO_CERTIFICATE_LOG_INTERVAL_MS, type DtlsServerOptions, type DtlsHubStats } from './hub-server.js';
 export { DtlsServerLink } from './server-link.js';
 export type { HubCounters } from './hub-counters.js';
 export { verifyServerChain, loadTrustAnchors, type ChainVerifyOptions } from './verify-chain.js';

@@ -200,4 +200,27 @@ describe('DTLS handshake, agent client <-> hub server', { timeout: TEST_TIMEOUT_
       await pair.close();
     }
   });
+  test('a hub started without a certificate refuses handshakes, then serves once setCertificate gives one', async () => {
+    const hub = await DtlsHubServer.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      assert.equal(hub.hasCertificate, false);
+      await assert.rejects(
+        connectDtls({ host: '127.0.0.1', port: hub.address().port, serverName: TEST_SERVER_NAME, ca: pki.caPem, handshakeTimeoutMs: 1_500 }),
+        (err: unknown) => err instanceof HopError,
+      );
+      assert.ok(hub.stats().handshakes_refused_no_certificate >= 1, 'the verified ClientHello was counted as refused');
+      assert.equal(hub.stats().pending_handshakes, 0, 'nothing allocated for it');
+      hub.setCertificate(pki.ecdsa.certPem, pki.ecdsa.keyPem);
+      assert.equal(hub.hasCertificate, true);
+      const client = await connectDtls({ host: '127.0.0.1', port: hub.address().port, serverName: TEST_SERVER_NAME, ca: pki.caPem });
+      try {
+        assert.match(client.peerCertificate.subject, /CN=ecdsa-leaf/);
+      } finally {
+        client.close();
+      }
+    } finally {
+      await hub.close();
+    }
+    await assert.rejects(DtlsHubServer.listen({ host: '127.0.0.1', port: 0, certPem: pki.ecdsa.certPem }), isHopError(ErrorCode.BadConfig, /both or neither/));
+  });
 });

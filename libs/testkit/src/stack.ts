@@ -25,6 +25,16 @@ export interface StackOptions {
   ingressNames?: string[];
   /** Extra env for the ingress. */
   ingressEnv?: Record<string, string>;
+  /**
+   * Give the ingress the dev-CA file certificate (HOPGATE_TLS_CERT_FILE/KEY_FILE) as its
+   * default (default true). False: certificates come from Redis only.
+   */
+  ingressFileCert?: boolean;
+  /**
+   * Give hubs the dev-CA file certificate (HOPGATE_DTLS_CERT_FILE/KEY_FILE) (default true).
+   * False: hubs need HOPGATE_HUB_NAME in `hubEnv` and take their certificate from Redis.
+   */
+  hubFileCert?: boolean;
   /** Extra env for hubs. */
   hubEnv?: Record<string, string>;
   /** Fixed ports (0 or absent = random). */
@@ -135,8 +145,7 @@ export class Stack {
         ...this.commonEnv(),
         HOPGATE_HTTPS_LISTEN: `127.0.0.1:${this.httpsPort}`,
         HOPGATE_HTTP_LISTEN: `127.0.0.1:${this.httpPort}`,
-        HOPGATE_TLS_CERT_FILE: this.ingressCert.certFile,
-        HOPGATE_TLS_KEY_FILE: this.ingressCert.keyFile,
+        ...(this.options.ingressFileCert === false ? {} : { HOPGATE_TLS_CERT_FILE: this.ingressCert.certFile, HOPGATE_TLS_KEY_FILE: this.ingressCert.keyFile }),
         HOPGATE_INGRESS_ID: 'ingress-1',
         HOPGATE_LOG_LEVEL: this.options.ingressLogLevel ?? this.options.logLevel ?? 'info',
         ...(this.options.ingressEnv ?? {}),
@@ -164,8 +173,7 @@ export class Stack {
         ...this.commonEnv(),
         HOPGATE_HUB_ID: id,
         HOPGATE_DTLS_LISTEN: `127.0.0.1:${port}`,
-        HOPGATE_DTLS_CERT_FILE: this.hubCert.certFile,
-        HOPGATE_DTLS_KEY_FILE: this.hubCert.keyFile,
+        ...(this.options.hubFileCert === false ? {} : { HOPGATE_DTLS_CERT_FILE: this.hubCert.certFile, HOPGATE_DTLS_KEY_FILE: this.hubCert.keyFile }),
         HOPGATE_AGENT_IDLE_TIMEOUT_MS: '3000',
         HOPGATE_SESSION_TTL_MS: '3000',
         ...(this.options.hubEnv ?? {}),

@@ -11,7 +11,9 @@ import { RelayServer, type RelayServerStream, NATS_NO_ASYNC_TRACES } from '@hopg
 import { DtlsHubServer, type DtlsServerLink } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, encodePreface } from '@hopgate/wire';
+import { CertStore } from '@hopgate/certs';
 import { AgentSession } from './agent-session.js';
+import { HubCertificate, credentialsFingerprint, type HubCredentials } from './hub-certificate.js';
 import { forwardRequest } from './request-forwarder.js';
 
 /** Message published on `NatsSubjects.sessionClaimed`. */
@@ -32,6 +34,7 @@ export class Hub {
   private dtls: DtlsHubServer | undefined;
   private relay: RelayServer | undefined;
   private claimedSub: Subscription | undefined;
+  private certificate: HubCertificate | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   /** The bound DTLS address, as registered in the hub registry. */
   private boundDtls = '';
@@ -89,13 +92,34 @@ export class Hub {
         this.onSessionClaimed(msg.data);
       },
     });
+    let fileCredentials: HubCredentials | undefined;
+    if (cfg.dtlsCertFile && cfg.dtlsKeyFile) {
+      const certPem = fs.readFileSync(cfg.dtlsCertFile, 'utf8');
+      const keyPem = fs.readFileSync(cfg.dtlsKeyFile, 'utf8');
+      fileCredentials = { certPem, keyPem, source: 'file', serial: undefined, fingerprint: credentialsFingerprint(certPem, keyPem) };
+    }
+    let initial = fileCredentials;
+    if (cfg.hubName !== undefined) {
+      this.certificate = new HubCertificate({
+        name: cfg.hubName,
+        store: new CertStore(this.redis, keys),
+        nc: this.nc,
+        subjects: this.subjects,
+        fileCredentials,
+        rereadIntervalMs: cfg.certRereadIntervalMs,
+        apply: (credentials) => this.dtls!.setCertificate(credentials.certPem, credentials.keyPem),
+        logger: this.logger,
+      });
+      initial = await this.certificate.initial();
+    }
     this.dtls = await DtlsHubServer.listen({
       host: cfg.dtlsListen.host,
       port: cfg.dtlsListen.port,
-      certPem: fs.readFileSync(cfg.dtlsCertFile, 'utf8'),
-      keyPem: fs.readFileSync(cfg.dtlsKeyFile, 'utf8'),
+      certPem: initial?.certPem,
+      keyPem: initial?.keyPem,
       logger: this.logger.child({ component: 'dtls' }),
     });
+    this.certificate?.start();
     this.dtls.on('session', (link: DtlsServerLink) => this.onLink(link));
     const addr = this.dtls.address();
     this.boundDtls = formatHostPort({ host: addr.address, port: addr.port });
@@ -106,6 +130,7 @@ export class Hub {
 
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.certificate?.stop();
     const releases: Array<Promise<unknown>> = [];
     for (const session of this.sessions.values()) {
       session.goAway(ErrorCode.Closed, 'hub shutting down');

@@ -1,3 +1,4 @@
 export { Hub, REJECT_GRACE_MS } from './hub.js';
 export { AgentSession, GO_AWAY_GRACE_MS, type AgentSessionInfo } from './agent-session.js';
 export { forwardRequest, type ForwardContext } from './request-forwarder.js';
+export { HubCertificate, credentialsFingerprint, type HubCredentials, type HubCertificateOptions } from './hub-certificate.js';

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import net, { type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import tls from 'node:tls';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from '@hopgate/log';
@@ -16,7 +17,10 @@ import { proxyUpgrade } from './upgrade-handler.js';
 import { writeRawError } from './raw-response.js';
 import { answerClientError } from './client-error.js';
 import { isAcmeHttp01, answerAcmeHttp01 } from './acme-http01.js';
-import { ChallengeStore } from '@hopgate/certs';
+import { ChallengeStore, decodeCertUpdated } from '@hopgate/certs';
+import { errorMessageOf } from '@hopgate/errors';
+import { CertificateContexts } from './certificate-contexts.js';
+import { handleTlsConnection } from './tls-front.js';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -50,7 +54,10 @@ export class Ingress {
   private relay: RelayClient | undefined;
   private owners: OwnerCache | undefined;
   private claimedSub: Subscription | undefined;
-  private httpsServer: http2.Http2SecureServer | undefined;
+  private certUpdatedSub: Subscription | undefined;
+  private certificates: CertificateContexts | undefined;
+  /** The public TCP listener of the HTTPS port; it hands connections to the HTTP/2 TLS server (tls-front.ts). */
+  private httpsFront: NetServer | undefined;
   private httpServer: http.Server | undefined;
   /** Open connections of both listeners, destroyed on stop. */
   private readonly sockets = new Set<Socket>();
@@ -109,10 +116,37 @@ export class Ingress {
       logger: this.logger.child({ component: 'proxy' }),
     };
     if (cfg.httpsListen) {
+      const fileCert = cfg.tlsCertFile && cfg.tlsKeyFile
+        ? { cert: fs.readFileSync(cfg.tlsCertFile, 'utf8'), key: fs.readFileSync(cfg.tlsKeyFile, 'utf8') }
+        : undefined;
+      const certificates = new CertificateContexts({
+        redis: this.redis,
+        keys,
+        logger: this.logger,
+        defaultContext: fileCert ? tls.createSecureContext(fileCert) : undefined,
+        rereadIntervalMs: cfg.certRereadIntervalMs,
+      });
+      this.certificates = certificates;
+      certificates.start();
+      this.certUpdatedSub = this.nc.subscribe(subjects.certUpdated, {
+        callback: (err, msg) => {
+          if (err) return;
+          const name = decodeCertUpdated(msg.data);
+          if (name !== undefined) certificates.invalidate(name);
+        },
+      });
       // HTTP/2 by ALPN, HTTP/1.1 (and its WebSocket upgrades) for everyone else on the same port.
       const server = http2.createSecureServer({
-        cert: fs.readFileSync(cfg.tlsCertFile!, 'utf8'),
-        key: fs.readFileSync(cfg.tlsKeyFile!, 'utf8'),
+        ...(fileCert ?? {}),
+        // RFC 6066 §3: the certificate follows the name asked; the front (tls-front.ts) already
+        // looked it up, so this is a cache hit. The contexts carry no ALPN: node's own ALPN
+        // callback (h2, http/1.1) stays in force after the SNI switch.
+        SNICallback: (servername, cb) => {
+          certificates.select(servername).then(
+            (selected) => cb(null, selected?.context),
+            (err: unknown) => cb(err instanceof Error ? err : new Error(errorMessageOf(err))),
+          );
+        },
         // ALPN offers h2 then http/1.1 (RFC 7301 §3.2); node builds the list from allowHTTP1.
         allowHTTP1: true,
         // RFC 9113 §6.5.2: larger header lists get the stream reset before any handler runs.
@@ -124,7 +158,14 @@ export class Ingress {
       server.on('session', (session) => closeWhenIdle(session));
       server.on('sessionError', (err) => this.log.debug({ err: err.message }, 'https: HTTP/2 connection error'));
       server.on('secureConnection', (socket: Socket) => this.track(socket));
-      this.httpsServer = await this.listen(server, cfg.httpsListen, 'https', ctx);
+      this.configure(server, 'https', ctx);
+      const challenges = new ChallengeStore(this.redis, keys);
+      const frontLog = this.log.child({ listener: 'https' });
+      const front = net.createServer((socket) => {
+        this.track(socket);
+        handleTlsConnection(socket, { server, certificates, challenges, logger: frontLog });
+      });
+      this.httpsFront = await this.listen(front, cfg.httpsListen, 'https');
     }
     if (cfg.httpListen) {
       const server = http.createServer({ maxHeaderSize: cfg.maxHeaderBytes });
@@ -143,7 +184,8 @@ export class Ingress {
         else writeRawError(socket, 400, 'hopgate: use https:// (wss://) for upgrades');
       });
       server.on('connection', (socket: Socket) => this.track(socket));
-      this.httpServer = await this.listen(server, cfg.httpListen, 'http', ctx);
+      this.configure(server, 'http', ctx);
+      this.httpServer = await this.listen(server, cfg.httpListen, 'http');
     }
   }
 
@@ -152,7 +194,8 @@ export class Ingress {
     socket.once('close', () => this.sockets.delete(socket));
   }
 
-  private async listen<S extends PublicServer>(server: S, addr: ListenAddress, name: string, ctx: ProxyContext): Promise<S> {
+  /** The limits and the client error answer of a public HTTP server. */
+  private configure(server: PublicServer, name: string, ctx: ProxyContext): void {
     const limits: Http1ServerLimits = {
       headersTimeout: HEADERS_TIMEOUT_MS,
       requestTimeout: 0, // uploads of any length; a stalled body is caught by the body idle timeout
@@ -161,6 +204,9 @@ export class Ingress {
     };
     Object.assign(server, limits);
     server.on('clientError', (err: Error & { code?: string }, socket: Socket) => answerClientError(err, socket, ctx.nextRequestId(), this.log.child({ listener: name })));
+  }
+
+  private async listen<S extends NetServer>(server: S, addr: ListenAddress, name: string): Promise<S> {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(addr.port, addr.host, () => {
@@ -179,10 +225,12 @@ export class Ingress {
         if (!s) return r();
         s.close(() => r());
       });
-    const closed = Promise.all([close(this.httpsServer), close(this.httpServer)]);
+    const closed = Promise.all([close(this.httpsFront), close(this.httpServer)]);
     for (const socket of this.sockets) socket.destroy();
     await closed;
     this.claimedSub?.unsubscribe();
+    this.certUpdatedSub?.unsubscribe();
+    this.certificates?.stop();
     await this.relay?.close().catch(() => undefined);
     await this.routes?.stop().catch(() => undefined);
     await this.nc?.drain().catch(() => undefined);
