@@ -15,6 +15,7 @@ export function certManagerEnv(pebble: RunningPebble, extra: Record<string, stri
     HOPGATE_ACME_POLL_MIN_MS: '50',
     HOPGATE_ACME_RETRY_BASE_MS: '300',
     HOPGATE_ACME_RENEW_CHECK_INTERVAL_MS: '1000',
+    HOPGATE_LOG_LEVEL: 'debug',
     ...extra,
   };
 }

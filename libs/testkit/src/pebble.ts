@@ -46,6 +46,14 @@ export interface RunningPebble {
   rootPem(): Promise<string>;
   /** Orders created since this pebble process started (its log's `POST /order-plz` lines). */
   orderCount(): number;
+  /**
+   * Challenge validations pebble ran for `name` since it started (its log's
+   * `Pulled a task ... Value:"<name>"` lines). With authorization reuse off (the default
+   * here) that is one per order of the name.
+   */
+  validationCount(name: string): number;
+  /** Accounts pebble holds (its last `There are now N accounts in memory` line; 0 before any). */
+  accountCount(): number;
   /** Stops pebble only (the DNS stays); `start()` brings it back on the same ports with a new root. */
   stopAcme(): Promise<void>;
   /** Starts pebble again after `stopAcme()`. */
@@ -56,6 +64,8 @@ export interface RunningPebble {
 
 /** pebble logs one line per request: `POST /order-plz -> calling handler()` (pebble 2.4). */
 const ORDER_LOG_LINE = /POST \/order-plz\b/g;
+/** pebble logs the account total after each registration. */
+const ACCOUNTS_LOG_LINE = /There are now (\d+) accounts in memory/g;
 
 function stopChild(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -181,6 +191,11 @@ export async function startPebble(options: PebbleOptions): Promise<RunningPebble
     logFile,
     rootPem: () => httpsGet(`https://127.0.0.1:${managementPort}/roots/0`, ca.certPem),
     orderCount: () => (logText.match(ORDER_LOG_LINE) ?? []).length,
+    validationCount: (name) => logText.split('\n').filter((line) => line.includes('Pulled a task') && line.includes(`Value:${JSON.stringify(name)}`)).length,
+    accountCount: () => {
+      const counts = [...logText.matchAll(ACCOUNTS_LOG_LINE)].map((m) => Number(m[1]));
+      return counts.length === 0 ? 0 : counts[counts.length - 1]!;
+    },
     stopAcme,
     startAcme,
     stop: async () => {
