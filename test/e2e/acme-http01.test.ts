@@ -81,13 +81,13 @@ test('a new route host (redis-cli HSET) gets a certificate within seconds, valid
   await stack.ingress.waitForLog('http-01 answered', (r) => r.msg === 'acme http-01: challenge answered' && String(r['host']).split(':')[0] === host);
   // The challenge material is gone once the order ended.
   await waitFor('challenge removed', async () => (await redis.keys('hopgate:acme:http01:*')).length === 0);
-  // Mirrored to the cache folder.
+  // Broadcast on NATS once stored and mirrored to the cache folder.
+  await waitFor('hopgate.cert.updated for the host', () => updates.includes(host));
   const fullchain = fs.readFileSync(path.join(cacheDir, host, 'fullchain.pem'), 'utf8');
   assert.equal(fullchain, record.chainPem);
   const keyStat = fs.statSync(path.join(cacheDir, host, 'privkey.pem'));
   assert.equal(keyStat.mode & 0o777, 0o600);
   assert.equal(fs.readFileSync(path.join(cacheDir, host, 'privkey.pem'), 'utf8'), record.keyPem);
-  await waitFor('hopgate.cert.updated for the host', () => updates.includes(host));
 });
 
 test('a wildcard route host ends not_issuable with a clear last_error, warned once', async () => {

@@ -50,8 +50,9 @@ test('ACME server down: failed with a clear last_error, growing retry delays, a 
   });
   assert.equal(record?.lastError, `ACME server ${pebble.directoryUrl} unreachable: ECONNREFUSED`);
   const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
-  assert.ok(gaps[0]! >= RETRY_BASE_MS, `first delay ${gaps[0]} ms >= ${RETRY_BASE_MS}`);
-  for (let i = 1; i < gaps.length; i++) assert.ok(gaps[i]! >= gaps[i - 1]! * 1.5, `delays grow: ${gaps.join(', ')} ms`);
+  // Attempt n+1 cannot start before its backoff (base * 2^n) has passed; load can only add to it.
+  gaps.forEach((gap, i) => assert.ok(gap >= RETRY_BASE_MS * 2 ** i, `delay ${i + 1}: ${gap} ms >= ${RETRY_BASE_MS * 2 ** i} (all: ${gaps.join(', ')})`));
+  assert.ok(gaps[2]! > gaps[0]!, `delays grow: ${gaps.join(', ')} ms`);
   // The job gives up after its attempts; the next renewal pass starts a new one.
   await manager.waitForLog('gave up', (r) => r.msg === 'certificate order gave up; the next renewal pass tries again', 15_000);
   await manager.waitForLog('a new job', (r) => r.msg === 'ordering certificate' && r['attempt'] === '1/5', 10_000, manager.records.findIndex((r) => r.msg === 'certificate order gave up; the next renewal pass tries again'));

@@ -71,12 +71,13 @@ export async function runIssueJob(name: string, attempt: string, deps: IssueJobD
       throw err;
     }
     log.info({ serial: issued.serial, not_after: issued.notAfter !== undefined ? new Date(issued.notAfter).toISOString() : undefined }, 'certificate issued');
-    deps.nc.publish(deps.subjects.certUpdated, encodeCertUpdated(issued));
+    // The cache mirror first: whoever acts on the broadcast finds the files up to date too.
     if (deps.cacheDir !== undefined && issued.chainPem !== undefined && issued.keyPem !== undefined) {
       await mirrorToCache(deps.cacheDir, name, issued.chainPem, issued.keyPem).catch((err: unknown) =>
         log.error({ err: errorMessageOf(err), dir: deps.cacheDir }, 'could not mirror the certificate to the cache folder'),
       );
     }
+    deps.nc.publish(deps.subjects.certUpdated, encodeCertUpdated(issued));
     return 'issued';
   } finally {
     await held.release().catch((err: unknown) => log.warn({ err: errorMessageOf(err) }, 'could not release the certificate lock (it expires by itself)'));
