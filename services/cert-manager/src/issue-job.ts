@@ -58,7 +58,8 @@ export async function runIssueJob(name: string, attempt: string, deps: IssueJobD
       return 'not_needed';
     }
     const renewing = isServable(record);
-    await deps.certs.setStatus(name, renewing ? 'renewing' : 'issuing');
+    // The previous failure stays visible while the retry runs; success clears it.
+    await deps.certs.setStatus(name, renewing ? 'renewing' : 'issuing', record?.lastError);
     log.info({ attempt, renewing }, 'ordering certificate');
     let issued: CertRecord;
     try {
