@@ -133,6 +133,28 @@ export class CertStore {
     await tx.hset(key, fields).exec();
   }
 
+  /**
+   * Marks a name `pending` only when it has no record yet (HSETNX), so a status written
+   * meanwhile by an order that already started is never overwritten. True when it wrote.
+   */
+  async markPending(name: string, now: number = Date.now()): Promise<boolean> {
+    const key = this.keys.cert(name);
+    if ((await this.redis.hsetnx(key, CertField.status, 'pending')) !== 1) return false;
+    await this.redis.hsetnx(key, CertField.updatedAt, iso(now));
+    return true;
+  }
+
+  /**
+   * Makes the renewal of `name` due now (`renew_at` in the past): the cert-manager orders a
+   * new certificate at its next pass. False when the name has no record.
+   */
+  async forceRenewal(name: string): Promise<boolean> {
+    const key = this.keys.cert(name);
+    if ((await this.redis.exists(key)) === 0) return false;
+    await this.redis.hset(key, CertField.renewAt, iso(0));
+    return true;
+  }
+
   /** Removes a name's record (its certificate too). */
   async delete(name: string): Promise<void> {
     await this.redis.del(this.keys.cert(name));

@@ -57,3 +57,14 @@ export const DEFAULT_AGENT_IDLE_TIMEOUT_MS = 15_000;
 export const DEFAULT_CERT_REREAD_INTERVAL_MS = 60_000;
 /** Smallest accepted HOPGATE_CERT_REREAD_INTERVAL_MS, in ms (tests use short periods). */
 export const MIN_CERT_REREAD_INTERVAL_MS = 100;
+/** cert-manager: ACME challenge type used to prove control of a name (HOPGATE_ACME_CHALLENGE). */
+export const DEFAULT_ACME_CHALLENGE = 'http-01';
+/** cert-manager: how often the renewal scheduler looks for due, missing and failed certificates, in ms (1 hour). */
+export const DEFAULT_ACME_RENEW_CHECK_INTERVAL_MS = 3_600_000;
+/** cert-manager: first retry delay after a failed order, in ms; doubles per attempt (capped in the service). */
+export const DEFAULT_ACME_RETRY_BASE_MS = 60_000;
+/**
+ * cert-manager: first delay between two polls of a pending ACME challenge or order, in ms
+ * (acme-client's own default; it doubles up to 30 s).
+ */
+export const DEFAULT_ACME_POLL_MIN_MS = 5_000;

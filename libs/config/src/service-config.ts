@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import crypto from 'node:crypto';
 import { HopError, ErrorCode } from '@hopgate/errors';
@@ -57,6 +58,35 @@ export interface HubConfig extends CommonConfig {
   agentIdleTimeoutMs: number;
   /** HOPGATE_MAX_STREAMS_PER_AGENT: requests and WebSockets in flight per agent session. */
   maxStreamsPerAgent: number;
+}
+
+/** ACME challenge types the cert-manager can answer (RFC 8555 §8.3, RFC 8737). */
+export const ACME_CHALLENGES = ['http-01', 'tls-alpn-01'] as const;
+export type AcmeChallenge = (typeof ACME_CHALLENGES)[number];
+
+export interface CertManagerConfig extends CommonConfig {
+  /** HOPGATE_ACME_DIRECTORY: the ACME server's directory URL (https://...). */
+  acmeDirectory: string;
+  /** HOPGATE_ACME_EMAIL: contact for the ACME account (optional). */
+  acmeEmail: string | undefined;
+  /** HOPGATE_ACME_CHALLENGE: `http-01` (default) or `tls-alpn-01`. */
+  acmeChallenge: AcmeChallenge;
+  /** HOPGATE_ACME_CA_FILE: PEM trusted for the ACME server's HTTPS, besides the system roots. */
+  acmeCaFile: string | undefined;
+  /** HOPGATE_ACME_DOMAINS: extra names to certify (lower case, deduplicated). */
+  acmeDomains: string[];
+  /** HOPGATE_HUB_NAME: the hub's public DNS name, certified too. */
+  hubName: string | undefined;
+  /** HOPGATE_ACME_CACHE_DIR: mirror every issued certificate to `<dir>/<name>/{fullchain,privkey}.pem`. */
+  acmeCacheDir: string | undefined;
+  /** HOPGATE_ACME_RENEW_CHECK_INTERVAL_MS: period of the renewal scheduler. */
+  renewCheckIntervalMs: number;
+  /** HOPGATE_ACME_RETRY_BASE_MS: first retry delay after a failed order. */
+  retryBaseMs: number;
+  /** HOPGATE_ACME_POLL_MIN_MS: first delay between polls of a pending challenge or order. */
+  pollMinMs: number;
+  /** HOPGATE_CERT_MANAGER_ID: names this replica in locks and logs; default hostname plus a random suffix. */
+  replicaId: string;
 }
 
 export interface CliConfig {
@@ -120,11 +150,9 @@ export function loadHubConfig(env: Env = processEnv()): HubConfig {
   const certFile = s.optionalString('dtls_cert_file');
   const keyFile = s.optionalString('dtls_key_file');
   requirePair(certFile, keyFile, 'HOPGATE_DTLS_CERT_FILE', 'HOPGATE_DTLS_KEY_FILE');
+  // The same parsing as the cert-manager's, so both find one `hopgate:cert:<name>`.
   const hubNameRaw = s.optionalString('hub_name');
-  const hubName = hubNameRaw === undefined ? undefined : hubNameRaw.trim().toLowerCase().replace(/\.$/, '');
-  if (hubName !== undefined && !HUB_NAME_PATTERN.test(hubName)) {
-    throw new HopError(ErrorCode.BadConfig, `HOPGATE_HUB_NAME must be a DNS name (letters, digits, "-" and "."), got "${hubNameRaw}"`);
-  }
+  const hubName = hubNameRaw === undefined ? undefined : certName(hubNameRaw, 'HOPGATE_HUB_NAME');
   if (!certFile && hubName === undefined) {
     throw new HopError(
       ErrorCode.BadConfig,
@@ -154,9 +182,6 @@ export function loadHubConfig(env: Env = processEnv()): HubConfig {
   };
 }
 
-/** A DNS name as HOPGATE_HUB_NAME accepts it (RFC 1035 §2.3.1 letters-digits-hyphen labels). */
-const HUB_NAME_PATTERN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-
 /** Both files of a certificate, or neither: one alone is a mistake worth a clear error. */
 function requirePair(certFile: string | undefined, keyFile: string | undefined, certVar: string, keyVar: string): void {
   if ((certFile === undefined) !== (keyFile === undefined)) {
@@ -171,6 +196,94 @@ function requireRereadInterval(ms: number): void {
     throw new HopError(ErrorCode.BadConfig, `HOPGATE_CERT_REREAD_INTERVAL_MS must be at least ${D.MIN_CERT_REREAD_INTERVAL_MS}, got ${ms}`);
   }
 }
+
+/**
+ * Why `name` cannot be certified with HTTP-01 / TLS-ALPN-01, or undefined when it can:
+ * a DNS host name (RFC 1035 §2.3.1, RFC 1123 §2.1), not a wildcard, not an IP address.
+ */
+export function certNameProblem(name: string): string | undefined {
+  if (name.startsWith('*.')) return 'a wildcard name needs the DNS-01 challenge, which HopGate does not run';
+  if (/^\d+(\.\d+){3}$/.test(name)) return 'an IP address cannot get a certificate from ACME here (only DNS names)';
+  if (name.length === 0) return 'empty name';
+  if (name.length > MAX_DNS_NAME_CHARS) return `longer than ${MAX_DNS_NAME_CHARS} characters`;
+  for (const label of name.split('.')) {
+    if (label.length === 0) return 'empty label';
+    if (label.length > MAX_DNS_LABEL_CHARS) return `label longer than ${MAX_DNS_LABEL_CHARS} characters`;
+    if (!/^[a-z0-9-]+$/.test(label)) return `label ${JSON.stringify(label)} has characters other than a-z, 0-9 and "-"`;
+    if (label.startsWith('-') || label.endsWith('-')) return `label ${JSON.stringify(label)} starts or ends with "-"`;
+  }
+  return undefined;
+}
+
+/** Longest DNS name, in characters (RFC 1035 §2.3.4). */
+const MAX_DNS_NAME_CHARS = 253;
+/** Longest DNS label, in characters (RFC 1035 §2.3.4). */
+const MAX_DNS_LABEL_CHARS = 63;
+
+function certName(raw: string, variable: string): string {
+  const name = raw.trim().toLowerCase().replace(/\.$/, '');
+  const problem = certNameProblem(name);
+  if (problem !== undefined) throw new HopError(ErrorCode.BadConfig, `${variable}: ${JSON.stringify(raw.trim())} is not a name ACME can certify: ${problem}`);
+  return name;
+}
+
+export function loadCertManagerConfig(env: Env = processEnv()): CertManagerConfig {
+  const s = new ServiceSettings(env);
+  const directory = s.optionalString('acme_directory');
+  if (directory === undefined) {
+    throw new HopError(ErrorCode.BadConfig, 'HOPGATE_ACME_DIRECTORY is required (e.g. https://acme-v02.api.letsencrypt.org/directory)');
+  }
+  let url: URL;
+  try {
+    url = new URL(directory);
+  } catch {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_ACME_DIRECTORY must be a URL, got "${directory}"`);
+  }
+  // RFC 8555 §6.1: ACME runs over HTTPS only.
+  if (url.protocol !== 'https:') throw new HopError(ErrorCode.BadConfig, `HOPGATE_ACME_DIRECTORY must be an https:// URL, got "${directory}"`);
+  const email = s.optionalString('acme_email');
+  if (email !== undefined && !/^[^\s@]+@[^\s@]+$/.test(email)) {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_ACME_EMAIL must be an e-mail address, got "${email}"`);
+  }
+  const caFile = s.optionalString('acme_ca_file');
+  if (caFile !== undefined && !fs.existsSync(caFile)) {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_ACME_CA_FILE: no such file ${caFile}`);
+  }
+  const domains = (s.optionalString('acme_domains') ?? '')
+    .split(',')
+    .filter((d) => d.trim() !== '')
+    .map((d) => certName(d, 'HOPGATE_ACME_DOMAINS'));
+  const hubRaw = s.optionalString('hub_name');
+  const renewCheckIntervalMs = s.int('acme_renew_check_interval_ms', D.DEFAULT_ACME_RENEW_CHECK_INTERVAL_MS);
+  if (renewCheckIntervalMs < MIN_ACME_INTERVAL_MS) {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_ACME_RENEW_CHECK_INTERVAL_MS must be at least ${MIN_ACME_INTERVAL_MS}, got ${renewCheckIntervalMs}`);
+  }
+  const retryBaseMs = s.int('acme_retry_base_ms', D.DEFAULT_ACME_RETRY_BASE_MS);
+  if (retryBaseMs < MIN_ACME_INTERVAL_MS) {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_ACME_RETRY_BASE_MS must be at least ${MIN_ACME_INTERVAL_MS}, got ${retryBaseMs}`);
+  }
+  const pollMinMs = s.int('acme_poll_min_ms', D.DEFAULT_ACME_POLL_MIN_MS);
+  if (pollMinMs < MIN_ACME_INTERVAL_MS) {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_ACME_POLL_MIN_MS must be at least ${MIN_ACME_INTERVAL_MS}, got ${pollMinMs}`);
+  }
+  return {
+    ...common(s),
+    acmeDirectory: directory,
+    acmeEmail: email,
+    acmeChallenge: s.oneOf('acme_challenge', ACME_CHALLENGES, D.DEFAULT_ACME_CHALLENGE),
+    acmeCaFile: caFile,
+    acmeDomains: [...new Set(domains)],
+    hubName: hubRaw === undefined ? undefined : certName(hubRaw, 'HOPGATE_HUB_NAME'),
+    acmeCacheDir: s.optionalString('acme_cache_dir'),
+    renewCheckIntervalMs,
+    retryBaseMs,
+    pollMinMs,
+    replicaId: s.string('cert_manager_id', `${os.hostname()}-${crypto.randomBytes(3).toString('hex')}`),
+  };
+}
+
+/** Smallest accepted cert-manager interval (check, retry, poll), in ms. */
+export const MIN_ACME_INTERVAL_MS = 10;
 
 export function loadCliConfig(env: Env = processEnv()): CliConfig {
   const s = new ServiceSettings(env);

@@ -17,6 +17,9 @@ import {
   DEFAULT_BODY_IDLE_TIMEOUT_MS,
   DEFAULT_ORIGIN_CONNECT_TIMEOUT_MS,
   DEFAULT_CERT_REREAD_INTERVAL_MS,
+  DEFAULT_ACME_RENEW_CHECK_INTERVAL_MS,
+  DEFAULT_ACME_RETRY_BASE_MS,
+  loadCertManagerConfig,
 } from '../src/index.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-config-'));
@@ -81,8 +84,8 @@ test('hub certificate: HOPGATE_HUB_NAME (Redis) or the files, both files or neit
   assert.equal(redisOnly.certRereadIntervalMs, DEFAULT_CERT_REREAD_INTERVAL_MS);
   const both = loadHubConfig({ HOPGATE_HUB_NAME: 'hub.example.com', HOPGATE_DTLS_CERT_FILE: 'c', HOPGATE_DTLS_KEY_FILE: 'k' });
   assert.equal(both.dtlsKeyFile, 'k');
-  assert.throws(() => loadHubConfig({ HOPGATE_HUB_NAME: '*.example.com' }), /HOPGATE_HUB_NAME must be a DNS name/);
-  assert.throws(() => loadHubConfig({ HOPGATE_HUB_NAME: 'bad_name.example' }), /HOPGATE_HUB_NAME must be a DNS name/);
+  assert.throws(() => loadHubConfig({ HOPGATE_HUB_NAME: '*.example.com' }), /HOPGATE_HUB_NAME: .*wildcard/);
+  assert.throws(() => loadHubConfig({ HOPGATE_HUB_NAME: 'bad_name.example' }), /HOPGATE_HUB_NAME: .*characters other than/);
 });
 
 test('hub config with file certificate', () => {
@@ -131,4 +134,32 @@ test('agent config: seed keys, validation with clear errors', () => {
   assert.throws(() => parseAgentConfig({ server: 'h:1', client_id: 'a b', token: 't', services: { w: '127.0.0.1:1' } }, {}), /client_id/);
   assert.throws(() => parseAgentConfig({ server: 'h:1', client_id: 'a', services: { w: '127.0.0.1:1' } }, {}), /"token" is required/);
   assert.throws(() => parseAgentConfig({ server: 'h:1', client_id: 'a', token: 't', services: {} }, {}), /empty/);
+});
+
+test('cert-manager config: defaults, lists folded and deduplicated, clear errors', () => {
+  const base = { HOPGATE_ACME_DIRECTORY: 'https://acme-staging-v02.api.letsencrypt.org/directory' };
+  const cfg = loadCertManagerConfig({ ...base, HOPGATE_ACME_DOMAINS: ' App.Example.com, api.example.com ,app.example.com.,', HOPGATE_HUB_NAME: 'Hub.Example.com' });
+  assert.equal(cfg.acmeChallenge, 'http-01');
+  assert.deepEqual(cfg.acmeDomains, ['app.example.com', 'api.example.com']);
+  assert.equal(cfg.hubName, 'hub.example.com');
+  assert.equal(cfg.renewCheckIntervalMs, DEFAULT_ACME_RENEW_CHECK_INTERVAL_MS);
+  assert.equal(cfg.renewCheckIntervalMs, 3_600_000);
+  assert.equal(cfg.retryBaseMs, DEFAULT_ACME_RETRY_BASE_MS);
+  assert.equal(cfg.acmeCacheDir, undefined);
+  assert.equal(loadCertManagerConfig({ ...base, HOPGATE_ACME_CHALLENGE: 'tls-alpn-01' }).acmeChallenge, 'tls-alpn-01');
+
+  const bad = (env: Record<string, string>, message: RegExp): void =>
+    assert.throws(() => loadCertManagerConfig(env), (err: Error & { code?: string }) => err.code === 'ERR_BAD_CONFIG' && message.test(err.message), `${JSON.stringify(env)} -> ${message}`);
+  bad({}, /HOPGATE_ACME_DIRECTORY is required/);
+  bad({ HOPGATE_ACME_DIRECTORY: 'not a url' }, /HOPGATE_ACME_DIRECTORY must be a URL/);
+  bad({ HOPGATE_ACME_DIRECTORY: 'http://acme.test/dir' }, /must be an https:\/\/ URL/);
+  bad({ ...base, HOPGATE_ACME_CHALLENGE: 'dns-01' }, /HOPGATE_ACME_CHALLENGE must be one of http-01, tls-alpn-01, got "dns-01"/);
+  bad({ ...base, HOPGATE_ACME_DOMAINS: 'ok.example.com,*.example.com' }, /HOPGATE_ACME_DOMAINS: "\*\.example\.com" is not a name ACME can certify: a wildcard name needs the DNS-01 challenge/);
+  bad({ ...base, HOPGATE_ACME_DOMAINS: 'bad_name.example.com' }, /HOPGATE_ACME_DOMAINS: "bad_name\.example\.com" .*characters other than a-z, 0-9 and "-"/);
+  bad({ ...base, HOPGATE_ACME_DOMAINS: 'a..example.com' }, /empty label/);
+  bad({ ...base, HOPGATE_HUB_NAME: '192.0.2.1' }, /HOPGATE_HUB_NAME: .*IP address/);
+  bad({ ...base, HOPGATE_ACME_EMAIL: 'nobody' }, /HOPGATE_ACME_EMAIL must be an e-mail address/);
+  bad({ ...base, HOPGATE_ACME_CA_FILE: path.join(tmp, 'missing.pem') }, /HOPGATE_ACME_CA_FILE: no such file/);
+  bad({ ...base, HOPGATE_ACME_RETRY_BASE_MS: 'soon' }, /HOPGATE_ACME_RETRY_BASE_MS must be a non-negative integer/);
+  bad({ ...base, HOPGATE_ACME_RENEW_CHECK_INTERVAL_MS: '0' }, /HOPGATE_ACME_RENEW_CHECK_INTERVAL_MS must be at least/);
 });

@@ -8,3 +8,4 @@ export { reapOnExit } from './child-reaper.js';
 export { UdpLossProxy, DEFAULT_REORDER_DELAY_MS, PROXY_FLOW_IDLE_MS, type UdpImpairments, type UdpLossProxyOptions, type UdpLossProxyStats } from './udp-loss-proxy.js';
 export { RssSampler, readRssBytes, formatMiB, DEFAULT_RSS_SAMPLE_INTERVAL_MS, type RssFigures } from './rss-sampler.js';
 export { startBodyOrigin, answerSha256, randomChunks, BODY_CHUNK_BYTES, type BodyOrigin, type DownloadState } from './body-origin.js';
+export { startPebble, PEBBLE_START_TIMEOUT_MS, type PebbleOptions, type RunningPebble } from './pebble.js';

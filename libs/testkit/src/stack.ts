@@ -12,7 +12,7 @@ import { waitFor } from './wait.js';
 /** The repository root (this file is libs/testkit/dist/src/stack.js). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 
-export function serviceMain(name: 'https-ingress' | 'dtls-hub' | 'agent' | 'cli'): string {
+export function serviceMain(name: 'https-ingress' | 'dtls-hub' | 'agent' | 'cli' | 'cert-manager'): string {
   return path.join(REPO_ROOT, 'services', name, 'dist', 'main.js');
 }
 
@@ -83,6 +83,8 @@ export const HUB_SERVER_NAME = 'hub.hopgate.test';
 export class Stack {
   readonly hubs: HubNode[] = [];
   readonly agents: ManagedProcess[] = [];
+  /** cert-manager replicas started with `startCertManager`, in start order. */
+  readonly certManagers: ManagedProcess[] = [];
   ingress!: ManagedProcess;
   redis!: RunningServer;
   nats!: RunningServer;
@@ -222,6 +224,26 @@ export class Stack {
     if (res.code !== 0) throw new Error(`hopgate route set failed: ${res.stderr}`);
   }
 
+  /**
+   * Starts one cert-manager replica against this stack's Redis and NATS (logs in
+   * `logDir/cert-manager-<n>.log`). `env` adds or overrides variables: at least
+   * HOPGATE_ACME_DIRECTORY (and HOPGATE_ACME_CA_FILE for pebble). Resolves once it logged
+   * `cert-manager started` (unless `waitStarted` is false).
+   */
+  async startCertManager(env: Record<string, string>, options: { waitStarted?: boolean } = {}): Promise<ManagedProcess> {
+    const n = this.certManagers.length + 1;
+    const proc = new ManagedProcess(
+      `cert-manager-${n}`,
+      process.execPath,
+      [...(this.options.nodeArgs ?? []), serviceMain('cert-manager')],
+      { ...this.commonEnv(), ...env },
+      path.join(this.logDir, `cert-manager-${n}.log`),
+    );
+    this.certManagers.push(proc);
+    if (options.waitStarted ?? true) await proc.waitForLog('started', (r) => r.msg === 'cert-manager started');
+    return proc;
+  }
+
   async startAgent(options: AgentOptions): Promise<ManagedProcess> {
     const n = ++this.agentSeq;
     const hub = this.hubs[options.hub ?? 0];
@@ -247,7 +269,7 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
-    const procs = [...this.agents, ...(this.ingress ? [this.ingress] : []), ...this.hubs.map((h) => h.process)];
+    const procs = [...this.agents, ...this.certManagers, ...(this.ingress ? [this.ingress] : []), ...this.hubs.map((h) => h.process)];
     await Promise.all(procs.map((p) => p.stop(2_000).catch(() => undefined)));
     await this.nats?.stop().catch(() => undefined);
     await this.redis?.stop().catch(() => undefined);

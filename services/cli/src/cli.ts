@@ -7,6 +7,7 @@ import { connectRedis } from './redis-connection.js';
 import { checkClientId, clientAdd, clientList, clientRemove } from './commands/client.js';
 import { parseHostArg, parseRouteArgs, routeList, routeRemove, routeSet } from './commands/route.js';
 import { hubList, sessionList } from './commands/session.js';
+import { certList, certRemove, certRenew, parseCertNameArg } from './commands/cert.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, USAGE, UsageError } from './usage.js';
 
 export interface CliIo {
@@ -63,6 +64,19 @@ function resolve(args: readonly string[]): Command | 'help' {
     case 'session ls':
       arity(rest, 0, 0, 'session ls');
       return sessionList;
+    case 'cert ls':
+      arity(rest, 0, 0, 'cert ls');
+      return certList;
+    case 'cert renew': {
+      arity(rest, 1, 1, 'cert renew <name>');
+      const name = parseCertNameArg(rest[0]!);
+      return (ctx) => certRenew(ctx, name);
+    }
+    case 'cert rm': {
+      arity(rest, 1, 1, 'cert rm <name>');
+      const name = parseCertNameArg(rest[0]!);
+      return (ctx) => certRemove(ctx, name);
+    }
     case 'hub ls':
       arity(rest, 0, 0, 'hub ls');
       return hubList;

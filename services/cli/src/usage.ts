@@ -16,6 +16,10 @@ export const USAGE = `Usage: hopgate <command>
   route ls [<host>]                  list routes (invalid entries are reported on stderr)
   session ls                         list live agent sessions and their hubs
   hub ls                             list live hubs
+  cert ls                            list certificates: status, expiry, renewal, issuer, last error
+  cert renew <name>                  make the renewal of <name> due now (the cert-manager
+                                     orders a new certificate at its next renewal pass)
+  cert rm <name>                     delete the certificate record of <name>
   help                               this text
 
 Environment: HOPGATE_REDIS_URL (default redis://127.0.0.1:6379),

@@ -2,11 +2,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisKeys } from '@hopgate/keys';
 import { readRouteEntries, RouteTable } from '@hopgate/routes';
 import { ClientStore, SessionStore, HubRegistry, hashToken } from '@hopgate/sessions';
-import { startRedis, freeTcpPort, type RunningServer } from '@hopgate/testkit';
+import { CertStore } from '@hopgate/certs';
+import { startRedis, freeTcpPort, createDevCa, type RunningServer } from '@hopgate/testkit';
 
 /** The built bin (dist/main.js), as operators run it; this test file runs from dist-test/test/. */
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -191,4 +195,47 @@ test('HOPGATE_REDIS_PREFIX moves every key', async () => {
   assert.deepEqual(await redis.hgetall('alt:route:p.example.com'), { '/': 'c/web' });
   assert.equal((await hopgate(['route', 'ls'])).stdout.includes('p.example.com'), false);
   assert.match((await hopgate(['route', 'ls'], { HOPGATE_REDIS_PREFIX: 'alt:' })).stdout, /p\.example\.com/);
+});
+
+test('cert ls: status, dates, issuer, last error; malformed records listed with their reason', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-cli-cert-'));
+  const ca = createDevCa(dir, 'CLI Test CA');
+  const leaf = ca.issue('app', ['app.example.com']);
+  const certs = new CertStore(redis);
+  const stored = await certs.putIssued('app.example.com', leaf.certPem, leaf.keyPem);
+  await certs.setStatus('down.example.com', 'failed', 'ACME server https://acme.test/dir unreachable: ECONNREFUSED');
+  await redis.hset(keys.cert('odd.example.com'), 'status', 'bogus');
+  const ls = await hopgate(['cert', 'ls']);
+  assert.equal(ls.code, 0, ls.stderr);
+  const lines = ls.stdout.trimEnd().split('\n');
+  assert.match(lines[0]!, /^NAME\s+STATUS\s+NOT_AFTER\s+RENEW_AT\s+ISSUER\s+LAST_ERROR$/);
+  assert.equal(lines.length, 4);
+  const notAfter = new Date(stored.notAfter!).toISOString();
+  const renewAt = new Date(stored.renewAt!).toISOString();
+  assert.match(lines[1]!, new RegExp(`^app\\.example\\.com\\s+valid\\s+${notAfter}\\s+${renewAt}\\s+CN=CLI Test CA\\s+-$`));
+  assert.match(lines[2]!, /^down\.example\.com\s+failed\s+-\s+-\s+-\s+ACME server https:\/\/acme\.test\/dir unreachable: ECONNREFUSED$/);
+  assert.match(lines[3]!, /^odd\.example\.com\s+malformed\s+-\s+-\s+-\s+unknown status "bogus"/);
+  assert.doesNotMatch(ls.stdout, /PRIVATE KEY/);
+});
+
+test('cert renew makes renewal due now (renew_at in the past); cert rm deletes; bad names exit 2, missing ones 1', async () => {
+  const renew = await hopgate(['cert', 'renew', 'App.Example.com']);
+  assert.equal(renew.code, 0, renew.stderr);
+  assert.match(renew.stderr, /renewal of app\.example\.com is due now/);
+  assert.equal(await redis.hget(keys.cert('app.example.com'), 'renew_at'), '1970-01-01T00:00:00.000Z');
+  assert.equal(await redis.hget(keys.cert('app.example.com'), 'status'), 'valid', 'the certificate stays served meanwhile');
+  const missing = await hopgate(['cert', 'renew', 'nothing.example.com']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no certificate record for nothing\.example\.com/);
+  const bad = await hopgate(['cert', 'renew', 'bad_name']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /invalid certificate name "bad_name"/);
+  assert.equal((await hopgate(['cert', 'renew'])).code, 2);
+  for (const name of ['app.example.com', 'down.example.com', 'odd.example.com']) {
+    const rm = await hopgate(['cert', 'rm', name]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal(await redis.exists(keys.cert(name)), 0);
+  }
+  assert.equal((await hopgate(['cert', 'rm', 'app.example.com'])).code, 1);
+  assert.equal((await hopgate(['cert', 'ls'])).stdout, '');
 });

@@ -1,0 +1,164 @@
+import { Redis } from 'ioredis';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Job } from 'bullmq';
+import type { CertManagerConfig } from '@hopgate/config';
+import { CertStore, ChallengeStore } from '@hopgate/certs';
+import { errorMessageOf } from '@hopgate/errors';
+import { RedisKeys, NatsSubjects } from '@hopgate/keys';
+import type { Logger } from '@hopgate/log';
+import { RouteLoader } from '@hopgate/routes';
+import { AccountStore } from './account-store.js';
+import { AcmeIssuer } from './acme-issuer.js';
+import { CertLock } from './cert-lock.js';
+import { CertSync, type SyncSummary } from './cert-sync.js';
+import { IssueQueue, ISSUE_ATTEMPTS, ISSUE_JOB_NAME, SCAN_JOB_NAME, type IssueJobData } from './issue-queue.js';
+import { runIssueJob, type IssueJobDeps } from './issue-job.js';
+import { wantedNames } from './wanted-names.js';
+
+/** ioredis reconnect backoff: `attempt * step`, capped (ms). */
+const REDIS_RECONNECT_STEP_MS = 100;
+const REDIS_RECONNECT_MAX_DELAY_MS = 2_000;
+
+/**
+ * The cert-manager: keeps an ACME certificate in Redis for every exact route host,
+ * HOPGATE_ACME_DOMAINS and HOPGATE_HUB_NAME; renews them; broadcasts `hopgate.cert.updated`.
+ * Any number of replicas may run: orders go through one BullMQ queue (one job per name)
+ * and a per-name lock in Redis.
+ */
+export class CertManager {
+  private redis: Redis | undefined;
+  private bullConnection: Redis | undefined;
+  private nc: NatsConnection | undefined;
+  private routes: RouteLoader | undefined;
+  private queue: IssueQueue | undefined;
+  private sync: CertSync | undefined;
+  private readonly keys: RedisKeys;
+  private readonly subjects = new NatsSubjects();
+  private readonly log: Logger;
+  /** Passes run one at a time; a change during a pass runs one more pass after it. */
+  private syncRunning: Promise<void> | undefined;
+  private syncAgain = false;
+  private stopped = false;
+
+  constructor(
+    private readonly config: CertManagerConfig,
+    private readonly logger: Logger,
+  ) {
+    this.keys = new RedisKeys(config.redisPrefix);
+    this.log = logger.child({ component: 'cert-manager' });
+  }
+
+  /** HOPGATE_ACME_DOMAINS ∪ HOPGATE_HUB_NAME. */
+  private get configuredNames(): string[] {
+    return [...this.config.acmeDomains, ...(this.config.hubName !== undefined ? [this.config.hubName] : [])];
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.config;
+    const retryStrategy = (attempt: number): number => Math.min(attempt * REDIS_RECONNECT_STEP_MS, REDIS_RECONNECT_MAX_DELAY_MS);
+    this.redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'hopgate-cert-manager', retryStrategy });
+    this.redis.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis connection error'));
+    await this.redis.connect();
+    // BullMQ requires maxRetriesPerRequest: null (its blocking commands wait for a reconnect).
+    this.bullConnection = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null, connectionName: 'hopgate-cert-manager-queue', retryStrategy });
+    this.bullConnection.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis (queue) connection error'));
+    this.nc = await connect({ servers: cfg.natsUrl, name: `cert-manager-${cfg.replicaId}`, maxReconnectAttempts: -1 });
+
+    const certs = new CertStore(this.redis, this.keys);
+    const issuer = new AcmeIssuer({
+      directoryUrl: cfg.acmeDirectory,
+      email: cfg.acmeEmail,
+      challenge: cfg.acmeChallenge,
+      caFile: cfg.acmeCaFile,
+      pollMinMs: cfg.pollMinMs,
+      accounts: new AccountStore(this.redis, this.keys),
+      challenges: new ChallengeStore(this.redis, this.keys),
+      logger: this.logger,
+    });
+    // The account key exists before any order; registering it needs the ACME server, done by the first order.
+    await issuer.ensureAccount();
+
+    this.routes = new RouteLoader({ redisUrl: cfg.redisUrl, keys: this.keys, logger: this.logger });
+    await this.routes.start();
+
+    this.queue = new IssueQueue({ connection: this.bullConnection, prefix: this.keys.bullPrefix, retryBaseMs: cfg.retryBaseMs });
+    this.sync = new CertSync({ certs, enqueue: (name) => this.queue!.enqueue(name), logger: this.logger });
+    const configured = new Set(this.configuredNames);
+    const jobDeps: IssueJobDeps = {
+      redis: this.redis,
+      keys: this.keys,
+      certs,
+      lock: new CertLock(this.redis, this.keys, cfg.replicaId),
+      issuer,
+      nc: this.nc,
+      subjects: this.subjects,
+      configuredNames: configured,
+      routeHasHost: (name) => this.routes?.current.entries().some((r) => r.host === name) ?? false,
+      cacheDir: cfg.acmeCacheDir,
+      logger: this.logger,
+    };
+    const worker = this.queue.startWorker(async (job: Job) => {
+      if (job.name === SCAN_JOB_NAME) return this.runSync('scheduled');
+      if (job.name === ISSUE_JOB_NAME) {
+        const { name } = job.data as IssueJobData;
+        return runIssueJob(name, `${job.attemptsMade + 1}/${ISSUE_ATTEMPTS}`, jobDeps);
+      }
+      this.log.warn({ job: job.name }, 'unknown job in the cert-manager queue: ignored');
+      return undefined;
+    });
+    worker.on('error', (err) => this.log.warn({ err: errorMessageOf(err) }, 'queue worker error'));
+    worker.on('failed', (job, err) => {
+      if (!job || job.name !== ISSUE_JOB_NAME) return;
+      const name = (job.data as IssueJobData).name;
+      if (job.attemptsMade >= ISSUE_ATTEMPTS) {
+        this.log.warn({ cert_name: name, attempts: job.attemptsMade, err: errorMessageOf(err) }, 'certificate order gave up; the next renewal pass tries again');
+      }
+    });
+    await this.queue.schedule(cfg.renewCheckIntervalMs);
+    this.routes.on('change', () => void this.runSync('routes changed').catch(() => undefined));
+    await this.runSync('start');
+    this.log.info(
+      {
+        directory: cfg.acmeDirectory,
+        challenge: cfg.acmeChallenge,
+        configured_names: this.configuredNames,
+        renew_check_interval_ms: cfg.renewCheckIntervalMs,
+        replica_id: cfg.replicaId,
+      },
+      'cert-manager started',
+    );
+  }
+
+  /** One pass now (coalesced: a request during a pass runs one more pass after it). */
+  runSync(reason: string): Promise<void> {
+    if (this.syncRunning) {
+      this.syncAgain = true;
+      return this.syncRunning;
+    }
+    const pass = async (): Promise<void> => {
+      let why = reason;
+      do {
+        this.syncAgain = false;
+        if (this.stopped || !this.routes || !this.sync) return;
+        const wanted = wantedNames(this.routes.current, this.configuredNames);
+        const summary: SyncSummary = await this.sync.run(wanted, why);
+        this.log.debug({ reason: why, queued: summary.queued.length }, 'pass done');
+        why = 'changed during a pass';
+      } while (this.syncAgain);
+    };
+    this.syncRunning = pass().finally(() => {
+      this.syncRunning = undefined;
+    });
+    return this.syncRunning;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.routes?.stop().catch(() => undefined);
+    await this.queue?.close();
+    await this.syncRunning?.catch(() => undefined);
+    await this.nc?.drain().catch(() => undefined);
+    this.bullConnection?.disconnect();
+    this.redis?.disconnect();
+  }
+}

@@ -1,0 +1,90 @@
+import type { CertStore } from '@hopgate/certs';
+import { errorMessageOf } from '@hopgate/errors';
+import type { Logger } from '@hopgate/log';
+import type { WantedNames } from './wanted-names.js';
+import { isCurrent } from './issue-job.js';
+
+/** What one pass did, for logs and tests. */
+export interface SyncSummary {
+  readonly wanted: number;
+  readonly queued: string[];
+  readonly notIssuable: number;
+}
+
+export interface CertSyncDeps {
+  readonly certs: CertStore;
+  readonly enqueue: (name: string) => Promise<void>;
+  readonly logger: Logger;
+}
+
+/**
+ * One pass over the wanted names (at start, on every route-table change, and from the
+ * renewal scheduler): queues an order for every name without a current certificate
+ * (none yet, due for renewal, failed, malformed, expired), marks names it cannot certify
+ * `not_issuable`, and leaves everything else alone. Names that left the route table keep
+ * their record: nothing here deletes.
+ */
+export class CertSync {
+  /** Names already warned about (one warning per name per process, not per pass). */
+  private readonly warnedNotIssuable = new Set<string>();
+  /** Malformed records already logged (name + reason). */
+  private readonly loggedMalformed = new Set<string>();
+  private readonly log: Logger;
+
+  constructor(private readonly deps: CertSyncDeps) {
+    this.log = deps.logger.child({ component: 'cert-sync' });
+  }
+
+  async run(wanted: WantedNames, reason: string, now: number = Date.now()): Promise<SyncSummary> {
+    const queued: string[] = [];
+    for (const [name, why] of wanted.notIssuable) {
+      try {
+        await this.markNotIssuable(name, why);
+      } catch (err) {
+        this.log.warn({ cert_name: name, err: errorMessageOf(err) }, 'could not record a not-issuable name');
+      }
+    }
+    for (const name of wanted.issuable) {
+      try {
+        if (await this.needsOrder(name, now)) {
+          await this.deps.enqueue(name);
+          queued.push(name);
+        }
+      } catch (err) {
+        this.log.warn({ cert_name: name, err: errorMessageOf(err) }, 'could not queue a certificate order');
+      }
+    }
+    const summary = { wanted: wanted.issuable.length, queued, notIssuable: wanted.notIssuable.size };
+    if (queued.length > 0) this.log.info({ reason, ...summary }, 'certificate orders queued');
+    else this.log.debug({ reason, ...summary }, 'certificates checked: nothing to order');
+    return summary;
+  }
+
+  private async needsOrder(name: string, now: number): Promise<boolean> {
+    const result = await this.deps.certs.get(name);
+    if (!result.ok) {
+      const key = `${name}\u0000${result.problem.reason}`;
+      if (!this.loggedMalformed.has(key)) {
+        this.loggedMalformed.add(key);
+        this.log.warn({ cert_name: name, reason: result.problem.reason }, 'malformed certificate record: a new certificate will replace it');
+      }
+      return true;
+    }
+    if (result.record === undefined) {
+      await this.deps.certs.markPending(name, now);
+      return true;
+    }
+    return !isCurrent(result.record, now);
+  }
+
+  private async markNotIssuable(name: string, why: string): Promise<void> {
+    const result = await this.deps.certs.get(name);
+    const record = result.ok ? result.record : undefined;
+    if (!this.warnedNotIssuable.has(name)) {
+      this.warnedNotIssuable.add(name);
+      this.log.warn({ cert_name: name, reason: why }, 'no certificate for this name');
+    }
+    if (record?.status === 'not_issuable' && record.lastError === why) return;
+    await this.deps.certs.setStatus(name, 'not_issuable', why);
+  }
+}
