@@ -1,14 +1,21 @@
 // The local demo stack (see scripts/demo.sh). Uses the same harness as the e2e tests.
+//   npm run demo              certificates from a local dev CA (files)
+//   npm run demo -- --acme    certificates issued by a local ACME CA (Pebble) through the
+//                             cert-manager: HTTP-01 answered by the ingress, the hub's DTLS
+//                             certificate for hub.hopgate.test, everything served from Redis
 import http from 'node:http';
 import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Stack, freeTcpPort } from '../libs/testkit/dist/src/index.js';
+import { Stack, freeTcpPort, startPebble, waitFor, HUB_SERVER_NAME } from '../libs/testkit/dist/src/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = path.join(root, '.demo');
 const DEMO_HOST = 'demo.localhost';
+const ACME = process.argv.includes('--acme');
+/** How long the demo waits for Pebble to issue a certificate, in ms. */
+const ISSUE_TIMEOUT_MS = 60_000;
 
 async function portFree(port) {
   return new Promise((resolve) => {
@@ -52,21 +59,57 @@ fs.rmSync(dir, { recursive: true, force: true });
 fs.mkdirSync(dir, { recursive: true });
 const httpsPort = await preferred(8443);
 const httpPort = await preferred(8080);
-console.log('hopgate demo: starting redis-server, nats-server, https-ingress, 2 dtls-hubs, a demo service and an agent...');
+console.log(`hopgate demo: starting redis-server, nats-server, https-ingress, 2 dtls-hubs, a demo service and an agent${ACME ? ', pebble (ACME CA) and the cert-manager' : ''}...`);
 const stack = await Stack.start({
   dir,
   hubs: 2,
   httpsPort,
   httpPort,
-  hubEnv: { HOPGATE_AGENT_IDLE_TIMEOUT_MS: '15000', HOPGATE_SESSION_TTL_MS: '15000' },
+  hubEnv: {
+    HOPGATE_AGENT_IDLE_TIMEOUT_MS: '15000',
+    HOPGATE_SESSION_TTL_MS: '15000',
+    ...(ACME ? { HOPGATE_HUB_NAME: HUB_SERVER_NAME, HOPGATE_CERT_REREAD_INTERVAL_MS: '5000' } : {}),
+  },
+  ...(ACME ? { ingressFileCert: false, hubFileCert: false } : {}),
 });
+let pebble;
+let trustFile = stack.ca.certFile;
+if (ACME) {
+  // Pebble validates HTTP-01 on the ingress's HTTP port; its fake DNS resolves every name to 127.0.0.1.
+  pebble = await startPebble({ dir: path.join(dir, 'pebble'), httpPort, tlsPort: httpsPort });
+  await stack.startCertManager({
+    HOPGATE_ACME_DIRECTORY: pebble.directoryUrl,
+    HOPGATE_ACME_CA_FILE: pebble.caFile,
+    HOPGATE_ACME_EMAIL: 'demo@hopgate.test',
+    HOPGATE_HUB_NAME: HUB_SERVER_NAME,
+    HOPGATE_ACME_POLL_MIN_MS: '200',
+    HOPGATE_ACME_CACHE_DIR: path.join(dir, 'acme-cache'),
+  });
+  trustFile = path.join(dir, 'pebble-root.pem');
+  fs.writeFileSync(trustFile, await pebble.rootPem());
+}
 const service = await startDemoService();
 const servicePort = service.address().port;
 const token = await stack.addClient('demo');
 await stack.setRoute(DEMO_HOST, '/', 'demo/web');
-await stack.startAgent({ clientId: 'demo', token, services: { web: `127.0.0.1:${servicePort}` }, extra: { idle_timeout_ms: 15000 } });
+if (ACME) {
+  console.log(`hopgate demo: waiting for pebble to issue certificates for ${HUB_SERVER_NAME} and ${DEMO_HOST}...`);
+  for (const name of [HUB_SERVER_NAME, DEMO_HOST]) {
+    await waitFor(`certificate for ${name}`, async () => {
+      const res = await stack.cli(['cert', 'ls']);
+      return res.stdout.split('\n').some((line) => line.startsWith(`${name} `) && /\bvalid\b/.test(line)) || undefined;
+    }, ISSUE_TIMEOUT_MS, 250);
+  }
+}
+await stack.startAgent({
+  clientId: 'demo',
+  token,
+  services: { web: `127.0.0.1:${servicePort}` },
+  extra: { idle_timeout_ms: 15000 },
+  ...(ACME ? { caFile: trustFile } : {}),
+});
 
-const ca = path.relative(process.cwd(), stack.ca.certFile);
+const ca = path.relative(process.cwd(), trustFile);
 console.log(`
 HopGate demo is up. Try:
 
@@ -78,7 +121,13 @@ Add your own service (an agent config is in ${path.relative(process.cwd(), dir)}
   HOPGATE_REDIS_URL=${stack.redis.url} node services/cli/dist/main.js route ls
   redis-cli -p ${stack.redis.port} HGETALL hopgate:route:${DEMO_HOST}
 
-Redis ${stack.redis.url}   NATS ${stack.nats.url}   hubs (UDP) ${stack.hubs.map((h) => h.port).join(', ')}
+${ACME ? `Certificates were issued by pebble (ACME) and are served from Redis; its root is ${ca}:
+  HOPGATE_REDIS_URL=${stack.redis.url} node services/cli/dist/main.js cert ls
+  openssl s_client -connect 127.0.0.1:${httpsPort} -servername ${DEMO_HOST} -CAfile ${ca} </dev/null | grep -E 'subject=|issuer=|Verify return'
+  A new route host gets its certificate within seconds:
+  HOPGATE_REDIS_URL=${stack.redis.url} node services/cli/dist/main.js route set other.localhost / demo/web
+
+` : ''}Redis ${stack.redis.url}   NATS ${stack.nats.url}   hubs (UDP) ${stack.hubs.map((h) => h.port).join(', ')}
 Logs: ${path.relative(process.cwd(), stack.logDir)}/      Ctrl-C stops everything.
 `);
 
@@ -89,6 +138,7 @@ async function shutdown() {
   console.log('\nhopgate demo: stopping...');
   service.close();
   await stack.stop();
+  await pebble?.stop();
   console.log('hopgate demo: stopped.');
   process.exit(0);
 }
