@@ -24,6 +24,8 @@ import { startOrigin, type Origin } from './helpers.js';
 const ISSUE_TIMEOUT_MS = 20_000;
 /** Time for the ingress / hub to serve a renewed certificate (broadcast, else the 1 s re-read), in ms. */
 const LIVE_SWAP_TIMEOUT_MS = 10_000;
+/** Interval between two probing handshakes while waiting for a swap, in ms (each is a full TLS / DTLS handshake). */
+const SWAP_POLL_INTERVAL_MS = 200;
 /** Refused connection attempts an agent must make (reconnect backoff 100 ms .. 2 s) before we call it refusing for good. */
 const REFUSALS_EXPECTED = 3;
 /** HOPGATE_CERT_REREAD_INTERVAL_MS of the ingress and the hub. */
@@ -136,8 +138,8 @@ test('renewal of the route host and the hub: new serials served live by ingress 
   assertIssuedFor(newHub, HUB_SERVER_NAME, rootPem);
 
   // A new TLS handshake to the ingress and a new DTLS handshake to the hub see the new serials.
-  await waitFor('ingress serves the renewed certificate', async () => (await handshake(stack.httpsPort, HOST, rootPem)).serial === newHost.serial, LIVE_SWAP_TIMEOUT_MS);
-  await waitFor('hub serves the renewed certificate', async () => (await hubSerial()) === newHub.serial, LIVE_SWAP_TIMEOUT_MS);
+  await waitFor('ingress serves the renewed certificate', async () => (await handshake(stack.httpsPort, HOST, rootPem)).serial === newHost.serial, LIVE_SWAP_TIMEOUT_MS, SWAP_POLL_INTERVAL_MS);
+  await waitFor('hub serves the renewed certificate', async () => (await hubSerial()) === newHub.serial, LIVE_SWAP_TIMEOUT_MS, SWAP_POLL_INTERVAL_MS);
 
   // The existing agent session carried on through the hub's swap and still serves.
   const res = await curl(HOST, '/after-renewal');
