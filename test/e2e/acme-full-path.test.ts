@@ -101,6 +101,7 @@ test('HTTP-01: the hub gets a pebble certificate, an agent trusting pebble\'s ro
   await redis.hset(keys.route(HOST), '/', 'laptop/web');
   const record = await waitValid(redis, HOST, ISSUE_TIMEOUT_MS);
   assertIssuedFor(record, HOST, rootPem);
+  await stack.ingress.waitForLog('route applied', (r) => r.msg === 'route table changed' && (r['added'] as string[]).some((a) => a.startsWith(HOST)));
   await stack.ingress.waitForLog('http-01 answered', (r) => r.msg === 'acme http-01: challenge answered' && String(r['host']).split(':')[0] === HOST);
 
   const res = await curl(HOST, '/hello');
