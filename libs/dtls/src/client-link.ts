@@ -3,7 +3,8 @@ import type { NodertcAlertError, NodertcSocket } from '@nodertc/dtls';
 import type { DatagramLink } from '@hopgate/transport';
 import { HopError, ErrorCode } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
-import { MAX_DATAGRAM_SIZE_BYTES, MAX_SEND_DATAGRAM_BYTES, PROBE_DATAGRAM_SIZES_BYTES } from './constants.js';
+import { MAX_DATAGRAM_SIZE_BYTES, MAX_SEND_DATAGRAM_BYTES } from './constants.js';
+import { probeDatagramSizesFor } from './path-mtu.js';
 import { ALERT_CLOSE_NOTIFY } from './record.js';
 import { LinkEvents } from './link-events.js';
 
@@ -28,8 +29,8 @@ export interface ClientLinkStats {
  */
 export class DtlsClientLink implements DatagramLink {
   readonly maxDatagramSize = MAX_DATAGRAM_SIZE_BYTES;
-  /** Larger sizes for path MTU discovery (the transport probes them before using them). */
-  readonly probeDatagramSizes = PROBE_DATAGRAM_SIZES_BYTES;
+  /** Larger sizes for path MTU discovery (the transport probes them before using them); see path-mtu.ts. */
+  readonly probeDatagramSizes: readonly number[];
   /** The hub's leaf certificate (chain and name already verified). */
   readonly peerCertificate: X509Certificate;
   /** The hub as "ip:port". */
@@ -53,6 +54,7 @@ export class DtlsClientLink implements DatagramLink {
   ) {
     this.peerCertificate = peerCertificate;
     this.remote = remote;
+    this.probeDatagramSizes = probeDatagramSizesFor(this.remote);
     socket.on('message', (record: Buffer) => {
       if (this.events.closed) return;
       this.counters.datagrams_received += 1;

@@ -1,7 +1,8 @@
 import type { DatagramLink } from '@hopgate/transport';
 import { HopError, ErrorCode } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
-import { MAX_DATAGRAM_SIZE_BYTES, MAX_SEND_DATAGRAM_BYTES, PROBE_DATAGRAM_SIZES_BYTES } from './constants.js';
+import { MAX_DATAGRAM_SIZE_BYTES, MAX_SEND_DATAGRAM_BYTES } from './constants.js';
+import { probeDatagramSizesFor } from './path-mtu.js';
 import type { HubCounters } from './hub-counters.js';
 import { ALERT_CLOSE_NOTIFY, AlertLevel, ContentType, type DtlsRecord } from './record.js';
 import type { RecordProtection } from './record-protection.js';
@@ -30,8 +31,8 @@ export interface ServerLinkContext {
  */
 export class DtlsServerLink implements DatagramLink {
   readonly maxDatagramSize = MAX_DATAGRAM_SIZE_BYTES;
-  /** Larger sizes for path MTU discovery (the transport probes them before using them). */
-  readonly probeDatagramSizes = PROBE_DATAGRAM_SIZES_BYTES;
+  /** Larger sizes for path MTU discovery (the transport probes them before using them); see path-mtu.ts. */
+  readonly probeDatagramSizes: readonly number[];
   /** The peer as "ip:port" ("[ip6]:port" for IPv6). */
   readonly remote: string;
   private readonly window = new ReplayWindow();
@@ -39,6 +40,7 @@ export class DtlsServerLink implements DatagramLink {
 
   constructor(private readonly context: ServerLinkContext) {
     this.remote = context.remote;
+    this.probeDatagramSizes = probeDatagramSizesFor(this.remote);
   }
 
   /** @internal The ClientHello random of the handshake that created this session. */

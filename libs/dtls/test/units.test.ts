@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import { HopError, ErrorCode } from '@hopgate/errors';
-import { verifyServerChain } from '../src/index.js';
+import { verifyServerChain, probeDatagramSizesFor, isLoopbackRemote, PROBE_DATAGRAM_SIZES_BYTES } from '../src/index.js';
 import { parseClientHello } from '../src/client-hello.js';
 import { CookieAuthority, encodeHelloVerifyRequest } from '../src/cookie.js';
 import { ContentType, parseRecords } from '../src/record.js';
@@ -121,4 +121,12 @@ describe('certificates', () => {
     assert.throws(() => loadServerCredentials('', pki.rsa.keyPem), (err: unknown) => err instanceof HopError && err.code === ErrorCode.BadConfig);
     assert.throws(() => loadServerCredentials(pki.rsa.certPem, 'not a key'), (err: unknown) => err instanceof HopError && err.code === ErrorCode.BadConfig);
   });
+});
+
+test('path MTU candidates: every size to a loopback peer, at most a 1452-byte UDP payload to any other', () => {
+  assert.deepEqual(probeDatagramSizesFor('127.0.0.1:4433'), PROBE_DATAGRAM_SIZES_BYTES);
+  assert.deepEqual(probeDatagramSizesFor('[::1]:4433'), PROBE_DATAGRAM_SIZES_BYTES);
+  assert.deepEqual(probeDatagramSizesFor('203.0.113.7:4433'), [1452 - 37]);
+  assert.deepEqual(probeDatagramSizesFor('[2001:db8::1]:4433'), [1452 - 37]);
+  assert.equal(isLoopbackRemote('10.0.0.1:1'), false);
 });
