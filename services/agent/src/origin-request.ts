@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { lazyChild, type Logger } from '@hopgate/log';
-import { ErrorCode, type ErrorCode as Code } from '@hopgate/errors';
+import { ErrorCode, errorMessageOf, type ErrorCode as Code } from '@hopgate/errors';
 import { formatHostPort, type ListenAddress } from '@hopgate/config';
 import type { TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, type HeaderPairs, type RequestHead } from '@hopgate/wire';
@@ -169,9 +169,18 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
   } catch (err) {
     finished = true;
     const code = (err as { code?: string }).code;
+    // A reset from the hub (the browser left, a timeout there) is a cancel; anything else cut
+    // the response here, on the local side. (`cancelled` cannot tell them apart: our own
+    // destroy of the tunnel stream also closes it before this runs.)
+    const cancelledByHub = (err as { remote?: unknown }).remote === true || code === ErrorCode.StreamReset;
     // The browser's response is cut (reset, not ended): a truncated body is never passed off as whole.
     if (code === BODY_TIMEOUT_CODE) log.warn({ code }, bodyIdleTimeoutMessage(head.service, ctx.timeouts.bodyIdleMs));
-    else if (!cancelled) log.info({ code }, 'response body stream ended early');
+    else if (!cancelledByHub) {
+      log.warn(
+        { code, err_message: errorMessageOf(err), duration_ms: Date.now() - started },
+        `response from local service ${head.service} cut: its body failed mid-stream`,
+      );
+    }
     response.body.destroy();
     stream.destroy();
   }
