@@ -10,7 +10,7 @@ export {
   COOKIE_TIME_SLOT_MS,
   REPLAY_WINDOW_RECORDS,
 } from './constants.js';
-export { probeDatagramSizesFor, isLoopbackRemote, MAX_REMOTE_PROBE_UDP_PAYLOAD_BYTES } from './path-mtu.js';
+export { probeDatagramSizesFor, probeDatagramSizesForMtu, isLoopbackRemote, smallestInterfaceMtu, MAX_REMOTE_PROBE_UDP_PAYLOAD_BYTES } from './path-mtu.js';
 export { connectDtls, type DtlsClientOptions } from './connect-dtls.js';
 export { DtlsClientLink, type ClientLinkStats } from './client-link.js';
 export { DtlsHubServer, NO_CERTIFICATE_LOG_INTERVAL_MS, type DtlsServerOptions, type DtlsHubStats } from './hub-server.js';

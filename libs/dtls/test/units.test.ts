@@ -2,7 +2,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import { HopError, ErrorCode } from '@hopgate/errors';
-import { verifyServerChain, probeDatagramSizesFor, isLoopbackRemote, PROBE_DATAGRAM_SIZES_BYTES } from '../src/index.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { verifyServerChain, probeDatagramSizesForMtu, isLoopbackRemote, smallestInterfaceMtu, PROBE_DATAGRAM_SIZES_BYTES } from '../src/index.js';
 import { parseClientHello } from '../src/client-hello.js';
 import { CookieAuthority, encodeHelloVerifyRequest } from '../src/cookie.js';
 import { ContentType, parseRecords } from '../src/record.js';
@@ -123,10 +126,27 @@ describe('certificates', () => {
   });
 });
 
-test('path MTU candidates: every size to a loopback peer, at most a 1452-byte UDP payload to any other', () => {
-  assert.deepEqual(probeDatagramSizesFor('127.0.0.1:4433'), PROBE_DATAGRAM_SIZES_BYTES);
-  assert.deepEqual(probeDatagramSizesFor('[::1]:4433'), PROBE_DATAGRAM_SIZES_BYTES);
-  assert.deepEqual(probeDatagramSizesFor('203.0.113.7:4433'), [1452 - 37]);
-  assert.deepEqual(probeDatagramSizesFor('[2001:db8::1]:4433'), [1452 - 37]);
+test('path MTU candidates: every size to a loopback peer; to others what the smallest interface MTU carries whole, at most 1452 B', () => {
+  assert.deepEqual(probeDatagramSizesForMtu('127.0.0.1:4433', 1500), PROBE_DATAGRAM_SIZES_BYTES);
+  assert.deepEqual(probeDatagramSizesForMtu('[::1]:4433', undefined), PROBE_DATAGRAM_SIZES_BYTES);
+  assert.deepEqual(probeDatagramSizesForMtu('203.0.113.7:4433', 1500), [1452 - 37]);
+  assert.deepEqual(probeDatagramSizesForMtu('[2001:db8::1]:4433', 9000), [1452 - 37], 'jumbo frames locally say nothing of the path');
+  assert.deepEqual(probeDatagramSizesForMtu('203.0.113.7:4433', 1400), [1400 - 48 - 37], 'a 1400-byte interface: no fragment leaves');
+  assert.deepEqual(probeDatagramSizesForMtu('203.0.113.7:4433', undefined), [], 'MTU unknown: the base size only');
   assert.equal(isLoopbackRemote('10.0.0.1:1'), false);
+});
+
+test('the smallest interface MTU is read from sysfs, loopback and down interfaces aside', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-sysnet-'));
+  const iface = (name: string, mtu: number, state: string): void => {
+    fs.mkdirSync(path.join(dir, name));
+    fs.writeFileSync(path.join(dir, name, 'mtu'), `${mtu}\n`);
+    fs.writeFileSync(path.join(dir, name, 'operstate'), `${state}\n`);
+  };
+  iface('lo', 65536, 'unknown');
+  iface('eth0', 1450, 'up');
+  iface('eth1', 1280, 'down');
+  iface('tun0', 1420, 'unknown');
+  assert.equal(smallestInterfaceMtu(dir), 1420);
+  assert.equal(smallestInterfaceMtu(path.join(dir, 'missing')), undefined);
 });
