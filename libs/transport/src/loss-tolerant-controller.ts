@@ -3,7 +3,6 @@ import {
   INITIAL_CONGESTION_WINDOW_PACKETS,
   LOSS_TOLERANCE_FRACTION,
   LOSS_TOLERANT_REDUCTION_FACTOR,
-  MIN_CONGESTION_WINDOW_PACKETS,
 } from './constants.js';
 import { WindowGrowth } from './window-growth.js';
 
@@ -37,7 +36,6 @@ export type CongestionState = (typeof CongestionState)[keyof typeof CongestionSt
  * started; the loss counters restart with each round.
  */
 export class LossTolerantController implements CongestionController {
-  maxDatagramSize: number;
   congestionWindow: number;
   slowStartThreshold = Infinity;
   bytesInFlight = 0;
@@ -53,13 +51,16 @@ export class LossTolerantController implements CongestionController {
   private roundLostBytes = 0;
 
   constructor(maxDatagramSize: number) {
-    this.maxDatagramSize = maxDatagramSize;
     this.congestionWindow = INITIAL_CONGESTION_WINDOW_PACKETS * maxDatagramSize;
     this.growth = new WindowGrowth(maxDatagramSize);
   }
 
+  get maxDatagramSize(): number {
+    return this.growth.maxDatagramSize;
+  }
+
   get minimumWindow(): number {
-    return MIN_CONGESTION_WINDOW_PACKETS * this.maxDatagramSize;
+    return this.growth.minimumWindow;
   }
 
   onPacketSent(bytes: number): void {
@@ -116,9 +117,7 @@ export class LossTolerantController implements CongestionController {
   }
 
   setMaxDatagramSize(bytes: number): void {
-    this.maxDatagramSize = bytes;
-    this.growth.setMaxDatagramSize(bytes);
-    if (this.congestionWindow < this.minimumWindow) this.congestionWindow = this.minimumWindow;
+    this.congestionWindow = this.growth.setMaxDatagramSize(bytes, this.congestionWindow);
   }
 
   onPersistentCongestion(): void {

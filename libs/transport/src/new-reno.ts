@@ -2,7 +2,6 @@ import type { CongestionController } from './congestion-controller.js';
 import {
   INITIAL_CONGESTION_WINDOW_PACKETS,
   LOSS_REDUCTION_FACTOR,
-  MIN_CONGESTION_WINDOW_PACKETS,
 } from './constants.js';
 import { WindowGrowth } from './window-growth.js';
 
@@ -13,7 +12,6 @@ import { WindowGrowth } from './window-growth.js';
  * 'new-reno'`), replaced by default with LossTolerantController.
  */
 export class NewReno implements CongestionController {
-  maxDatagramSize: number;
   /** congestion_window, in bytes */
   congestionWindow: number;
   /** ssthresh, in bytes (RFC 9002 §7.3.1: infinite at start) */
@@ -28,13 +26,16 @@ export class NewReno implements CongestionController {
   readonly toleratedLossEvents = 0;
 
   constructor(maxDatagramSize: number) {
-    this.maxDatagramSize = maxDatagramSize;
     this.congestionWindow = INITIAL_CONGESTION_WINDOW_PACKETS * maxDatagramSize;
     this.growth = new WindowGrowth(maxDatagramSize);
   }
 
+  get maxDatagramSize(): number {
+    return this.growth.maxDatagramSize;
+  }
+
   get minimumWindow(): number {
-    return MIN_CONGESTION_WINDOW_PACKETS * this.maxDatagramSize;
+    return this.growth.minimumWindow;
   }
 
   get inSlowStart(): boolean {
@@ -83,13 +84,11 @@ export class NewReno implements CongestionController {
     this.growth.reset();
   }
 
-  /** Persistent congestion (RFC 9002 §7.6.2): collapse to the minimum window. */
   setMaxDatagramSize(bytes: number): void {
-    this.maxDatagramSize = bytes;
-    this.growth.setMaxDatagramSize(bytes);
-    if (this.congestionWindow < this.minimumWindow) this.congestionWindow = this.minimumWindow;
+    this.congestionWindow = this.growth.setMaxDatagramSize(bytes, this.congestionWindow);
   }
 
+  /** Persistent congestion (RFC 9002 §7.6.2): collapse to the minimum window. */
   onPersistentCongestion(): void {
     this.congestionWindow = this.minimumWindow;
     this.recoveryStartTime = -Infinity;
