@@ -8,7 +8,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import { RedisKeys } from '@hopgate/keys';
 import { Stack, HUB_SERVER_NAME, startPebble, waitFor, type ManagedProcess, type RunningPebble } from '@hopgate/testkit';
 import { assertIssuedFor, certManagerEnv, waitValid } from './acme-helpers.js';
 import { handshake } from './cert-helpers.js';
+import { curl } from './edge-helpers.js';
 import { startOrigin, type Origin } from './helpers.js';
 
 /** Time for one certificate to be ordered and validated by pebble, in ms. */
@@ -43,13 +43,8 @@ let rootFile: string;
 let agent: ManagedProcess;
 
 /** curl through the ingress's HTTPS port, as `host`, trusting only pebble's root. */
-function curl(host: string, urlPath: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('curl', ['-sS', '--max-time', '10', '--cacert', rootFile, '--resolve', `${host}:${stack.httpsPort}:127.0.0.1`, `https://${host}:${stack.httpsPort}${urlPath}`], (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+function curlTrustingPebble(host: string, urlPath: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return curl(['-sS', '--max-time', '10', '--cacert', rootFile, '--resolve', `${host}:${stack.httpsPort}:127.0.0.1`, `https://${host}:${stack.httpsPort}${urlPath}`]);
 }
 
 /** The serial the hub presents to a new DTLS handshake (verified against pebble's root), upper-case hex. */
@@ -104,7 +99,7 @@ test('HTTP-01: the hub gets a pebble certificate, an agent trusting pebble\'s ro
   await stack.ingress.waitForLog('route applied', (r) => r.msg === 'route table changed' && (r['added'] as string[]).some((a) => a.startsWith(HOST)));
   await stack.ingress.waitForLog('http-01 answered', (r) => r.msg === 'acme http-01: challenge answered' && String(r['host']).split(':')[0] === HOST);
 
-  const res = await curl(HOST, '/hello');
+  const res = await curlTrustingPebble(HOST, '/hello');
   assert.equal(res.code, 0, `curl failed: ${res.stderr}`);
   assert.equal(res.stdout, 'hello from web\n');
   assert.ok(web.seen.some((s) => s.url === '/hello'), 'the origin saw the request');
@@ -143,7 +138,7 @@ test('renewal of the route host and the hub: new serials served live by ingress 
   await waitFor('hub serves the renewed certificate', async () => (await hubSerial()) === newHub.serial, LIVE_SWAP_TIMEOUT_MS, SWAP_POLL_INTERVAL_MS);
 
   // The existing agent session carried on through the hub's swap and still serves.
-  const res = await curl(HOST, '/after-renewal');
+  const res = await curlTrustingPebble(HOST, '/after-renewal');
   assert.equal(res.code, 0, `curl failed: ${res.stderr}`);
   assert.equal(res.stdout, 'web GET /after-renewal\n');
   assert.equal(agent.countLogs((r) => r.msg === ONLINE), 1, 'no second session');

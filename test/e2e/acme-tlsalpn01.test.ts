@@ -7,7 +7,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import { RedisKeys } from '@hopgate/keys';
 import { Stack, freeTcpPort, startPebble, waitFor, type RunningPebble } from '@hopgate/testkit';
 import { assertIssuedFor, certManagerEnv, waitValid } from './acme-helpers.js';
 import { handshake } from './cert-helpers.js';
+import { curl } from './edge-helpers.js';
 import { startOrigin, type Origin } from './helpers.js';
 
 /** Time for the certificate to be ordered and validated by pebble, in ms. */
@@ -69,11 +69,7 @@ test('tls-alpn-01: the ingress answers pebble from Redis, the certificate is iss
   const from = stack.ingress.records.length;
   await stack.setRoute(NAME, '/', 'laptop/web');
   await stack.ingress.waitForLog('route applied', (r) => r.msg === 'route table changed' && (r['added'] as string[]).some((a) => a.startsWith(NAME)), 10_000, from);
-  const res = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile('curl', ['-sS', '--max-time', '10', '--cacert', rootFile, '--resolve', `${NAME}:${stack.httpsPort}:127.0.0.1`, `https://${NAME}:${stack.httpsPort}/hello`], (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
-    });
-  });
+  const res = await curl(['-sS', '--max-time', '10', '--cacert', rootFile, '--resolve', `${NAME}:${stack.httpsPort}:127.0.0.1`, `https://${NAME}:${stack.httpsPort}/hello`]);
   assert.equal(res.code, 0, `curl failed: ${res.stderr}`);
   assert.equal(res.stdout, 'hello from web\n');
   const served = await handshake(stack.httpsPort, NAME, rootPem);
