@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
-import { startRedis, startNats, waitFor } from '../src/index.js';
+import { startRedis, startNats, waitFor, freeTcpPort, freeUdpPort } from '../src/index.js';
+import { TEST_PORT_RANGE_LOW } from '../src/ports.js';
 
 async function ping(port: number, payload: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -25,4 +27,16 @@ test('redis-server and nats-server start on private ports and stop', async () =>
     await nats.stop();
   }
   await waitFor('redis exit', () => redis.process.exitCode !== null || redis.process.signalCode !== null);
+});
+
+test('free ports come from below the kernel ephemeral range, where outgoing connections never land, and are bindable', async () => {
+  const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  for (let i = 0; i < 20; i++) {
+    const tcp = await freeTcpPort();
+    const udp = await freeUdpPort();
+    for (const port of [tcp, udp]) assert.ok(port >= TEST_PORT_RANGE_LOW && port < low, `port ${port} outside [${TEST_PORT_RANGE_LOW}, ${low})`);
+    await new Promise<void>((resolve, reject) => {
+      const srv = net.createServer().once('error', reject).listen(tcp, '127.0.0.1', () => srv.close(() => resolve()));
+    });
+  }
 });
