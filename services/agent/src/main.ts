@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadAgentConfig } from '@hopgate/config';
 import { createLogger } from '@hopgate/log';
 import { errorMessageOf } from '@hopgate/errors';
+import { installCrashHandlers } from '@hopgate/runtime';
 import { TunnelAgent } from './agent.js';
 
 /** Exit code when another agent with the same client_id took over the session. */
@@ -35,6 +36,7 @@ function main(): void {
     process.exit(2);
   }
   const logger = createLogger({ service: 'agent', level: config.logLevel });
+  installCrashHandlers(logger, 'agent');
   const agent = new TunnelAgent(config, logger.child({ client_id: config.clientId }));
   logger.info(
     { client_id: config.clientId, server: `${config.server.host}:${config.server.port}`, services: Object.keys(config.services) },
