@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'undici';
 import { Stack, waitFor, type ManagedProcess } from '@hopgate/testkit';
-import { startOrigin, PublicClient, type Origin } from './helpers.js';
+import { startOrigin, PublicClient, assertPublicError, waitForIngressReason, type Origin } from './helpers.js';
 
 const HOST = 'fail.hopgate.test';
 let stack: Stack;
@@ -117,7 +117,8 @@ test('NATS down: requests get 503 with Retry-After at once; NATS back on its por
     return r.status === 503 ? r : undefined;
   }, 10_000, 50);
   assert.equal(res.headers['retry-after'], '1');
-  assert.match(res.body.toString(), /NATS/);
+  const id = assertPublicError(res.body.toString(), 'ERR_BUSY', res.headers['x-hopgate-request-id'] as string);
+  await waitForIngressReason(stack, id, /NATS/);
   await stack.restartNats();
   await waitFor('served again after NATS restart', async () => (await pub.request(HOST, '/hello')).status === 200, 20_000, 100);
 });

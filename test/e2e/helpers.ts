@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'undici';
-import { answerSha256, reapOnExit, type Stack } from '@hopgate/testkit';
+import assert from 'node:assert/strict';
+import { answerSha256, reapOnExit, type Stack, type LogRecord } from '@hopgate/testkit';
 
 export interface Origin {
   port: number;
@@ -186,4 +187,21 @@ export async function startStuckListener(): Promise<StuckListener> {
         child.stdin.end();
       }),
   };
+}
+
+/**
+ * Checks an answer the edge made itself: `hopgate: <public text> (<code>)` and the request id,
+ * and nothing internal (no loopback address of the agent's side, no hub id, no client id).
+ * Returns the request id, which finds the precise reason in the logs.
+ */
+export function assertPublicError(body: string, code: string, requestId: string | undefined): string {
+  assert.equal(typeof requestId, 'string', 'every edge answer carries x-hopgate-request-id');
+  assert.match(body, new RegExp(`^hopgate: [^\\n]+ \\(${code}\\)\\nrequest id: ${requestId}\\n$`));
+  assert.doesNotMatch(body, /127\.0\.0\.1|hub-\d|client "|local service "|redis|nats/i, 'no internal detail in a public error body');
+  return requestId as string;
+}
+
+/** The ingress's log line for a failed request or upgrade, once its `reason` (the precise one) matches. */
+export function waitForIngressReason(stack: Stack, requestId: string, reason: RegExp): Promise<LogRecord> {
+  return stack.ingress.waitForLog(`ingress reason of ${requestId} matching ${reason}`, (r) => r['request_id'] === requestId && reason.test(String(r['reason'])));
 }

@@ -1,8 +1,8 @@
 /**
  * Limits: the hub's per-agent cap on streams in flight (503 + Retry-After at once, slots
  * freed by cancels and by every error path), and the agent's timeouts towards local
- * services (connect, response head, body idle), each answered with a 504 naming the service
- * or a cut response, and logged with the request id.
+ * services (connect, response head, body idle), each answered with a 504 (its reason, naming
+ * the service, in the logs only) or a cut response, and logged with the request id.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { Client } from 'undici';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { Stack, waitFor, freeTcpPort, type ManagedProcess, type LogRecord } from '@hopgate/testkit';
-import { startOrigin, startStuckListener, PublicClient, type Origin, type Reply, type StuckListener } from './helpers.js';
+import { startOrigin, startStuckListener, PublicClient, assertPublicError, waitForIngressReason, type Origin, type Reply, type StuckListener } from './helpers.js';
 
 /** HOPGATE_MAX_STREAMS_PER_AGENT of the hub under test. */
 const CAP = 4;
@@ -191,7 +191,8 @@ test(`per-agent cap: ${CAP} hanging requests fill it, the next gets 503 + Retry-
   assert.equal(busy.status, 503);
   assert.ok(elapsed < BUSY_ANSWER_DEADLINE_MS, `503 took ${elapsed} ms`);
   assert.equal(busy.headers['retry-after'], '1');
-  assert.match(busy.body.toString(), new RegExp(`client "capbox" has ${CAP} requests in flight \\(limit ${CAP}\\)`));
+  assertPublicError(busy.body.toString(), 'ERR_BUSY', requestIdOf(busy));
+  await waitForIngressReason(stack, requestIdOf(busy), new RegExp(`client "capbox" has ${CAP} requests in flight \\(limit ${CAP}\\)`));
   const rejected = await waitForRequestLog(stack.hubs[0]!.process, requestIdOf(busy), /too many streams in flight/);
   assert.equal(rejected['max_streams'], CAP);
 
@@ -218,14 +219,15 @@ test(`per-agent cap: ${CAP} hanging requests fill it, the next gets 503 + Retry-
   assert.equal(capAgent.exited, false);
 });
 
-test(`origin_connect_timeout_ms: a local service that never accepts -> 504 naming it, ${REPEATS} times in a row`, { timeout: TEST_TIMEOUT_MS }, async () => {
+test(`origin_connect_timeout_ms: a local service that never accepts -> 504, the service named in the logs, ${REPEATS} times in a row`, { timeout: TEST_TIMEOUT_MS }, async () => {
   const expected = new RegExp(`local service "stuck" at 127\\.0\\.0\\.1:${stuck.port} did not accept the connection within ${CONNECT_TIMEOUT_MS} ms`);
   for (let i = 0; i < REPEATS; i++) {
     const started = Date.now();
     const res = await pub.request(TIME_HOST, '/stuck/page');
     assert.ok(Date.now() - started < UNDICI_DEFAULT_CONNECT_TIMEOUT_MS, 'the configured connect limit applied, not the default');
     assert.equal(res.status, 504, res.body.toString());
-    assert.match(res.body.toString(), expected);
+    assertPublicError(res.body.toString(), 'ERR_TIMEOUT', requestIdOf(res));
+    await waitForIngressReason(stack, requestIdOf(res), expected);
     await waitForRequestLog(timeAgent, requestIdOf(res), expected);
   }
 });
@@ -236,11 +238,12 @@ test('origin_connect_timeout_ms applies to WebSocket upgrades too', { timeout: T
   assert.ok(Date.now() - started < UNDICI_DEFAULT_CONNECT_TIMEOUT_MS, 'the configured connect limit applied');
   assert.equal(res.status, 504);
   const expected = new RegExp(`local service "stuck" at 127\\.0\\.0\\.1:${stuck.port} did not accept the connection within ${CONNECT_TIMEOUT_MS} ms`);
-  assert.match(res.body, expected);
+  assertPublicError(res.body, 'ERR_TIMEOUT', res.requestId);
+  await waitForIngressReason(stack, res.requestId, expected);
   await waitForRequestLog(timeAgent, res.requestId, expected);
 });
 
-test(`response_header_timeout_ms: no response head -> 504 naming the service, local request aborted, ${REPEATS} times (GET and POST)`, { timeout: TEST_TIMEOUT_MS }, async () => {
+test(`response_header_timeout_ms: no response head -> 504 (the service named in the logs), local request aborted, ${REPEATS} times (GET and POST)`, { timeout: TEST_TIMEOUT_MS }, async () => {
   const closedBefore = origin.hangClosed();
   const expected = new RegExp(`local service "web" sent no response headers within ${RESPONSE_HEADER_TIMEOUT_MS} ms`);
   for (let i = 0; i < REPEATS; i++) {
@@ -248,7 +251,8 @@ test(`response_header_timeout_ms: no response head -> 504 naming the service, lo
     const started = Date.now();
     const res = await pub.request(TIME_HOST, '/hang', post ? { method: 'POST', body: Buffer.alloc(64 * 1024, 7) } : {});
     assert.equal(res.status, 504, res.body.toString());
-    assert.match(res.body.toString(), expected);
+    assertPublicError(res.body.toString(), 'ERR_TIMEOUT', requestIdOf(res));
+    await waitForIngressReason(stack, requestIdOf(res), expected);
     assert.ok(Date.now() - started < INGRESS_RESPONSE_TIMEOUT_MS, 'the agent answered, not the ingress timeout');
     await waitForRequestLog(timeAgent, requestIdOf(res), expected);
   }
@@ -283,7 +287,8 @@ test('response_header_timeout_ms counts from the end of the request: an upload l
 test('response_header_timeout_ms applies to WebSocket upgrades too', { timeout: TEST_TIMEOUT_MS }, async () => {
   const res = await failedUpgrade('/silent/ws');
   assert.equal(res.status, 504);
-  assert.match(res.body, new RegExp(`local service "silent" sent no response headers within ${RESPONSE_HEADER_TIMEOUT_MS} ms`));
+  assertPublicError(res.body, 'ERR_TIMEOUT', res.requestId);
+  await waitForIngressReason(stack, res.requestId, new RegExp(`local service "silent" sent no response headers within ${RESPONSE_HEADER_TIMEOUT_MS} ms`));
 });
 
 test(`body_idle_timeout_ms: an origin that stalls mid-body -> the browser's response is cut, not completed, ${REPEATS} times`, { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -328,10 +333,12 @@ test(`refused and unknown local services free their slots too (${REPEATS} each)`
   for (let i = 0; i < REPEATS; i++) {
     const refused = await pub.request(TIME_HOST, '/gone');
     assert.equal(refused.status, 502);
-    assert.match(refused.body.toString(), /cannot reach local service "gone"/);
+    assertPublicError(refused.body.toString(), 'ERR_ORIGIN_UNREACHABLE', requestIdOf(refused));
+    await waitForIngressReason(stack, requestIdOf(refused), /cannot reach local service "gone"/);
     const unknown = await pub.request(TIME_HOST, '/nosuch');
     assert.equal(unknown.status, 502);
-    assert.match(unknown.body.toString(), /agent has no service "nosuch"/);
+    assertPublicError(unknown.body.toString(), 'ERR_UNKNOWN_SERVICE', requestIdOf(unknown));
+    await waitForIngressReason(stack, requestIdOf(unknown), /agent has no service "nosuch"/);
   }
 });
 
@@ -340,7 +347,8 @@ test(`after every error path no slot leaked: ${CAP} WebSockets fill the cap exac
   try {
     const busy = await pub.request(TIME_HOST, '/hello');
     assert.equal(busy.status, 503);
-    assert.match(busy.body.toString(), new RegExp(`client "timebox" has ${CAP} requests in flight \\(limit ${CAP}\\)`));
+    assertPublicError(busy.body.toString(), 'ERR_BUSY', requestIdOf(busy));
+    await waitForIngressReason(stack, requestIdOf(busy), new RegExp(`client "timebox" has ${CAP} requests in flight \\(limit ${CAP}\\)`));
   } finally {
     const closedBefore = wsClosed;
     for (const ws of sockets) ws.terminate();

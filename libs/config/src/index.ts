@@ -10,6 +10,7 @@ export {
   ACME_CHALLENGES,
   MIN_ACME_INTERVAL_MS,
   MIN_HEADER_BYTES,
+  MAX_HEADER_BYTES_LIMIT,
   type CertManagerConfig,
   type AcmeChallenge,
   type CommonConfig,

@@ -96,6 +96,14 @@ export interface CliConfig {
 
 /** Smallest accepted HOPGATE_MAX_HEADER_BYTES, in bytes: below it ordinary browser requests fail. */
 export const MIN_HEADER_BYTES = 1024;
+/**
+ * Largest accepted HOPGATE_MAX_HEADER_BYTES, in bytes. The relay carries a request head of at
+ * most 64 KiB once encoded (MAX_HEAD_BYTES in libs/relay): the head as JSON pairs plus the
+ * forwarding headers and the routing envelope. 48 KiB leaves that room for ordinary heads; a
+ * head that still grows past 64 KiB (many tiny fields, obs-text bytes) is answered 431 by the
+ * ingress, which measures the encoded head before it sends it.
+ */
+export const MAX_HEADER_BYTES_LIMIT = 48 * 1024;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -133,6 +141,12 @@ export function loadIngressConfig(env: Env = processEnv()): IngressConfig {
   };
   if (cfg.maxHeaderBytes < MIN_HEADER_BYTES) {
     throw new HopError(ErrorCode.BadConfig, `HOPGATE_MAX_HEADER_BYTES must be at least ${MIN_HEADER_BYTES}, got ${cfg.maxHeaderBytes}`);
+  }
+  if (cfg.maxHeaderBytes > MAX_HEADER_BYTES_LIMIT) {
+    throw new HopError(
+      ErrorCode.BadConfig,
+      `HOPGATE_MAX_HEADER_BYTES must be at most ${MAX_HEADER_BYTES_LIMIT}, got ${cfg.maxHeaderBytes}: the relay to the hubs carries request heads of at most 64 KiB once encoded`,
+    );
   }
   if (cfg.bodyIdleTimeoutMs < 1) {
     throw new HopError(ErrorCode.BadConfig, 'HOPGATE_BODY_IDLE_TIMEOUT_MS must be at least 1');

@@ -10,6 +10,7 @@ import {
   parseHostPort,
   DEFAULT_REDIS_PREFIX,
   DEFAULT_MAX_HEADER_BYTES,
+  MAX_HEADER_BYTES_LIMIT,
   DEFAULT_MAX_STREAMS_PER_AGENT,
   MAX_STREAMS_PER_AGENT_LIMIT,
   DEFAULT_RESPONSE_HEADER_TIMEOUT_MS,
@@ -52,10 +53,12 @@ test('ingress edge limits: header size and body idle timeout, validated', () => 
   assert.equal(defaults.maxHeaderBytes, 32 * 1024);
   assert.equal(defaults.bodyIdleTimeoutMs, DEFAULT_BODY_IDLE_TIMEOUT_MS);
   assert.equal(defaults.bodyIdleTimeoutMs, 300_000);
-  const set = loadIngressConfig({ ...base, HOPGATE_MAX_HEADER_BYTES: '65536', HOPGATE_BODY_IDLE_TIMEOUT_MS: '1500' });
-  assert.equal(set.maxHeaderBytes, 65536);
+  const set = loadIngressConfig({ ...base, HOPGATE_MAX_HEADER_BYTES: String(MAX_HEADER_BYTES_LIMIT), HOPGATE_BODY_IDLE_TIMEOUT_MS: '1500' });
+  assert.equal(set.maxHeaderBytes, MAX_HEADER_BYTES_LIMIT);
   assert.equal(set.bodyIdleTimeoutMs, 1500);
   assert.throws(() => loadIngressConfig({ ...base, HOPGATE_MAX_HEADER_BYTES: '100' }), /HOPGATE_MAX_HEADER_BYTES must be at least/);
+  // More than the relay to the hubs can carry is refused at start, with the reason.
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_MAX_HEADER_BYTES: String(MAX_HEADER_BYTES_LIMIT + 1) }), /HOPGATE_MAX_HEADER_BYTES must be at most 49152, got 49153: the relay/);
   assert.throws(() => loadIngressConfig({ ...base, HOPGATE_BODY_IDLE_TIMEOUT_MS: '0' }), /HOPGATE_BODY_IDLE_TIMEOUT_MS must be at least 1/);
   assert.throws(() => loadIngressConfig({ ...base, HOPGATE_BODY_IDLE_TIMEOUT_MS: 'soon' }), { code: 'ERR_BAD_CONFIG' });
 });

@@ -3,6 +3,8 @@ export { parseRouteEntry, type RawRouteEntry, type RouteMatch, type RouteEntryEr
 export { diffRoutes, isEmptyDiff, type RouteDiff } from './route-diff.js';
 export { parseHostPattern, requestHostName, dnsNameProblem, WILDCARD_HOST_PREFIX, type HostPattern, type HostPatternResult } from './host.js';
 export { pathPrefixProblem, pathPrefixMatches } from './path-prefix.js';
+export { parseRequestAuthority, type RequestAuthority, type RequestAuthorityResult } from './request-authority.js';
+export { normalizeRequestPath, hasDotSegment, type RequestPathResult } from './request-path.js';
 export { parseRouteTarget, formatRouteTarget, type RouteTarget, type RouteTargetResult } from './route-target.js';
 export { MAX_PATH_PREFIX_LENGTH_CHARS, MAX_HOST_LENGTH_CHARS, MAX_LABEL_LENGTH_CHARS } from './limits.js';
 export { readRouteEntries, scanKeys, ROUTE_SCAN_COUNT, type RouteSnapshot } from './read-routes.js';

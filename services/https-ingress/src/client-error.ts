@@ -38,7 +38,7 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
   }
   const inFlight = (socket as Duplex & SocketWithResponse)._httpMessage?.headersSent === true;
   log.info({ request_id: requestId, code: err.code, status, reason: err.message }, 'malformed request refused');
-  if (socket.writable && !inFlight) writeRawError(socket, status, `hopgate: ${reasonFor(status)}`, requestId);
+  if (socket.writable && !inFlight) writeRawError(socket, status, reasonFor(status), requestId);
   else socket.destroy();
 }
 

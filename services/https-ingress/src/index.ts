@@ -1,13 +1,16 @@
 export { Ingress, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, H2_SESSION_IDLE_TIMEOUT_MS } from './ingress.js';
 export { proxyRequest, BODY_IDLE_STATUS, type ProxyContext } from './proxy-handler.js';
-export { statusForCode, sendError } from './error-status.js';
-export { normalizedHost, pathOnly, buildRequestHead, requestTarget, forwardableHeaders, hasBody, headerListSize, H2_HEADER_FIELD_OVERHEAD_BYTES, type RequestTarget } from './request-head.js';
+export { statusForCode, sendError, publicReasonFor, errorBody, BUSY_RETRY_AFTER_S } from './error-status.js';
+export { buildRequestHead, requestTarget, forwardableHeaders, hasBody, headerListSize, H2_HEADER_FIELD_OVERHEAD_BYTES, type RequestTarget } from './request-head.js';
 export { isHttp2, isHttp2Response, abortResponse, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
 export { clientErrorStatus, answerClientError } from './client-error.js';
 export { watchBodyIdle } from './body-idle.js';
 export { redirectToHttps } from './redirect.js';
 export { proxyUpgrade, SUPPORTED_UPGRADE } from './upgrade-handler.js';
 export { writeRawError, rawResponseHead } from './raw-response.js';
+export { admitRequest, type Admission, type AdmittedRequest, type Refusal } from './request-admission.js';
+export { encodeOpenHead, type OpenHeadResult } from './open-head.js';
+export { checkResponseHead, pipeResponseBody, REQUEST_ID_HEADER, type CheckedResponseHead, type ResponseHeadCheck, type BodyOutcome } from './response-framing.js';
 export { parseClientHello, MAX_CLIENT_HELLO_BYTES, MAX_TLS_PLAINTEXT_BYTES, TLS_RECORD_HEADER_BYTES, TLS_HANDSHAKE_HEADER_BYTES, type TlsClientHello, type ClientHelloParse } from './tls-client-hello.js';
 export { CertificateContexts, normalizeServerName, wildcardOf, NEGATIVE_CERT_CACHE_TTL_MS, MAX_CACHED_CERT_NAMES, CERT_LOG_INTERVAL_MS, type CertificateContextsOptions, type SelectedCertificate, type CertificateSource } from './certificate-contexts.js';
 export { handleTlsConnection, tlsAlertRecord, TlsAlert, CLIENT_HELLO_TIMEOUT_MS, MAX_CLIENT_HELLO_BUFFER_BYTES, ALERT_LINGER_MS, type TlsFrontOptions } from './tls-front.js';

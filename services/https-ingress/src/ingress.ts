@@ -181,7 +181,7 @@ export class Ingress {
       server.on('checkContinue', (req, res) => onRequest(req, res, true));
       server.on('upgrade', (req, socket, early) => {
         if (cfg.httpMode === 'serve') proxyUpgrade(req, socket, early, 'http', ctx);
-        else writeRawError(socket, 400, 'hopgate: use https:// (wss://) for upgrades');
+        else writeRawError(socket, 400, 'use https:// (wss://) for upgrades');
       });
       server.on('connection', (socket: Socket) => this.track(socket));
       this.configure(server, 'http', ctx);

@@ -1,14 +1,17 @@
-import type { Logger } from '@hopgate/log';
+import { lazyChild, type Logger } from '@hopgate/log';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import type { RouteLoader } from '@hopgate/routes';
 import type { OwnerCache } from '@hopgate/sessions';
-import type { RelayClient } from '@hopgate/relay';
-import { encodeTunnelOpen, stripHopByHop } from '@hopgate/http-tunnel';
+import type { RelayClient, RelayClientStream } from '@hopgate/relay';
+import { stripHopByHop } from '@hopgate/http-tunnel';
 import { awaitResponseHead } from './response-head.js';
-import { buildRequestHead, headerListSize, normalizedHost, pathOnly, requestTarget } from './request-head.js';
-import { sendError, statusForCode } from './error-status.js';
+import { buildRequestHead, headerListSize } from './request-head.js';
+import { publicReasonFor, sendError, statusForCode } from './error-status.js';
 import { abortResponse, isHttp2, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
 import { watchBodyIdle } from './body-idle.js';
+import { admitRequest, type Refusal } from './request-admission.js';
+import { encodeOpenHead } from './open-head.js';
+import { checkResponseHead, pipeResponseBody, REQUEST_ID_HEADER } from './response-framing.js';
 
 /** The answer to an upload that stalls before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
 export const BODY_IDLE_STATUS = 408;
@@ -27,133 +30,213 @@ export interface ProxyContext {
 }
 
 /**
- * One public request (HTTP/1.1 or HTTP/2): route lookup -> owner hub -> relay stream over
- * NATS -> response. Nothing but cached lookups stands between the request and the relay.
- * `expectContinue`: the browser sent `Expect: 100-continue` and waits before sending its
- * body; it gets 100 Continue only once the route and the client's session are known
- * (RFC 9110 §10.1.1), else the final error status at once.
+ * One public request (HTTP/1.1 or HTTP/2): admission (target, Host, path, route) -> owner hub
+ * -> relay stream over NATS -> checked response. Nothing but cached lookups stands between the
+ * request and the relay. `expectContinue`: the browser sent `Expect: 100-continue` and waits
+ * before sending its body; it gets 100 Continue only once the route and the client's session
+ * are known (RFC 9110 §10.1.1), else the final error status at once.
+ *
+ * Containment: whatever fails on this request's path (a bug included) ends this request alone,
+ * with a status and a log line carrying its request id; no promise is left unhandled.
  */
 export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'http' | 'https', ctx: ProxyContext, expectContinue = false): void {
-  const started = Date.now();
   const requestId = ctx.nextRequestId();
-  const h1 = !isHttp2(req);
-  const target = requestTarget(req);
-  if ('error' in target) {
-    ctx.logger.info({ request_id: requestId, status: 400, reason: target.error }, 'malformed request refused');
-    sendError(res, 400, `hopgate: ${target.error}`, requestId, h1);
-    stopRequestBody(req);
-    req.resume();
-    return;
+  const exchange = new Exchange(req, res, proto, ctx, expectContinue, requestId);
+  try {
+    exchange.start();
+  } catch (err) {
+    exchange.internalError(err);
   }
-  // HTTP/2 enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the browser acknowledged it: check here too.
-  if (!h1 && headerListSize(req.rawHeaders) > ctx.maxHeaderBytes) {
-    ctx.logger.info({ request_id: requestId, status: 431, max_header_bytes: ctx.maxHeaderBytes }, 'malformed request refused');
-    sendError(res, 431, 'hopgate: request header fields too large', requestId);
-    stopRequestBody(req);
-    req.resume();
-    return;
+}
+
+/** One request's way through the ingress; its failure paths all end in `fail` or `internalError`. */
+class Exchange {
+  private readonly started = Date.now();
+  private readonly h1: boolean;
+  private log: Logger;
+  private answered = false;
+  private finished = false;
+  private stream: RelayClientStream | undefined;
+  /** Without a 100, the browser may never send the body it announced: the connection can't be reused. */
+  private readonly unreadBody: boolean;
+  private clientId: string | undefined;
+
+  constructor(
+    private readonly req: PublicRequest,
+    private readonly res: PublicResponse,
+    private readonly proto: 'http' | 'https',
+    private readonly ctx: ProxyContext,
+    private readonly expectContinue: boolean,
+    private readonly requestId: string,
+  ) {
+    this.h1 = !isHttp2(req);
+    this.unreadBody = expectContinue;
+    this.log = lazyChild(ctx.logger, { request_id: requestId });
   }
-  const host = normalizedHost(target.authority);
-  const path = pathOnly(target.path);
-  const match = ctx.routes.current.match(host, path);
-  // Without a 100, the browser may never send the body it announced: the connection can't be reused.
-  const unreadBody = expectContinue;
-  if (!match) {
-    ctx.logger.info({ request_id: requestId, host, path, status: 404 }, 'no route');
-    sendError(res, 404, `hopgate: no route for ${host}${path}`, requestId, h1 && unreadBody);
-    if (unreadBody) stopRequestBody(req);
-    req.resume();
-    return;
+
+  start(): void {
+    const { req, ctx } = this;
+    // HTTP/2 enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the browser acknowledged it: check here too.
+    if (!this.h1 && headerListSize(req.rawHeaders) > ctx.maxHeaderBytes) {
+      this.refuse({ status: 431, publicText: 'request header fields too large', reason: `header list over HOPGATE_MAX_HEADER_BYTES (${ctx.maxHeaderBytes})` }, true);
+      return;
+    }
+    const admission = admitRequest(req, ctx.routes.current);
+    if (!admission.ok) {
+      // A refused request's body is not read: HTTP/1.1 closes when the body may still come.
+      this.refuse(admission.refusal, admission.refusal.status === 400 || this.unreadBody);
+      return;
+    }
+    const { match, target } = admission.request;
+    this.clientId = match.clientId;
+    this.log = ctx.logger.child({ request_id: this.requestId, client_id: match.clientId, route: match.route });
+    const head = buildRequestHead(req, target, this.requestId, match.service, this.proto);
+    const open = encodeOpenHead({ clientId: match.clientId, route: match.route, request: head });
+    if (!open.ok) {
+      this.refuse({ status: 431, publicText: 'request header fields too large', reason: open.reason }, true);
+      return;
+    }
+    ctx.owners
+      .lookup(match.clientId)
+      .then(
+        (owner) => {
+          if (!owner) {
+            this.fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`), this.unreadBody);
+            req.resume();
+            return;
+          }
+          this.forward(owner.hubId, open.bytes, head.has_body);
+        },
+        (err: unknown) => {
+          req.resume();
+          this.fail(new HopError(ErrorCode.ClientOffline, `cannot look up the session of client "${match.clientId}": ${errorMessageOf(err)}`), this.unreadBody);
+        },
+      )
+      .catch((err: unknown) => this.internalError(err));
   }
-  const log = ctx.logger.child({ request_id: requestId, client_id: match.clientId, route: match.route });
-  let answered = false;
-  const fail = (err: unknown, closeConnection = false): void => {
-    if (answered) return;
-    answered = true;
+
+  /** The owner hub is known: open the relay stream and carry the request and its answer. */
+  private forward(hubId: string, openBytes: Uint8Array, hasBody: boolean): void {
+    const { req, res, ctx } = this;
+    if (!ctx.relay.connected) {
+      this.fail(new HopError(ErrorCode.Busy, 'the message bus (NATS) is unreachable from this ingress; retry shortly'), this.unreadBody);
+      req.resume();
+      return;
+    }
+    const stream = ctx.relay.open(hubId, openBytes, this.requestId);
+    this.stream = stream;
+    const wait = awaitResponseHead(stream, this.clientId ?? '', ctx.responseTimeoutMs, (response) => {
+      const checked = checkResponseHead(response, req.method ?? 'GET', false);
+      if (!checked.ok) {
+        stream.destroy();
+        this.fail(new HopError(ErrorCode.Protocol, `invalid response head from the agent: ${checked.reason}`));
+        return;
+      }
+      const headers = stripHopByHop(checked.head.headers);
+      headers.push([REQUEST_ID_HEADER, this.requestId]);
+      try {
+        writeResponseHead(res, checked.head.status, headers);
+      } catch (err) {
+        stream.destroy();
+        this.fail(new HopError(ErrorCode.Protocol, `invalid response head from the agent: ${errorMessageOf(err)}`));
+        return;
+      }
+      pipeResponseBody(stream, res, checked.head, (outcome) => {
+        this.finished = true;
+        if (outcome.kind === 'complete') {
+          // The response is complete: a request body still on its way is no longer wanted.
+          if (hasBody && !req.readableEnded) stream.destroy();
+          this.log.info({ status: checked.head.status, hub_id: hubId, duration_ms: Date.now() - this.started }, 'request served');
+          return;
+        }
+        if (outcome.kind === 'overflow') {
+          this.log.warn({ status: checked.head.status, content_length: checked.head.contentLength, excess_bytes: outcome.excessBytes }, 'response body longer than its Content-Length from the agent: cut at Content-Length');
+          stream.destroy();
+          return;
+        }
+        this.log.warn({ status: checked.head.status, received_bytes: outcome.receivedBytes, content_length: outcome.expectedBytes }, 'response body shorter than its Content-Length from the agent: response cut');
+        abortResponse(res);
+      });
+    }, (err) => this.fail(err), hasBody);
+    stream.on('error', (err: unknown) => {
+      if (this.finished) return;
+      if (!wait.responded() || !res.headersSent) {
+        this.fail(err);
+      } else {
+        this.log.info({ code: errorCodeOf(err), reason: errorMessageOf(err) }, 'response stream broke mid-body');
+        abortResponse(res);
+      }
+    });
+    // The browser left (HTTP/1.1 close, HTTP/2 RST_STREAM) or the request broke: cancel on every hop.
+    // (`finished`, not res.writableFinished: an HTTP/2 response reset by the browser reports finished.)
+    res.once('close', () => {
+      if (!this.finished && !stream.destroyed) {
+        this.log.info({ duration_ms: Date.now() - this.started }, 'client went away: cancelling');
+        stream.destroy();
+      }
+    });
+    if (!hasBody) {
+      req.resume();
+      stream.end();
+      return;
+    }
+    if (this.expectContinue) res.writeContinue();
+    // HOPGATE_RESPONSE_TIMEOUT_MS counts from the end of the upload.
+    req.once('end', () => wait.startClock());
+    pipeRequestBody(req, stream);
+    const stopWatching = watchBodyIdle(req, ctx.bodyIdleTimeoutMs, () => {
+      if (stream.destroyed || this.answered) return;
+      this.answered = true;
+      const status = res.headersSent ? res.statusCode : BODY_IDLE_STATUS;
+      this.log.info({ status, body_idle_timeout_ms: ctx.bodyIdleTimeoutMs, duration_ms: Date.now() - this.started }, 'request body idle: cancelling');
+      stream.destroy();
+      if (res.headersSent) {
+        abortResponse(res);
+        return;
+      }
+      sendError(res, BODY_IDLE_STATUS, 'the request body made no progress in time', this.requestId, this.h1);
+      stopRequestBody(req);
+    });
+    stream.once('close', stopWatching);
+  }
+
+  /** The edge answers the request itself (400, 404, 431): logged, the body not read. */
+  private refuse(refusal: Refusal, closeConnection: boolean): void {
+    this.answered = true;
+    const level = refusal.status === 404 ? 'no route' : 'malformed request refused';
+    this.log.info({ status: refusal.status, reason: refusal.reason }, level);
+    sendError(this.res, refusal.status, refusal.publicText, this.requestId, this.h1 && closeConnection, refusal.code);
+    if (closeConnection) stopRequestBody(this.req);
+    this.req.resume();
+  }
+
+  /** The request failed on its way (offline, busy, timeout, bad answer): a status for the error's code. */
+  private fail(err: unknown, closeConnection = false): void {
+    if (this.answered) return;
+    this.answered = true;
     const code = errorCodeOf(err);
     const status = statusForCode(code);
-    log.info({ code, status, reason: errorMessageOf(err), duration_ms: Date.now() - started }, 'request failed');
-    if (code === ErrorCode.ClientOffline) ctx.owners.invalidate(match.clientId);
-    sendError(res, status, `hopgate: ${errorMessageOf(err)}`, requestId, h1 && closeConnection);
-    if (closeConnection) stopRequestBody(req);
-  };
-  void ctx.owners.lookup(match.clientId).then(
-    (owner) => {
-      if (!owner) {
-        fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`), unreadBody);
-        req.resume();
+    this.log.info({ code, status, reason: errorMessageOf(err), duration_ms: Date.now() - this.started }, 'request failed');
+    if (code === ErrorCode.ClientOffline && this.clientId !== undefined) this.ctx.owners.invalidate(this.clientId);
+    sendError(this.res, status, publicReasonFor(code), this.requestId, this.h1 && closeConnection, code);
+    if (closeConnection) stopRequestBody(this.req);
+  }
+
+  /** A failure nothing above expected (a bug): this request alone ends with 502, logged with the stack. */
+  internalError(err: unknown): void {
+    try {
+      this.log.error({ err, duration_ms: Date.now() - this.started }, 'request failed inside the ingress');
+      if (this.stream && !this.stream.destroyed) this.stream.destroy();
+      if (this.answered) {
+        abortResponse(this.res);
         return;
       }
-      if (!ctx.relay.connected) {
-        fail(new HopError(ErrorCode.Busy, 'the message bus (NATS) is unreachable from this ingress; retry shortly'), unreadBody);
-        req.resume();
-        return;
-      }
-      const head = buildRequestHead(req, target, requestId, match.service, proto);
-      const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);
-      let finished = false;
-      const wait = awaitResponseHead(stream, match.clientId, ctx.responseTimeoutMs, (response) => {
-        const headers = stripHopByHop(response.headers);
-        headers.push(['x-hopgate-request-id', requestId]);
-        try {
-          writeResponseHead(res, response.status, headers);
-        } catch (err) {
-          stream.destroy();
-          fail(new HopError(ErrorCode.Protocol, `invalid response head from origin: ${errorMessageOf(err)}`));
-          return;
-        }
-        stream.pipe(res);
-      }, fail, head.has_body);
-      stream.once('end', () => {
-        finished = true;
-        // The response is complete: a request body still on its way is no longer wanted.
-        if (head.has_body && !req.readableEnded) stream.destroy();
-        log.info({ status: res.statusCode, hub_id: owner.hubId, duration_ms: Date.now() - started }, 'request served');
-      });
-      stream.on('error', (err: unknown) => {
-        if (finished) return;
-        if (!wait.responded() || !res.headersSent) {
-          fail(err);
-        } else {
-          log.info({ code: errorCodeOf(err), reason: errorMessageOf(err) }, 'response stream broke mid-body');
-          abortResponse(res);
-        }
-      });
-      // The browser left (HTTP/1.1 close, HTTP/2 RST_STREAM) or the request broke: cancel on every hop.
-      // (`finished`, not res.writableFinished: an HTTP/2 response reset by the browser reports finished.)
-      res.once('close', () => {
-        if (!finished && !stream.destroyed) {
-          log.info({ duration_ms: Date.now() - started }, 'client went away: cancelling');
-          stream.destroy();
-        }
-      });
-      if (!head.has_body) {
-        req.resume();
-        stream.end();
-        return;
-      }
-      if (expectContinue) res.writeContinue();
-      // HOPGATE_RESPONSE_TIMEOUT_MS counts from the end of the upload.
-      req.once('end', () => wait.startClock());
-      pipeRequestBody(req, stream);
-      const stopWatching = watchBodyIdle(req, ctx.bodyIdleTimeoutMs, () => {
-        if (stream.destroyed || answered) return;
-        answered = true;
-        const status = res.headersSent ? res.statusCode : BODY_IDLE_STATUS;
-        log.info({ status, body_idle_timeout_ms: ctx.bodyIdleTimeoutMs, duration_ms: Date.now() - started }, 'request body idle: cancelling');
-        stream.destroy();
-        if (res.headersSent) {
-          abortResponse(res);
-          return;
-        }
-        sendError(res, BODY_IDLE_STATUS, `hopgate: the request body made no progress for ${ctx.bodyIdleTimeoutMs} ms`, requestId, h1);
-        stopRequestBody(req);
-      });
-      stream.once('close', stopWatching);
-    },
-    (err: unknown) => {
-      req.resume();
-      fail(new HopError(ErrorCode.ClientOffline, `cannot look up the session of client "${match.clientId}": ${errorMessageOf(err)}`), unreadBody);
-    },
-  );
+      this.answered = true;
+      sendError(this.res, 502, publicReasonFor(ErrorCode.Internal), this.requestId, this.h1, ErrorCode.Internal);
+      stopRequestBody(this.req);
+      this.req.resume();
+    } catch {
+      // The response is beyond reach; the connection's own close handling cleans up.
+    }
+  }
 }

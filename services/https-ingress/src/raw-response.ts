@@ -1,18 +1,21 @@
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import { BUSY_RETRY_AFTER_S } from './error-status.js';
+import type { ErrorCode } from '@hopgate/errors';
+import { BUSY_RETRY_AFTER_S, errorBody } from './error-status.js';
 
 /**
  * A whole HTTP/1.1 answer written straight to a socket (an Upgrade request has no
- * ServerResponse), then the socket is closed.
+ * ServerResponse), then the socket is closed. The body is errorBody(publicText, requestId, code).
  */
-export function writeRawError(socket: Duplex, status: number, text: string, requestId?: string): void {
+export function writeRawError(socket: Duplex, status: number, publicText: string, requestId?: string, code?: ErrorCode): void {
   if (socket.destroyed) return;
-  const body = `${text}\n`;
+  const body = errorBody(publicText, requestId, code);
   const lines = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
     'content-type: text/plain; charset=utf-8',
     `content-length: ${Buffer.byteLength(body)}`,
+    'cache-control: no-store',
+    'x-content-type-options: nosniff',
     'connection: close',
   ];
   if (requestId) lines.push(`x-hopgate-request-id: ${requestId}`);
@@ -20,7 +23,10 @@ export function writeRawError(socket: Duplex, status: number, text: string, requ
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }
 
-/** The status line and headers of a response, as bytes for a raw socket. */
+/**
+ * The status line and headers of a response, as bytes for a raw socket. The caller has
+ * validated every name and value (response-framing.ts): nothing here may carry CR or LF.
+ */
 export function rawResponseHead(status: number, headers: ReadonlyArray<readonly [string, string]>): string {
   const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`];
   for (const [name, value] of headers) lines.push(`${name}: ${value}`);

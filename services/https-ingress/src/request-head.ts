@@ -2,25 +2,6 @@ import type { RequestHead, HeaderPairs } from '@hopgate/wire';
 import { pairsFromRaw, stripHopByHop, withForwardedHeaders } from '@hopgate/http-tunnel';
 import { isHttp2, type PublicRequest } from './exchange.js';
 
-/** `Host` without port, lower case (route matching ignores case and port). */
-export function normalizedHost(hostHeader: string | undefined): string {
-  if (!hostHeader) return '';
-  let host = hostHeader.trim().toLowerCase();
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end > 0 ? host.slice(0, end + 1) : host;
-  }
-  const colon = host.indexOf(':');
-  if (colon >= 0) host = host.slice(0, colon);
-  return host.endsWith('.') ? host.slice(0, -1) : host;
-}
-
-/** Path part of the request target, without query (routes match on it). */
-export function pathOnly(url: string): string {
-  const q = url.indexOf('?');
-  return q >= 0 ? url.slice(0, q) : url;
-}
-
 /** Where a request goes: the authority the browser named and the path + query, byte for byte. */
 export interface RequestTarget {
   authority: string;
@@ -33,26 +14,22 @@ const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/is;
 /**
  * The authority and origin-form path of a request, or a reason to refuse it (400).
  * HTTP/2 names the authority in `:authority` (RFC 9113 §8.3.1); HTTP/1.1 in Host, or in an
- * absolute-form target that then wins over Host (RFC 9112 §3.2.2). The path is never
- * decoded or normalised: the origin sees the bytes the browser sent.
+ * absolute-form target that then wins over Host (RFC 9112 §3.2.2). Both come back as sent;
+ * admitRequest parses the authority and normalises the path.
  */
 export function requestTarget(req: PublicRequest): RequestTarget | { error: string } {
   const url = req.url ?? '';
-  const hostCount = countHeader(req.rawHeaders, 'host');
   if (isHttp2(req)) {
     const authority = req.headers[':authority'];
     const host = req.headers.host;
-    // RFC 9113 §8.3.1: a Host that names another entity than :authority is malformed.
-    if (typeof authority === 'string' && authority && host !== undefined && normalizedHost(host) !== normalizedHost(authority)) {
-      return { error: 'Host and :authority disagree' };
-    }
+    // (A Host that disagrees with :authority is refused by admitRequest, which parses both.)
     const named = typeof authority === 'string' && authority ? authority : host;
     if (!named) return { error: 'no :authority' };
     if (!url.startsWith('/')) return { error: `request target "${url.slice(0, 64)}" is not supported (origin-form only)` };
     return { authority: named, path: url };
   }
   // RFC 9112 §3.2: exactly one Host header in HTTP/1.1.
-  if (hostCount > 1) return { error: 'more than one Host header' };
+  if (countHeader(req.rawHeaders, 'host') > 1) return { error: 'more than one Host header' };
   const absolute = ABSOLUTE_FORM.exec(url);
   if (absolute) {
     const authority = absolute[1] ?? '';

@@ -1,78 +1,125 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
-import { encodeTunnelOpen, stripHopByHop } from '@hopgate/http-tunnel';
+import { lazyChild } from '@hopgate/log';
+import { stripHopByHop } from '@hopgate/http-tunnel';
+import type { RelayClientStream } from '@hopgate/relay';
 import { awaitResponseHead } from './response-head.js';
 import type { ProxyContext } from './proxy-handler.js';
-import { buildRequestHead, normalizedHost, pathOnly, requestTarget } from './request-head.js';
-import { statusForCode } from './error-status.js';
+import { buildRequestHead } from './request-head.js';
+import { publicReasonFor, statusForCode } from './error-status.js';
 import { rawResponseHead, writeRawError } from './raw-response.js';
+import { admitRequest } from './request-admission.js';
+import { encodeOpenHead } from './open-head.js';
+import { checkResponseHead, pipeResponseBody, REQUEST_ID_HEADER } from './response-framing.js';
 
 /** The only Upgrade the tunnel carries (RFC 6455); others get a clear 501. */
 export const SUPPORTED_UPGRADE = 'websocket';
 
 /**
- * An HTTP/1.1 Upgrade (WebSocket) request: the same route and owner lookup as a request,
- * then the relay stream carries the raw bytes both ways once the origin answered 101.
- * A non-101 answer from the origin is passed on as a normal response.
+ * An HTTP/1.1 Upgrade (WebSocket) request: the same admission (target, Host, path, route) and
+ * owner lookup as a request, then the relay stream carries the raw bytes both ways once the
+ * origin answered 101. A non-101 answer from the origin is passed on as a normal response
+ * (connection: close), within its Content-Length. The agent's head is checked like any other
+ * (response-framing.ts) before a byte of it is written to the raw socket.
+ * Containment: any failure ends this upgrade alone, logged with its request id.
  */
 export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, proto: 'http' | 'https', ctx: ProxyContext): void {
   const started = Date.now();
   const requestId = ctx.nextRequestId();
   socket.on('error', () => undefined);
-  const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
-  if (upgrade !== SUPPORTED_UPGRADE) {
-    writeRawError(socket, 501, `hopgate: Upgrade "${upgrade}" is not supported (only websocket)`, requestId);
-    return;
-  }
-  const target = requestTarget(req);
-  if ('error' in target) {
-    writeRawError(socket, 400, `hopgate: ${target.error}`, requestId);
-    return;
-  }
-  const host = normalizedHost(target.authority);
-  const path = pathOnly(target.path);
-  const match = ctx.routes.current.match(host, path);
-  if (!match) {
-    writeRawError(socket, 404, `hopgate: no route for ${host}${path}`, requestId);
-    return;
-  }
-  const log = ctx.logger.child({ request_id: requestId, client_id: match.clientId, route: match.route, upgrade });
-  const fail = (err: unknown): void => {
-    const code = errorCodeOf(err);
-    if (code === ErrorCode.ClientOffline) ctx.owners.invalidate(match.clientId);
-    log.info({ code, reason: errorMessageOf(err), duration_ms: Date.now() - started }, 'upgrade failed');
-    writeRawError(socket, statusForCode(code), `hopgate: ${errorMessageOf(err)}`, requestId);
+  let log = lazyChild(ctx.logger, { request_id: requestId });
+  let stream: RelayClientStream | undefined;
+  const internalError = (err: unknown): void => {
+    try {
+      log.error({ err, duration_ms: Date.now() - started }, 'upgrade failed inside the ingress');
+      if (stream && !stream.destroyed) stream.destroy();
+      writeRawError(socket, 502, publicReasonFor(ErrorCode.Internal), requestId, ErrorCode.Internal);
+    } catch {
+      socket.destroy();
+    }
   };
-  void ctx.owners.lookup(match.clientId).then(
-    (owner) => {
-      if (!owner) return fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`));
-      if (socket.destroyed) return;
-      if (!ctx.relay.connected) return fail(new HopError(ErrorCode.Busy, 'the message bus (NATS) is unreachable from this ingress; retry shortly'));
-      const base = buildRequestHead(req, target, requestId, match.service, proto, new Set(['upgrade']));
-      // Connection was stripped as hop-by-hop; the origin needs it to accept the upgrade.
-      const head = { ...base, headers: [...base.headers, ['connection', 'Upgrade'] as [string, string]], has_body: true };
-      const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);
-      const wait = awaitResponseHead(stream, match.clientId, ctx.responseTimeoutMs, (response) => {
-        const keep = response.status === 101 ? new Set(['upgrade']) : new Set<string>();
-        const headers = stripHopByHop(response.headers, keep);
-        if (response.status === 101) headers.push(['connection', 'Upgrade']);
-        else headers.push(['connection', 'close']);
-        headers.push(['x-hopgate-request-id', requestId]);
-        socket.write(rawResponseHead(response.status, headers));
-        log.info({ status: response.status, hub_id: owner.hubId, duration_ms: Date.now() - started }, 'upgrade answered');
-        stream.pipe(socket);
-      }, fail);
-      stream.on('error', (err: unknown) => {
-        if (!wait.responded()) fail(err);
-        else socket.destroy();
-      });
-      socket.once('close', () => {
-        if (!stream.destroyed) stream.destroy();
-      });
-      if (early.length > 0) stream.write(early);
-      socket.pipe(stream);
-    },
-    (err: unknown) => fail(new HopError(ErrorCode.ClientOffline, `cannot look up the session of client "${match.clientId}": ${errorMessageOf(err)}`)),
-  );
+  try {
+    const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
+    if (upgrade !== SUPPORTED_UPGRADE) {
+      log.info({ status: 501, upgrade: upgrade.slice(0, 64) }, 'upgrade refused: not websocket');
+      writeRawError(socket, 501, 'only websocket upgrades are supported', requestId);
+      return;
+    }
+    const admission = admitRequest(req, ctx.routes.current);
+    if (!admission.ok) {
+      const { refusal } = admission;
+      log.info({ status: refusal.status, reason: refusal.reason }, refusal.status === 404 ? 'no route' : 'malformed request refused');
+      writeRawError(socket, refusal.status, refusal.publicText, requestId, refusal.code);
+      return;
+    }
+    const { match, target } = admission.request;
+    log = ctx.logger.child({ request_id: requestId, client_id: match.clientId, route: match.route, upgrade });
+    const fail = (err: unknown): void => {
+      const code = errorCodeOf(err);
+      if (code === ErrorCode.ClientOffline) ctx.owners.invalidate(match.clientId);
+      log.info({ code, reason: errorMessageOf(err), duration_ms: Date.now() - started }, 'upgrade failed');
+      writeRawError(socket, statusForCode(code), publicReasonFor(code), requestId, code);
+    };
+    const base = buildRequestHead(req, target, requestId, match.service, proto, new Set(['upgrade']));
+    // Connection was stripped as hop-by-hop; the origin needs it to accept the upgrade.
+    const head = { ...base, headers: [...base.headers, ['connection', 'Upgrade'] as [string, string]], has_body: true };
+    const open = encodeOpenHead({ clientId: match.clientId, route: match.route, request: head });
+    if (!open.ok) {
+      log.info({ status: 431, reason: open.reason }, 'malformed request refused');
+      writeRawError(socket, 431, 'request header fields too large', requestId);
+      return;
+    }
+    ctx.owners
+      .lookup(match.clientId)
+      .then(
+        (owner) => {
+          if (!owner) return fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`));
+          if (socket.destroyed) return;
+          if (!ctx.relay.connected) return fail(new HopError(ErrorCode.Busy, 'the message bus (NATS) is unreachable from this ingress; retry shortly'));
+          const opened = ctx.relay.open(owner.hubId, open.bytes, requestId);
+          stream = opened;
+          const wait = awaitResponseHead(opened, match.clientId, ctx.responseTimeoutMs, (response) => {
+            const checked = checkResponseHead(response, 'GET', true);
+            if (!checked.ok) {
+              opened.destroy();
+              fail(new HopError(ErrorCode.Protocol, `invalid response head from the agent: ${checked.reason}`));
+              return;
+            }
+            const switched = checked.head.status === 101;
+            const headers = stripHopByHop(checked.head.headers, switched ? new Set(['upgrade']) : new Set<string>());
+            headers.push(['connection', switched ? 'Upgrade' : 'close']);
+            headers.push([REQUEST_ID_HEADER, requestId]);
+            socket.write(rawResponseHead(checked.head.status, headers));
+            log.info({ status: checked.head.status, hub_id: owner.hubId, duration_ms: Date.now() - started }, 'upgrade answered');
+            if (switched) {
+              opened.pipe(socket);
+              return;
+            }
+            pipeResponseBody(opened, socket, checked.head, (outcome) => {
+              if (outcome.kind === 'overflow') {
+                log.warn({ status: checked.head.status, content_length: checked.head.contentLength, excess_bytes: outcome.excessBytes }, 'response body longer than its Content-Length from the agent: cut at Content-Length');
+                opened.destroy();
+              } else if (outcome.kind === 'short') {
+                log.warn({ status: checked.head.status, received_bytes: outcome.receivedBytes, content_length: outcome.expectedBytes }, 'response body shorter than its Content-Length from the agent: response cut');
+                socket.destroy();
+              }
+            });
+          }, fail);
+          opened.on('error', (err: unknown) => {
+            if (!wait.responded()) fail(err);
+            else socket.destroy();
+          });
+          socket.once('close', () => {
+            if (!opened.destroyed) opened.destroy();
+          });
+          if (early.length > 0) opened.write(early);
+          socket.pipe(opened);
+        },
+        (err: unknown) => fail(new HopError(ErrorCode.ClientOffline, `cannot look up the session of client "${match.clientId}": ${errorMessageOf(err)}`)),
+      )
+      .catch(internalError);
+  } catch (err) {
+    internalError(err);
+  }
 }
