@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Stack } from '@hopgate/testkit';
+import { Stack, waitFor } from '@hopgate/testkit';
 import { MAX_HEADER_BYTES_LIMIT } from '@hopgate/config';
 import { startEdgeOrigin, h2Connect, h2Request, rawRequest, parseRawResponses, type EdgeOrigin } from './edge-helpers.js';
 import { assertPublicError, waitForIngressReason } from './helpers.js';
@@ -177,4 +177,20 @@ test('path boundaries: dot-segments (plain or %2e) are 400; encoded unreserved c
   assertPublicError(outside.body, 'ERR_NO_ROUTE', outside.headers['x-hopgate-request-id']?.[0]);
   assert.equal((await h1('/public/%zz')).status, 400);
   await stillServing();
+});
+
+// The last test of the file: Redis stays down (the stack's stop tolerates it).
+test('Redis down: a request whose session owner cannot be looked up gets 503 ERR_UNAVAILABLE for itself alone', async () => {
+  await stack.redis.stop();
+  // The owner cache answers from memory for HOPGATE_OWNER_CACHE_TTL_MS; then the lookup fails.
+  const answer = await waitFor('503 while Redis is down', async () => {
+    const a = await h1('/public/x');
+    return a.status === 503 ? a : undefined;
+  }, 20_000, 100);
+  assert.equal(answer.headers['retry-after']?.[0], '1');
+  const id = assertPublicError(answer.body, 'ERR_UNAVAILABLE', answer.headers['x-hopgate-request-id']?.[0]);
+  await waitForIngressReason(stack, id, /cannot look up the session of client "alice" in Redis/);
+  assert.equal(stack.ingress.exited, false);
+  // Requests that need no lookup are still answered by the edge itself.
+  assert.equal((await h1('/public/../x')).status, 400);
 });

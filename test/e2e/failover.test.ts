@@ -117,7 +117,7 @@ test('NATS down: requests get 503 with Retry-After at once; NATS back on its por
     return r.status === 503 ? r : undefined;
   }, 10_000, 50);
   assert.equal(res.headers['retry-after'], '1');
-  const id = assertPublicError(res.body.toString(), 'ERR_BUSY', res.headers['x-hopgate-request-id'] as string);
+  const id = assertPublicError(res.body.toString(), 'ERR_UNAVAILABLE', res.headers['x-hopgate-request-id'] as string);
   await waitForIngressReason(stack, id, /NATS/);
   await stack.restartNats();
   await waitFor('served again after NATS restart', async () => (await pub.request(HOST, '/hello')).status === 200, 20_000, 100);

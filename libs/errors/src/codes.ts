@@ -17,6 +17,8 @@ export const ErrorCode = {
   StreamReset: 'ERR_STREAM_RESET',
   /** Too many concurrent streams. */
   Busy: 'ERR_BUSY',
+  /** A dependency of the service (Redis, NATS) is unreachable for now; retry shortly. */
+  Unavailable: 'ERR_UNAVAILABLE',
   /** Malformed bytes on a wire. */
   BadFrame: 'ERR_BAD_FRAME',
   /** Wire magic or version mismatch. */

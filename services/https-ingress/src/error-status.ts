@@ -9,6 +9,7 @@ export function statusForCode(code: Code): number {
     case ErrorCode.Timeout:
       return 504;
     case ErrorCode.Busy:
+    case ErrorCode.Unavailable:
       return 503;
     case ErrorCode.BadFrame:
     case ErrorCode.Protocol:
@@ -38,6 +39,8 @@ export function publicReasonFor(code: Code): string {
       return 'the tunnel did not answer in time';
     case ErrorCode.Busy:
       return 'the tunnel for this route is busy; retry shortly';
+    case ErrorCode.Unavailable:
+      return 'the gateway is briefly unavailable; retry shortly';
     case ErrorCode.OriginUnreachable:
       return "the tunnel's local service is unreachable";
     case ErrorCode.UnknownService:

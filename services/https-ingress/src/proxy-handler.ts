@@ -109,7 +109,7 @@ class Exchange {
         },
         (err: unknown) => {
           req.resume();
-          this.fail(new HopError(ErrorCode.ClientOffline, `cannot look up the session of client "${match.clientId}": ${errorMessageOf(err)}`), this.unreadBody);
+          this.fail(new HopError(ErrorCode.Unavailable, `cannot look up the session of client "${match.clientId}" in Redis: ${errorMessageOf(err)}`), this.unreadBody);
         },
       )
       .catch((err: unknown) => this.internalError(err));
@@ -119,7 +119,7 @@ class Exchange {
   private forward(hubId: string, openBytes: Uint8Array, hasBody: boolean): void {
     const { req, res, ctx } = this;
     if (!ctx.relay.connected) {
-      this.fail(new HopError(ErrorCode.Busy, 'the message bus (NATS) is unreachable from this ingress; retry shortly'), this.unreadBody);
+      this.fail(new HopError(ErrorCode.Unavailable, 'the message bus (NATS) is unreachable from this ingress; retry shortly'), this.unreadBody);
       req.resume();
       return;
     }

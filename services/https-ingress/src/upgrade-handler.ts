@@ -43,7 +43,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
     const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
     if (upgrade !== SUPPORTED_UPGRADE) {
       log.info({ status: 501, upgrade: upgrade.slice(0, 64) }, 'upgrade refused: not websocket');
-      writeRawError(socket, 501, 'only websocket upgrades are supported', requestId);
+      writeRawError(socket, 501, 'upgrades other than websocket are not supported', requestId);
       return;
     }
     const admission = admitRequest(req, ctx.routes.current);
@@ -76,7 +76,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
         (owner) => {
           if (!owner) return fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`));
           if (socket.destroyed) return;
-          if (!ctx.relay.connected) return fail(new HopError(ErrorCode.Busy, 'the message bus (NATS) is unreachable from this ingress; retry shortly'));
+          if (!ctx.relay.connected) return fail(new HopError(ErrorCode.Unavailable, 'the message bus (NATS) is unreachable from this ingress; retry shortly'));
           const opened = ctx.relay.open(owner.hubId, open.bytes, requestId);
           stream = opened;
           const wait = awaitResponseHead(opened, match.clientId, ctx.responseTimeoutMs, (response) => {
@@ -116,7 +116,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
           if (early.length > 0) opened.write(early);
           socket.pipe(opened);
         },
-        (err: unknown) => fail(new HopError(ErrorCode.ClientOffline, `cannot look up the session of client "${match.clientId}": ${errorMessageOf(err)}`)),
+        (err: unknown) => fail(new HopError(ErrorCode.Unavailable, `cannot look up the session of client "${match.clientId}" in Redis: ${errorMessageOf(err)}`)),
       )
       .catch(internalError);
   } catch (err) {
