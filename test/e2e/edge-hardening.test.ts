@@ -13,6 +13,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { NatsSubjects } from '@hopgate/keys';
 import { Stack, waitFor } from '@hopgate/testkit';
 import { MAX_HEADER_BYTES_LIMIT } from '@hopgate/config';
 import { startEdgeOrigin, h2Connect, h2Request, rawRequest, parseRawResponses, type EdgeOrigin } from './edge-helpers.js';
@@ -177,6 +179,52 @@ test('path boundaries: dot-segments (plain or %2e) are 400; encoded unreserved c
   assertPublicError(outside.body, 'ERR_NO_ROUTE', outside.headers['x-hopgate-request-id']?.[0]);
   assert.equal((await h1('/public/%zz')).status, 400);
   await stillServing();
+});
+
+/** Messages of each kind the bus test publishes. */
+const BUS_GARBAGE_MESSAGES = 500;
+
+test('garbage on every HopGate subject takes no process down and stops nothing: requests keep being served', async () => {
+  const nc = await connect({ servers: stack.nats.url });
+  const subjects = new NatsSubjects();
+  try {
+    let seed = 0x9e3779b9;
+    const random = (): number => {
+      // xorshift32: the same bytes on every run.
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 0x1_0000_0000;
+    };
+    const bytes = (max: number): Uint8Array => Uint8Array.from({ length: Math.floor(random() * max) }, () => Math.floor(random() * 256));
+    // A relay frame header (magic "HR", version 1, a type, seq, a stream id) over random bodies.
+    const frameLike = (): Uint8Array => {
+      const id = Buffer.from(`x-${Math.floor(random() * 1e6)}`);
+      const header = Buffer.from([0x48, 0x52, 1, Math.floor(random() * 12), 0, 0, 0, Math.floor(random() * 4), id.length]);
+      return Buffer.concat([header, id, bytes(200)]);
+    };
+    const claims = ['{', 'null', '[]', '{"client_id":{}}', '{"client_id":"__proto__","epoch":"1"}', '{"client_id":"constructor","epoch":-1}', '{"epoch":1e308}', '"x"'];
+    const targets = [subjects.hub('hub-1'), subjects.ingress('ingress-1'), `${subjects.ingress('ingress-1')}.open.1`, subjects.sessionClaimed, subjects.certUpdated];
+    for (let i = 0; i < BUS_GARBAGE_MESSAGES; i++) {
+      for (const subject of targets) {
+        nc.publish(subject, bytes(300));
+        nc.publish(subject, frameLike());
+      }
+      nc.publish(subjects.sessionClaimed, claims[i % claims.length]!);
+      nc.publish(subjects.certUpdated, `{"name":${JSON.stringify('\u0000'.repeat(i % 5))}}`);
+      if (i % 50 === 0) await nc.flush();
+    }
+    await nc.flush();
+    for (let i = 0; i < 10; i++) assert.equal((await h1(`/public/after-garbage-${i}`)).status, 200);
+    assert.equal(stack.ingress.exited, false);
+    assert.equal(stack.hubs[0]!.process.exited, false);
+    for (const agent of stack.agents) assert.equal(agent.exited, false);
+    for (const proc of [stack.ingress, stack.hubs[0]!.process]) {
+      assert.equal(proc.records.some((r) => r.level === 'fatal'), false, `${proc.name} logged nothing fatal`);
+    }
+  } finally {
+    await nc.close();
+  }
 });
 
 // The last test of the file: Redis stays down (the stack's stop tolerates it).

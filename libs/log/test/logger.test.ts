@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger, lazyChild } from '../src/index.js';
+import { createLogger, lazyChild, containedCallback } from '../src/index.js';
 
 test('tokens and keys are redacted, fields are snake_case JSON', async () => {
   const lines: string[] = [];
@@ -42,4 +42,25 @@ test('lazyChild: no child until something is logged at an enabled level; then th
   assert.equal(rec.msg, 'logged');
   assert.equal(rec.token, '[redacted]');
   assert.equal(JSON.parse(lines[1]!).request_id, 'r-1');
+});
+
+test('containedCallback: a throw is logged at error with its stack and goes no further', async () => {
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const log = createLogger({ service: 'test', level: 'info', destination: sink });
+  const seen: number[] = [];
+  const callback = containedCallback(log, 'test callback', (n: number) => {
+    seen.push(n);
+    if (n === 1) throw new TypeError('bad input');
+  });
+  assert.doesNotThrow(() => callback(1));
+  callback(2);
+  assert.deepEqual(seen, [1, 2]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(lines.length, 1);
+  const rec = JSON.parse(lines[0]!);
+  assert.equal(rec.level, 'error');
+  assert.equal(rec.msg, 'test callback failed: input dropped');
+  assert.equal(rec.err.type, 'TypeError');
+  assert.match(rec.err.stack, /bad input/);
 });

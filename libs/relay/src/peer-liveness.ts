@@ -151,7 +151,9 @@ export class PeerLiveness {
     } catch (err) {
       outcome = Promise.resolve(this.classify(err));
     }
-    void outcome.then((result) => this.onOutcome(peer, result));
+    outcome
+      .then((result) => this.onOutcome(peer, result))
+      .catch((err: unknown) => this.init.log.warn({ peer: peer.name, err_message: errorMessageOf(err) }, 'peer probe outcome could not be handled'));
   }
 
   private readPong(msg: Msg, seq: number): ProbeOutcome {

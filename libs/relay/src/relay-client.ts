@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { ErrorCode, HopError, errorMessageOf } from '@hopgate/errors';
 import type { NatsSubjects } from '@hopgate/keys';
-import { type Logger, silentLogger } from '@hopgate/log';
+import { containedCallback, type Logger, silentLogger } from '@hopgate/log';
 import { RelayEndpoint } from './relay-endpoint.js';
 import {
   DEFAULT_CHUNK_BYTES,
@@ -137,10 +137,10 @@ export class RelayClient {
   async start(): Promise<void> {
     if (this.openReplySubscription === undefined) {
       this.openReplySubscription = this.nc.subscribe(`${this.openReplyPrefix}*`, {
-        callback: (err, msg) => {
+        callback: containedCallback(this.log, 'relay OPEN-reply handling', (err, msg) => {
           if (err) this.log.warn({ err_message: err.message }, 'relay OPEN-reply subscription error');
           else this.onOpenReply(msg);
-        },
+        }),
       });
     }
     await this.endpoint.start((msg) => this.onMessage(msg), 'relay client started');

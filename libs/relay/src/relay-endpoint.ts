@@ -1,6 +1,6 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { ErrorCode, HopError } from '@hopgate/errors';
-import type { Logger } from '@hopgate/log';
+import { containedCallback, type Logger } from '@hopgate/log';
 import { FramePublisher } from './frame-publisher.js';
 import type { FrameType } from './frames.js';
 import { DEFAULT_PEER_PROBE_INTERVAL_MS, DEFAULT_PEER_PROBE_TIMEOUT_MS, MAX_PEER_PROBE_MISSES } from './defaults.js';
@@ -68,10 +68,10 @@ export class RelayEndpoint<S extends RelayStream> {
     if (this.subscription !== undefined) return;
     const { nc, subject, log } = this.options;
     this.subscription = nc.subscribe(subject, {
-      callback: (err, msg) => {
+      callback: containedCallback(log, 'relay frame handling', (err, msg) => {
         if (err) log.warn({ err_message: err.message }, 'relay subscription error');
         else onMessage(msg);
-      },
+      }),
     });
     this.publisher.watch((server) => {
       if (this.streams.size === 0) return;

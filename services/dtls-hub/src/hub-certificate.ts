@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { Logger } from '@hopgate/log';
+import { containedCallback, type Logger } from '@hopgate/log';
 import type { NatsSubjects } from '@hopgate/keys';
 import { CertStore, decodeCertUpdated, isServable } from '@hopgate/certs';
 import { errorMessageOf } from '@hopgate/errors';
@@ -76,10 +76,10 @@ export class HubCertificate {
   /** Subscribes to `hopgate.cert.updated` and starts the periodic re-read. */
   start(): void {
     this.sub = this.options.nc.subscribe(this.options.subjects.certUpdated, {
-      callback: (err, msg) => {
+      callback: containedCallback(this.log, 'cert.updated handling', (err, msg) => {
         if (err) return;
         if (decodeCertUpdated(msg.data)?.toLowerCase() === this.options.name) void this.check();
-      },
+      }),
     });
     this.timer = setInterval(() => void this.check(), this.options.rereadIntervalMs);
     this.timer.unref();

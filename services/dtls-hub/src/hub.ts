@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import type { Logger } from '@hopgate/log';
+import { containedCallback, type Logger } from '@hopgate/log';
 import type { HubConfig } from '@hopgate/config';
 import { formatHostPort } from '@hopgate/config';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
@@ -87,10 +87,10 @@ export class Hub {
     });
     await this.relay.start();
     this.claimedSub = this.nc.subscribe(this.subjects.sessionClaimed, {
-      callback: (err, msg) => {
+      callback: containedCallback(this.log, 'session.claimed handling', (err, msg) => {
         if (err) return;
         this.onSessionClaimed(msg.data);
-      },
+      }),
     });
     let fileCredentials: HubCredentials | undefined;
     if (cfg.dtlsCertFile && cfg.dtlsKeyFile) {

@@ -151,7 +151,7 @@ export class CertificateContexts {
     if (key === undefined) return;
     const entry = this.entries.get(key);
     if (entry?.kind === 'none') this.entries.delete(key);
-    else if (entry?.kind === 'cert' || this.inflight.has(key)) this.reload(key);
+    else if (entry?.kind === 'cert' || this.inflight.has(key)) this.reloadInBackground(key);
   }
 
   /** Logs "no certificate" for a refused handshake, at most once per CERT_LOG_INTERVAL_MS and name. */
@@ -182,6 +182,11 @@ export class CertificateContexts {
     }
     if (entry?.kind === 'none' && entry.until > Date.now()) return entry;
     return this.reload(name);
+  }
+
+  /** reload() that nobody awaits (a broadcast, the re-read): a failure is logged, never left unhandled. */
+  private reloadInBackground(name: string): void {
+    this.reload(name).catch((err: unknown) => this.log.warn({ server_name: name, err: errorMessageOf(err) }, 'tls: certificate reload failed: serving what is cached'));
   }
 
   /** Starts a read of `name` after any read in progress; lookups meanwhile wait for it. */
@@ -264,7 +269,7 @@ export class CertificateContexts {
       cached.forEach(([name, entry], i) => {
         const [err, fingerprint] = results[i] ?? [new Error('no reply'), undefined];
         if (err) failure = err;
-        else if (fingerprint !== entry.fingerprint && this.entries.get(name) === entry) void this.reload(name);
+        else if (fingerprint !== entry.fingerprint && this.entries.get(name) === entry) this.reloadInBackground(name);
       });
       if (failure) throw failure;
     } catch (err) {

@@ -5,7 +5,7 @@ import net, { type AddressInfo, type Server as NetServer, type Socket } from 'no
 import tls from 'node:tls';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import type { Logger } from '@hopgate/log';
+import { containedCallback, type Logger } from '@hopgate/log';
 import type { IngressConfig, ListenAddress } from '@hopgate/config';
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import { RouteLoader } from '@hopgate/routes';
@@ -95,7 +95,7 @@ export class Ingress {
     });
     await this.relay.start();
     this.claimedSub = this.nc.subscribe(subjects.sessionClaimed, {
-      callback: (err, msg) => {
+      callback: containedCallback(this.log, 'session.claimed handling', (err, msg) => {
         if (err) return;
         try {
           const claim = JSON.parse(Buffer.from(msg.data).toString('utf8')) as { client_id?: unknown };
@@ -103,7 +103,7 @@ export class Ingress {
         } catch {
           // Not ours to fix: ignore malformed broadcasts.
         }
-      },
+      }),
     });
     const ctx: ProxyContext = {
       routes: this.routes,
@@ -129,11 +129,11 @@ export class Ingress {
       this.certificates = certificates;
       certificates.start();
       this.certUpdatedSub = this.nc.subscribe(subjects.certUpdated, {
-        callback: (err, msg) => {
+        callback: containedCallback(this.log, 'cert.updated handling', (err, msg) => {
           if (err) return;
           const name = decodeCertUpdated(msg.data);
           if (name !== undefined) certificates.invalidate(name);
-        },
+        }),
       });
       // HTTP/2 by ALPN, HTTP/1.1 (and its WebSocket upgrades) for everyone else on the same port.
       const server = http2.createSecureServer({
@@ -173,7 +173,12 @@ export class Ingress {
       const challenges = new ChallengeStore(this.redis, keys);
       const acmeLog = this.log.child({ listener: 'http' });
       const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void => {
-        if (isAcmeHttp01(req)) void answerAcmeHttp01(req, res, challenges, acmeLog);
+        if (isAcmeHttp01(req)) {
+          answerAcmeHttp01(req, res, challenges, acmeLog).catch((err: unknown) => {
+            acmeLog.warn({ err: errorMessageOf(err) }, 'acme http-01: answer failed');
+            res.destroy();
+          });
+        }
         else if (cfg.httpMode === 'serve') proxyRequest(req, res, 'http', ctx, expectContinue);
         else redirectToHttps(req, res, httpsPort ?? 443);
       };
