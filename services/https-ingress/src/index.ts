@@ -5,6 +5,7 @@ export { normalizedHost, pathOnly, buildRequestHead, requestTarget, forwardableH
 export { isHttp2, isHttp2Response, abortResponse, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
 export { clientErrorStatus, answerClientError } from './client-error.js';
 export { watchBodyIdle } from './body-idle.js';
+export { ConnectionAddresses, requestClientOf, type ConnectionAddress, type ClientAddressContext } from './client-address.js';
 export { redirectToHttps } from './redirect.js';
 export { proxyUpgrade, SUPPORTED_UPGRADE } from './upgrade-handler.js';
 export { writeRawError, rawResponseHead } from './raw-response.js';

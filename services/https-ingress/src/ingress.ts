@@ -21,6 +21,7 @@ import { ChallengeStore, decodeCertUpdated } from '@hopgate/certs';
 import { errorMessageOf } from '@hopgate/errors';
 import { CertificateContexts } from './certificate-contexts.js';
 import { handleTlsConnection } from './tls-front.js';
+import { ConnectionAddresses } from './client-address.js';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -61,6 +62,8 @@ export class Ingress {
   private httpServer: http.Server | undefined;
   /** Open connections of both listeners, destroyed on stop. */
   private readonly sockets = new Set<Socket>();
+  /** Each connection's client address: the PROXY protocol source or the TCP peer. */
+  readonly connections = new ConnectionAddresses();
 
   constructor(
     private readonly config: IngressConfig,
@@ -114,6 +117,8 @@ export class Ingress {
       maxHeaderBytes: cfg.maxHeaderBytes,
       nextRequestId: () => this.relay!.nextRequestId(),
       logger: this.logger.child({ component: 'proxy' }),
+      trustedProxies: cfg.trustedProxies,
+      connections: this.connections,
     };
     if (cfg.httpsListen) {
       const fileCert = cfg.tlsCertFile && cfg.tlsKeyFile

@@ -3,12 +3,14 @@ import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/error
 import type { RouteLoader } from '@hopgate/routes';
 import type { OwnerCache } from '@hopgate/sessions';
 import type { RelayClient } from '@hopgate/relay';
+import type { AddressSet } from '@hopgate/net-address';
 import { encodeTunnelOpen, stripHopByHop } from '@hopgate/http-tunnel';
 import { awaitResponseHead } from './response-head.js';
 import { buildRequestHead, headerListSize, normalizedHost, pathOnly, requestTarget } from './request-head.js';
 import { sendError, statusForCode } from './error-status.js';
 import { abortResponse, isHttp2, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
 import { watchBodyIdle } from './body-idle.js';
+import { requestClientOf, type ConnectionAddresses } from './client-address.js';
 
 /** The answer to an upload that stalls before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
 export const BODY_IDLE_STATUS = 408;
@@ -24,6 +26,10 @@ export interface ProxyContext {
   bodyIdleTimeoutMs: number;
   nextRequestId(): string;
   logger: Logger;
+  /** HOPGATE_TRUSTED_PROXIES: peers whose X-Forwarded-For is believed. */
+  trustedProxies: AddressSet;
+  /** Each connection's client address (PROXY protocol source or TCP peer). */
+  connections: ConnectionAddresses;
 }
 
 /**
@@ -37,9 +43,10 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
   const started = Date.now();
   const requestId = ctx.nextRequestId();
   const h1 = !isHttp2(req);
+  const client = requestClientOf(req, proto, ctx);
   const target = requestTarget(req);
   if ('error' in target) {
-    ctx.logger.info({ request_id: requestId, status: 400, reason: target.error }, 'malformed request refused');
+    ctx.logger.info({ request_id: requestId, client_ip: client.clientIp, status: 400, reason: target.error }, 'malformed request refused');
     sendError(res, 400, `hopgate: ${target.error}`, requestId, h1);
     stopRequestBody(req);
     req.resume();
@@ -47,7 +54,7 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
   }
   // HTTP/2 enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the browser acknowledged it: check here too.
   if (!h1 && headerListSize(req.rawHeaders) > ctx.maxHeaderBytes) {
-    ctx.logger.info({ request_id: requestId, status: 431, max_header_bytes: ctx.maxHeaderBytes }, 'malformed request refused');
+    ctx.logger.info({ request_id: requestId, client_ip: client.clientIp, status: 431, max_header_bytes: ctx.maxHeaderBytes }, 'malformed request refused');
     sendError(res, 431, 'hopgate: request header fields too large', requestId);
     stopRequestBody(req);
     req.resume();
@@ -59,13 +66,13 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
   // Without a 100, the browser may never send the body it announced: the connection can't be reused.
   const unreadBody = expectContinue;
   if (!match) {
-    ctx.logger.info({ request_id: requestId, host, path, status: 404 }, 'no route');
+    ctx.logger.info({ request_id: requestId, client_ip: client.clientIp, host, path, status: 404 }, 'no route');
     sendError(res, 404, `hopgate: no route for ${host}${path}`, requestId, h1 && unreadBody);
     if (unreadBody) stopRequestBody(req);
     req.resume();
     return;
   }
-  const log = ctx.logger.child({ request_id: requestId, client_id: match.clientId, route: match.route });
+  const log = ctx.logger.child({ request_id: requestId, client_id: match.clientId, route: match.route, client_ip: client.clientIp });
   let answered = false;
   const fail = (err: unknown, closeConnection = false): void => {
     if (answered) return;
@@ -89,7 +96,7 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
         req.resume();
         return;
       }
-      const head = buildRequestHead(req, target, requestId, match.service, proto);
+      const head = buildRequestHead(req, target, requestId, match.service, client);
       const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);
       let finished = false;
       const wait = awaitResponseHead(stream, match.clientId, ctx.responseTimeoutMs, (response) => {

@@ -7,6 +7,7 @@ import type { ProxyContext } from './proxy-handler.js';
 import { buildRequestHead, normalizedHost, pathOnly, requestTarget } from './request-head.js';
 import { statusForCode } from './error-status.js';
 import { rawResponseHead, writeRawError } from './raw-response.js';
+import { requestClientOf } from './client-address.js';
 
 /** The only Upgrade the tunnel carries (RFC 6455); others get a clear 501. */
 export const SUPPORTED_UPGRADE = 'websocket';
@@ -19,6 +20,7 @@ export const SUPPORTED_UPGRADE = 'websocket';
 export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, proto: 'http' | 'https', ctx: ProxyContext): void {
   const started = Date.now();
   const requestId = ctx.nextRequestId();
+  const client = requestClientOf(req, proto, ctx);
   socket.on('error', () => undefined);
   const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
   if (upgrade !== SUPPORTED_UPGRADE) {
@@ -37,7 +39,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
     writeRawError(socket, 404, `hopgate: no route for ${host}${path}`, requestId);
     return;
   }
-  const log = ctx.logger.child({ request_id: requestId, client_id: match.clientId, route: match.route, upgrade });
+  const log = ctx.logger.child({ request_id: requestId, client_id: match.clientId, route: match.route, upgrade, client_ip: client.clientIp });
   const fail = (err: unknown): void => {
     const code = errorCodeOf(err);
     if (code === ErrorCode.ClientOffline) ctx.owners.invalidate(match.clientId);
@@ -49,7 +51,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
       if (!owner) return fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`));
       if (socket.destroyed) return;
       if (!ctx.relay.connected) return fail(new HopError(ErrorCode.Busy, 'the message bus (NATS) is unreachable from this ingress; retry shortly'));
-      const base = buildRequestHead(req, target, requestId, match.service, proto, new Set(['upgrade']));
+      const base = buildRequestHead(req, target, requestId, match.service, client, new Set(['upgrade']));
       // Connection was stripped as hop-by-hop; the origin needs it to accept the upgrade.
       const head = { ...base, headers: [...base.headers, ['connection', 'Upgrade'] as [string, string]], has_body: true };
       const stream = ctx.relay.open(owner.hubId, encodeTunnelOpen({ clientId: match.clientId, route: match.route, request: head }), requestId);
