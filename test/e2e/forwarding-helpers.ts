@@ -161,7 +161,7 @@ export function tlsOver(stack: Stack, socket: net.Socket, host: string, alpn: st
 }
 
 /** Sends one HTTP/1.1 request (Connection: close) over `socket` and resolves with everything received until the close. */
-export function rawExchange(socket: net.Socket | tls.TLSSocket, request: string): Promise<string> {
+export function rawExchange(socket: net.Socket | tls.TLSSocket, request: string | Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     socket.on('data', (c: Buffer) => chunks.push(c));

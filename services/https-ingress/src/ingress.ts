@@ -22,6 +22,7 @@ import { errorMessageOf } from '@hopgate/errors';
 import { CertificateContexts } from './certificate-contexts.js';
 import { handleTlsConnection } from './tls-front.js';
 import { ConnectionAddresses } from './client-address.js';
+import { ProxyProtocolFront } from './proxy-protocol-front.js';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -59,7 +60,10 @@ export class Ingress {
   private certificates: CertificateContexts | undefined;
   /** The public TCP listener of the HTTPS port; it hands connections to the HTTP/2 TLS server (tls-front.ts). */
   private httpsFront: NetServer | undefined;
-  private httpServer: http.Server | undefined;
+  /** The public TCP listener of the HTTP port: the HTTP server itself, or a PROXY protocol front that hands connections to it. */
+  private httpListener: NetServer | undefined;
+  /** Reads the PROXY protocol header of every connection first (HOPGATE_PROXY_PROTOCOL=true). */
+  private proxyProtocol: ProxyProtocolFront | undefined;
   /** Open connections of both listeners, destroyed on stop. */
   private readonly sockets = new Set<Socket>();
   /** Each connection's client address: the PROXY protocol source or the TCP peer. */
@@ -108,6 +112,16 @@ export class Ingress {
         }
       },
     });
+    if (cfg.proxyProtocol) {
+      this.proxyProtocol = new ProxyProtocolFront({
+        trustedProxies: cfg.trustedProxies,
+        connections: this.connections,
+        logger: this.log.child({ listener: 'proxy-protocol' }),
+      });
+    }
+    if (!cfg.trustedProxies.isEmpty) {
+      this.log.info({ trusted_proxies: cfg.trustedProxies.toString(), proxy_protocol: cfg.proxyProtocol }, 'client addresses from trusted proxies');
+    }
     const ctx: ProxyContext = {
       routes: this.routes,
       owners: this.owners,
@@ -168,7 +182,7 @@ export class Ingress {
       const frontLog = this.log.child({ listener: 'https' });
       const front = net.createServer((socket) => {
         this.track(socket);
-        handleTlsConnection(socket, { server, certificates, challenges, logger: frontLog });
+        this.admit(socket, () => handleTlsConnection(socket, { server, certificates, challenges, logger: frontLog }));
       });
       this.httpsFront = await this.listen(front, cfg.httpsListen, 'https');
     }
@@ -190,8 +204,21 @@ export class Ingress {
       });
       server.on('connection', (socket: Socket) => this.track(socket));
       this.configure(server, 'http', ctx);
-      this.httpServer = await this.listen(server, cfg.httpListen, 'http');
+      // With PROXY protocol, a TCP front reads the header, then hands the socket to the HTTP server.
+      const listener = cfg.proxyProtocol
+        ? net.createServer((socket) => {
+            this.track(socket);
+            this.admit(socket, () => server.emit('connection', socket));
+          })
+        : server;
+      this.httpListener = await this.listen(listener, cfg.httpListen, 'http');
     }
+  }
+
+  /** Hands a new connection to `next`, after its PROXY protocol header when HOPGATE_PROXY_PROTOCOL is on. */
+  private admit(socket: Socket, next: (socket: Socket) => void): void {
+    if (this.proxyProtocol) this.proxyProtocol.accept(socket, next);
+    else next(socket);
   }
 
   private track(socket: Socket): void {
@@ -230,7 +257,7 @@ export class Ingress {
         if (!s) return r();
         s.close(() => r());
       });
-    const closed = Promise.all([close(this.httpsFront), close(this.httpServer)]);
+    const closed = Promise.all([close(this.httpsFront), close(this.httpListener)]);
     for (const socket of this.sockets) socket.destroy();
     await closed;
     this.claimedSub?.unsubscribe();
