@@ -116,6 +116,16 @@ test('v2 LOCAL (a load balancer health check): the connection is the balancer\'s
   await assertClient(reply, { clientIp: '6.6.6.6', forwardedFor: `6.6.6.6, ${TRUSTED_PEER}`, proto: 'https', port: stack.httpsPort });
 });
 
+test('a request node\'s parser refuses is logged with the PROXY source as client_ip', async () => {
+  const from = stack.ingress.records.length;
+  const socket = await tcpConnect(stack.httpPort, TRUSTED_PEER);
+  const smuggle = `GET /echo HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`;
+  const answer = await rawExchange(socket, Buffer.concat([proxyV1('TCP4', '198.51.100.66', PUBLIC_V4, 50001, PUBLIC_HTTP_PORT), Buffer.from(smuggle)]));
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  const logged = await ingressLog(stack, 'malformed request refused', (r) => r.msg === 'malformed request refused', from);
+  assert.equal(logged.client_ip, '198.51.100.66');
+});
+
 /** A refusal logged at debug for this peer and reason, after record `from`. */
 function refusal(from: number, remote: string, reason: string): Promise<LogRecord> {
   return ingressLog(stack, `refusal ${reason} of ${remote}`, (r) => r.msg === 'proxy protocol: connection refused' && r.remote === remote && r.reason === reason, from);

@@ -235,7 +235,9 @@ export class Ingress {
       maxHeaderSize: this.config.maxHeaderBytes,
     };
     Object.assign(server, limits);
-    server.on('clientError', (err: Error & { code?: string }, socket: Socket) => answerClientError(err, socket, ctx.nextRequestId(), this.log.child({ listener: name })));
+    server.on('clientError', (err: Error & { code?: string }, socket: Socket) =>
+      answerClientError(err, socket, ctx.nextRequestId(), this.log.child({ listener: name, client_ip: this.connections.of(socket).address })),
+    );
   }
 
   private async listen<S extends NetServer>(server: S, addr: ListenAddress, name: string): Promise<S> {
