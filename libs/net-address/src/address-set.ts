@@ -31,6 +31,11 @@ export class AddressSet {
     return this.ranges.length === 0;
   }
 
+  /** Whether a range is a /0: all of IPv4 (`0.0.0.0/0`) or all of IPv6 (`::/0`). */
+  get hasCatchAll(): boolean {
+    return this.ranges.some((range) => range.prefixBits === 0);
+  }
+
   /** Whether `address` (text or parsed) is in one of the ranges; text that is no IP address is in none. */
   contains(address: string | IpAddress): boolean {
     const parsed = typeof address === 'string' ? parseIp(address) : address;

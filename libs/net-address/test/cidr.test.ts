@@ -58,4 +58,7 @@ test('AddressSet: comma list with blanks, first bad entry reported, text that is
   const empty = AddressSet.parse(' , ');
   assert.ok(empty instanceof AddressSet && empty.isEmpty);
   assert.ok(!AddressSet.EMPTY.contains('127.0.0.1'));
+  assert.ok(!set.hasCatchAll);
+  const any = AddressSet.parse('10.0.0.0/8,::/0');
+  assert.ok(any instanceof AddressSet && any.hasCatchAll && any.contains('2001:db8::1') && !any.contains('192.0.2.1'));
 });

@@ -122,6 +122,10 @@ export class Ingress {
     if (!cfg.trustedProxies.isEmpty) {
       this.log.info({ trusted_proxies: cfg.trustedProxies.toString(), proxy_protocol: cfg.proxyProtocol }, 'client addresses from trusted proxies');
     }
+    if (cfg.trustedProxies.hasCatchAll) {
+      // Every address is then a trusted proxy, the clients a PROXY header names included.
+      this.log.warn({ trusted_proxies: cfg.trustedProxies.toString() }, 'HOPGATE_TRUSTED_PROXIES holds a /0 range: every client\'s own X-Forwarded-For is believed; list the load balancers\' addresses instead');
+    }
     const ctx: ProxyContext = {
       routes: this.routes,
       owners: this.owners,
