@@ -38,6 +38,7 @@ export class AddressSet {
 
   /** Whether `address` (text or parsed) is in one of the ranges; text that is no IP address is in none. */
   contains(address: string | IpAddress): boolean {
+    if (this.ranges.length === 0) return false;
     const parsed = typeof address === 'string' ? parseIp(address) : address;
     if (!parsed) return false;
     return this.ranges.some((range) => cidrContains(range, parsed));
