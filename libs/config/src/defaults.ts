@@ -15,6 +15,13 @@ export const DEFAULT_ROUTE_RELOAD_INTERVAL_MS = 2_000;
 export const DEFAULT_OWNER_CACHE_TTL_MS = 1_000;
 /** Largest request head the ingress accepts (HTTP/1.1 request line + headers; HTTP/2 header list), in bytes. */
 export const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
+/**
+ * Ingress: the peers whose X-Forwarded-For (and PROXY protocol header) are believed, as
+ * comma-separated CIDRs. None: every peer is the client itself.
+ */
+export const DEFAULT_TRUSTED_PROXIES = '';
+/** Ingress: whether both TCP listeners require a PROXY protocol header (v1 or v2) first on every connection. */
+export const DEFAULT_PROXY_PROTOCOL = false;
 
 export const DEFAULT_DTLS_LISTEN = '0.0.0.0:443';
 /** Lifetime of a session ownership record; the owning hub refreshes it every third of it. */

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import crypto from 'node:crypto';
 import { HopError, ErrorCode } from '@hopgate/errors';
+import { AddressSet } from '@hopgate/net-address';
 import { parseHostPort, type ListenAddress } from './listen-address.js';
 import { ServiceSettings, processEnv } from './sources.js';
 import * as D from './defaults.js';
@@ -37,6 +38,16 @@ export interface IngressConfig extends CommonConfig {
   maxHeaderBytes: number;
   /** HOPGATE_BODY_IDLE_TIMEOUT_MS: a request body stalled this long is cancelled. */
   bodyIdleTimeoutMs: number;
+  /**
+   * HOPGATE_TRUSTED_PROXIES: load balancers (CIDRs, bare addresses) whose X-Forwarded-For is
+   * kept and extended and whose PROXY protocol header is believed; empty by default.
+   */
+  trustedProxies: AddressSet;
+  /**
+   * HOPGATE_PROXY_PROTOCOL: both TCP listeners require a PROXY protocol v1/v2 header from a
+   * peer in trustedProxies before any TLS or HTTP byte; off by default.
+   */
+  proxyProtocol: boolean;
 }
 
 export interface HubConfig extends CommonConfig {
@@ -138,7 +149,16 @@ export function loadIngressConfig(env: Env = processEnv()): IngressConfig {
     maxHeaderBytes: s.int('max_header_bytes', D.DEFAULT_MAX_HEADER_BYTES),
     bodyIdleTimeoutMs: s.int('body_idle_timeout_ms', D.DEFAULT_BODY_IDLE_TIMEOUT_MS),
     certRereadIntervalMs: s.int('cert_reread_interval_ms', D.DEFAULT_CERT_REREAD_INTERVAL_MS),
+    trustedProxies: trustedProxies(s),
+    proxyProtocol: s.bool('proxy_protocol', D.DEFAULT_PROXY_PROTOCOL),
   };
+  if (cfg.proxyProtocol && cfg.trustedProxies.isEmpty) {
+    throw new HopError(
+      ErrorCode.BadConfig,
+      'HOPGATE_PROXY_PROTOCOL=true needs HOPGATE_TRUSTED_PROXIES: the addresses (CIDRs) of the load balancers that send the PROXY header ' +
+        '(to accept it from any peer, set HOPGATE_TRUSTED_PROXIES=0.0.0.0/0,::/0)',
+    );
+  }
   if (cfg.maxHeaderBytes < MIN_HEADER_BYTES) {
     throw new HopError(ErrorCode.BadConfig, `HOPGATE_MAX_HEADER_BYTES must be at least ${MIN_HEADER_BYTES}, got ${cfg.maxHeaderBytes}`);
   }
@@ -157,6 +177,14 @@ export function loadIngressConfig(env: Env = processEnv()): IngressConfig {
     throw new HopError(ErrorCode.BadConfig, 'HOPGATE_HTTPS_LISTEN and HOPGATE_HTTP_LISTEN are both off: nothing to serve');
   }
   return cfg;
+}
+
+/** HOPGATE_TRUSTED_PROXIES as ranges; an entry that is neither a CIDR nor an address is a config error. */
+function trustedProxies(s: ServiceSettings): AddressSet {
+  const list = s.list('trusted_proxies');
+  const parsed = AddressSet.parse(list.length === 0 ? D.DEFAULT_TRUSTED_PROXIES : list.join(','));
+  if (parsed instanceof AddressSet) return parsed;
+  throw new HopError(ErrorCode.BadConfig, `HOPGATE_TRUSTED_PROXIES: "${parsed.invalidEntry}" is not an IP address or a CIDR range (e.g. 10.0.0.0/8, 2001:db8::/32)`);
 }
 
 export function loadHubConfig(env: Env = processEnv()): HubConfig {

@@ -73,6 +73,34 @@ export class ServiceSettings {
     return n;
   }
 
+  /** `true` or `false` (also `1` / `0`, any case; a YAML boolean is read as its text). */
+  bool(key: string, fallback: boolean): boolean {
+    const raw = this.get(key);
+    if (raw === undefined) return fallback;
+    const value = raw.trim().toLowerCase();
+    if (value === 'true' || value === '1') return true;
+    if (value === 'false' || value === '0') return false;
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_${key.toUpperCase()} must be true or false, got "${raw}"`);
+  }
+
+  /**
+   * A list: comma-separated text (environment or file), or in the file a YAML sequence of
+   * scalars. Entries are trimmed; empty ones dropped.
+   */
+  list(key: string): string[] {
+    const fromEnv = this.env[`HOPGATE_${key.toUpperCase()}`];
+    const fromFile = this.file[key];
+    let entries: string[];
+    if (fromEnv !== undefined && fromEnv !== '') entries = fromEnv.split(',');
+    else if (Array.isArray(fromFile)) {
+      entries = fromFile.map((item: unknown) => {
+        if (item === null || typeof item === 'object') throw new HopError(ErrorCode.BadConfig, `config key ${key} must be a list of scalars`);
+        return String(item);
+      });
+    } else entries = (this.get(key) ?? '').split(',');
+    return entries.map((e) => e.trim()).filter((e) => e !== '');
+  }
+
   oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
     const raw = this.get(key);
     if (raw === undefined) return fallback;

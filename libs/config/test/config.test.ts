@@ -11,6 +11,8 @@ import {
   DEFAULT_REDIS_PREFIX,
   DEFAULT_MAX_HEADER_BYTES,
   MAX_HEADER_BYTES_LIMIT,
+  DEFAULT_PROXY_PROTOCOL,
+  DEFAULT_TRUSTED_PROXIES,
   DEFAULT_MAX_STREAMS_PER_AGENT,
   MAX_STREAMS_PER_AGENT_LIMIT,
   DEFAULT_RESPONSE_HEADER_TIMEOUT_MS,
@@ -61,6 +63,42 @@ test('ingress edge limits: header size and body idle timeout, validated', () => 
   assert.throws(() => loadIngressConfig({ ...base, HOPGATE_MAX_HEADER_BYTES: String(MAX_HEADER_BYTES_LIMIT + 1) }), /HOPGATE_MAX_HEADER_BYTES must be at most 49152, got 49153: the relay/);
   assert.throws(() => loadIngressConfig({ ...base, HOPGATE_BODY_IDLE_TIMEOUT_MS: '0' }), /HOPGATE_BODY_IDLE_TIMEOUT_MS must be at least 1/);
   assert.throws(() => loadIngressConfig({ ...base, HOPGATE_BODY_IDLE_TIMEOUT_MS: 'soon' }), { code: 'ERR_BAD_CONFIG' });
+});
+
+test('ingress trusted proxies and PROXY protocol: off and empty by default, lists from env or YAML, clear errors', () => {
+  const base = { HOPGATE_HTTPS_LISTEN: 'off', HOPGATE_HTTP_LISTEN: '127.0.0.1:8080' };
+  const defaults = loadIngressConfig(base);
+  assert.equal(defaults.proxyProtocol, DEFAULT_PROXY_PROTOCOL);
+  assert.equal(defaults.proxyProtocol, false);
+  assert.equal(defaults.trustedProxies.toString(), DEFAULT_TRUSTED_PROXIES);
+  assert.ok(defaults.trustedProxies.isEmpty);
+  const set = loadIngressConfig({ ...base, HOPGATE_TRUSTED_PROXIES: '10.0.0.0/8, 2001:db8::/32,192.0.2.7', HOPGATE_PROXY_PROTOCOL: 'true' });
+  assert.equal(set.proxyProtocol, true);
+  assert.equal(set.trustedProxies.toString(), '10.0.0.0/8,2001:db8::/32,192.0.2.7/32');
+  assert.ok(set.trustedProxies.contains('::ffff:10.2.3.4'));
+  const file = path.join(tmp, 'ingress-proxies.yaml');
+  fs.writeFileSync(file, 'trusted_proxies:\n  - 10.0.0.0/8\n  - fd00::/8\nproxy_protocol: true\n');
+  const fromFile = loadIngressConfig({ ...base, HOPGATE_CONFIG: file });
+  assert.equal(fromFile.trustedProxies.toString(), '10.0.0.0/8,fd00::/8');
+  assert.equal(fromFile.proxyProtocol, true);
+  fs.writeFileSync(file, 'trusted_proxies: "172.16.0.0/12, 127.0.0.1"\n');
+  assert.equal(loadIngressConfig({ ...base, HOPGATE_CONFIG: file }).trustedProxies.toString(), '172.16.0.0/12,127.0.0.1/32');
+  assert.equal(loadIngressConfig({ ...base, HOPGATE_CONFIG: file, HOPGATE_TRUSTED_PROXIES: '::1' }).trustedProxies.toString(), '::1/128');
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_PROXY_PROTOCOL: 'true' }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'ERR_BAD_CONFIG');
+    assert.match(err.message, /HOPGATE_TRUSTED_PROXIES/);
+    assert.match(err.message, /0\.0\.0\.0\/0,::\/0/);
+    return true;
+  });
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_TRUSTED_PROXIES: '10.0.0.0/8,10.0.0.0/40' }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'ERR_BAD_CONFIG');
+    assert.match(err.message, /HOPGATE_TRUSTED_PROXIES: "10\.0\.0\.0\/40"/);
+    return true;
+  });
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_PROXY_PROTOCOL: 'maybe' }), /HOPGATE_PROXY_PROTOCOL must be true or false/);
+  assert.equal(loadIngressConfig({ ...base, HOPGATE_PROXY_PROTOCOL: 'FALSE' }).proxyProtocol, false);
+  fs.writeFileSync(file, 'trusted_proxies:\n  - {a: 1}\n');
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_CONFIG: file }), { code: 'ERR_BAD_CONFIG' });
 });
 
 test('ingress certificate files: optional (certificates from Redis), but both or neither', () => {

@@ -1,5 +1,6 @@
 export { HOP_BY_HOP_HEADERS, pairsFromRaw, flattenHeaders, stripHopByHop } from './hop-by-hop.js';
-export { withForwardedHeaders, type ForwardedInfo } from './forwarded.js';
+export { withForwardedHeaders, forwardedElement, isForwardingHeader, FORWARDING_HEADERS } from './forwarded.js';
+export { requestClient, entryAddress, type Arrival, type RequestClient } from './request-client.js';
 export {
   encodeTunnelOpen,
   decodeTunnelOpen,

@@ -5,6 +5,9 @@ export { buildRequestHead, requestTarget, forwardableHeaders, hasBody, headerLis
 export { isHttp2, isHttp2Response, abortResponse, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
 export { clientErrorStatus, answerClientError } from './client-error.js';
 export { watchBodyIdle } from './body-idle.js';
+export { parseProxyHeader, PROXY_V1_PREFIX, PROXY_V1_MAX_BYTES, PROXY_V2_SIGNATURE, PROXY_V2_FIXED_BYTES, MAX_PROXY_V2_HEADER_BYTES, type ProxyHeader, type ProxyEndpoint, type ProxyHeaderParse } from './proxy-protocol.js';
+export { ProxyProtocolFront, PROXY_HEADER_TIMEOUT_MS, PROXY_REFUSAL_LOG_INTERVAL_MS, type ProxyRefusal, type ProxyProtocolFrontOptions } from './proxy-protocol-front.js';
+export { ConnectionAddresses, requestClientOf, type ConnectionAddress, type ClientAddressContext } from './client-address.js';
 export { redirectToHttps } from './redirect.js';
 export { proxyUpgrade, SUPPORTED_UPGRADE } from './upgrade-handler.js';
 export { writeRawError, rawResponseHead } from './raw-response.js';

@@ -21,6 +21,8 @@ import { ChallengeStore, decodeCertUpdated } from '@hopgate/certs';
 import { errorMessageOf } from '@hopgate/errors';
 import { CertificateContexts } from './certificate-contexts.js';
 import { handleTlsConnection } from './tls-front.js';
+import { ConnectionAddresses } from './client-address.js';
+import { ProxyProtocolFront } from './proxy-protocol-front.js';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -58,9 +60,14 @@ export class Ingress {
   private certificates: CertificateContexts | undefined;
   /** The public TCP listener of the HTTPS port; it hands connections to the HTTP/2 TLS server (tls-front.ts). */
   private httpsFront: NetServer | undefined;
-  private httpServer: http.Server | undefined;
+  /** The public TCP listener of the HTTP port: the HTTP server itself, or a PROXY protocol front that hands connections to it. */
+  private httpListener: NetServer | undefined;
+  /** Reads the PROXY protocol header of every connection first (HOPGATE_PROXY_PROTOCOL=true). */
+  private proxyProtocol: ProxyProtocolFront | undefined;
   /** Open connections of both listeners, destroyed on stop. */
   private readonly sockets = new Set<Socket>();
+  /** Each connection's client address: the PROXY protocol source or the TCP peer. */
+  readonly connections = new ConnectionAddresses();
 
   constructor(
     private readonly config: IngressConfig,
@@ -105,6 +112,20 @@ export class Ingress {
         }
       }),
     });
+    if (cfg.proxyProtocol) {
+      this.proxyProtocol = new ProxyProtocolFront({
+        trustedProxies: cfg.trustedProxies,
+        connections: this.connections,
+        logger: this.log.child({ listener: 'proxy-protocol' }),
+      });
+    }
+    if (!cfg.trustedProxies.isEmpty) {
+      this.log.info({ trusted_proxies: cfg.trustedProxies.toString(), proxy_protocol: cfg.proxyProtocol }, 'client addresses from trusted proxies');
+    }
+    if (cfg.trustedProxies.hasCatchAll) {
+      // Every address is then a trusted proxy, the clients a PROXY header names included.
+      this.log.warn({ trusted_proxies: cfg.trustedProxies.toString() }, 'HOPGATE_TRUSTED_PROXIES holds a /0 range: every client\'s own X-Forwarded-For is believed; list the load balancers\' addresses instead');
+    }
     const ctx: ProxyContext = {
       routes: this.routes,
       owners: this.owners,
@@ -114,6 +135,8 @@ export class Ingress {
       maxHeaderBytes: cfg.maxHeaderBytes,
       nextRequestId: () => this.relay!.nextRequestId(),
       logger: this.logger.child({ component: 'proxy' }),
+      trustedProxies: cfg.trustedProxies,
+      connections: this.connections,
     };
     if (cfg.httpsListen) {
       const fileCert = cfg.tlsCertFile && cfg.tlsKeyFile
@@ -163,7 +186,7 @@ export class Ingress {
       const frontLog = this.log.child({ listener: 'https' });
       const front = net.createServer((socket) => {
         this.track(socket);
-        handleTlsConnection(socket, { server, certificates, challenges, logger: frontLog });
+        this.admit(socket, () => handleTlsConnection(socket, { server, certificates, challenges, logger: frontLog }));
       });
       this.httpsFront = await this.listen(front, cfg.httpsListen, 'https');
     }
@@ -190,8 +213,21 @@ export class Ingress {
       });
       server.on('connection', (socket: Socket) => this.track(socket));
       this.configure(server, 'http', ctx);
-      this.httpServer = await this.listen(server, cfg.httpListen, 'http');
+      // With PROXY protocol, a TCP front reads the header, then hands the socket to the HTTP server.
+      const listener = cfg.proxyProtocol
+        ? net.createServer((socket) => {
+            this.track(socket);
+            this.admit(socket, () => server.emit('connection', socket));
+          })
+        : server;
+      this.httpListener = await this.listen(listener, cfg.httpListen, 'http');
     }
+  }
+
+  /** Hands a new connection to `next`, after its PROXY protocol header when HOPGATE_PROXY_PROTOCOL is on. */
+  private admit(socket: Socket, next: (socket: Socket) => void): void {
+    if (this.proxyProtocol) this.proxyProtocol.accept(socket, next);
+    else next(socket);
   }
 
   private track(socket: Socket): void {
@@ -208,7 +244,9 @@ export class Ingress {
       maxHeaderSize: this.config.maxHeaderBytes,
     };
     Object.assign(server, limits);
-    server.on('clientError', (err: Error & { code?: string }, socket: Socket) => answerClientError(err, socket, ctx.nextRequestId(), this.log.child({ listener: name })));
+    server.on('clientError', (err: Error & { code?: string }, socket: Socket) =>
+      answerClientError(err, socket, ctx.nextRequestId(), this.log.child({ listener: name, client_ip: this.connections.of(socket).address })),
+    );
   }
 
   private async listen<S extends NetServer>(server: S, addr: ListenAddress, name: string): Promise<S> {
@@ -230,7 +268,7 @@ export class Ingress {
         if (!s) return r();
         s.close(() => r());
       });
-    const closed = Promise.all([close(this.httpsFront), close(this.httpServer)]);
+    const closed = Promise.all([close(this.httpsFront), close(this.httpListener)]);
     for (const socket of this.sockets) socket.destroy();
     await closed;
     this.claimedSub?.unsubscribe();

@@ -3,6 +3,7 @@ import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/error
 import type { RouteLoader } from '@hopgate/routes';
 import type { OwnerCache } from '@hopgate/sessions';
 import type { RelayClient, RelayClientStream } from '@hopgate/relay';
+import type { AddressSet } from '@hopgate/net-address';
 import { stripHopByHop } from '@hopgate/http-tunnel';
 import { awaitResponseHead } from './response-head.js';
 import { buildRequestHead, headerListSize } from './request-head.js';
@@ -12,6 +13,7 @@ import { watchBodyIdle } from './body-idle.js';
 import { admitRequest, type Refusal } from './request-admission.js';
 import { encodeOpenHead } from './open-head.js';
 import { checkResponseHead, pipeResponseBody, REQUEST_ID_HEADER } from './response-framing.js';
+import { requestClientOf, type ConnectionAddresses } from './client-address.js';
 
 /** The answer to an upload that stalls before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
 export const BODY_IDLE_STATUS = 408;
@@ -27,6 +29,10 @@ export interface ProxyContext {
   bodyIdleTimeoutMs: number;
   nextRequestId(): string;
   logger: Logger;
+  /** HOPGATE_TRUSTED_PROXIES: peers whose X-Forwarded-For is believed. */
+  trustedProxies: AddressSet;
+  /** Each connection's client address (PROXY protocol source or TCP peer). */
+  connections: ConnectionAddresses;
 }
 
 /**
@@ -76,6 +82,8 @@ class Exchange {
 
   start(): void {
     const { req, ctx } = this;
+    const client = requestClientOf(req, this.proto, ctx);
+    this.log = lazyChild(ctx.logger, { request_id: this.requestId, client_ip: client.clientIp });
     // HTTP/2 enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the browser acknowledged it: check here too.
     if (!this.h1 && headerListSize(req.rawHeaders) > ctx.maxHeaderBytes) {
       this.refuse({ status: 431, publicText: 'request header fields too large', reason: `header list over HOPGATE_MAX_HEADER_BYTES (${ctx.maxHeaderBytes})` }, true);
@@ -89,8 +97,8 @@ class Exchange {
     }
     const { match, target } = admission.request;
     this.clientId = match.clientId;
-    this.log = ctx.logger.child({ request_id: this.requestId, client_id: match.clientId, route: match.route });
-    const head = buildRequestHead(req, target, this.requestId, match.service, this.proto);
+    this.log = ctx.logger.child({ request_id: this.requestId, client_id: match.clientId, route: match.route, client_ip: client.clientIp });
+    const head = buildRequestHead(req, target, this.requestId, match.service, client);
     const open = encodeOpenHead({ clientId: match.clientId, route: match.route, request: head });
     if (!open.ok) {
       this.refuse({ status: 431, publicText: 'request header fields too large', reason: open.reason }, true);

@@ -1,5 +1,5 @@
 import type { RequestHead, HeaderPairs } from '@hopgate/wire';
-import { pairsFromRaw, stripHopByHop, withForwardedHeaders } from '@hopgate/http-tunnel';
+import { pairsFromRaw, stripHopByHop, withForwardedHeaders, type RequestClient } from '@hopgate/http-tunnel';
 import { isHttp2, type PublicRequest } from './exchange.js';
 
 /** Where a request goes: the authority the browser named and the path + query, byte for byte. */
@@ -95,20 +95,19 @@ export function forwardableHeaders(req: PublicRequest, authority: string, keepHe
   return stripHopByHop(pairs, new Set([...keepHeaders, 'host']));
 }
 
-/** The request head the agent replays against the local service. */
+/**
+ * The request head the agent replays against the local service; the forwarding headers are
+ * the ingress's own, for `client` (requestClientOf).
+ */
 export function buildRequestHead(
   req: PublicRequest,
   target: RequestTarget,
   requestId: string,
   service: string,
-  proto: 'http' | 'https',
+  client: RequestClient,
   keepHeaders: ReadonlySet<string> = new Set(),
 ): RequestHead {
-  const headers = withForwardedHeaders(forwardableHeaders(req, target.authority, keepHeaders), {
-    clientIp: req.socket?.remoteAddress ?? '',
-    proto,
-    host: target.authority,
-  });
+  const headers = withForwardedHeaders(forwardableHeaders(req, target.authority, keepHeaders), client, target.authority);
   return {
     type: 'request_head',
     request_id: requestId,

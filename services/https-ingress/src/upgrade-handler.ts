@@ -12,6 +12,7 @@ import { rawResponseHead, writeRawError } from './raw-response.js';
 import { admitRequest } from './request-admission.js';
 import { encodeOpenHead } from './open-head.js';
 import { checkResponseHead, pipeResponseBody, REQUEST_ID_HEADER } from './response-framing.js';
+import { requestClientOf } from './client-address.js';
 
 /** The only Upgrade the tunnel carries (RFC 6455); others get a clear 501. */
 export const SUPPORTED_UPGRADE = 'websocket';
@@ -40,6 +41,8 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
     }
   };
   try {
+    const client = requestClientOf(req, proto, ctx);
+    log = lazyChild(ctx.logger, { request_id: requestId, client_ip: client.clientIp });
     const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
     if (upgrade !== SUPPORTED_UPGRADE) {
       log.info({ status: 501, upgrade: upgrade.slice(0, 64) }, 'upgrade refused: not websocket');
@@ -54,14 +57,14 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
       return;
     }
     const { match, target } = admission.request;
-    log = ctx.logger.child({ request_id: requestId, client_id: match.clientId, route: match.route, upgrade });
+    log = ctx.logger.child({ request_id: requestId, client_id: match.clientId, route: match.route, upgrade, client_ip: client.clientIp });
     const fail = (err: unknown): void => {
       const code = errorCodeOf(err);
       if (code === ErrorCode.ClientOffline) ctx.owners.invalidate(match.clientId);
       log.info({ code, reason: errorMessageOf(err), duration_ms: Date.now() - started }, 'upgrade failed');
       writeRawError(socket, statusForCode(code), publicReasonFor(code), requestId, code);
     };
-    const base = buildRequestHead(req, target, requestId, match.service, proto, new Set(['upgrade']));
+    const base = buildRequestHead(req, target, requestId, match.service, client, new Set(['upgrade']));
     // Connection was stripped as hop-by-hop; the origin needs it to accept the upgrade.
     const head = { ...base, headers: [...base.headers, ['connection', 'Upgrade'] as [string, string]], has_body: true };
     const open = encodeOpenHead({ clientId: match.clientId, route: match.route, request: head });
