@@ -34,6 +34,8 @@ export interface HubCounters {
   handshake_limits_exceeded: number;
   /** Epoch-0 records for a live session that are not an exact retransmission of the client's final flight (or past its budget). */
   epoch0_dropped: number;
+  /** Records of an exact retransmission of a client's final flight handed to werift after the handshake, so that it resends its own (RFC 6347 §4.2.4). */
+  final_flight_retransmissions: number;
   /** Live sessions replaced by a newer completed handshake from the same address. */
   sessions_replaced: number;
   /** Records whose AEAD tag did not verify (forged or corrupted). */
@@ -65,6 +67,7 @@ export function newHubCounters(): HubCounters {
     handshake_records_invalid: 0,
     handshake_limits_exceeded: 0,
     epoch0_dropped: 0,
+    final_flight_retransmissions: 0,
     sessions_replaced: 0,
     auth_failures: 0,
     replays_dropped: 0,

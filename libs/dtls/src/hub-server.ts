@@ -15,7 +15,7 @@ import {
   UDP_SOCKET_BUFFER_BYTES,
 } from './constants.js';
 import { isClientHelloRecord, parseClientHello, type ClientHelloInfo } from './client-hello.js';
-import { CookieAuthority, encodeHelloVerifyRequest } from './cookie.js';
+import { CookieAuthority, helloVerifyRequestWithin } from './cookie.js';
 import { FinalFlight } from './final-flight.js';
 import { HandshakeBudget } from './handshake-budget.js';
 import { isChangeCipherSpec, parseClientFlightFragments } from './handshake-fragment.js';
@@ -316,9 +316,8 @@ export class DtlsHubServer extends EventEmitter {
     // RFC 6347 §4.2.1: without a valid cookie, answer statelessly and allocate nothing.
     if (!this.cookies.verify(peer.address, peer.port, hello)) {
       if (hello.cookie.length > 0) this.counters.bad_cookies += 1;
-      const request = encodeHelloVerifyRequest(hello, this.cookies.make(peer.address, peer.port, hello));
-      // RFC 6347 §4.2.1: the HelloVerifyRequest must not amplify: never larger than what asked.
-      if (request.length > datagramBytes) {
+      const request = helloVerifyRequestWithin(hello, this.cookies.make(peer.address, peer.port, hello), datagramBytes);
+      if (!request) {
         this.counters.hello_verify_suppressed += 1;
         return;
       }

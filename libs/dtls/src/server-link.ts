@@ -120,14 +120,19 @@ export class DtlsServerLink implements DatagramLink {
     if (this.events.closed) return;
     const { counters, finalFlight } = this.context;
     if (record.epoch === 0) {
-      if (finalFlight.acceptClear(record)) this.context.feedHandshake(record.bytes);
+      if (finalFlight.acceptClear(record)) this.retransmitted(record);
       else counters.epoch0_dropped += 1;
       return;
     }
     const plaintext = this.open(record);
     if (!plaintext) return;
-    if (record.type === ContentType.Handshake && finalFlight.acceptFinished(plaintext)) this.context.feedHandshake(record.bytes);
+    if (record.type === ContentType.Handshake && finalFlight.acceptFinished(plaintext)) this.retransmitted(record);
     else counters.stray_dropped += 1;
+  }
+
+  private retransmitted(record: DtlsRecord): void {
+    this.context.counters.final_flight_retransmissions += 1;
+    this.context.feedHandshake(record.bytes);
   }
 
   /** @internal An application-data or alert record of epoch 1 from the peer. */
