@@ -12,6 +12,7 @@ import {
   RawDtlsPeer,
   rawClientHello,
   rawHandshakeFragment,
+  rawPartialCertificate,
   rawRecord,
   cookieFromHelloVerifyRequest,
   RAW_CONTENT_TYPE,
@@ -61,13 +62,6 @@ async function exchange(client: DtlsClientLink, server: DtlsServerLink, label: n
   await waitFor(`datagram ${label} both ways`, () => atHub.length === 1 && atAgent.length === 1);
   assert.equal(atHub[0]?.readUInt32BE(0), label);
   assert.equal(atAgent[0]?.readUInt32BE(0), label);
-}
-
-/** A record with part of a Certificate message that never completes (werift would buffer it). */
-function partialCertificate(index: number, recordSequence: number): Buffer {
-  const body = randomBytes(100);
-  const fragment = rawHandshakeFragment({ msgType: RAW_HANDSHAKE_TYPE.certificate, length: MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, messageSeq: 2, fragmentOffset: index * 100, body });
-  return rawRecord(RAW_CONTENT_TYPE.handshake, 0, recordSequence, fragment);
 }
 
 /**
@@ -161,8 +155,8 @@ describe('DTLS hub against hostile peers', { timeout: TEST_TIMEOUT_MS }, () => {
       await waitFor('invalid records counted', () => hub.stats().handshake_records_invalid === invalid.length);
       assert.equal(hub.stats().pending_handshakes, 1, 'invalid records alone do not end the handshake');
 
-      for (let index = 0; index < MAX_HANDSHAKE_FRAGMENTS_PER_PEER; index += 1) await peer.send(partialCertificate(index, 100 + index), hubPort);
-      await peer.send(partialCertificate(MAX_HANDSHAKE_FRAGMENTS_PER_PEER, 200), hubPort);
+      for (let index = 0; index < MAX_HANDSHAKE_FRAGMENTS_PER_PEER; index += 1) await peer.send(rawPartialCertificate(index, 100 + index), hubPort);
+      await peer.send(rawPartialCertificate(MAX_HANDSHAKE_FRAGMENTS_PER_PEER, 200), hubPort);
       await waitFor('the handshake dropped', () => hub.stats().handshake_limits_exceeded === 1);
       const stats = hub.stats();
       assert.equal(stats.pending_handshakes, 0);
@@ -170,7 +164,7 @@ describe('DTLS hub against hostile peers', { timeout: TEST_TIMEOUT_MS }, () => {
       assert.equal(stats.internal_errors, 0);
 
       // Further fragments find no handshake: stray, nothing allocated.
-      await peer.send(partialCertificate(0, 300), hubPort);
+      await peer.send(rawPartialCertificate(0, 300), hubPort);
       await waitFor('a stray fragment counted', () => hub.stats().stray_dropped === 1);
       assert.equal(hub.stats().pending_handshakes, 0);
     } finally {
@@ -213,7 +207,7 @@ describe('DTLS hub against hostile peers', { timeout: TEST_TIMEOUT_MS }, () => {
       const garbage: Array<(index: number) => Buffer> = [
         (index) => randomBytes(1 + ((index * 7) % 1400)),
         (index) => Buffer.concat(Array.from({ length: MAX_RECORDS_PER_DATAGRAM }, (_, record) => rawClientHello({ recordSequence: index + record }))),
-        (index) => partialCertificate(index % 40, index),
+        (index) => rawPartialCertificate(index % 40, index),
         (index) => rawRecord(RAW_CONTENT_TYPE.applicationData, 1, index, randomBytes(64)),
         (index) => rawRecord(RAW_CONTENT_TYPE.handshake, 1, index, randomBytes(48)),
         (index) => rawRecord(RAW_CONTENT_TYPE.alert, 1, index, randomBytes(26)),
@@ -226,7 +220,7 @@ describe('DTLS hub against hostile peers', { timeout: TEST_TIMEOUT_MS }, () => {
           await peers[20 + ((index / 5) % 30)]!.send(garbage[(index / 5) % garbage.length]!(index), hubPort);
         } else {
           // 40 partial fragments to each of the 20 handshakes, in turn.
-          await peers[fragments % 20]!.send(partialCertificate(Math.floor(fragments / 20), 10 + index), hubPort);
+          await peers[fragments % 20]!.send(rawPartialCertificate(Math.floor(fragments / 20), 10 + index), hubPort);
           fragments += 1;
         }
         if (index % 100 === 0) await exchange(pair.client, pair.server, index);
@@ -278,7 +272,7 @@ describe('DTLS hub against hostile peers', { timeout: TEST_TIMEOUT_MS }, () => {
         const others = [
           rawRecord(RAW_CONTENT_TYPE.handshake, 0, 60, altered),
           rawRecord(RAW_CONTENT_TYPE.changeCipherSpec, 0, 61, Buffer.from([2])),
-          partialCertificate(0, 62),
+          rawPartialCertificate(0, 62),
           rawRecord(RAW_CONTENT_TYPE.handshake, 0, 63, rawHandshakeFragment({ msgType: 0, body: Buffer.alloc(0) })), // HelloRequest
           rawRecord(RAW_CONTENT_TYPE.handshake, 0, 64, randomBytes(200)),
           // An exact copy too, but the peer has sent application data: it has our Finished.

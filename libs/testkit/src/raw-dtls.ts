@@ -51,6 +51,26 @@ export function rawHandshakeFragment(fragment: RawHandshakeFragment): Buffer {
   return Buffer.concat([header, fragment.body]);
 }
 
+/** Length claimed by `rawPartialCertificate` for its message, in bytes. */
+export const RAW_PARTIAL_MESSAGE_BYTES = 4096;
+/** Bytes of message body in one `rawPartialCertificate` record. */
+export const RAW_PARTIAL_FRAGMENT_BYTES = 100;
+
+/**
+ * An epoch-0 record with fragment number `index` of a Certificate message whose last bytes
+ * never come: a receiver that buffers fragments until the message is whole keeps it.
+ */
+export function rawPartialCertificate(index: number, recordSequence: number): Buffer {
+  const fragment = rawHandshakeFragment({
+    msgType: RAW_HANDSHAKE_TYPE.certificate,
+    length: RAW_PARTIAL_MESSAGE_BYTES,
+    messageSeq: 2,
+    fragmentOffset: (index * RAW_PARTIAL_FRAGMENT_BYTES) % (RAW_PARTIAL_MESSAGE_BYTES - RAW_PARTIAL_FRAGMENT_BYTES),
+    body: randomBytes(RAW_PARTIAL_FRAGMENT_BYTES),
+  });
+  return rawRecord(RAW_CONTENT_TYPE.handshake, 0, recordSequence, fragment);
+}
+
 export interface RawHelloOptions {
   random?: Buffer;
   cookie?: Buffer;
