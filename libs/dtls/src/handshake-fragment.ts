@@ -65,3 +65,13 @@ export function parseClientFlightFragments(fragment: Buffer, maxMessageBytes: nu
 export function isChangeCipherSpec(record: DtlsRecord): boolean {
   return record.type === ContentType.ChangeCipherSpec && record.fragment.length === 1 && record.fragment[0] === CHANGE_CIPHER_SPEC_BYTE;
 }
+
+/**
+ * The fragments of an epoch-0 record a client sends after its ClientHello: none for a
+ * well-formed ChangeCipherSpec, the checked fragments of a handshake record, null for
+ * anything else (see parseClientFlightFragments).
+ */
+export function checkClientFlightRecord(record: DtlsRecord, maxMessageBytes: number): HandshakeFragmentHeader[] | null {
+  if (record.type === ContentType.Handshake) return parseClientFlightFragments(record.fragment, maxMessageBytes);
+  return isChangeCipherSpec(record) ? [] : null;
+}

@@ -3,28 +3,19 @@ import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import { type Logger, silentLogger } from '@hopgate/log';
-import {
-  DEFAULT_HANDSHAKE_TIMEOUT_MS,
-  DEFAULT_MAX_HANDSHAKES_PER_IP,
-  DEFAULT_MAX_SESSIONS,
-  DEFAULT_MAX_UNAUTHENTICATED_PER_IP,
-  DEFAULT_STATS_LOG_INTERVAL_MS,
-  DEFAULT_UNAUTHENTICATED_SHARE_PERCENT,
-  MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES,
-  REFUSAL_LOG_INTERVAL_MS,
-  UDP_SOCKET_BUFFER_BYTES,
-} from './constants.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, REFUSAL_LOG_INTERVAL_MS, UDP_SOCKET_BUFFER_BYTES } from './constants.js';
 import { isClientHelloRecord, parseClientHello, type ClientHelloInfo } from './client-hello.js';
 import { CookieAuthority, helloVerifyRequestWithin } from './cookie.js';
 import { FinalFlight } from './final-flight.js';
 import { HandshakeBudget } from './handshake-budget.js';
-import { isChangeCipherSpec, parseClientFlightFragments } from './handshake-fragment.js';
+import { checkClientFlightRecord, type HandshakeFragmentHeader } from './handshake-fragment.js';
 import { newHubCounters, type HubCounters } from './hub-counters.js';
 import { PeerAdmission, sourceKeyOf, type AdmissionRefusal } from './peer-admission.js';
 import { ContentType, parseRecords, type DtlsRecord } from './record.js';
 import type { RecordProtection } from './record-protection.js';
 import { loadServerCredentials, type ServerCredentials } from './server-credentials.js';
 import { DtlsServerLink } from './server-link.js';
+import { serverLimits, type DtlsServerOptions, type ServerLimits } from './server-options.js';
 import { ThrottledLog } from './throttled-log.js';
 import { WeriftHandshake } from './werift-handshake.js';
 
@@ -33,42 +24,6 @@ export const NO_CERTIFICATE_LOG_INTERVAL_MS = REFUSAL_LOG_INTERVAL_MS;
 
 /** The epoch of the records a handshake protects: its encrypted Finished (RFC 6347 §4.1). */
 const HANDSHAKE_PROTECTED_EPOCH = 1;
-
-export interface DtlsServerOptions {
-  /** Address to bind, e.g. "0.0.0.0" or "::". */
-  host: string;
-  /** UDP port; 0 picks a free one (see `address()`). */
-  port: number;
-  /**
-   * PEM chain: leaf first, then intermediates. With neither `certPem` nor `keyPem` the server
-   * listens without a certificate and refuses handshakes until `setCertificate` gives one.
-   */
-  certPem?: string;
-  /** PEM key (PKCS#8, SEC1 or PKCS#1): P-256 ECDSA or RSA. */
-  keyPem?: string;
-  /** HMAC key for stateless cookies; default 32 random bytes. Share it between hubs behind one address. */
-  cookieSecret?: Buffer;
-  /** Deadline for a handshake after its verified ClientHello; default DEFAULT_HANDSHAKE_TIMEOUT_MS. */
-  handshakeTimeoutMs?: number;
-  /** Limit of peers (live sessions + handshakes); default DEFAULT_MAX_SESSIONS. */
-  maxSessions?: number;
-  /** Handshakes in progress per source (IPv4 address, IPv6 /64); default DEFAULT_MAX_HANDSHAKES_PER_IP. */
-  maxHandshakesPerIp?: number;
-  /**
-   * Handshakes in progress plus sessions not yet authenticated (`DtlsServerLink.markAuthenticated`)
-   * per source; default DEFAULT_MAX_UNAUTHENTICATED_PER_IP.
-   */
-  maxUnauthenticatedPerIp?: number;
-  /**
-   * Handshakes in progress plus unauthenticated sessions in all, so that the rest of `maxSessions`
-   * stays for authenticated agents; default DEFAULT_UNAUTHENTICATED_SHARE_PERCENT of `maxSessions`.
-   */
-  maxUnauthenticated?: number;
-  /** Period of the 'dtls counters' info line (only when a counter changed), in ms; 0 turns it off. Default DEFAULT_STATS_LOG_INTERVAL_MS. */
-  statsLogIntervalMs?: number;
-  /** Default silentLogger(); pass a child logger named for the component. */
-  logger?: Logger;
-}
 
 export interface DtlsHubStats extends HubCounters {
   sessions: number;
@@ -283,13 +238,14 @@ export class DtlsHubServer extends EventEmitter {
    * §4.2.3) and charged to the handshake's budget before werift buffers anything for it.
    */
   private feedPending(record: DtlsRecord, remote: string, pending: PendingHandshake): void {
-    let fragments: ReturnType<typeof parseClientFlightFragments> = [];
+    let fragments: HandshakeFragmentHeader[] = [];
     if (record.epoch === 0) {
-      fragments = record.type === ContentType.Handshake ? parseClientFlightFragments(record.fragment, MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES) : isChangeCipherSpec(record) ? [] : null;
-      if (!fragments) {
+      const checked = checkClientFlightRecord(record, MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES);
+      if (!checked) {
         this.counters.handshake_records_invalid += 1;
         return;
       }
+      fragments = checked;
     } else if (record.epoch !== HANDSHAKE_PROTECTED_EPOCH || record.type !== ContentType.Handshake) {
       this.counters.stray_dropped += 1;
       return;
@@ -470,31 +426,4 @@ export class DtlsHubServer extends EventEmitter {
       if (err) this.logger.debug({ err, remote: formatRemote(peer) }, 'udp send failed');
     });
   }
-}
-
-/** Every limit of a server, defaults applied. */
-interface ServerLimits {
-  maxSessions: number;
-  maxHandshakesPerIp: number;
-  maxUnauthenticatedPerIp: number;
-  maxUnauthenticated: number;
-  statsLogIntervalMs: number;
-}
-
-function serverLimits(options: DtlsServerOptions): ServerLimits {
-  const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
-  const limits: ServerLimits = {
-    maxSessions,
-    maxHandshakesPerIp: options.maxHandshakesPerIp ?? DEFAULT_MAX_HANDSHAKES_PER_IP,
-    maxUnauthenticatedPerIp: options.maxUnauthenticatedPerIp ?? DEFAULT_MAX_UNAUTHENTICATED_PER_IP,
-    maxUnauthenticated: options.maxUnauthenticated ?? Math.max(1, Math.floor((maxSessions * DEFAULT_UNAUTHENTICATED_SHARE_PERCENT) / 100)),
-    statsLogIntervalMs: options.statsLogIntervalMs ?? DEFAULT_STATS_LOG_INTERVAL_MS,
-  };
-  for (const [name, value] of Object.entries(limits)) {
-    const least = name === 'statsLogIntervalMs' ? 0 : 1;
-    if (!Number.isSafeInteger(value) || value < least) {
-      throw new HopError(ErrorCode.BadConfig, `DTLS server option ${name} must be an integer of at least ${least}, got ${value}`);
-    }
-  }
-  return limits;
 }

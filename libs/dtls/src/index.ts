@@ -24,7 +24,8 @@ export {
 export { probeDatagramSizesFor, probeDatagramSizesForMtu, isLoopbackRemote, smallestInterfaceMtu, MAX_REMOTE_PROBE_UDP_PAYLOAD_BYTES } from './path-mtu.js';
 export { connectDtls, type DtlsClientOptions } from './connect-dtls.js';
 export { DtlsClientLink, type ClientLinkStats } from './client-link.js';
-export { DtlsHubServer, NO_CERTIFICATE_LOG_INTERVAL_MS, type DtlsServerOptions, type DtlsHubStats } from './hub-server.js';
+export { DtlsHubServer, NO_CERTIFICATE_LOG_INTERVAL_MS, type DtlsHubStats } from './hub-server.js';
+export type { DtlsServerOptions } from './server-options.js';
 export { DtlsServerLink } from './server-link.js';
 export type { HubCounters } from './hub-counters.js';
 export { verifyServerChain, loadTrustAnchors, type ChainVerifyOptions } from './verify-chain.js';
