@@ -49,11 +49,12 @@ export const DEFAULT_MAX_SESSIONS = 10_000;
 export const MAX_RECORDS_PER_DATAGRAM = 8;
 
 /**
- * Largest handshake message (its 24-bit length, RFC 6347 §4.2.2) accepted from a client after
- * its ClientHello, in bytes. The hub offers ECDHE suites only and requests no client
- * certificate, so an agent sends ClientKeyExchange (66 bytes for P-256, 134 for P-521) and an
- * encrypted Finished (12 bytes of verify_data); 4 KiB leaves room for a one-certificate chain
- * from another client. Larger messages are dropped before werift allocates their buffer.
+ * Largest handshake message (its 24-bit length, RFC 6347 §4.2.2) accepted from a client, in
+ * bytes. The hub offers ECDHE suites only and requests no client certificate, so an agent
+ * sends a ClientHello (about 200 bytes), ClientKeyExchange (66 bytes for P-256, 134 for
+ * P-521) and an encrypted Finished (12 bytes of verify_data); 4 KiB leaves room for a
+ * one-certificate chain from another client. Larger messages are dropped before werift
+ * allocates their buffer (clear records by the hub, encrypted ones by patched werift).
  */
 export const MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES = 4096;
 

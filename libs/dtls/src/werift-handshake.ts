@@ -5,6 +5,7 @@ import { ClientHello } from 'werift-dtls/lib/dtls/src/handshake/message/client/h
 import type { TransportContext } from 'werift-dtls/lib/dtls/src/context/transport.js';
 import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import type { ClientHelloInfo } from './client-hello.js';
+import { MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, MAX_HANDSHAKE_FRAGMENTS_PER_PEER } from './constants.js';
 import type { ClientFinalFlight } from './final-flight.js';
 import { RecordProtection, type AeadCipher } from './record-protection.js';
 import type { ServerCredentials } from './server-credentials.js';
@@ -73,6 +74,9 @@ export class WeriftHandshake {
       key: options.credentials.keyPkcs8Pem,
       signatureHash: options.credentials.signatureHash,
       extendedMasterSecret: true,
+      // The hub checks clear records before werift sees them; these bound the encrypted ones.
+      maxHandshakeMessageBytes: MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES,
+      maxBufferedFragments: MAX_HANDSHAKE_FRAGMENTS_PER_PEER,
     });
     this.server.onConnect.subscribe(() => {
       if (this.state !== 'handshaking') return;

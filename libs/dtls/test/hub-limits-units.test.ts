@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { HopError, ErrorCode } from '@hopgate/errors';
 import { createLogger, type Logger } from '@hopgate/log';
 import { RawDtlsPeer, rawClientHello, rawHandshakeFragment, rawRecord, RAW_CONTENT_TYPE, RAW_HANDSHAKE_TYPE, waitFor } from '@hopgate/testkit';
+import { DtlsServer } from 'werift-dtls/lib/dtls/src/server.js';
+import { FragmentedHandshake } from 'werift-dtls/lib/dtls/src/record/message/fragment.js';
 import { parseClientHello } from '../src/client-hello.js';
 import { helloVerifyRequestWithin } from '../src/cookie.js';
 import { FinalFlight } from '../src/final-flight.js';
@@ -14,7 +16,8 @@ import { parseClientFlightFragments } from '../src/handshake-fragment.js';
 import { PeerAdmission, sourceKeyOf } from '../src/peer-admission.js';
 import { parseRecords, type DtlsRecord } from '../src/record.js';
 import { ThrottledLog } from '../src/throttled-log.js';
-import { DtlsHubServer, MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, MAX_FINAL_FLIGHT_RETRANSMITTED_RECORDS } from '../src/index.js';
+import { DtlsHubServer, MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, MAX_FINAL_FLIGHT_RETRANSMITTED_RECORDS, MAX_HANDSHAKE_FRAGMENTS_PER_PEER } from '../src/index.js';
+import { makeTestPki } from '../test-support/certs.js';
 
 /** A logger whose JSON lines land in `lines`. */
 function capturingLogger(lines: Array<Record<string, unknown>>): Logger {
@@ -206,5 +209,42 @@ test('the hub logs its counters periodically, only when one changed', async () =
   } finally {
     await peer.close();
     await hub.close();
+  }
+});
+
+test('a ClientHello longer than MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES is refused', () => {
+  const longest = MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES - 68; // body 42 + 8 (extensions) + 2 + 12 + 4 (padding header)
+  const fits = parseRecords(rawClientHello({ paddingBytes: longest }))?.[0];
+  assert.ok(fits && parseClientHello(fits), 'the longest accepted');
+  assert.equal(fits.fragment.length - 12, MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES);
+  const over = parseRecords(rawClientHello({ paddingBytes: longest + 1 }))?.[0];
+  assert.ok(over);
+  assert.equal(parseClientHello(over), null);
+});
+
+test('patched werift: out-of-bounds fragments are dropped and at most maxBufferedFragments wait (encrypted records)', () => {
+  const pki = makeTestPki();
+  try {
+    const transport = { type: 'udp', address: {}, closed: true, onData: () => undefined, send: async () => undefined, close: async () => undefined };
+    const server = new DtlsServer({
+      transport: transport as unknown as ConstructorParameters<typeof DtlsServer>[0]['transport'],
+      cert: pki.ecdsa.certPem,
+      key: pki.ecdsa.keyPem,
+      maxHandshakeMessageBytes: MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES,
+      maxBufferedFragments: MAX_HANDSHAKE_FRAGMENTS_PER_PEER,
+    });
+    const fragment = (length: number, offset: number, bytes: number): FragmentedHandshake =>
+      new FragmentedHandshake(11, length, 2, offset, bytes, randomBytes(bytes));
+    const buffered = (): number => (server as unknown as { bufferFragmentedHandshakes: unknown[] }).bufferFragmentedHandshakes.length;
+    // werift would allocate the whole 16 MiB message when this pair completes it.
+    assert.deepEqual(server.handleFragmentHandshake([fragment(0xffffff, 0, 10), fragment(0xffffff, 0xffffff - 10, 10)]), []);
+    assert.deepEqual(server.handleFragmentHandshake([fragment(100, 95, 10)]), [], 'outside its message');
+    assert.equal(buffered(), 0);
+    for (let index = 0; index < MAX_HANDSHAKE_FRAGMENTS_PER_PEER + 10; index += 1) server.handleFragmentHandshake([fragment(4000, index * 10, 10)]);
+    assert.equal(buffered(), MAX_HANDSHAKE_FRAGMENTS_PER_PEER);
+    const whole = server.handleFragmentHandshake([fragment(66, 0, 66)]);
+    assert.equal(whole.length, 1, 'whole messages pass');
+  } finally {
+    pki.cleanup();
   }
 });
