@@ -87,21 +87,27 @@ function lastCounters(): Record<string, number> | undefined {
   return lines[lines.length - 1]?.['dtls'] as Record<string, number> | undefined;
 }
 
+/** Takes `peers` through the cookie exchange; resolves once the hub's counters show them handled. */
+async function handshakeFrom(peers: RawDtlsPeer[], hubPort: number, refusedBefore: number): Promise<Record<string, number>> {
+  await Promise.all(peers.map((peer) => peer.startHandshake(hubPort)));
+  return waitFor(`${HANDSHAKES_PER_IP} handshakes held, the rest refused`, () => {
+    const last = lastCounters();
+    const refused = refusedBefore + peers.length - HANDSHAKES_PER_IP;
+    return last && last['pending_handshakes'] === HANDSHAKES_PER_IP && last['handshakes_refused_ip_handshakes'] === refused ? last : undefined;
+  });
+}
+
 test('a thousand hostile datagrams from 50 ports: requests keep succeeding, a new agent connects, the hub logs the drops', { timeout: TEST_TIMEOUT_MS }, async () => {
   const hubPort = stack.hubs[0]!.port;
   const peers = await Promise.all(Array.from({ length: HOSTILE_PORTS }, () => RawDtlsPeer.open(HOSTILE_SOURCE)));
+  const handshaking = peers.slice(0, HANDSHAKING_PORTS);
+  const quiet = peers.slice(HANDSHAKING_PORTS);
   try {
     await assertServed(HOST, 'before the flood');
-    // Many handshakes from one address: the hub admits HANDSHAKES_PER_IP of them.
-    await Promise.all(peers.slice(0, HANDSHAKING_PORTS).map((peer) => peer.startHandshake(hubPort)));
-    const admitted = await waitFor('the admitted handshakes answered (ServerHello flight)', () => {
-      const answered = peers.slice(0, HANDSHAKING_PORTS).filter((peer) => peer.replies.length > 1);
-      return answered.length === HANDSHAKES_PER_IP ? answered : undefined;
-    });
-
-    // While those handshakes are held: an agent from another address still gets in.
-    await stack.startAgent({ clientId: 'late', token: lateToken, services: { web: origin.address } });
-    await assertServed(LATE_HOST, 'the agent that connected during the flood');
+    // Many handshakes from one address: the hub holds HANDSHAKES_PER_IP of them.
+    await handshakeFrom(handshaking, hubPort, 0);
+    const admitted = handshaking.filter((peer) => peer.replies.length > 1);
+    assert.equal(admitted.length, HANDSHAKES_PER_IP, 'only the admitted ones got the ServerHello flight');
 
     const garbage: Array<(index: number) => Buffer> = [
       (index) => randomBytes(1 + ((index * 13) % 1400)),
@@ -110,36 +116,48 @@ test('a thousand hostile datagrams from 50 ports: requests keep succeeding, a ne
       (index) => rawRecord(RAW_CONTENT_TYPE.applicationData, 1, index, randomBytes(64)),
       (index) => rawRecord(RAW_CONTENT_TYPE.handshake, 1, index, randomBytes(48)),
     ];
-    const quiet = peers.slice(HANDSHAKING_PORTS);
     let fragments = 0;
     for (let index = 0; index < FLOOD_DATAGRAMS; index += 1) {
       if (fragments < admitted.length * FRAGMENTS_PER_HANDSHAKE && index % 3 !== 0) {
+        // Partial fragments to the held handshakes, in turn: each passes the hub's cap.
         await admitted[fragments % admitted.length]!.send(rawPartialCertificate(Math.floor(fragments / admitted.length), 10 + index), hubPort);
         fragments += 1;
       } else {
         await quiet[index % quiet.length]!.send(garbage[index % garbage.length]!(index), hubPort);
       }
-      if (index % REQUEST_EVERY_DATAGRAMS === 0) await assertServed(index % 2 === 0 ? HOST : LATE_HOST, `during the flood, datagram ${index}`);
+      if (index % REQUEST_EVERY_DATAGRAMS === 0) await assertServed(HOST, `during the flood, datagram ${index}`);
     }
     await assertServed(HOST, 'after the flood');
-    assert.equal(hub.exited, false, 'the hub is up');
-
-    const counters = await waitFor('the hub to log the drops', () => {
+    const flooded = await waitFor('the flooded handshakes dropped', () => {
       const last = lastCounters();
-      return last && last['handshake_limits_exceeded'] === HANDSHAKES_PER_IP ? last : undefined;
+      return last && last['handshake_limits_exceeded'] === HANDSHAKES_PER_IP && last['pending_handshakes'] === 0 ? last : undefined;
     });
-    assert.equal(counters['handshakes_refused_ip_handshakes'], HANDSHAKING_PORTS - HANDSHAKES_PER_IP);
-    assert.ok((counters['garbage_dropped'] ?? 0) > 0, JSON.stringify(counters));
-    assert.ok((counters['stray_dropped'] ?? 0) > 0, JSON.stringify(counters));
-    assert.ok((counters['datagram_records_dropped'] ?? 0) > 0, JSON.stringify(counters));
+    assert.ok((flooded['garbage_dropped'] ?? 0) > 0, JSON.stringify(flooded));
+    assert.ok((flooded['stray_dropped'] ?? 0) > 0, JSON.stringify(flooded));
+    assert.ok((flooded['datagram_records_dropped'] ?? 0) > 0, JSON.stringify(flooded));
+
+    // The address holds its handshakes again: an agent from another address still gets in.
+    await handshakeFrom(handshaking, hubPort, HANDSHAKING_PORTS - HANDSHAKES_PER_IP);
+    await stack.startAgent({ clientId: 'late', token: lateToken, services: { web: origin.address } });
+    await assertServed(LATE_HOST, 'the agent that connected beside the held handshakes');
+    await assertServed(HOST, 'the first agent still');
+    // The hostile peers give up (a fatal alert each); those that timed out meanwhile are gone already.
+    for (const peer of handshaking) await peer.send(rawRecord(RAW_CONTENT_TYPE.alert, 0, 5_000, Buffer.from([2, 40])), hubPort);
+    const counters = await waitFor('the held handshakes ended, both agents authenticated', () => {
+      const last = lastCounters();
+      return last && last['pending_handshakes'] === 0 && last['sessions'] === 2 && last['unauthenticated_sessions'] === 0 ? last : undefined;
+    });
+    assert.equal((counters['handshake_failures'] ?? 0) + (counters['handshake_timeouts'] ?? 0), HANDSHAKES_PER_IP);
+    assert.equal(counters['handshakes_refused_ip_handshakes'], 2 * (HANDSHAKING_PORTS - HANDSHAKES_PER_IP));
+    assert.equal(counters['handshake_limits_exceeded'], HANDSHAKES_PER_IP);
     assert.equal(counters['internal_errors'], 0);
-    assert.equal(counters['pending_handshakes'], 0, 'every held handshake was dropped');
-    assert.equal(counters['unauthenticated_sessions'], 0, 'both agents authenticated');
-    assert.equal(counters['sessions'], 2);
+    assert.equal(counters['admission_sources'], 0);
+
+    assert.equal(hub.exited, false, 'the hub is up');
     const refusals = hub.records.filter((record) => record.msg === 'handshake refused: too many handshakes from this address');
-    assert.equal(refusals.length, 1, 'refusals are logged once per interval');
+    assert.ok(refusals.length >= 1 && refusals.length <= 2, `${refusals.length} refusal lines for 24 refusals: at most one per 10 s`);
     assert.equal(refusals[0]?.['source'], HOSTILE_SOURCE);
-    assert.equal(hub.records.filter((record) => record.level === 'fatal').length, 0);
+    assert.equal(hub.records.filter((record) => record.level === 'fatal' || record.level === 'error').length, 0);
   } finally {
     await Promise.all(peers.map((peer) => peer.close()));
   }

@@ -45,7 +45,7 @@ export interface DtlsLimitsConfig {
   maxHandshakesPerIp: number | undefined;
   /** HOPGATE_DTLS_MAX_UNAUTHENTICATED_PER_IP: handshakes plus sessions whose agent has not authenticated yet, per source address. */
   maxUnauthenticatedPerIp: number | undefined;
-  /** HOPGATE_DTLS_STATS_LOG_INTERVAL_MS: period of the `dtls counters` log line; 0 turns it off. */
+  /** HOPGATE_DTLS_STATS_LOG_INTERVAL_MS: period of the `dtls counters` log line (only when a figure changed); 0 turns it off. */
   statsLogIntervalMs: number | undefined;
 }
 

@@ -115,7 +115,7 @@ export const DEFAULT_UNAUTHENTICATED_SHARE_PERCENT = 50;
 /** Refusals of one kind (per-IP limits, session limits, no certificate) are logged at most once per this many ms. */
 export const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
-/** Default period of the hub's counter summary log line (only when a counter changed), in ms. */
+/** Default period of the hub's `dtls counters` log line (only when a figure of `stats()` changed), in ms. */
 export const DEFAULT_STATS_LOG_INTERVAL_MS = 60_000;
 
 /** Length of the generated cookie secret, in bytes. */

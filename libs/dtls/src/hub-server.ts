@@ -94,7 +94,7 @@ export class DtlsHubServer extends EventEmitter {
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.maxSessions = limits.maxSessions;
     this.admission = new PeerAdmission(limits);
-    this.lastLoggedStats = JSON.stringify(this.counters);
+    this.lastLoggedStats = JSON.stringify(this.stats());
     if (limits.statsLogIntervalMs > 0) {
       this.statsTimer = setInterval(() => this.logStatsIfChanged(), limits.statsLogIntervalMs);
       this.statsTimer.unref();
@@ -412,12 +412,13 @@ export class DtlsHubServer extends EventEmitter {
     this.emit('session', link);
   }
 
-  /** Logs the counters at info when one changed since the last time (periodic, and at close). */
+  /** Logs `stats()` at info when a figure changed since the last time (periodic, and at close). */
   private logStatsIfChanged(): void {
-    const snapshot = JSON.stringify(this.counters);
+    const stats = this.stats();
+    const snapshot = JSON.stringify(stats);
     if (snapshot === this.lastLoggedStats) return;
     this.lastLoggedStats = snapshot;
-    this.logger.info({ dtls: this.stats() }, 'dtls counters');
+    this.logger.info({ dtls: stats }, 'dtls counters');
   }
 
   private sendTo(datagram: Buffer, peer: Peer): void {

@@ -38,7 +38,7 @@ export interface DtlsServerOptions {
    * stays for authenticated agents; default DEFAULT_UNAUTHENTICATED_SHARE_PERCENT of `maxSessions`.
    */
   maxUnauthenticated?: number;
-  /** Period of the 'dtls counters' info line (only when a counter changed), in ms; 0 turns it off. Default DEFAULT_STATS_LOG_INTERVAL_MS. */
+  /** Period of the 'dtls counters' info line of `stats()` (only when a figure changed), in ms; 0 turns it off. Default DEFAULT_STATS_LOG_INTERVAL_MS. */
   statsLogIntervalMs?: number;
   /** Default silentLogger(); pass a child logger named for the component. */
   logger?: Logger;
