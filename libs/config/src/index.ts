@@ -16,6 +16,7 @@ export {
   type CommonConfig,
   type IngressConfig,
   type HubConfig,
+  type DtlsLimitsConfig,
   type CliConfig,
 } from './service-config.js';
 export { loadAgentConfig, parseAgentConfig, ID_PATTERN, type AgentConfig } from './agent-config.js';

@@ -50,6 +50,16 @@ export interface IngressConfig extends CommonConfig {
   proxyProtocol: boolean;
 }
 
+/** Limits of the hub's DTLS server; undefined leaves the DTLS server's default (docs/configuration.md). */
+export interface DtlsLimitsConfig {
+  /** HOPGATE_DTLS_MAX_HANDSHAKES_PER_IP: handshakes in progress per source address (IPv6: per /64). */
+  maxHandshakesPerIp: number | undefined;
+  /** HOPGATE_DTLS_MAX_UNAUTHENTICATED_PER_IP: handshakes plus sessions whose agent has not authenticated yet, per source address. */
+  maxUnauthenticatedPerIp: number | undefined;
+  /** HOPGATE_DTLS_STATS_LOG_INTERVAL_MS: period of the `dtls counters` log line (only when a figure changed); 0 turns it off. */
+  statsLogIntervalMs: number | undefined;
+}
+
 export interface HubConfig extends CommonConfig {
   dtlsListen: ListenAddress;
   hubId: string;
@@ -69,6 +79,7 @@ export interface HubConfig extends CommonConfig {
   agentIdleTimeoutMs: number;
   /** HOPGATE_MAX_STREAMS_PER_AGENT: requests and WebSockets in flight per agent session. */
   maxStreamsPerAgent: number;
+  dtlsLimits: DtlsLimitsConfig;
 }
 
 /** ACME challenge types the cert-manager can answer (RFC 8555 §8.3, RFC 8737). */
@@ -221,7 +232,19 @@ export function loadHubConfig(env: Env = processEnv()): HubConfig {
     authTimeoutMs: s.int('auth_timeout_ms', D.DEFAULT_AUTH_TIMEOUT_MS),
     agentIdleTimeoutMs: s.int('agent_idle_timeout_ms', D.DEFAULT_AGENT_IDLE_TIMEOUT_MS),
     maxStreamsPerAgent,
+    dtlsLimits: {
+      maxHandshakesPerIp: atLeastOne(s, 'dtls_max_handshakes_per_ip'),
+      maxUnauthenticatedPerIp: atLeastOne(s, 'dtls_max_unauthenticated_per_ip'),
+      statsLogIntervalMs: s.optionalInt('dtls_stats_log_interval_ms'),
+    },
   };
+}
+
+/** An optional limit of at least 1. */
+function atLeastOne(s: ServiceSettings, key: string): number | undefined {
+  const value = s.optionalInt(key);
+  if (value === 0) throw new HopError(ErrorCode.BadConfig, `HOPGATE_${key.toUpperCase()} must be at least 1, got 0`);
+  return value;
 }
 
 /** Both files of a certificate, or neither: one alone is a mistake worth a clear error. */

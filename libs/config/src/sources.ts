@@ -101,6 +101,11 @@ export class ServiceSettings {
     return entries.map((e) => e.trim()).filter((e) => e !== '');
   }
 
+  /** A non-negative integer, or undefined when the key is not set. */
+  optionalInt(key: string): number | undefined {
+    return this.get(key) === undefined ? undefined : this.int(key, 0);
+  }
+
   oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
     const raw = this.get(key);
     if (raw === undefined) return fallback;

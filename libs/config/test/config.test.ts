@@ -146,6 +146,21 @@ test('hub config: per-agent stream cap, default and bounds', () => {
   assert.throws(() => loadHubConfig({ ...base, HOPGATE_MAX_STREAMS_PER_AGENT: 'many' }), /non-negative integer/);
 });
 
+test('hub config: DTLS limits, unset (the DTLS server defaults) or set', () => {
+  const base = { HOPGATE_DTLS_CERT_FILE: 'c', HOPGATE_DTLS_KEY_FILE: 'k' };
+  assert.deepEqual(loadHubConfig(base).dtlsLimits, { maxHandshakesPerIp: undefined, maxUnauthenticatedPerIp: undefined, statsLogIntervalMs: undefined });
+  const set = loadHubConfig({
+    ...base,
+    HOPGATE_DTLS_MAX_HANDSHAKES_PER_IP: '500',
+    HOPGATE_DTLS_MAX_UNAUTHENTICATED_PER_IP: '600',
+    HOPGATE_DTLS_STATS_LOG_INTERVAL_MS: '0',
+  });
+  assert.deepEqual(set.dtlsLimits, { maxHandshakesPerIp: 500, maxUnauthenticatedPerIp: 600, statsLogIntervalMs: 0 });
+  assert.throws(() => loadHubConfig({ ...base, HOPGATE_DTLS_MAX_HANDSHAKES_PER_IP: '0' }), /HOPGATE_DTLS_MAX_HANDSHAKES_PER_IP must be at least 1/);
+  assert.throws(() => loadHubConfig({ ...base, HOPGATE_DTLS_MAX_UNAUTHENTICATED_PER_IP: '-3' }), { code: 'ERR_BAD_CONFIG' });
+  assert.throws(() => loadHubConfig({ ...base, HOPGATE_DTLS_STATS_LOG_INTERVAL_MS: 'often' }), /non-negative integer/);
+});
+
 test('agent config: origin timeouts, defaults and overrides', () => {
   const base = { server: 'h:1', client_id: 'a', token: 't', services: { w: '127.0.0.1:1' } };
   const defaults = parseAgentConfig(base, {});

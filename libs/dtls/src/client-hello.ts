@@ -1,3 +1,4 @@
+import { MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES } from './constants.js';
 import { ContentType, type DtlsRecord } from './record.js';
 
 /** Handshake header: msg_type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3) (RFC 6347 §4.2.2). */
@@ -36,8 +37,8 @@ export function isClientHelloRecord(record: DtlsRecord): boolean {
 
 /**
  * Parses an unfragmented ClientHello (RFC 6347 §4.2.1; RFC 5246 §7.4.1.2). Returns null
- * for anything malformed or fragmented: a ClientHello must fit one datagram here, as with
- * OpenSSL's DTLSv1_listen.
+ * for anything malformed or fragmented, or longer than MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES:
+ * a ClientHello must fit one datagram here, as with OpenSSL's DTLSv1_listen.
  */
 export function parseClientHello(record: DtlsRecord): ClientHelloInfo | null {
   if (!isClientHelloRecord(record)) return null;
@@ -47,6 +48,7 @@ export function parseClientHello(record: DtlsRecord): ClientHelloInfo | null {
   const fragmentOffset = fragment.readUIntBE(6, 3);
   const fragmentLength = fragment.readUIntBE(9, 3);
   if (fragmentOffset !== 0 || fragmentLength !== length) return null;
+  if (length > MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES) return null;
   if (fragment.length !== HANDSHAKE_HEADER_BYTES + length) return null;
   const body = fragment.subarray(HANDSHAKE_HEADER_BYTES);
 

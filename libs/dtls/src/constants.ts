@@ -40,6 +40,84 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Default limit of concurrent peers (live sessions + handshakes in progress) on one hub socket. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
 
+/**
+ * Most records one datagram may carry; a datagram with more is dropped whole. A client's
+ * largest flight is Certificate, ClientKeyExchange, CertificateVerify, ChangeCipherSpec and
+ * Finished (5 records, RFC 6347 §4.2.4); our links send one record per datagram. Bounds the
+ * work one datagram can start.
+ */
+export const MAX_RECORDS_PER_DATAGRAM = 8;
+
+/**
+ * Largest handshake message (its 24-bit length, RFC 6347 §4.2.2) accepted from a client, in
+ * bytes. The hub offers ECDHE suites only and requests no client certificate, so an agent
+ * sends a ClientHello (about 200 bytes), ClientKeyExchange (66 bytes for P-256, 134 for
+ * P-521) and an encrypted Finished (12 bytes of verify_data); 4 KiB leaves room for a
+ * one-certificate chain from another client. Larger messages are dropped before werift
+ * allocates their buffer (clear records by the hub, encrypted ones by patched werift).
+ */
+export const MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES = 4096;
+
+/**
+ * Handshake records (epoch 0 handshake and ChangeCipherSpec, epoch 1 handshake) one pending
+ * handshake may feed to werift, retransmitted ClientHellos included. An agent sends its
+ * ClientHello and its final flight (at most 5 records) up to 1 + CLIENT_HANDSHAKE_RETRANSMISSIONS
+ * times each: 30 records. A peer beyond this loses its handshake.
+ */
+export const MAX_HANDSHAKE_RECORDS_PER_PEER = 64;
+
+/**
+ * Records carrying part of a handshake message (fragment_length < length, RFC 6347 §4.2.3)
+ * one pending handshake may feed to werift, which buffers them until the message is whole.
+ * Agents never fragment (their messages are far below a datagram); another client might
+ * split a MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES message into a few fragments and retransmit them.
+ * A peer beyond this loses its handshake.
+ */
+export const MAX_HANDSHAKE_FRAGMENTS_PER_PEER = 32;
+
+/**
+ * Bytes of partial handshake messages one pending handshake may feed to werift: four times
+ * MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES (a whole message and three retransmissions of it).
+ * A peer beyond this loses its handshake.
+ */
+export const MAX_HANDSHAKE_FRAGMENT_BYTES_PER_PEER = 4 * MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES;
+
+/**
+ * Records of the client's final flight handed to werift after the handshake, per session
+ * (retransmissions, so that werift resends its final flight, RFC 6347 §4.2.4): the flight's
+ * 5 records times CLIENT_HANDSHAKE_RETRANSMISSIONS is 20. Further copies are dropped.
+ */
+export const MAX_FINAL_FLIGHT_RETRANSMITTED_RECORDS = 32;
+
+/**
+ * Default limit of handshakes in progress from one source (an IPv4 address, an IPv6 /64).
+ * 50 agents behind one office NAT that all reconnect at once after a hub restart hold 50,
+ * and up to 100 if each retries from a new port before its first attempt times out; 128
+ * leaves room for that while a single host cannot fill the hub.
+ */
+export const DEFAULT_MAX_HANDSHAKES_PER_IP = 128;
+
+/**
+ * Default limit of handshakes in progress plus sessions not yet authenticated (the hub has
+ * not accepted the agent's hello) from one source (an IPv4 address, an IPv6 /64). The same
+ * rationale and figure as DEFAULT_MAX_HANDSHAKES_PER_IP: a handshake becomes such a session,
+ * so the two together stay within one budget.
+ */
+export const DEFAULT_MAX_UNAUTHENTICATED_PER_IP = 128;
+
+/**
+ * Default share of `maxSessions`, in percent, that handshakes in progress and unauthenticated
+ * sessions may use together; the rest is kept for authenticated agents, so hosts that open
+ * many sessions and never authenticate cannot lock real agents out (5,000 of 10,000).
+ */
+export const DEFAULT_UNAUTHENTICATED_SHARE_PERCENT = 50;
+
+/** Refusals of one kind (per-IP limits, session limits, no certificate) are logged at most once per this many ms. */
+export const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+/** Default period of the hub's `dtls counters` log line (only when a figure of `stats()` changed), in ms. */
+export const DEFAULT_STATS_LOG_INTERVAL_MS = 60_000;
+
 /** Length of the generated cookie secret, in bytes. */
 export const COOKIE_SECRET_BYTES = 32;
 

@@ -75,3 +75,13 @@ export function encodeHelloVerifyRequest(hello: ClientHelloInfo, cookie: Buffer)
   cookie.copy(message, HANDSHAKE_HEADER_BYTES + 3);
   return encodeRecord(ContentType.Handshake, DTLS_1_0_VERSION, 0, hello.recordSequence, message);
 }
+
+/**
+ * The HelloVerifyRequest answering `hello`, or null when it would be larger than the datagram
+ * of `requestBytes` that asked for it: the stateless reply must not amplify (RFC 6347 §4.2.1).
+ * With a 32-byte cookie it is 60 bytes and the smallest well-formed ClientHello datagram 67.
+ */
+export function helloVerifyRequestWithin(hello: ClientHelloInfo, cookie: Buffer, requestBytes: number): Buffer | null {
+  const request = encodeHelloVerifyRequest(hello, cookie);
+  return request.length <= requestBytes ? request : null;
+}

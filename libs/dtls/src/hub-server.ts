@@ -3,49 +3,43 @@ import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import { type Logger, silentLogger } from '@hopgate/log';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_SESSIONS, UDP_SOCKET_BUFFER_BYTES } from './constants.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, REFUSAL_LOG_INTERVAL_MS, UDP_SOCKET_BUFFER_BYTES } from './constants.js';
 import { isClientHelloRecord, parseClientHello, type ClientHelloInfo } from './client-hello.js';
-import { CookieAuthority, encodeHelloVerifyRequest } from './cookie.js';
+import { CookieAuthority, helloVerifyRequestWithin } from './cookie.js';
+import { FinalFlight } from './final-flight.js';
+import { HandshakeBudget } from './handshake-budget.js';
+import { checkClientFlightRecord, type HandshakeFragmentHeader } from './handshake-fragment.js';
 import { newHubCounters, type HubCounters } from './hub-counters.js';
+import { PeerAdmission, sourceKeyOf, type AdmissionRefusal } from './peer-admission.js';
 import { ContentType, parseRecords, type DtlsRecord } from './record.js';
 import type { RecordProtection } from './record-protection.js';
 import { loadServerCredentials, type ServerCredentials } from './server-credentials.js';
 import { DtlsServerLink } from './server-link.js';
+import { serverLimits, type DtlsServerOptions, type ServerLimits } from './server-options.js';
+import { ThrottledLog } from './throttled-log.js';
 import { WeriftHandshake } from './werift-handshake.js';
 
 /** "No certificate yet" refusals are logged at most once per this many ms. */
-export const NO_CERTIFICATE_LOG_INTERVAL_MS = 10_000;
+export const NO_CERTIFICATE_LOG_INTERVAL_MS = REFUSAL_LOG_INTERVAL_MS;
 
-export interface DtlsServerOptions {
-  /** Address to bind, e.g. "0.0.0.0" or "::". */
-  host: string;
-  /** UDP port; 0 picks a free one (see `address()`). */
-  port: number;
-  /**
-   * PEM chain: leaf first, then intermediates. With neither `certPem` nor `keyPem` the server
-   * listens without a certificate and refuses handshakes until `setCertificate` gives one.
-   */
-  certPem?: string;
-  /** PEM key (PKCS#8, SEC1 or PKCS#1): P-256 ECDSA or RSA. */
-  keyPem?: string;
-  /** HMAC key for stateless cookies; default 32 random bytes. Share it between hubs behind one address. */
-  cookieSecret?: Buffer;
-  /** Deadline for a handshake after its verified ClientHello; default DEFAULT_HANDSHAKE_TIMEOUT_MS. */
-  handshakeTimeoutMs?: number;
-  /** Limit of peers (live sessions + handshakes); default DEFAULT_MAX_SESSIONS. */
-  maxSessions?: number;
-  /** Default silentLogger(); pass a child logger named for the component. */
-  logger?: Logger;
-}
+/** The epoch of the records a handshake protects: its encrypted Finished (RFC 6347 §4.1). */
+const HANDSHAKE_PROTECTED_EPOCH = 1;
 
 export interface DtlsHubStats extends HubCounters {
   sessions: number;
   pending_handshakes: number;
+  /** Live sessions not yet marked authenticated. */
+  unauthenticated_sessions: number;
+  /** Sources (IPv4 addresses, IPv6 /64s) with a handshake or an unauthenticated session. */
+  admission_sources: number;
 }
 
 interface PendingHandshake {
   handshake: WeriftHandshake;
   timer: NodeJS.Timeout;
+  /** The per-IP key it counts under. */
+  source: string;
+  budget: HandshakeBudget;
 }
 
 interface Peer {
@@ -77,32 +71,44 @@ export class DtlsHubServer extends EventEmitter {
   private readonly counters = newHubCounters();
   private readonly cookies: CookieAuthority;
   private readonly logger: Logger;
+  private readonly refusals: ThrottledLog;
+  private readonly admission: PeerAdmission;
   private readonly handshakeTimeoutMs: number;
   private readonly maxSessions: number;
+  private readonly statsTimer: NodeJS.Timeout | undefined;
+  private lastLoggedStats = '';
   private credentials: ServerCredentials | undefined;
   private closed = false;
-  private lastNoCertificateLog = 0;
 
   private constructor(
     private readonly socket: dgram.Socket,
     credentials: ServerCredentials | undefined,
     options: DtlsServerOptions,
+    limits: ServerLimits,
   ) {
     super();
     this.credentials = credentials;
     this.cookies = new CookieAuthority(options.cookieSecret);
     this.logger = options.logger ?? silentLogger();
+    this.refusals = new ThrottledLog(this.logger, REFUSAL_LOG_INTERVAL_MS);
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.maxSessions = limits.maxSessions;
+    this.admission = new PeerAdmission(limits);
+    this.lastLoggedStats = JSON.stringify(this.stats());
+    if (limits.statsLogIntervalMs > 0) {
+      this.statsTimer = setInterval(() => this.logStatsIfChanged(), limits.statsLogIntervalMs);
+      this.statsTimer.unref();
+    }
     socket.on('message', (datagram, rinfo) => this.onMessage(datagram, rinfo));
     socket.on('error', (err) => this.logger.warn({ err }, 'udp socket error'));
   }
 
-  /** Binds the socket and starts serving. Rejects with HopError(BadConfig) for a bad cert/key, or only one of them. */
+  /** Binds the socket and starts serving. Rejects with HopError(BadConfig) for a bad cert/key, only one of them, or a bad limit. */
   static async listen(options: DtlsServerOptions): Promise<DtlsHubServer> {
     if ((options.certPem === undefined) !== (options.keyPem === undefined)) {
       throw new HopError(ErrorCode.BadConfig, 'DTLS certificate and key: give both or neither');
     }
+    const limits = serverLimits(options);
     const credentials = options.certPem !== undefined && options.keyPem !== undefined ? loadServerCredentials(options.certPem, options.keyPem) : undefined;
     const socket = dgram.createSocket({
       type: isIPv6(options.host) ? 'udp6' : 'udp4',
@@ -116,8 +122,17 @@ export class DtlsHubServer extends EventEmitter {
         resolve();
       });
     });
-    const server = new DtlsHubServer(socket, credentials, options);
-    server.logger.info({ address: server.address() }, 'dtls hub listening');
+    const server = new DtlsHubServer(socket, credentials, options, limits);
+    server.logger.info(
+      {
+        address: server.address(),
+        max_sessions: limits.maxSessions,
+        max_handshakes_per_ip: limits.maxHandshakesPerIp,
+        max_unauthenticated_per_ip: limits.maxUnauthenticatedPerIp,
+        max_unauthenticated: limits.maxUnauthenticated,
+      },
+      'dtls hub listening',
+    );
     return server;
   }
 
@@ -143,14 +158,22 @@ export class DtlsHubServer extends EventEmitter {
   }
 
   stats(): DtlsHubStats {
-    return { ...this.counters, sessions: this.live.size, pending_handshakes: this.pending.size };
+    return {
+      ...this.counters,
+      sessions: this.live.size,
+      pending_handshakes: this.pending.size,
+      unauthenticated_sessions: this.admission.unauthenticatedSessions,
+      admission_sources: this.admission.sourceCount,
+    };
   }
 
   /** Sends close_notify to every session, abandons handshakes and closes the socket. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.statsTimer) clearInterval(this.statsTimer);
     for (const link of [...this.live.values()]) link.close();
     for (const remote of [...this.pending.keys()]) this.dropPending(remote);
+    this.logStatsIfChanged();
     this.closed = true;
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
@@ -165,18 +188,22 @@ export class DtlsHubServer extends EventEmitter {
       }
       const peer = { address: rinfo.address, port: rinfo.port, family: rinfo.family };
       const remote = formatRemote(peer);
-      for (const record of records) this.route(record, remote, peer);
+      const hello = records.find(isClientHelloRecord);
+      if (hello) {
+        // One datagram starts one unit of work: its first ClientHello, and one reply at most
+        // (RFC 6347 §4.2.1: the cookie exchange must not amplify).
+        this.counters.datagram_records_dropped += records.length - 1;
+        this.onClientHello(hello, remote, peer, datagram.length);
+        return;
+      }
+      for (const record of records) this.route(record, remote);
     } catch (err) {
       this.counters.internal_errors += 1;
       this.logger.warn({ err, remote: formatRemote(rinfo) }, 'error handling a datagram');
     }
   }
 
-  private route(record: DtlsRecord, remote: string, peer: Peer): void {
-    if (isClientHelloRecord(record)) {
-      this.onClientHello(record, remote, peer);
-      return;
-    }
+  private route(record: DtlsRecord, remote: string): void {
     const pending = this.pending.get(remote);
     const live = this.live.get(remote);
     switch (record.type) {
@@ -198,15 +225,45 @@ export class DtlsHubServer extends EventEmitter {
         }
         return;
       default:
-        // Handshake and ChangeCipherSpec: the handshake in progress, else the live session's
-        // werift (it answers a retransmitted final client flight).
-        if (pending) pending.handshake.feed(record.bytes);
+        // Handshake and ChangeCipherSpec: the handshake in progress, else the live session
+        // (which hands werift an exact retransmission of the final client flight only).
+        if (pending) this.feedPending(record, remote, pending);
         else if (live) live.handleHandshakeRecord(record);
         else this.counters.stray_dropped += 1;
     }
   }
 
-  private onClientHello(record: DtlsRecord, remote: string, peer: Peer): void {
+  /**
+   * A handshake or ChangeCipherSpec record for a handshake in progress: checked (RFC 6347
+   * §4.2.3) and charged to the handshake's budget before werift buffers anything for it.
+   */
+  private feedPending(record: DtlsRecord, remote: string, pending: PendingHandshake): void {
+    let fragments: HandshakeFragmentHeader[] = [];
+    if (record.epoch === 0) {
+      const checked = checkClientFlightRecord(record, MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES);
+      if (!checked) {
+        this.counters.handshake_records_invalid += 1;
+        return;
+      }
+      fragments = checked;
+    } else if (record.epoch !== HANDSHAKE_PROTECTED_EPOCH || record.type !== ContentType.Handshake) {
+      this.counters.stray_dropped += 1;
+      return;
+    }
+    if (!pending.budget.charge(fragments)) {
+      this.exceedBudget(remote);
+      return;
+    }
+    pending.handshake.feed(record.bytes);
+  }
+
+  private exceedBudget(remote: string): void {
+    this.counters.handshake_limits_exceeded += 1;
+    this.refusals.warn('handshake_limits', { remote }, 'handshake dropped: the peer sent more handshake records or fragments than allowed');
+    this.dropPending(remote);
+  }
+
+  private onClientHello(record: DtlsRecord, remote: string, peer: Peer, datagramBytes: number): void {
     const hello = parseClientHello(record);
     if (!hello) {
       this.counters.garbage_dropped += 1;
@@ -215,14 +272,20 @@ export class DtlsHubServer extends EventEmitter {
     // RFC 6347 §4.2.1: without a valid cookie, answer statelessly and allocate nothing.
     if (!this.cookies.verify(peer.address, peer.port, hello)) {
       if (hello.cookie.length > 0) this.counters.bad_cookies += 1;
-      const cookie = this.cookies.make(peer.address, peer.port, hello);
-      this.sendTo(encodeHelloVerifyRequest(hello, cookie), peer);
+      const request = helloVerifyRequestWithin(hello, this.cookies.make(peer.address, peer.port, hello), datagramBytes);
+      if (!request) {
+        this.counters.hello_verify_suppressed += 1;
+        return;
+      }
+      this.sendTo(request, peer);
       this.counters.cookies_sent += 1;
       return;
     }
     const pending = this.pending.get(remote);
     if (pending?.handshake.clientRandom.equals(hello.random)) {
-      pending.handshake.feed(record.bytes); // retransmitted ClientHello: werift resends flight 4
+      // A retransmitted ClientHello: werift resends flight 4, within the handshake's budget.
+      if (pending.budget.charge()) pending.handshake.feed(record.bytes);
+      else this.exceedBudget(remote);
       return;
     }
     const live = this.live.get(remote);
@@ -230,22 +293,42 @@ export class DtlsHubServer extends EventEmitter {
     const credentials = this.credentials;
     if (!credentials) {
       this.counters.handshakes_refused_no_certificate += 1;
-      const now = Date.now();
-      if (now - this.lastNoCertificateLog >= NO_CERTIFICATE_LOG_INTERVAL_MS) {
-        this.lastNoCertificateLog = now;
-        this.logger.warn({ remote }, 'handshake refused: this hub has no certificate yet');
-      }
+      this.refusals.warn('no_certificate', { remote }, 'handshake refused: this hub has no certificate yet');
       return;
     }
     if (!pending && !live && this.live.size + this.pending.size >= this.maxSessions) {
       this.counters.sessions_refused += 1;
-      this.logger.warn({ remote, max_sessions: this.maxSessions }, 'session limit reached, handshake refused');
+      this.refusals.warn('max_sessions', { remote, max_sessions: this.maxSessions }, 'session limit reached, handshake refused');
       return;
     }
-    this.startHandshake(record, hello, remote, peer, credentials);
+    const source = sourceKeyOf(peer.address);
+    // A new hello from a peer with a handshake in progress replaces it: no new admission.
+    const refusal = pending ? undefined : this.admission.refusal(source);
+    if (refusal) {
+      this.refuse(refusal, remote, source);
+      return;
+    }
+    this.startHandshake(record, hello, remote, source, peer, credentials);
   }
 
-  private startHandshake(record: DtlsRecord, hello: ClientHelloInfo, remote: string, peer: Peer, credentials: ServerCredentials): void {
+  private refuse(refusal: AdmissionRefusal, remote: string, source: string): void {
+    switch (refusal) {
+      case 'ip_handshakes':
+        this.counters.handshakes_refused_ip_handshakes += 1;
+        this.refusals.warn(refusal, { remote, source, max_handshakes_per_ip: this.admission.limits.maxHandshakesPerIp }, 'handshake refused: too many handshakes from this address');
+        return;
+      case 'ip_unauthenticated':
+        this.counters.handshakes_refused_ip_unauthenticated += 1;
+        this.refusals.warn(refusal, { remote, source, max_unauthenticated_per_ip: this.admission.limits.maxUnauthenticatedPerIp }, 'handshake refused: too many unauthenticated sessions from this address');
+        return;
+      case 'unauthenticated_share':
+        this.counters.handshakes_refused_unauthenticated_share += 1;
+        this.refusals.warn(refusal, { remote, source, max_unauthenticated: this.admission.limits.maxUnauthenticated }, 'handshake refused: the share of sessions kept for unauthenticated peers is full');
+        return;
+    }
+  }
+
+  private startHandshake(record: DtlsRecord, hello: ClientHelloInfo, remote: string, source: string, peer: Peer, credentials: ServerCredentials): void {
     if (this.pending.has(remote)) this.dropPending(remote);
     const handshake: WeriftHandshake = new WeriftHandshake(hello, {
       credentials,
@@ -260,7 +343,10 @@ export class DtlsHubServer extends EventEmitter {
       this.dropPending(remote);
     }, this.handshakeTimeoutMs);
     timer.unref();
-    this.pending.set(remote, { handshake, timer });
+    const budget = new HandshakeBudget();
+    budget.charge();
+    this.pending.set(remote, { handshake, timer, source, budget });
+    this.admission.handshakeStarted(source);
     try {
       handshake.start(record.bytes);
     } catch (err) {
@@ -281,6 +367,7 @@ export class DtlsHubServer extends EventEmitter {
     clearTimeout(entry.timer);
     entry.handshake.abort();
     this.pending.delete(remote);
+    this.admission.handshakeEnded(entry.source);
   }
 
   private promote(remote: string, handshake: WeriftHandshake, peer: Peer): void {
@@ -295,6 +382,8 @@ export class DtlsHubServer extends EventEmitter {
     }
     clearTimeout(entry.timer);
     this.pending.delete(remote);
+    const { source } = entry;
+    this.admission.handshakeCompleted(source);
     const link: DtlsServerLink = new DtlsServerLink({
       remote,
       clientRandom: handshake.clientRandom,
@@ -303,8 +392,11 @@ export class DtlsHubServer extends EventEmitter {
       logger: this.logger,
       sendRaw: (datagram) => this.sendTo(datagram, peer),
       feedHandshake: (bytes) => handshake.feed(bytes),
+      finalFlight: new FinalFlight(handshake.clientFinalFlight()),
+      onAuthenticated: () => this.admission.authenticated(source),
       release: () => {
         handshake.abort();
+        if (!link.isAuthenticated) this.admission.unauthenticatedClosed(source);
         if (this.live.get(remote) === link) this.live.delete(remote);
         this.logger.debug({ remote }, 'dtls session closed');
       },
@@ -318,6 +410,15 @@ export class DtlsHubServer extends EventEmitter {
     this.counters.handshakes += 1;
     this.logger.debug({ remote }, 'dtls session established');
     this.emit('session', link);
+  }
+
+  /** Logs `stats()` at info when a figure changed since the last time (periodic, and at close). */
+  private logStatsIfChanged(): void {
+    const stats = this.stats();
+    const snapshot = JSON.stringify(stats);
+    if (snapshot === this.lastLoggedStats) return;
+    this.lastLoggedStats = snapshot;
+    this.logger.info({ dtls: stats }, 'dtls counters');
   }
 
   private sendTo(datagram: Buffer, peer: Peer): void {

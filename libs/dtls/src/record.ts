@@ -1,4 +1,4 @@
-import { MAX_RECORD_FRAGMENT_BYTES, RECORD_HEADER_BYTES } from './constants.js';
+import { MAX_RECORD_FRAGMENT_BYTES, MAX_RECORDS_PER_DATAGRAM, RECORD_HEADER_BYTES } from './constants.js';
 
 /** DTLS content types (RFC 5246 §6.2.1). */
 export const ContentType = {
@@ -35,13 +35,15 @@ function isContentType(value: number): value is ContentType {
 /**
  * Splits a datagram into records (RFC 6347 §4.1: several records may share a datagram).
  * Returns null when the datagram is not well-formed DTLS: too short, unknown content type,
- * a version other than DTLS 1.x, an oversized or truncated record, or trailing bytes.
+ * a version other than DTLS 1.x, an oversized or truncated record, trailing bytes, or more
+ * than `maxRecords` records (the work one datagram may start is bounded).
  * Invalid datagrams are silently discarded (RFC 6347 §4.1.2.7).
  */
-export function parseRecords(datagram: Buffer): DtlsRecord[] | null {
+export function parseRecords(datagram: Buffer, maxRecords: number = MAX_RECORDS_PER_DATAGRAM): DtlsRecord[] | null {
   const records: DtlsRecord[] = [];
   let offset = 0;
   while (offset < datagram.length) {
+    if (records.length >= maxRecords) return null;
     if (datagram.length - offset < RECORD_HEADER_BYTES) return null;
     const type = datagram.readUInt8(offset);
     const version = datagram.readUInt16BE(offset + 1);

@@ -4,6 +4,7 @@ import type { Logger } from '@hopgate/log';
 import { MAX_DATAGRAM_SIZE_BYTES, MAX_SEND_DATAGRAM_BYTES } from './constants.js';
 import { probeDatagramSizesFor } from './path-mtu.js';
 import type { HubCounters } from './hub-counters.js';
+import type { FinalFlight } from './final-flight.js';
 import { ALERT_CLOSE_NOTIFY, AlertLevel, ContentType, type DtlsRecord } from './record.js';
 import type { RecordProtection } from './record-protection.js';
 import { ReplayWindow } from './replay-window.js';
@@ -20,6 +21,10 @@ export interface ServerLinkContext {
   sendRaw(datagram: Buffer): void;
   /** Hands a handshake-layer record to the session's werift instance (retransmissions). */
   feedHandshake(record: Buffer): void;
+  /** The client's final flight: what a retransmission must repeat to reach werift. */
+  finalFlight: FinalFlight;
+  /** The application accepted the peer (called at most once, never after release). */
+  onAuthenticated(): void;
   /** Frees the peer's state in the hub (called once, on close). */
   release(): void;
 }
@@ -37,6 +42,7 @@ export class DtlsServerLink implements DatagramLink {
   readonly remote: string;
   private readonly window = new ReplayWindow();
   private readonly events = new LinkEvents();
+  private authenticated = false;
 
   constructor(private readonly context: ServerLinkContext) {
     this.remote = context.remote;
@@ -50,6 +56,23 @@ export class DtlsServerLink implements DatagramLink {
 
   get isClosed(): boolean {
     return this.events.closed;
+  }
+
+  /** True once `markAuthenticated` was called. */
+  get isAuthenticated(): boolean {
+    return this.authenticated;
+  }
+
+  /**
+   * The application accepted the peer (the hub calls it once the agent's hello is accepted):
+   * the session no longer counts against the limits on unauthenticated sessions, per source
+   * and in all (`DtlsServerOptions.maxUnauthenticatedPerIp`, `maxUnauthenticated`). Until then a
+   * session is one of those. Idempotent; nothing after close.
+   */
+  markAuthenticated(): void {
+    if (this.authenticated || this.events.closed) return;
+    this.authenticated = true;
+    this.context.onAuthenticated();
   }
 
   send(datagram: Uint8Array): void {
@@ -88,32 +111,59 @@ export class DtlsServerLink implements DatagramLink {
     this.finish(err);
   }
 
-  /** @internal A handshake-layer record from the peer (a retransmitted client flight). */
+  /**
+   * @internal A handshake or ChangeCipherSpec record from the peer. Only an exact
+   * retransmission of its final flight reaches werift, which then resends its own
+   * (RFC 6347 §4.2.4); anything else is dropped and counted.
+   */
   handleHandshakeRecord(record: DtlsRecord): void {
-    if (!this.events.closed) this.context.feedHandshake(record.bytes);
+    if (this.events.closed) return;
+    const { counters, finalFlight } = this.context;
+    if (record.epoch === 0) {
+      if (finalFlight.acceptClear(record)) this.retransmitted(record);
+      else counters.epoch0_dropped += 1;
+      return;
+    }
+    const plaintext = this.open(record);
+    if (!plaintext) return;
+    if (record.type === ContentType.Handshake && finalFlight.acceptFinished(plaintext)) this.retransmitted(record);
+    else counters.stray_dropped += 1;
+  }
+
+  private retransmitted(record: DtlsRecord): void {
+    this.context.counters.final_flight_retransmissions += 1;
+    this.context.feedHandshake(record.bytes);
   }
 
   /** @internal An application-data or alert record of epoch 1 from the peer. */
   handleProtectedRecord(record: DtlsRecord): void {
     if (this.events.closed) return;
+    const plaintext = this.open(record);
+    if (!plaintext) return;
+    if (record.type === ContentType.ApplicationData) {
+      this.context.finalFlight.settle();
+      this.events.deliver(plaintext);
+      return;
+    }
+    this.handleAlert(plaintext);
+  }
+
+  /** Authenticates an epoch-1 record and updates the replay window; null (counted) when it is a replay or forged. */
+  private open(record: DtlsRecord): Buffer | null {
     const { counters } = this.context;
     // RFC 6347 §4.1.2.6: check the window first, update it only once the record authenticated.
     if (!this.window.check(record.sequence)) {
       counters.replays_dropped += 1;
-      return;
+      return null;
     }
     const plaintext = this.context.protection.open(record);
     if (!plaintext) {
       // RFC 6347 §4.1.2.7: invalid records are silently discarded.
       counters.auth_failures += 1;
-      return;
+      return null;
     }
     this.window.accept(record.sequence);
-    if (record.type === ContentType.ApplicationData) {
-      this.events.deliver(plaintext);
-      return;
-    }
-    this.handleAlert(plaintext);
+    return plaintext;
   }
 
   private handleAlert(alert: Buffer): void {

@@ -5,6 +5,8 @@ import { ClientHello } from 'werift-dtls/lib/dtls/src/handshake/message/client/h
 import type { TransportContext } from 'werift-dtls/lib/dtls/src/context/transport.js';
 import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import type { ClientHelloInfo } from './client-hello.js';
+import { MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, MAX_HANDSHAKE_FRAGMENTS_PER_PEER } from './constants.js';
+import type { ClientFinalFlight } from './final-flight.js';
 import { RecordProtection, type AeadCipher } from './record-protection.js';
 import type { ServerCredentials } from './server-credentials.js';
 
@@ -30,6 +32,12 @@ interface WeriftTransport {
 
 /** The epoch that werift switches to after ChangeCipherSpec. */
 const FIRST_PROTECTED_EPOCH = 1;
+
+/** werift's flight number for the client's final flight in its handshake cache. */
+const CLIENT_FINAL_FLIGHT = 5;
+
+/** Handshake type of Finished (RFC 5246 §7.4). */
+const FINISHED_MESSAGE_TYPE = 20;
 
 /**
  * One server-side handshake run by a werift-dtls DtlsServer, for a ClientHello whose
@@ -66,6 +74,9 @@ export class WeriftHandshake {
       key: options.credentials.keyPkcs8Pem,
       signatureHash: options.credentials.signatureHash,
       extendedMasterSecret: true,
+      // The hub checks clear records before werift sees them; these bound the encrypted ones.
+      maxHandshakeMessageBytes: MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES,
+      maxBufferedFragments: MAX_HANDSHAKE_FRAGMENTS_PER_PEER,
     });
     this.server.onConnect.subscribe(() => {
       if (this.state !== 'handshaking') return;
@@ -107,6 +118,19 @@ export class WeriftHandshake {
     const aead = this.server.cipher.cipher as unknown as AeadCipher | undefined;
     if (!aead) throw new HopError(ErrorCode.Internal, 'werift cipher missing after handshake');
     return new RecordProtection(aead, this.server.dtls, FIRST_PROTECTED_EPOCH);
+  }
+
+  /**
+   * The client's final flight as werift took it (the first copy of each message), each
+   * message whole: header and body. Valid once connected.
+   */
+  clientFinalFlight(): ClientFinalFlight {
+    const messages = this.server.dtls.handshakeCache[CLIENT_FINAL_FLIGHT]?.data ?? [];
+    const finished = messages.find((message) => message.msg_type === FINISHED_MESSAGE_TYPE);
+    return {
+      clearMessages: messages.filter((message) => message !== finished).map((message) => message.serialize()),
+      finished: finished?.serialize(),
+    };
   }
 
   /** Stops werift's retransmissions and ignores anything further. */

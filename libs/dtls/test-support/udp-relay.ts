@@ -44,6 +44,11 @@ export class UdpRelay {
     return new UdpRelay(downstream, upstream, target);
   }
 
+  /** Sends a datagram to the server from the relay's upstream socket, as if the client had sent it. */
+  sendToServer(datagram: Buffer): void {
+    this.upstream.send(datagram, this.target.port, this.target.host);
+  }
+
   /** Where clients send. */
   get port(): number {
     return this.downstream.address().port;

@@ -4,11 +4,10 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { HopError, ErrorCode } from '@hopgate/errors';
-import { waitFor } from '@hopgate/testkit';
+import { cookieFromHelloVerifyRequest, rawClientHello, waitFor } from '@hopgate/testkit';
 import { DtlsHubServer, connectDtls, type DtlsServerLink } from '../src/index.js';
 import { makeTestPki, TEST_SERVER_NAME, type TestPki } from '../test-support/certs.js';
 import { collect, connectPair, numbered, type LinkPair, TEST_TIMEOUT_MS } from '../test-support/fixtures.js';
-import { cookieFromHelloVerifyRequest, rawClientHello } from '../test-support/raw-hello.js';
 
 async function udpSocket(port = 0, reuseAddr = false): Promise<dgram.Socket> {
   const socket = dgram.createSocket({ type: 'udp4', reuseAddr });

@@ -12,7 +12,7 @@ import { ContentType, parseRecords } from '../src/record.js';
 import { ReplayWindow } from '../src/replay-window.js';
 import { loadServerCredentials, parsePemCertificates } from '../src/server-credentials.js';
 import { makeTestPki, TEST_SERVER_NAME, type TestPki } from '../test-support/certs.js';
-import { cookieFromHelloVerifyRequest, rawClientHello } from '../test-support/raw-hello.js';
+import { cookieFromHelloVerifyRequest, rawClientHello } from '@hopgate/testkit';
 
 describe('ReplayWindow (RFC 6347 §4.1.2.6)', () => {
   test('accepts new records, drops duplicates and records older than 64', () => {

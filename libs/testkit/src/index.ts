@@ -9,3 +9,18 @@ export { UdpLossProxy, DEFAULT_REORDER_DELAY_MS, PROXY_FLOW_IDLE_MS, type UdpImp
 export { RssSampler, readRssBytes, formatMiB, DEFAULT_RSS_SAMPLE_INTERVAL_MS, type RssFigures } from './rss-sampler.js';
 export { startBodyOrigin, answerSha256, randomChunks, BODY_CHUNK_BYTES, type BodyOrigin, type DownloadState } from './body-origin.js';
 export { startPebble, PEBBLE_START_TIMEOUT_MS, type PebbleOptions, type RunningPebble } from './pebble.js';
+export {
+  RawDtlsPeer,
+  rawRecord,
+  rawHandshakeFragment,
+  rawPartialCertificate,
+  rawClientHello,
+  cookieFromHelloVerifyRequest,
+  RAW_CONTENT_TYPE,
+  RAW_HANDSHAKE_TYPE,
+  RAW_PEER_REPLY_TIMEOUT_MS,
+  RAW_PARTIAL_MESSAGE_BYTES,
+  RAW_PARTIAL_FRAGMENT_BYTES,
+  type RawHandshakeFragment,
+  type RawHelloOptions,
+} from './raw-dtls.js';

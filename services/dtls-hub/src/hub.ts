@@ -117,6 +117,7 @@ export class Hub {
       port: cfg.dtlsListen.port,
       certPem: initial?.certPem,
       keyPem: initial?.keyPem,
+      ...cfg.dtlsLimits,
       logger: this.logger.child({ component: 'dtls' }),
     });
     this.certificate?.start();
@@ -162,11 +163,12 @@ export class Hub {
         return;
       }
       sawControl = true;
-      void this.authenticate(conn, stream, link.remote, log).finally(() => clearTimeout(authTimer));
+      void this.authenticate(conn, stream, link, log).finally(() => clearTimeout(authTimer));
     });
   }
 
-  private async authenticate(conn: Connection, control: TransportStream, remote: string, log: Logger): Promise<void> {
+  private async authenticate(conn: Connection, control: TransportStream, link: DtlsServerLink, log: Logger): Promise<void> {
+    const remote = link.remote;
     const reader = new MessageStreamReader(control);
     const reject = (code: ErrorCode, reason: string): void => {
       log.warn({ code, reason }, 'agent refused');
@@ -213,6 +215,7 @@ export class Hub {
       this.nc?.publish(this.subjects.sessionClaimed, JSON.stringify(claim));
       control.write(encodePreface());
       control.write(encodeMessage({ type: 'hello_ok', hub_id: this.config.hubId, epoch }));
+      link.markAuthenticated(); // leaves the DTLS server's limits on unauthenticated sessions
       slog.info({ epoch }, 'agent session established');
     } catch (err) {
       slog.error({ err: errorMessageOf(err) }, 'cannot record the session in redis');
