@@ -217,7 +217,8 @@ test('wrong token: the hub refuses, the agent logs why and backs off; nothing is
     const refused = await agent.waitForLog('refused', (r) => r.msg === 'the hub refused this agent');
     assert.equal(refused['code'], 'ERR_AUTH_FAILED');
     assert.match(String(refused['reason']), /wrong token/);
-    await agent.waitForLog('backoff', (r) => r.msg === 'reconnecting after backoff');
+    assert.equal(refused['attempt'], 1);
+    assert.ok(typeof refused['delay_ms'] === 'number' && refused['delay_ms'] > 0, 'the refusal line names the backoff delay');
     assert.equal((await pub.request('intruder.hopgate.test', '/')).status, 502);
     assert.equal(agent.countLogs((r) => r.msg === 'online: session established'), 0);
   } finally {
