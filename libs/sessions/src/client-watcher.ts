@@ -22,8 +22,8 @@ export interface ClientWatcherOptions {
 /**
  * Tells a hub at once when a client key changes (a token replaced with `client add --replace`
  * or a hand-made HSET, a client removed), through Redis keyspace notifications on
- * `hopgate:client:*` when the server publishes them (notify-keyspace-events with K and h, or
- * A). It only reads that setting, never sets it. Pub/sub loses events while disconnected, so
+ * `hopgate:client:*` when the server publishes them (notify-keyspace-events with K and h, and
+ * g for DEL; or A). It only reads that setting, never sets it. Pub/sub loses events while disconnected, so
  * a reconnect emits 'resync'; when notifications are off, the owner's periodic check is the
  * only detection, and `ensureSubscribed()` (called on that period) subscribes once they are on.
  * Uses a duplicate of the caller's ioredis client for the subscription.
@@ -86,7 +86,7 @@ export class ClientWatcher extends EventEmitter<ClientWatcherEvents> {
     const changed = state !== this.state;
     this.state = state;
     if (state === 'off') {
-      if (changed) this.log.info('keyspace notifications are off: token changes are noticed by the periodic session check only (set notify-keyspace-events to include K and h for instant checks)');
+      if (changed) this.log.info('keyspace notifications are off: token changes are noticed by the periodic session check only (set notify-keyspace-events to include K, g and h for instant checks)');
       return;
     }
     this.subscribe();
