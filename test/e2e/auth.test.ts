@@ -35,6 +35,8 @@ const REFUSED_MIN_MS = 200;
 const REFUSED_MAX_MS = 1_600;
 /** Refusals observed in the backoff test: enough to reach the cap twice. */
 const REFUSALS_OBSERVED = 6;
+/** Credits an address can have regained in `ms` of the throttle's refill. */
+const refilledIn = (ms: number): number => Math.ceil(ms / AUTH_FAILURE_REFILL_INTERVAL_MS) + 1;
 /** An agent that must not retry during a test (its first refusal is all we look at), in ms. */
 const NO_RETRY_MS = 600_000;
 const TEST_TIMEOUT_MS = 90_000;
@@ -111,11 +113,12 @@ test('unknown id, wrong token and a malformed id get the same refusal; the hub l
 
 test('hopgate client add --replace ends the session within 2 s; the agent reconnects with the old token and is refused', { timeout: TEST_TIMEOUT_MS }, async () => {
   const { agent, host } = await onlineClient('rotated');
+  const cliStartedAt = Date.now();
   const res = await stack.cli(['client', 'add', 'rotated', '--replace']);
   assert.equal(res.code, 0, res.stderr);
-  const replacedAt = Date.now();
+  const cliDoneAt = Date.now();
   const ended = await agent.waitForLog('session ended by the hub', (r) => r.msg === 'hub ended this session', TOKEN_REPLACED_DEADLINE_MS);
-  const took = Date.now() - replacedAt;
+  const endedAt = Date.parse(String(ended['time']));
   assert.equal(ended['code'], 'ERR_AUTH_FAILED');
   assert.equal(ended['reason'], 'token replaced');
   const hubLine = await hubLog.waitForLog('credentials changed', (r) => r.msg === 'client credentials changed: ending the session' && r['client_id'] === 'rotated');
@@ -124,7 +127,7 @@ test('hopgate client add --replace ends the session within 2 s; the agent reconn
   assert.equal(refused['reason'], AUTH_FAILED_REASON);
   assert.equal((await pub.request(host, '/hello')).status, 502);
   assert.equal(await redisCli('EXISTS', 'hopgate:session:rotated'), '0', 'the session record is released');
-  console.log(`# client add --replace: session ended ${took} ms after the CLI returned`);
+  console.log(`# client add --replace: the CLI ran ${cliDoneAt - cliStartedAt} ms; the agent heard go_away ${endedAt - cliStartedAt} ms after it started`);
   await agent.stop();
 });
 
@@ -241,7 +244,8 @@ test(`throttling: after ${AUTH_FAILURE_BURST} failures from one address the hub 
   const throttledLine = (): LogRecord | undefined => hubLog.records.slice(from).find((r) => r.msg === 'agent logins from this address throttled: refused without checking');
   // Failed logins until the hub says it throttles (credits refill meanwhile: allow a few more than the burst).
   let attempts = 0;
-  while (!throttledLine() && attempts < AUTH_FAILURE_BURST * 2) {
+  const loopStartedAt = Date.now();
+  while (!throttledLine() && attempts < AUTH_FAILURE_BURST * 4) {
     const reply = await tryLogin(stack, 'neighbour', 'guess');
     assert.deepEqual(reply, { type: 'hello_reject', code: 'ERR_AUTH_FAILED', reason: AUTH_FAILED_REASON });
     attempts += 1;
@@ -251,7 +255,7 @@ test(`throttling: after ${AUTH_FAILURE_BURST} failures from one address the hub 
   assert.equal(line['address'], '127.0.0.1');
   assert.equal(line.level, 'warn');
   const checked = hubLog.records.slice(from).filter((r) => r.msg === 'agent authentication failed').length;
-  assert.ok(checked <= AUTH_FAILURE_BURST, `${checked} attempts were checked`);
+  assert.ok(checked <= AUTH_FAILURE_BURST + refilledIn(Date.now() - loopStartedAt), `${checked} attempts were checked`);
   console.log(`# throttle: ${attempts} failed logins, ${checked} checked against Redis`);
 
   // Throttled attempts are answered without asking Redis (HGET is how the hub reads a client's
@@ -268,13 +272,16 @@ test(`throttling: after ${AUTH_FAILURE_BURST} failures from one address the hub 
   const throttledTries = 8;
   const hgetBefore = await hgets();
   const failuresBefore = hubLog.countLogs((r) => r.msg === 'agent authentication failed');
+  const triesStartedAt = Date.now();
   for (let i = 0; i < throttledTries; i++) {
     const reply = await tryLogin(stack, 'neighbour', 'guess');
     assert.deepEqual(reply, { type: 'hello_reject', code: 'ERR_AUTH_FAILED', reason: AUTH_FAILED_REASON });
   }
   const hgetDelta = (await hgets()) - hgetBefore;
   const failuresChecked = hubLog.countLogs((r) => r.msg === 'agent authentication failed') - failuresBefore;
-  assert.ok(failuresChecked <= 3, `${failuresChecked} of ${throttledTries} throttled attempts were checked`);
+  const triesTook = Date.now() - triesStartedAt;
+  assert.ok(failuresChecked <= refilledIn(triesTook), `${failuresChecked} of ${throttledTries} throttled attempts were checked in ${triesTook} ms`);
+  assert.ok(failuresChecked < throttledTries);
   assert.ok(hgetDelta <= failuresChecked + 3, `${hgetDelta} HGETs for ${throttledTries} throttled attempts`);
   assert.equal(hubLog.records.slice(from).filter((r) => r.msg === 'agent logins from this address throttled: refused without checking').length, 1, 'one throttle line per interval');
 
