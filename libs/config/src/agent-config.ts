@@ -22,6 +22,10 @@ export interface AgentConfig {
   logLevel: string;
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  /** `refused_retry_min_ms`: first retry delay after the hub refused this agent. */
+  refusedRetryMinMs: number;
+  /** `refused_retry_max_ms`: cap of the retry delay after refusals. */
+  refusedRetryMaxMs: number;
   /** `origin_connect_timeout_ms`: time to connect to a local service (requests and upgrades); 0 = none. */
   originConnectTimeoutMs: number;
   /** `response_header_timeout_ms`: time to a local service's response head; 0 = none. */
@@ -67,7 +71,8 @@ export function parseAgentConfig(raw: RawSettings, env: Readonly<Record<string, 
   if (!servicesRaw || typeof servicesRaw !== 'object' || Array.isArray(servicesRaw)) {
     throw new HopError(ErrorCode.BadConfig, 'agent config: "services" must be a map of name: 127.0.0.1:PORT');
   }
-  const services: Record<string, ListenAddress> = {};
+  // Null prototype: a service name from the wire ("constructor", "toString") finds nothing inherited.
+  const services = Object.create(null) as Record<string, ListenAddress>;
   for (const [name, target] of Object.entries(servicesRaw as Record<string, unknown>)) {
     if (!ID_PATTERN.test(name)) throw new HopError(ErrorCode.BadConfig, `agent config: service name "${name}" must match ${ID_PATTERN}`);
     if (typeof target !== 'string') throw new HopError(ErrorCode.BadConfig, `agent config: service "${name}" must be host:port`);
@@ -90,6 +95,11 @@ export function parseAgentConfig(raw: RawSettings, env: Readonly<Record<string, 
   if (reconnectMinMs < 1 || reconnectMaxMs < reconnectMinMs) {
     throw new HopError(ErrorCode.BadConfig, 'agent config: need 1 <= reconnect_min_ms <= reconnect_max_ms');
   }
+  const refusedRetryMinMs = int(raw, 'refused_retry_min_ms', D.DEFAULT_REFUSED_RETRY_MIN_MS);
+  const refusedRetryMaxMs = int(raw, 'refused_retry_max_ms', D.DEFAULT_REFUSED_RETRY_MAX_MS);
+  if (refusedRetryMinMs < 1 || refusedRetryMaxMs < refusedRetryMinMs) {
+    throw new HopError(ErrorCode.BadConfig, 'agent config: need 1 <= refused_retry_min_ms <= refused_retry_max_ms');
+  }
   return {
     server,
     clientId,
@@ -101,6 +111,8 @@ export function parseAgentConfig(raw: RawSettings, env: Readonly<Record<string, 
     logLevel: env['HOPGATE_LOG_LEVEL'] || str(raw, 'log_level', false) || D.DEFAULT_LOG_LEVEL,
     reconnectMinMs,
     reconnectMaxMs,
+    refusedRetryMinMs,
+    refusedRetryMaxMs,
     originConnectTimeoutMs: int(raw, 'origin_connect_timeout_ms', D.DEFAULT_ORIGIN_CONNECT_TIMEOUT_MS),
     responseHeaderTimeoutMs: int(raw, 'response_header_timeout_ms', D.DEFAULT_RESPONSE_HEADER_TIMEOUT_MS),
     bodyIdleTimeoutMs: int(raw, 'body_idle_timeout_ms', D.DEFAULT_BODY_IDLE_TIMEOUT_MS),

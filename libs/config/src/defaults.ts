@@ -39,6 +39,13 @@ export const MAX_STREAMS_PER_AGENT_LIMIT = 65_536;
 /** Agent reconnect backoff: first delay, cap, both in ms (full jitter applied). */
 export const DEFAULT_RECONNECT_MIN_MS = 500;
 export const DEFAULT_RECONNECT_MAX_MS = 30_000;
+/**
+ * Agent retry after the hub refused it (ERR_AUTH_FAILED, ERR_BAD_VERSION), in ms: first delay
+ * and cap of its own backoff (doubling, jittered). A refusal does not cure itself the way a
+ * lost network does: it waits for an operator, so retries grow to minutes instead of seconds.
+ */
+export const DEFAULT_REFUSED_RETRY_MIN_MS = 5_000;
+export const DEFAULT_REFUSED_RETRY_MAX_MS = 300_000;
 /** Agent: time to connect to a local service, in ms. */
 export const DEFAULT_ORIGIN_CONNECT_TIMEOUT_MS = 10_000;
 /**

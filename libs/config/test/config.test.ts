@@ -22,6 +22,8 @@ import {
   DEFAULT_CERT_REREAD_INTERVAL_MS,
   DEFAULT_ACME_RENEW_CHECK_INTERVAL_MS,
   DEFAULT_ACME_RETRY_BASE_MS,
+  DEFAULT_REFUSED_RETRY_MIN_MS,
+  DEFAULT_REFUSED_RETRY_MAX_MS,
   loadCertManagerConfig,
 } from '../src/index.js';
 
@@ -175,6 +177,27 @@ test('agent config: origin timeouts, defaults and overrides', () => {
   assert.equal(set.bodyIdleTimeoutMs, 0);
   assert.throws(() => parseAgentConfig({ ...base, response_header_timeout_ms: -1 }, {}), /"response_header_timeout_ms" must be a non-negative integer/);
   assert.throws(() => parseAgentConfig({ ...base, body_idle_timeout_ms: 'soon' }, {}), /"body_idle_timeout_ms" must be a non-negative integer/);
+});
+
+test('agent config: retry after a refusal grows to minutes by default; bounds validated', () => {
+  const base = { server: 'h:1', client_id: 'a', token: 't', services: { w: '127.0.0.1:1' } };
+  const defaults = parseAgentConfig(base, {});
+  assert.equal(defaults.refusedRetryMinMs, DEFAULT_REFUSED_RETRY_MIN_MS);
+  assert.equal(defaults.refusedRetryMaxMs, DEFAULT_REFUSED_RETRY_MAX_MS);
+  assert.equal(DEFAULT_REFUSED_RETRY_MIN_MS, 5_000);
+  assert.equal(DEFAULT_REFUSED_RETRY_MAX_MS, 300_000);
+  const set = parseAgentConfig({ ...base, refused_retry_min_ms: 100, refused_retry_max_ms: 400 }, {});
+  assert.equal(set.refusedRetryMinMs, 100);
+  assert.equal(set.refusedRetryMaxMs, 400);
+  assert.throws(() => parseAgentConfig({ ...base, refused_retry_min_ms: 0 }, {}), /need 1 <= refused_retry_min_ms <= refused_retry_max_ms/);
+  assert.throws(() => parseAgentConfig({ ...base, refused_retry_min_ms: 500, refused_retry_max_ms: 400 }, {}), /need 1 <= refused_retry_min_ms <= refused_retry_max_ms/);
+});
+
+test('agent config: service names are own keys only (constructor is an ordinary name)', () => {
+  const cfg = parseAgentConfig({ server: 'h:1', client_id: 'a', token: 't', services: { constructor: '127.0.0.1:1' } }, {});
+  assert.deepEqual(cfg.services['constructor'], { host: '127.0.0.1', port: 1 });
+  assert.equal(cfg.services['toString'], undefined);
+  assert.equal(cfg.services['hasOwnProperty'], undefined);
 });
 
 test('agent config: seed keys, validation with clear errors', () => {

@@ -41,6 +41,11 @@ export class RedisKeys {
     return key.startsWith(p) ? key.slice(p.length) : undefined;
   }
 
+  /** Keyspace-notification channel pattern for client keys on database `db`. */
+  clientKeyspacePattern(db: number): string {
+    return `__keyspace@${db}__:${escapeGlob(this.prefix)}client:*`;
+  }
+
   /** Hash per client with a live session: `hub`, `epoch`, `connected_at`, `remote`; TTL refreshed by the owner. */
   session(clientId: string): string {
     return `${this.prefix}session:${clientId}`;
@@ -118,6 +123,12 @@ export class RedisKeys {
   /** Keyspace-notification channel pattern for route keys on database `db`. */
   routeKeyspacePattern(db: number): string {
     return `__keyspace@${db}__:${escapeGlob(this.routePrefix)}*`;
+  }
+
+  /** The key a keyspace-notification channel of database `db` is about, or undefined. */
+  keyOfKeyspaceChannel(db: number, channel: string): string | undefined {
+    const p = `__keyspace@${db}__:`;
+    return channel.startsWith(p) ? channel.slice(p.length) : undefined;
   }
 }
 

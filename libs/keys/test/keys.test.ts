@@ -14,6 +14,10 @@ test('redis keys follow the documented layout', () => {
   assert.equal(new RedisKeys('t1:').route('a'), 't1:route:a');
   assert.equal(escapeGlob('a*b?[c]'), 'a\\*b\\?\\[c\\]');
   assert.equal(k.routeKeyspacePattern(0), '__keyspace@0__:hopgate:route:*');
+  assert.equal(k.clientKeyspacePattern(2), '__keyspace@2__:hopgate:client:*');
+  assert.equal(new RedisKeys('a*b:').clientKeyspacePattern(0), '__keyspace@0__:a\\*b:client:*');
+  assert.equal(k.keyOfKeyspaceChannel(2, '__keyspace@2__:hopgate:client:laptop'), 'hopgate:client:laptop');
+  assert.equal(k.keyOfKeyspaceChannel(0, '__keyspace@2__:hopgate:client:laptop'), undefined);
 });
 
 test('nats subjects are single tokens per id', () => {

@@ -12,6 +12,9 @@ export const TOKEN_SHA256_FIELD = 'token_sha256';
 
 export type VerifyResult = 'ok' | 'unknown_client' | 'bad_token';
 
+/** The outcome of a credentials check; on success, the stored hash the token matched. */
+export type CredentialsCheck = { result: 'ok'; tokenSha256: string } | { result: 'unknown_client' | 'bad_token' };
+
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
 /** Hex SHA-256 of a token: what `printf %s "$TOKEN" | sha256sum` prints. */
@@ -75,11 +78,29 @@ export class ClientStore {
 
   /** Checks an agent's credentials; the hash comparison is constant-time. */
   async verify(clientId: string, token: string): Promise<VerifyResult> {
-    if (!ID_PATTERN.test(clientId)) return 'unknown_client';
+    return (await this.check(clientId, token)).result;
+  }
+
+  /**
+   * Checks an agent's credentials (constant-time hash comparison) and, when they match, returns
+   * the stored hash (lower case): a session remembers it to notice a token replaced later.
+   */
+  async check(clientId: string, token: string): Promise<CredentialsCheck> {
+    if (!ID_PATTERN.test(clientId)) return { result: 'unknown_client' };
     const stored = await this.redis.hget(this.keys.client(clientId), TOKEN_SHA256_FIELD);
-    if (stored === null) return 'unknown_client';
+    if (stored === null) return { result: 'unknown_client' };
     const presented = createHash('sha256').update(token, 'utf8').digest();
-    if (!SHA256_HEX.test(stored)) return 'bad_token'; // malformed record: no token can match it
-    return timingSafeEqual(Buffer.from(stored, 'hex'), presented) ? 'ok' : 'bad_token';
+    if (!SHA256_HEX.test(stored)) return { result: 'bad_token' }; // malformed record: no token can match it
+    if (!timingSafeEqual(Buffer.from(stored, 'hex'), presented)) return { result: 'bad_token' };
+    return { result: 'ok', tokenSha256: stored.toLowerCase() };
+  }
+
+  /**
+   * The client's current `token_sha256` in lower case; undefined when the client is gone or its
+   * hash is malformed (no token can match it then).
+   */
+  async tokenHash(clientId: string): Promise<string | undefined> {
+    const stored = await this.redis.hget(this.keys.client(clientId), TOKEN_SHA256_FIELD);
+    return stored !== null && SHA256_HEX.test(stored) ? stored.toLowerCase() : undefined;
   }
 }

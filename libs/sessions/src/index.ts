@@ -1,4 +1,5 @@
-export { ClientStore, hashToken, CLIENT_TOKEN_BYTES, TOKEN_SHA256_FIELD, type VerifyResult } from './client-store.js';
+export { ClientStore, hashToken, CLIENT_TOKEN_BYTES, TOKEN_SHA256_FIELD, type VerifyResult, type CredentialsCheck } from './client-store.js';
+export { ClientWatcher, type ClientWatcherOptions } from './client-watcher.js';
 export { SessionStore, type SessionClaim, type ListedSession } from './session-store.js';
 export { parseSessionRecord, SESSION_FIELDS, type SessionRecord } from './session-record.js';
 export { OwnerCache, DEFAULT_OWNER_CACHE_MAX_ENTRIES, type OwnerCacheOptions, type SessionSource } from './owner-cache.js';

@@ -9,3 +9,4 @@ export {
   PREFACE_BYTES,
 } from './codec.js';
 export { MessageStreamReader } from './stream-reader.js';
+export { encodeSessionClaimed, decodeSessionClaimed, MAX_SESSION_CLAIMED_BYTES, type SessionClaimed } from './session-claimed.js';

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { Agent as UndiciAgent } from 'undici';
 import type { Logger } from '@hopgate/log';
-import { MAX_STREAMS_PER_AGENT_LIMIT, type AgentConfig } from '@hopgate/config';
-import { HopError, ErrorCode, errorCodeOf } from '@hopgate/errors';
+import { MAX_STREAMS_PER_AGENT_LIMIT, type AgentConfig, type ListenAddress } from '@hopgate/config';
+import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import { connectDtls } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, encodePreface } from '@hopgate/wire';
@@ -28,9 +28,15 @@ export const ORIGIN_HEADERS_TIMEOUT_MS = 0;
 
 export type AgentState = 'idle' | 'connecting' | 'online' | 'waiting' | 'stopped';
 
+/** Codes of a hello_reject that mean "this agent is refused": retried on the refusal backoff. */
+const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.AuthFailed, ErrorCode.BadVersion]);
+
 /**
  * The agent: dials a hub over DTLS, says hello, serves request streams against local
  * services, and reconnects with backoff and jitter whenever the session ends.
+ * A hub that refuses the agent (ERR_AUTH_FAILED, ERR_BAD_VERSION) is retried on a second,
+ * slower backoff (`refused_retry_min_ms` .. `refused_retry_max_ms`), one log line per step.
+ * Nothing the hub sends stops the agent except go_away ERR_SESSION_REPLACED.
  * Events: 'online' ({ hub_id, epoch }), 'offline' (reason), 'rejected' (HopError),
  * 'replaced' (reason: another agent with the same client_id took the session; this one stopped).
  */
@@ -39,6 +45,10 @@ export class TunnelAgent extends EventEmitter {
   private connection: Connection | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
+  /** Retry delays after refusals; reset by a session that reached hello_ok. */
+  private readonly refusedBackoff: Backoff;
+  /** Service name -> local address. A Map: a name from the wire never finds an inherited property. */
+  private readonly services: ReadonlyMap<string, ListenAddress>;
   private readonly dispatcher: UndiciAgent;
   private readonly timeouts: OriginTimeouts;
   private readonly log: Logger;
@@ -50,6 +60,8 @@ export class TunnelAgent extends EventEmitter {
     super();
     this.log = logger.child({ component: 'agent' });
     this.backoff = new Backoff(config.reconnectMinMs, config.reconnectMaxMs);
+    this.refusedBackoff = new Backoff(config.refusedRetryMinMs, config.refusedRetryMaxMs);
+    this.services = new Map(Object.entries(config.services));
     this.timeouts = originTimeoutsOf(config);
     // undici treats 0 as "no limit", as the config keys document.
     this.dispatcher = new UndiciAgent({
@@ -67,7 +79,7 @@ export class TunnelAgent extends EventEmitter {
 
   start(): void {
     if (this.state !== 'idle') return;
-    void this.connectOnce();
+    this.attempt();
   }
 
   async stop(): Promise<void> {
@@ -83,12 +95,37 @@ export class TunnelAgent extends EventEmitter {
     return this.state === 'stopped';
   }
 
+  /** One connection attempt; whatever it throws is logged and retried, never left unhandled. */
+  private attempt(): void {
+    this.connectOnce().catch((err: unknown) => {
+      this.log.error({ err }, 'connection attempt failed unexpectedly');
+      // With a connection, its close handler schedules the next attempt.
+      if (this.connection) this.connection.close(1, 'connection attempt failed');
+      else this.scheduleReconnect(errorCodeOf(err));
+    });
+  }
+
   private scheduleReconnect(reason: string): void {
     if (this.stopped()) return;
     this.state = 'waiting';
     const delay = this.backoff.next();
     this.log.info({ delay_ms: delay, attempt: this.backoff.attempts, reason }, 'reconnecting after backoff');
-    this.timer = setTimeout(() => void this.connectOnce(), delay);
+    this.timer = setTimeout(() => this.attempt(), delay);
+  }
+
+  /**
+   * After a refusal: the next try on the refusal backoff, and the one line this attempt logs
+   * (at error the first time, then warn: the reason does not change until an operator acts).
+   */
+  private scheduleRetryAfterRefusal(refusal: HopError, log: Logger): void {
+    if (this.stopped()) return;
+    this.state = 'waiting';
+    const delay = this.refusedBackoff.next();
+    const attempt = this.refusedBackoff.attempts;
+    const fields = { code: refusal.code, reason: refusal.message, delay_ms: delay, attempt };
+    if (attempt === 1) log.error(fields, 'the hub refused this agent');
+    else log.warn(fields, 'the hub refused this agent');
+    this.timer = setTimeout(() => this.attempt(), delay);
   }
 
   private async connectOnce(): Promise<void> {
@@ -131,18 +168,25 @@ export class TunnelAgent extends EventEmitter {
     this.connection = conn;
     const connectedAt = Date.now();
     const proxyLogger = this.logger.child({ component: 'proxy' });
+    const context = { services: this.services, dispatcher: this.dispatcher, timeouts: this.timeouts, logger: proxyLogger };
     conn.on('stream', (stream: TransportStream) => {
       stream.on('error', () => undefined);
-      void serveOriginRequest(stream, {
-        services: this.config.services,
-        dispatcher: this.dispatcher,
-        timeouts: this.timeouts,
-        logger: proxyLogger,
+      serveOriginRequest(stream, context).catch((err: unknown) => {
+        // Each path in serveOriginRequest answers for itself; this is the containment net.
+        proxyLogger.error({ err, stream_id: stream.id }, 'request stream failed unexpectedly: resetting it');
+        stream.destroy();
       });
     });
+    /** Set when the hub answered hello_reject with a refusal code: the close then retries on the refusal backoff. */
+    let refusal: HopError | undefined;
     conn.once('close', (err?: HopError) => {
       this.connection = undefined;
       if (this.stopped()) return;
+      if (refusal) {
+        this.emit('offline', refusal.code);
+        this.scheduleRetryAfterRefusal(refusal, log);
+        return;
+      }
       if (Date.now() - connectedAt > DEFAULT_STABLE_SESSION_MS) this.backoff.reset();
       log.warn({ code: err?.code, reason: err?.message, transport: conn.stats() }, 'session with the hub ended');
       this.emit('offline', err?.code ?? ErrorCode.Closed);
@@ -150,10 +194,11 @@ export class TunnelAgent extends EventEmitter {
     });
     try {
       await this.hello(conn, log);
+      this.refusedBackoff.reset();
     } catch (err) {
-      const e = err instanceof HopError ? err : new HopError(ErrorCode.Internal, String(err));
-      if (e.code === ErrorCode.AuthFailed || e.code === ErrorCode.BadVersion) {
-        log.error({ code: e.code, reason: e.message }, 'the hub refused this agent');
+      const e = err instanceof HopError ? err : new HopError(ErrorCode.Internal, errorMessageOf(err));
+      if (REFUSAL_CODES.has(e.code)) {
+        refusal = e;
         this.emit('rejected', e);
       } else {
         log.warn({ code: e.code, reason: e.message }, 'handshake with the hub failed');
@@ -172,46 +217,73 @@ export class TunnelAgent extends EventEmitter {
         client_id: this.config.clientId,
         token: this.config.token,
         agent_version: AGENT_VERSION,
-        services: Object.keys(this.config.services),
+        services: [...this.services.keys()],
       }),
     );
     const reader = new MessageStreamReader(control);
+    let helloTimer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      const t = setTimeout(() => reject(new HopError(ErrorCode.Timeout, 'hub did not answer hello in time')), DEFAULT_HELLO_TIMEOUT_MS);
-      conn.once('close', () => clearTimeout(t));
-      control.once('close', () => clearTimeout(t));
+      helloTimer = setTimeout(() => reject(new HopError(ErrorCode.Timeout, 'hub did not answer hello in time')), DEFAULT_HELLO_TIMEOUT_MS);
+      conn.once('close', () => clearTimeout(helloTimer));
+      control.once('close', () => clearTimeout(helloTimer));
     });
-    await Promise.race([reader.readPreface(), timeout]);
-    const reply = await Promise.race([reader.readMessage(), timeout]);
-    if (reply.type === 'hello_reject') throw new HopError(reply.code, reply.reason);
-    if (reply.type !== 'hello_ok') throw new HopError(ErrorCode.Protocol, `unexpected ${reply.type} from hub`);
-    this.state = 'online';
-    log.info({ hub_id: reply.hub_id, epoch: reply.epoch }, 'online: session established');
-    this.emit('online', { hub_id: reply.hub_id, epoch: reply.epoch });
+    try {
+      await Promise.race([reader.readPreface(), timeout]);
+      const reply = await Promise.race([reader.readMessage(), timeout]);
+      if (reply.type === 'hello_reject') throw new HopError(reply.code, reply.reason);
+      if (reply.type !== 'hello_ok') throw new HopError(ErrorCode.Protocol, `unexpected ${reply.type} from hub`);
+      this.state = 'online';
+      log.info({ hub_id: reply.hub_id, epoch: reply.epoch }, 'online: session established');
+      this.emit('online', { hub_id: reply.hub_id, epoch: reply.epoch });
+    } finally {
+      clearTimeout(helloTimer);
+    }
     // Later control messages (go_away) arrive on the same stream.
-    void (async () => {
+    this.readControl(conn, reader, log).catch((err: unknown) => {
+      log.error({ err }, 'control stream reader failed unexpectedly: closing the session');
+      conn.close(1, 'control stream reader failed');
+    });
+  }
+
+  /**
+   * Control messages after hello_ok. go_away ends the session (ERR_SESSION_REPLACED also stops
+   * the agent); any other message type is ignored (logged once per session at warn); a
+   * malformed message, or the hub ending the control stream, closes the session and the agent
+   * reconnects on the normal backoff.
+   */
+  private async readControl(conn: Connection, reader: MessageStreamReader, log: Logger): Promise<void> {
+    let ignored = 0;
+    for (;;) {
+      let msg;
       try {
-        for (;;) {
-          const msg = await reader.readMessage();
-          if (msg.type === 'go_away') {
-            if (msg.code === ErrorCode.SessionReplaced) {
-              // A live session is only replaced by another agent using the same client_id (a
-              // reconnect of this agent happens after it dropped its old session). Reconnecting
-              // would take the session back and the two would flap: stop instead.
-              log.error({ code: msg.code, reason: msg.reason }, 'another agent with this client_id took over the session: stopping');
-              this.state = 'stopped';
-              conn.close(0, 'replaced by another agent');
-              this.emit('replaced', msg.reason);
-              return;
-            }
-            log.warn({ code: msg.code, reason: msg.reason }, 'hub ended this session');
-            conn.close(0, 'go_away received');
-            return;
-          }
-        }
-      } catch {
-        // The control stream closed with the connection.
+        msg = await reader.readMessage();
+      } catch (err) {
+        if (conn.closed) return; // the control stream closed with the connection
+        const code = errorCodeOf(err);
+        log.warn({ code, reason: errorMessageOf(err) }, 'bad control stream from the hub: closing the session');
+        conn.close(1, 'bad control stream');
+        return;
       }
-    })();
+      if (msg.type !== 'go_away') {
+        ignored += 1;
+        const fields = { type: msg.type, ignored };
+        if (ignored === 1) log.warn(fields, 'unexpected message on the control stream: ignored');
+        else log.debug(fields, 'unexpected message on the control stream: ignored');
+        continue;
+      }
+      if (msg.code === ErrorCode.SessionReplaced) {
+        // A live session is only replaced by another agent using the same client_id (a
+        // reconnect of this agent happens after it dropped its old session). Reconnecting
+        // would take the session back and the two would flap: stop instead.
+        log.error({ code: msg.code, reason: msg.reason }, 'another agent with this client_id took over the session: stopping');
+        this.state = 'stopped';
+        conn.close(0, 'replaced by another agent');
+        this.emit('replaced', msg.reason);
+        return;
+      }
+      log.warn({ code: msg.code, reason: msg.reason }, 'hub ended this session');
+      conn.close(0, 'go_away received');
+      return;
+    }
   }
 }

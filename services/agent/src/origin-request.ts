@@ -10,7 +10,8 @@ import { isUpgrade, serveOriginUpgrade } from './origin-upgrade.js';
 import { bodyIdleTimeoutMessage, connectTimeoutMessage, responseHeaderTimeoutMessage, type OriginTimeouts } from './origin-timeouts.js';
 
 export interface OriginRequestContext {
-  services: Readonly<Record<string, ListenAddress>>;
+  /** Service name -> local address. A Map, so a name from the wire never finds an inherited property. */
+  services: ReadonlyMap<string, ListenAddress>;
   /** undici dispatcher built with the same connect.timeout and bodyTimeout (headersTimeout off: timed here). */
   dispatcher: Dispatcher;
   /** The limits the dispatcher applies (for messages) and the upgrade path applies itself. */
@@ -45,9 +46,13 @@ function pairsFromUndici(headers: Record<string, string | string[] | undefined>)
   return out;
 }
 
+/** Longest stream_error message sent, in characters: it may quote names from the wire. */
+export const MAX_STREAM_ERROR_MESSAGE_CHARS = 1024;
+
 function writeError(stream: TransportStream, code: Code, message: string): void {
   stream.resume(); // drain any request body so the stream can finish on both ends
-  stream.end(encodeMessage({ type: 'stream_error', code, message }));
+  const text = message.length > MAX_STREAM_ERROR_MESSAGE_CHARS ? `${message.slice(0, MAX_STREAM_ERROR_MESSAGE_CHARS)}...` : message;
+  stream.end(encodeMessage({ type: 'stream_error', code, message: text }));
 }
 
 /**
@@ -68,14 +73,20 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     return;
   }
   const log = lazyChild(ctx.logger, { request_id: head.request_id, local_service: head.service });
-  const target = ctx.services[head.service];
-  if (!target) {
+  const target = ctx.services.get(head.service);
+  if (target === undefined) {
     log.warn('request for a service this agent does not serve');
     writeError(stream, ErrorCode.UnknownService, `agent has no service "${head.service}"`);
     return;
   }
   if (isUpgrade(head)) {
-    serveOriginUpgrade(stream, head, target, ctx.timeouts, log);
+    try {
+      serveOriginUpgrade(stream, head, target, ctx.timeouts, log);
+    } catch (err) {
+      // Node's http client refuses some heads synchronously (a method or header name it cannot send).
+      log.warn({ err }, 'upgrade request head refused by the local HTTP client');
+      writeError(stream, ErrorCode.BadFrame, `request head for "${head.service}" cannot be sent: ${errorMessageOf(err)}`);
+    }
     return;
   }
   // undici takes an EventEmitter with an 'abort' event as the request's signal: cheaper per

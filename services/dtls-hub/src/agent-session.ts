@@ -8,6 +8,11 @@ export interface AgentSessionInfo {
   epoch: number;
   remote: string;
   connectedAt: number;
+  /**
+   * The client's `token_sha256` the agent logged in with (lower-case hex; memory only): a
+   * different or missing one in Redis later means the token was replaced or the client removed.
+   */
+  tokenSha256: string;
 }
 
 /**

@@ -3,25 +3,25 @@ import { Redis } from 'ioredis';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { containedCallback, type Logger } from '@hopgate/log';
 import type { HubConfig } from '@hopgate/config';
-import { formatHostPort } from '@hopgate/config';
+import { formatHostPort, ID_PATTERN } from '@hopgate/config';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
-import { SessionStore, ClientStore, HubRegistry } from '@hopgate/sessions';
+import { SessionStore, ClientStore, ClientWatcher, HubRegistry, type CredentialsCheck } from '@hopgate/sessions';
 import { RelayServer, type RelayServerStream, NATS_NO_ASYNC_TRACES } from '@hopgate/relay';
 import { DtlsHubServer, type DtlsServerLink } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
-import { MessageStreamReader, encodeMessage, encodePreface } from '@hopgate/wire';
+import { MessageStreamReader, encodeMessage, encodePreface, encodeSessionClaimed, decodeSessionClaimed, type SessionClaimed } from '@hopgate/wire';
 import { CertStore } from '@hopgate/certs';
 import { AgentSession } from './agent-session.js';
 import { HubCertificate, credentialsFingerprint, type HubCredentials } from './hub-certificate.js';
 import { forwardRequest } from './request-forwarder.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { throttleAddressOf } from './throttle-address.js';
 
-/** Message published on `NatsSubjects.sessionClaimed`. */
-interface SessionClaimed {
-  client_id: string;
-  epoch: number;
-  hub_id: string;
-}
+/** What a refused agent is told, whatever the cause (unknown id, wrong token, throttled): the hub's log says which. */
+export const AUTH_FAILED_REASON = 'authentication failed';
+/** A client id longer than this is cut in log lines (a valid one has at most 64 characters). */
+const MAX_LOGGED_CLIENT_ID_CHARS = 80;
 
 /**
  * The dtls-hub: accepts agents over DTLS, authenticates them, owns their sessions in
@@ -34,6 +34,9 @@ export class Hub {
   private dtls: DtlsHubServer | undefined;
   private relay: RelayServer | undefined;
   private claimedSub: Subscription | undefined;
+  private clientWatcher: ClientWatcher | undefined;
+  /** Failed logins per source address (memory only, per hub). */
+  private readonly authThrottle = new AuthThrottle();
   private certificate: HubCertificate | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   /** The bound DTLS address, as registered in the hub registry. */
@@ -78,20 +81,32 @@ export class Hub {
       logger: this.logger,
     });
     const forwardLogger = this.logger.child({ component: 'forward' });
+    const forwardContext = { hubId: cfg.hubId, findSession: (id: string) => this.sessions.get(id), logger: forwardLogger };
     this.relay.on('open', (stream: RelayServerStream) => {
-      void forwardRequest(stream, {
-        hubId: cfg.hubId,
-        findSession: (id) => this.sessions.get(id),
-        logger: forwardLogger,
+      forwardRequest(stream, forwardContext).catch((err: unknown) => {
+        // Each path in forwardRequest answers for itself; this is the containment net.
+        forwardLogger.error({ err, request_id: stream.requestId }, 'request failed unexpectedly: resetting it');
+        if (!stream.destroyed) stream.fail(ErrorCode.Internal, 'hub failed to forward the request');
       });
     });
     await this.relay.start();
     this.claimedSub = this.nc.subscribe(this.subjects.sessionClaimed, {
       callback: containedCallback(this.log, 'session.claimed handling', (err, msg) => {
         if (err) return;
-        this.onSessionClaimed(msg.data);
+        this.onSessionClaimed(msg.data).catch((e: unknown) => this.log.error({ err: e }, 'session.claimed handling failed unexpectedly'));
       }),
     });
+    this.clientWatcher = new ClientWatcher(this.redis, { keys, logger: this.logger });
+    this.clientWatcher.on('change', (clientId) => {
+      const session = this.sessions.get(clientId);
+      if (session) this.checkCredentials(session).catch((err: unknown) => session.logger.warn({ err: errorMessageOf(err) }, 'cannot check the client key'));
+    });
+    this.clientWatcher.on('resync', () => {
+      for (const session of this.sessions.values()) {
+        this.checkCredentials(session).catch((err: unknown) => session.logger.warn({ err: errorMessageOf(err) }, 'cannot check the client key'));
+      }
+    });
+    await this.clientWatcher.ensureSubscribed();
     let fileCredentials: HubCredentials | undefined;
     if (cfg.dtlsCertFile && cfg.dtlsKeyFile) {
       const certPem = fs.readFileSync(cfg.dtlsCertFile, 'utf8');
@@ -125,7 +140,9 @@ export class Hub {
     const addr = this.dtls.address();
     this.boundDtls = formatHostPort({ host: addr.address, port: addr.port });
     await this.registry.register(cfg.hubId, { dtlsListen: this.boundDtls }, cfg.sessionTtlMs);
-    this.refreshTimer = setInterval(() => void this.refreshAll(), Math.max(MIN_SESSION_REFRESH_INTERVAL_MS, Math.floor(cfg.sessionTtlMs / 3)));
+    this.refreshTimer = setInterval(() => {
+      this.refreshAll().catch((err: unknown) => this.log.error({ err }, 'session refresh failed unexpectedly'));
+    }, Math.max(MIN_SESSION_REFRESH_INTERVAL_MS, Math.floor(cfg.sessionTtlMs / 3)));
     this.log.info({ dtls_listen: this.boundDtls }, 'dtls-hub listening');
   }
 
@@ -141,6 +158,7 @@ export class Hub {
     await this.registry?.unregister(this.config.hubId).catch(() => undefined);
     await this.relay?.close().catch(() => undefined);
     this.claimedSub?.unsubscribe();
+    this.clientWatcher?.stop();
     await this.dtls?.close().catch(() => undefined);
     await this.nc?.drain().catch(() => undefined);
     this.redis?.disconnect();
@@ -163,7 +181,12 @@ export class Hub {
         return;
       }
       sawControl = true;
-      void this.authenticate(conn, stream, link, log).finally(() => clearTimeout(authTimer));
+      this.authenticate(conn, stream, link, log)
+        .catch((err: unknown) => {
+          log.error({ err }, 'agent login failed unexpectedly: closing');
+          conn.close(1, 'login failed');
+        })
+        .finally(() => clearTimeout(authTimer));
     });
   }
 
@@ -171,23 +194,50 @@ export class Hub {
     const remote = link.remote;
     const reader = new MessageStreamReader(control);
     const reject = (code: ErrorCode, reason: string): void => {
-      log.warn({ code, reason }, 'agent refused');
       control.write(encodePreface());
       control.end(encodeMessage({ type: 'hello_reject', code, reason }));
       setTimeout(() => conn.close(1, reason), REJECT_GRACE_MS).unref();
     };
+    const refuse = (code: ErrorCode, reason: string): void => {
+      log.warn({ code, reason }, 'agent refused');
+      reject(code, reason);
+    };
     let clientId: string;
+    let tokenSha256: string;
+    const address = throttleAddressOf(remote);
     try {
       await reader.readPreface();
       const hello = await reader.readMessage();
-      if (hello.type !== 'hello') return reject(ErrorCode.Protocol, `expected hello, got ${hello.type}`);
+      if (hello.type !== 'hello') return refuse(ErrorCode.Protocol, `expected hello, got ${hello.type}`);
       clientId = hello.client_id;
-      const verdict = await this.clientStore.verify(hello.client_id, hello.token);
-      if (verdict === 'unknown_client') return reject(ErrorCode.AuthFailed, `unknown client id "${hello.client_id}"`);
-      if (verdict !== 'ok') return reject(ErrorCode.AuthFailed, `wrong token for client "${hello.client_id}"`);
+      const admission = this.authThrottle.admit(address);
+      if (!admission.admitted) {
+        // Refused without asking Redis; one line per address per AUTH_THROTTLE_LOG_INTERVAL_MS.
+        if (admission.log) log.warn({ address, refused: admission.log.refused, code: ErrorCode.AuthFailed }, 'agent logins from this address throttled: refused without checking');
+        return reject(ErrorCode.AuthFailed, AUTH_FAILED_REASON);
+      }
+      // The agent hears one reason for every failure, so replies do not tell which ids exist (as
+      // OAuth's invalid_client covers an unknown client and a failed authentication alike, RFC 6749 §5.2);
+      // the hub's log says which.
+      const failed = (reason: 'malformed_client_id' | 'unknown_client' | 'bad_token'): void => {
+        log.warn({ client_id: clientId.slice(0, MAX_LOGGED_CLIENT_ID_CHARS), address, reason, code: ErrorCode.AuthFailed }, 'agent authentication failed');
+        reject(ErrorCode.AuthFailed, AUTH_FAILED_REASON);
+      };
+      if (!ID_PATTERN.test(clientId)) return failed('malformed_client_id');
+      let check: CredentialsCheck;
+      try {
+        check = await this.clientStore.check(clientId, hello.token);
+      } catch (err) {
+        this.authThrottle.refund(address);
+        log.error({ err: errorMessageOf(err), client_id: clientId }, 'cannot check agent credentials in redis');
+        return reject(ErrorCode.Internal, 'hub cannot check credentials; try again');
+      }
+      if (check.result !== 'ok') return failed(check.result);
+      this.authThrottle.refund(address);
+      tokenSha256 = check.tokenSha256;
     } catch (err) {
       const code = errorCodeOf(err);
-      if (code === ErrorCode.BadVersion) return reject(code, errorMessageOf(err));
+      if (code === ErrorCode.BadVersion) return refuse(code, errorMessageOf(err));
       log.warn({ code, reason: errorMessageOf(err) }, 'bad handshake from agent: closing');
       conn.close(1, 'bad handshake');
       return;
@@ -197,12 +247,12 @@ export class Hub {
       const epoch = await this.sessionStore.nextEpoch();
       const connectedAt = Date.now();
       const claimed = await this.sessionStore.claim(clientId, { hubId: this.config.hubId, epoch, remote, connectedAt }, this.config.sessionTtlMs);
-      if (!claimed) return reject(ErrorCode.SessionReplaced, 'a newer session for this client exists');
+      if (!claimed) return refuse(ErrorCode.SessionReplaced, 'a newer session for this client exists');
       if (conn.closed) {
         await this.sessionStore.release(clientId, this.config.hubId, epoch);
         return;
       }
-      const session = new AgentSession({ clientId, epoch, remote, connectedAt }, conn, control, slog.child({ epoch }), this.config.maxStreamsPerAgent);
+      const session = new AgentSession({ clientId, epoch, remote, connectedAt, tokenSha256 }, conn, control, slog.child({ epoch }), this.config.maxStreamsPerAgent);
       const older = this.sessions.get(clientId);
       this.sessions.set(clientId, session);
       if (older) older.goAway(ErrorCode.SessionReplaced, `replaced by a newer session (epoch ${epoch})`);
@@ -212,43 +262,76 @@ export class Hub {
         void this.sessionStore.release(clientId, this.config.hubId, epoch).catch(() => undefined);
       });
       const claim: SessionClaimed = { client_id: clientId, epoch, hub_id: this.config.hubId };
-      this.nc?.publish(this.subjects.sessionClaimed, JSON.stringify(claim));
+      this.nc?.publish(this.subjects.sessionClaimed, encodeSessionClaimed(claim));
       control.write(encodePreface());
       control.write(encodeMessage({ type: 'hello_ok', hub_id: this.config.hubId, epoch }));
       link.markAuthenticated(); // leaves the DTLS server's limits on unauthenticated sessions
       slog.info({ epoch }, 'agent session established');
+      // A token replaced between the check above and this session's registration raised no event for it.
+      await this.checkCredentials(session).catch((err: unknown) => slog.warn({ err: errorMessageOf(err) }, 'cannot check the client key'));
     } catch (err) {
       slog.error({ err: errorMessageOf(err) }, 'cannot record the session in redis');
-      reject(ErrorCode.Internal, 'hub cannot record the session; try again');
+      refuse(ErrorCode.Internal, 'hub cannot record the session; try again');
     }
   }
 
-  private onSessionClaimed(data: Uint8Array): void {
+  /**
+   * Ends `session` when its client's `token_sha256` in Redis is no longer the one it logged in
+   * with (`client add --replace`, a hand-made HSET) or is gone (`client rm`): go_away
+   * ERR_AUTH_FAILED, so the agent reconnects with what it has and is refused.
+   */
+  private async checkCredentials(session: AgentSession): Promise<void> {
+    if (!session.isOpen) return;
+    const current = await this.clientStore.tokenHash(session.info.clientId);
+    if (current === session.info.tokenSha256 || !session.isOpen) return;
+    const reason = current === undefined ? 'client removed' : 'token replaced';
+    session.logger.warn({ reason }, 'client credentials changed: ending the session');
+    session.goAway(ErrorCode.AuthFailed, reason);
+  }
+
+  /**
+   * `hopgate.session.claimed` is a hint: a local session of that client with a lower epoch is
+   * ended only when Redis confirms a newer epoch. A forged, stale or malformed message is
+   * logged and ignored (the periodic refresh still catches a real takeover whose message was lost).
+   */
+  private async onSessionClaimed(data: Uint8Array): Promise<void> {
     let claim: SessionClaimed;
     try {
-      claim = JSON.parse(Buffer.from(data).toString('utf8')) as SessionClaimed;
-    } catch {
+      claim = decodeSessionClaimed(data);
+    } catch (err) {
+      this.log.warn({ err: errorMessageOf(err), bytes: data.length }, 'malformed session.claimed message: ignored');
       return;
     }
-    if (typeof claim.client_id !== 'string' || typeof claim.epoch !== 'number') return;
     const local = this.sessions.get(claim.client_id);
-    if (local && local.info.epoch < claim.epoch) {
-      local.goAway(ErrorCode.SessionReplaced, `replaced by a newer session on hub ${claim.hub_id}`);
+    if (!local || !local.isOpen || local.info.epoch >= claim.epoch) return;
+    const record = await this.sessionStore.get(claim.client_id).catch((err: unknown) => {
+      local.logger.warn({ err: errorMessageOf(err), claimed_epoch: claim.epoch, claimed_by: claim.hub_id }, 'cannot confirm session.claimed in redis: ignored');
+      return null;
+    });
+    if (record === null || this.sessions.get(claim.client_id) !== local || !local.isOpen) return;
+    if (record !== undefined && record.epoch > local.info.epoch) {
+      local.goAway(ErrorCode.SessionReplaced, `replaced by a newer session on hub ${record.hubId} (epoch ${record.epoch})`);
+      return;
     }
+    local.logger.warn(
+      { claimed_epoch: claim.epoch, claimed_by: claim.hub_id, redis_epoch: record?.epoch, redis_hub: record?.hubId },
+      'session.claimed not confirmed by redis: ignored',
+    );
   }
 
   private async refreshAll(): Promise<void> {
     const ttl = this.config.sessionTtlMs;
     await this.registry.register(this.config.hubId, { dtlsListen: this.boundDtls }, ttl).catch(() => undefined);
+    // Notifications may have been turned on since the last period (never by this hub: no CONFIG SET).
+    await this.clientWatcher?.ensureSubscribed();
     for (const session of [...this.sessions.values()]) {
       if (!session.isOpen) continue;
       const { clientId, epoch } = session.info;
       try {
+        // The fallback when keyspace notifications are off or an event was lost.
+        await this.checkCredentials(session);
+        if (!session.isOpen) continue;
         let still = await this.sessionStore.refresh(clientId, this.config.hubId, epoch, ttl);
-        if (!still && !(await this.clientStore.exists(clientId))) {
-          session.goAway(ErrorCode.AuthFailed, `client "${clientId}" was removed`);
-          continue;
-        }
         if (!still) {
           // The record is gone (expired during a Redis outage, or Redis restarted empty):
           // claim it again; the claim fails only if a newer epoch exists.

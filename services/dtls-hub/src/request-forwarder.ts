@@ -27,6 +27,14 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
     return;
   }
   const log = lazyChild(ctx.logger, { request_id: open.request.request_id, client_id: open.clientId, route: open.route });
+  let headBytes: Buffer;
+  try {
+    headBytes = encodeMessage(open.request);
+  } catch (err) {
+    log.warn({ err: errorMessageOf(err) }, 'request head cannot be sent to the agent: rejected');
+    relay.reject(ErrorCode.BadFrame, 'request head too large for the tunnel');
+    return;
+  }
   const session = ctx.findSession(open.clientId);
   if (!session || !session.isOpen) {
     log.info('no live session for this client on this hub');
@@ -57,7 +65,7 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
   relay.once('close', () => {
     if (!done && !tunnel.destroyed) tunnel.destroy();
   });
-  tunnel.write(encodeMessage(open.request));
+  tunnel.write(headBytes);
   const requestBody = open.request.has_body
     ? pipeline(relay, tunnel, { end: true }).catch((err: unknown) => {
         if (!done) log.debug({ code: errorCodeOf(err) }, 'request body stream ended early');
