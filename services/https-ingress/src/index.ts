@@ -8,7 +8,7 @@ export { watchBodyIdle } from './body-idle.js';
 export { redirectToHttps } from './redirect.js';
 export { proxyUpgrade, SUPPORTED_UPGRADE } from './upgrade-handler.js';
 export { writeRawError, rawResponseHead } from './raw-response.js';
-export { parseClientHello, MAX_CLIENT_HELLO_BYTES, MAX_TLS_PLAINTEXT_BYTES, TLS_RECORD_HEADER_BYTES, TLS_HANDSHAKE_HEADER_BYTES, type TlsClientHello, type ClientHelloParse } from './tls-client-hello.js';
+export { parseClientHello, ClientHelloReader, MAX_CLIENT_HELLO_BYTES, MAX_TLS_PLAINTEXT_BYTES, TLS_RECORD_HEADER_BYTES, TLS_HANDSHAKE_HEADER_BYTES, type TlsClientHello, type ClientHelloParse } from './tls-client-hello.js';
 export { CertificateContexts, normalizeServerName, wildcardOf, NEGATIVE_CERT_CACHE_TTL_MS, MAX_CACHED_CERT_NAMES, CERT_LOG_INTERVAL_MS, type CertificateContextsOptions, type SelectedCertificate, type CertificateSource } from './certificate-contexts.js';
 export { handleTlsConnection, tlsAlertRecord, TlsAlert, CLIENT_HELLO_TIMEOUT_MS, MAX_CLIENT_HELLO_BUFFER_BYTES, ALERT_LINGER_MS, type TlsFrontOptions } from './tls-front.js';
 export { answerTlsAlpn01, ACME_TLS_ALPN_PROTOCOL, ACME_TLS_HANDSHAKE_TIMEOUT_MS } from './acme-tls-alpn01.js';

@@ -3,7 +3,7 @@ import type tls from 'node:tls';
 import type { Logger } from '@hopgate/log';
 import type { ChallengeStore } from '@hopgate/certs';
 import { errorMessageOf } from '@hopgate/errors';
-import { parseClientHello, MAX_CLIENT_HELLO_BYTES, MAX_TLS_PLAINTEXT_BYTES, TLS_RECORD_HEADER_BYTES, type TlsClientHello } from './tls-client-hello.js';
+import { ClientHelloReader, MAX_CLIENT_HELLO_BYTES, MAX_TLS_PLAINTEXT_BYTES, TLS_RECORD_HEADER_BYTES, type TlsClientHello } from './tls-client-hello.js';
 import type { CertificateContexts } from './certificate-contexts.js';
 import { ACME_TLS_ALPN_PROTOCOL, answerTlsAlpn01 } from './acme-tls-alpn01.js';
 
@@ -60,20 +60,19 @@ export interface TlsFrontOptions {
  */
 export function handleTlsConnection(socket: Socket, options: TlsFrontOptions): void {
   const log = options.logger;
-  let buffered: Buffer = Buffer.alloc(0);
+  const reader = new ClientHelloReader();
   const timer = setTimeout(() => {
-    log.debug({ remote: socket.remoteAddress, timeout_ms: CLIENT_HELLO_TIMEOUT_MS, bytes: buffered.length }, 'tls: no complete ClientHello in time: closing');
+    log.debug({ remote: socket.remoteAddress, timeout_ms: CLIENT_HELLO_TIMEOUT_MS, bytes: reader.receivedBytes }, 'tls: no complete ClientHello in time: closing');
     socket.destroy();
   }, CLIENT_HELLO_TIMEOUT_MS);
   timer.unref();
   const onError = (): void => undefined;
   const onClose = (): void => clearTimeout(timer);
   const onData = (chunk: Buffer): void => {
-    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-    const parsed = parseClientHello(buffered);
+    const parsed = reader.push(chunk);
     if (parsed.status === 'incomplete') {
-      if (buffered.length <= MAX_CLIENT_HELLO_BUFFER_BYTES) return;
-      log.debug({ remote: socket.remoteAddress, bytes: buffered.length }, 'tls: ClientHello too large: closing');
+      if (reader.receivedBytes <= MAX_CLIENT_HELLO_BUFFER_BYTES) return;
+      log.debug({ remote: socket.remoteAddress, bytes: reader.receivedBytes }, 'tls: ClientHello too large: closing');
       finish();
       socket.destroy();
       return;
@@ -85,7 +84,7 @@ export function handleTlsConnection(socket: Socket, options: TlsFrontOptions): v
       return;
     }
     socket.pause();
-    void dispatch(socket, parsed.hello, buffered, options).catch((err: unknown) => {
+    void dispatch(socket, parsed.hello, reader.bytes(), options).catch((err: unknown) => {
       log.warn({ err: errorMessageOf(err), remote: socket.remoteAddress }, 'tls: connection dispatch failed: closing');
       socket.destroy();
     });
