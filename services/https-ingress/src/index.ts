@@ -2,7 +2,7 @@ export { Ingress, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, H2_SESSION_IDLE_TIM
 export { proxyRequest, BODY_IDLE_STATUS, type ProxyContext } from './proxy-handler.js';
 export { statusForCode, sendError } from './error-status.js';
 export { normalizedHost, pathOnly, buildRequestHead, requestTarget, forwardableHeaders, hasBody, headerListSize, H2_HEADER_FIELD_OVERHEAD_BYTES, type RequestTarget } from './request-head.js';
-export { isHttp2, isHttp2Response, abortResponse, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
+export { isHttp2, isHttp2Response, abortResponse, clientGone, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
 export { clientErrorStatus, answerClientError } from './client-error.js';
 export { watchBodyIdle } from './body-idle.js';
 export { redirectToHttps } from './redirect.js';
@@ -12,3 +12,6 @@ export { parseClientHello, ClientHelloReader, MAX_CLIENT_HELLO_BYTES, MAX_TLS_PL
 export { CertificateContexts, normalizeServerName, wildcardOf, NEGATIVE_CERT_CACHE_TTL_MS, MAX_CACHED_CERT_NAMES, CERT_LOG_INTERVAL_MS, type CertificateContextsOptions, type SelectedCertificate, type CertificateSource } from './certificate-contexts.js';
 export { handleTlsConnection, tlsAlertRecord, TlsAlert, CLIENT_HELLO_TIMEOUT_MS, MAX_CLIENT_HELLO_BUFFER_BYTES, ALERT_LINGER_MS, type TlsFrontOptions } from './tls-front.js';
 export { answerTlsAlpn01, ACME_TLS_ALPN_PROTOCOL, ACME_TLS_HANDSHAKE_TIMEOUT_MS } from './acme-tls-alpn01.js';
+export { guardStreamResets, H2_RESET_WINDOW_MS, type StreamResetGuardOptions } from './stream-resets.js';
+export { SlidingWindowLimit } from './sliding-window.js';
+export { clientAddressOf } from './client-address.js';

@@ -21,6 +21,7 @@ import { ChallengeStore, decodeCertUpdated } from '@hopgate/certs';
 import { errorMessageOf } from '@hopgate/errors';
 import { CertificateContexts } from './certificate-contexts.js';
 import { handleTlsConnection } from './tls-front.js';
+import { guardStreamResets } from './stream-resets.js';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -149,13 +150,18 @@ export class Ingress {
         },
         // ALPN offers h2 then http/1.1 (RFC 7301 §3.2); node builds the list from allowHTTP1.
         allowHTTP1: true,
-        // RFC 9113 §6.5.2: larger header lists get the stream reset before any handler runs.
-        settings: { maxHeaderListSize: cfg.maxHeaderBytes },
+        // RFC 9113 §6.5.2: larger header lists get the stream reset before any handler runs;
+        // streams above the concurrency cap are refused (RFC 9113 §5.1.2).
+        settings: { maxHeaderListSize: cfg.maxHeaderBytes, maxConcurrentStreams: cfg.h2MaxConcurrentStreams },
       });
       server.on('request', (req, res) => proxyRequest(req, res, 'https', ctx));
       server.on('checkContinue', (req, res) => proxyRequest(req, res, 'https', ctx, true));
       server.on('upgrade', (req: http.IncomingMessage, socket: Socket, early: Buffer) => proxyUpgrade(req, socket, early, 'https', ctx));
-      server.on('session', (session) => closeWhenIdle(session));
+      const resetLog = this.log.child({ listener: 'https' });
+      server.on('session', (session) => {
+        closeWhenIdle(session);
+        guardStreamResets(session, { maxResetsPerWindow: cfg.h2MaxResetsPerWindow, logger: resetLog });
+      });
       server.on('sessionError', (err) => this.log.debug({ err: err.message }, 'https: HTTP/2 connection error'));
       server.on('secureConnection', (socket: Socket) => this.track(socket));
       this.configure(server, 'https', ctx);

@@ -7,7 +7,7 @@ import { encodeTunnelOpen, stripHopByHop } from '@hopgate/http-tunnel';
 import { awaitResponseHead } from './response-head.js';
 import { buildRequestHead, headerListSize, normalizedHost, pathOnly, requestTarget } from './request-head.js';
 import { sendError, statusForCode } from './error-status.js';
-import { abortResponse, isHttp2, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
+import { abortResponse, clientGone, isHttp2, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
 import { watchBodyIdle } from './body-idle.js';
 
 /** The answer to an upload that stalls before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
@@ -79,6 +79,7 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
   };
   void ctx.owners.lookup(match.clientId).then(
     (owner) => {
+      if (clientGone(req)) return log.debug({ duration_ms: Date.now() - started }, 'client went away before the request was relayed');
       if (!owner) {
         fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`), unreadBody);
         req.resume();
@@ -123,8 +124,9 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
       // (`finished`, not res.writableFinished: an HTTP/2 response reset by the browser reports finished.)
       res.once('close', () => {
         if (!finished && !stream.destroyed) {
-          log.info({ duration_ms: Date.now() - started }, 'client went away: cancelling');
           stream.destroy();
+          // An OPEN taken back before it left (a reset at once) cost nothing: not worth an info line.
+          log[stream.openWithdrawn ? 'debug' : 'info']({ duration_ms: Date.now() - started }, 'client went away: cancelling');
         }
       });
       if (!head.has_body) {
