@@ -22,6 +22,8 @@ import { errorMessageOf } from '@hopgate/errors';
 import { CertificateContexts } from './certificate-contexts.js';
 import { handleTlsConnection } from './tls-front.js';
 import { guardStreamResets } from './stream-resets.js';
+import { ConnectionLimit } from './connection-limit.js';
+import { HandshakeDeadlines } from './handshake-deadline.js';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -112,10 +114,13 @@ export class Ingress {
       relay: this.relay,
       responseTimeoutMs: cfg.responseTimeoutMs,
       bodyIdleTimeoutMs: cfg.bodyIdleTimeoutMs,
+      bodyStartTimeoutMs: cfg.bodyStartTimeoutMs,
       maxHeaderBytes: cfg.maxHeaderBytes,
       nextRequestId: () => this.relay!.nextRequestId(),
       logger: this.logger.child({ component: 'proxy' }),
     };
+    // One count per client address over both listeners (HOPGATE_MAX_CONNECTIONS_PER_IP).
+    const connections = new ConnectionLimit({ maxPerAddress: cfg.maxConnectionsPerIp, logger: this.log });
     if (cfg.httpsListen) {
       const fileCert = cfg.tlsCertFile && cfg.tlsKeyFile
         ? { cert: fs.readFileSync(cfg.tlsCertFile, 'utf8'), key: fs.readFileSync(cfg.tlsKeyFile, 'utf8') }
@@ -150,6 +155,8 @@ export class Ingress {
         },
         // ALPN offers h2 then http/1.1 (RFC 7301 §3.2); node builds the list from allowHTTP1.
         allowHTTP1: true,
+        // Node's own clock, from the hand-over: a backstop; the front's deadline (from connect) comes first.
+        handshakeTimeout: cfg.tlsHandshakeTimeoutMs,
         // RFC 9113 §6.5.2: larger header lists get the stream reset before any handler runs;
         // streams above the concurrency cap are refused (RFC 9113 §5.1.2).
         settings: { maxHeaderListSize: cfg.maxHeaderBytes, maxConcurrentStreams: cfg.h2MaxConcurrentStreams },
@@ -157,18 +164,23 @@ export class Ingress {
       server.on('request', (req, res) => proxyRequest(req, res, 'https', ctx));
       server.on('checkContinue', (req, res) => proxyRequest(req, res, 'https', ctx, true));
       server.on('upgrade', (req: http.IncomingMessage, socket: Socket, early: Buffer) => proxyUpgrade(req, socket, early, 'https', ctx));
-      const resetLog = this.log.child({ listener: 'https' });
+      const frontLog = this.log.child({ listener: 'https' });
       server.on('session', (session) => {
         closeWhenIdle(session);
-        guardStreamResets(session, { maxResetsPerWindow: cfg.h2MaxResetsPerWindow, logger: resetLog });
+        guardStreamResets(session, { maxResetsPerWindow: cfg.h2MaxResetsPerWindow, logger: frontLog });
       });
       server.on('sessionError', (err) => this.log.debug({ err: err.message }, 'https: HTTP/2 connection error'));
-      server.on('secureConnection', (socket: Socket) => this.track(socket));
+      const deadlines = new HandshakeDeadlines(cfg.tlsHandshakeTimeoutMs, frontLog);
+      server.on('secureConnection', (socket: Socket) => {
+        this.track(socket);
+        deadlines.settle(socket);
+      });
       this.configure(server, 'https', ctx);
       const challenges = new ChallengeStore(this.redis, keys);
-      const frontLog = this.log.child({ listener: 'https' });
       const front = net.createServer((socket) => {
+        if (!connections.admit(socket, 'https')) return;
         this.track(socket);
+        deadlines.start(socket);
         handleTlsConnection(socket, { server, certificates, challenges, logger: frontLog });
       });
       this.httpsFront = await this.listen(front, cfg.httpsListen, 'https');
@@ -189,7 +201,9 @@ export class Ingress {
         if (cfg.httpMode === 'serve') proxyUpgrade(req, socket, early, 'http', ctx);
         else writeRawError(socket, 400, 'hopgate: use https:// (wss://) for upgrades');
       });
-      server.on('connection', (socket: Socket) => this.track(socket));
+      server.on('connection', (socket: Socket) => {
+        if (connections.admit(socket, 'http')) this.track(socket);
+      });
       this.configure(server, 'http', ctx);
       this.httpServer = await this.listen(server, cfg.httpListen, 'http');
     }

@@ -8,9 +8,9 @@ import { awaitResponseHead } from './response-head.js';
 import { buildRequestHead, headerListSize, normalizedHost, pathOnly, requestTarget } from './request-head.js';
 import { sendError, statusForCode } from './error-status.js';
 import { abortResponse, clientGone, isHttp2, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
-import { watchBodyIdle } from './body-idle.js';
+import { watchBody } from './body-idle.js';
 
-/** The answer to an upload that stalls before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
+/** The answer to an upload that stalls or never starts before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
 export const BODY_IDLE_STATUS = 408;
 
 export interface ProxyContext {
@@ -22,6 +22,8 @@ export interface ProxyContext {
   maxHeaderBytes: number;
   /** A request body with no progress for this long is cancelled (HOPGATE_BODY_IDLE_TIMEOUT_MS). */
   bodyIdleTimeoutMs: number;
+  /** An announced request body with no byte for this long is cancelled (HOPGATE_BODY_START_TIMEOUT_MS). */
+  bodyStartTimeoutMs: number;
   nextRequestId(): string;
   logger: Logger;
 }
@@ -138,17 +140,17 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
       // HOPGATE_RESPONSE_TIMEOUT_MS counts from the end of the upload.
       req.once('end', () => wait.startClock());
       pipeRequestBody(req, stream);
-      const stopWatching = watchBodyIdle(req, ctx.bodyIdleTimeoutMs, () => {
+      const stopWatching = watchBody(req, { startTimeoutMs: ctx.bodyStartTimeoutMs, idleTimeoutMs: ctx.bodyIdleTimeoutMs }, (stall) => {
         if (stream.destroyed || answered) return;
         answered = true;
         const status = res.headersSent ? res.statusCode : BODY_IDLE_STATUS;
-        log.info({ status, body_idle_timeout_ms: ctx.bodyIdleTimeoutMs, duration_ms: Date.now() - started }, 'request body idle: cancelling');
+        log.info({ status, [stall.logField]: stall.timeoutMs, duration_ms: Date.now() - started }, stall.logMessage);
         stream.destroy();
         if (res.headersSent) {
           abortResponse(res);
           return;
         }
-        sendError(res, BODY_IDLE_STATUS, `hopgate: the request body made no progress for ${ctx.bodyIdleTimeoutMs} ms`, requestId, h1);
+        sendError(res, BODY_IDLE_STATUS, `hopgate: ${stall.reason}`, requestId, h1);
         stopRequestBody(req);
       });
       stream.once('close', stopWatching);

@@ -7,8 +7,6 @@ import { ClientHelloReader, MAX_CLIENT_HELLO_BYTES, MAX_TLS_PLAINTEXT_BYTES, TLS
 import type { CertificateContexts } from './certificate-contexts.js';
 import { ACME_TLS_ALPN_PROTOCOL, answerTlsAlpn01 } from './acme-tls-alpn01.js';
 
-/** A client has this many ms from its TCP connect to a complete ClientHello; then it is closed. */
-export const CLIENT_HELLO_TIMEOUT_MS = 10_000;
 /**
  * Bytes buffered per connection while its ClientHello is incomplete: the largest accepted
  * ClientHello plus the headers of the records it can span (RFC 8446 §5.1).
@@ -48,8 +46,9 @@ export interface TlsFrontOptions {
 }
 
 /**
- * Sits in front of the HTTPS server on the public TCP port: reads the ClientHello (bounded,
- * CLIENT_HELLO_TIMEOUT_MS) without consuming it, then
+ * Sits in front of the HTTPS server on the public TCP port: reads the ClientHello (bounded in
+ * size here, in time by the connection's handshake deadline, handshake-deadline.ts) without
+ * consuming it, then
  * - `acme-tls/1` offered and a TLS-ALPN-01 challenge stored for the name: answers with the
  *   challenge certificate and closes (RFC 8737 §3, §4);
  * - a certificate exists for the name (Redis, wildcard or default file): hands the socket,
@@ -61,13 +60,7 @@ export interface TlsFrontOptions {
 export function handleTlsConnection(socket: Socket, options: TlsFrontOptions): void {
   const log = options.logger;
   const reader = new ClientHelloReader();
-  const timer = setTimeout(() => {
-    log.debug({ remote: socket.remoteAddress, timeout_ms: CLIENT_HELLO_TIMEOUT_MS, bytes: reader.receivedBytes }, 'tls: no complete ClientHello in time: closing');
-    socket.destroy();
-  }, CLIENT_HELLO_TIMEOUT_MS);
-  timer.unref();
   const onError = (): void => undefined;
-  const onClose = (): void => clearTimeout(timer);
   const onData = (chunk: Buffer): void => {
     const parsed = reader.push(chunk);
     if (parsed.status === 'incomplete') {
@@ -90,12 +83,9 @@ export function handleTlsConnection(socket: Socket, options: TlsFrontOptions): v
     });
   };
   const finish = (): void => {
-    clearTimeout(timer);
     socket.off('data', onData);
-    socket.off('close', onClose);
   };
   socket.on('error', onError);
-  socket.on('close', onClose);
   socket.on('data', onData);
 }
 
