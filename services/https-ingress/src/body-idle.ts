@@ -106,7 +106,7 @@ export function watchBody(body: Readable, limits: BodyLimits, onStall: (stall: B
     fire({
       kind: 'not_started',
       timeoutMs: limits.startTimeoutMs,
-      reason: `the request body did not start within ${limits.startTimeoutMs} ms`,
+      reason: 'the request body did not start in time',
       logMessage: 'request body never started: cancelling',
       logField: 'body_start_timeout_ms',
     }),
@@ -115,7 +115,7 @@ export function watchBody(body: Readable, limits: BodyLimits, onStall: (stall: B
     fire({
       kind: 'idle',
       timeoutMs: limits.idleTimeoutMs,
-      reason: `the request body made no progress for ${limits.idleTimeoutMs} ms`,
+      reason: 'the request body made no progress in time',
       logMessage: 'request body idle: cancelling',
       logField: 'body_idle_timeout_ms',
     }),

@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '@hopgate/log';
-import { clientAddressOf } from './client-address.js';
 
 /** While an address's connections are refused, one warn line for it per this many ms. */
 export const CONNECTION_REFUSAL_LOG_INTERVAL_MS = 60_000;
@@ -56,11 +55,13 @@ export class ConnectionLimit {
     return this.open.get(address) ?? 0;
   }
 
-  /** Counts a new connection until it closes; false (and the socket destroyed) when its address is at the cap. */
-  admit(socket: Socket, listener: string): boolean {
+  /**
+   * Counts a new connection from client `address` until it closes; false (and the socket
+   * destroyed) when the address is at the cap. `listener` names the port in the log line.
+   */
+  admit(socket: Socket, address: string | undefined, listener: string): boolean {
     const max = this.options.maxPerAddress;
     if (max === 0) return true;
-    const address = clientAddressOf(socket);
     if (address === undefined) {
       // Gone before it was seen: nothing to count.
       socket.destroy();

@@ -8,8 +8,9 @@ import type { Logger } from '@hopgate/log';
  * ClientHello byte by byte, or sends it and then nothing, is closed at the same bound.
  * (Node's own `handshakeTimeout` starts only when the server gets the socket, and is an
  * idle timer.) The TLS server reports a completed handshake with the TLSSocket it made,
- * which has no public link to the TCP socket it wraps: the two are matched by the TCP peer
- * (address, port), unique among the open connections of one listener.
+ * which has no public link to the TCP socket it wraps: the two are matched by the
+ * connection's four ends (addresses and ports of both sides), which the kernel keeps unique
+ * among open connections.
  */
 export class HandshakeDeadlines {
   private readonly pending = new Map<string, { socket: Socket; timer: NodeJS.Timeout }>();
@@ -57,7 +58,9 @@ export class HandshakeDeadlines {
   }
 }
 
+/** The connection's four ends (addresses and ports of both sides): unique among open connections, the same on the raw and the TLS socket. */
 function peerKey(socket: Socket): string | undefined {
-  const { remoteAddress, remotePort } = socket;
-  return remoteAddress === undefined || remotePort === undefined ? undefined : `${remoteAddress}|${remotePort}`;
+  const { remoteAddress, remotePort, localAddress, localPort } = socket;
+  if (remoteAddress === undefined || remotePort === undefined || localAddress === undefined || localPort === undefined) return undefined;
+  return `${remoteAddress}|${remotePort}|${localAddress}|${localPort}`;
 }

@@ -14,6 +14,6 @@ export { handleTlsConnection, tlsAlertRecord, TlsAlert, MAX_CLIENT_HELLO_BUFFER_
 export { answerTlsAlpn01, ACME_TLS_ALPN_PROTOCOL, ACME_TLS_HANDSHAKE_TIMEOUT_MS } from './acme-tls-alpn01.js';
 export { guardStreamResets, H2_RESET_WINDOW_MS, type StreamResetGuardOptions } from './stream-resets.js';
 export { SlidingWindowLimit } from './sliding-window.js';
-export { clientAddressOf } from './client-address.js';
+export { peerAddressOf } from './peer-address.js';
 export { ConnectionLimit, CONNECTION_REFUSAL_LOG_INTERVAL_MS, MAX_REFUSAL_LOG_ADDRESSES, type ConnectionLimitOptions } from './connection-limit.js';
 export { HandshakeDeadlines } from './handshake-deadline.js';

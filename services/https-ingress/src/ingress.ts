@@ -24,6 +24,7 @@ import { handleTlsConnection } from './tls-front.js';
 import { guardStreamResets } from './stream-resets.js';
 import { ConnectionLimit } from './connection-limit.js';
 import { HandshakeDeadlines } from './handshake-deadline.js';
+import { peerAddressOf } from './peer-address.js';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -167,7 +168,7 @@ export class Ingress {
       const frontLog = this.log.child({ listener: 'https' });
       server.on('session', (session) => {
         closeWhenIdle(session);
-        guardStreamResets(session, { maxResetsPerWindow: cfg.h2MaxResetsPerWindow, logger: frontLog });
+        guardStreamResets(session, { maxResetsPerWindow: cfg.h2MaxResetsPerWindow, remote: peerAddressOf(session.socket), logger: frontLog });
       });
       server.on('sessionError', (err) => this.log.debug({ err: err.message }, 'https: HTTP/2 connection error'));
       const deadlines = new HandshakeDeadlines(cfg.tlsHandshakeTimeoutMs, frontLog);
@@ -178,7 +179,7 @@ export class Ingress {
       this.configure(server, 'https', ctx);
       const challenges = new ChallengeStore(this.redis, keys);
       const front = net.createServer((socket) => {
-        if (!connections.admit(socket, 'https')) return;
+        if (!connections.admit(socket, peerAddressOf(socket), 'https')) return;
         this.track(socket);
         deadlines.start(socket);
         handleTlsConnection(socket, { server, certificates, challenges, logger: frontLog });
@@ -202,7 +203,7 @@ export class Ingress {
         else writeRawError(socket, 400, 'hopgate: use https:// (wss://) for upgrades');
       });
       server.on('connection', (socket: Socket) => {
-        if (connections.admit(socket, 'http')) this.track(socket);
+        if (connections.admit(socket, peerAddressOf(socket), 'http')) this.track(socket);
       });
       this.configure(server, 'http', ctx);
       this.httpServer = await this.listen(server, cfg.httpListen, 'http');

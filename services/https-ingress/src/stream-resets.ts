@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '@hopgate/log';
 import { ErrorCode, HopError } from '@hopgate/errors';
 import { SlidingWindowLimit } from './sliding-window.js';
-import { clientAddressOf } from './client-address.js';
 
 /**
  * The sliding window of HOPGATE_H2_MAX_RESETS_PER_WINDOW, in ms: a connection may reset that
@@ -14,6 +13,8 @@ export const H2_RESET_WINDOW_MS = 30_000;
 export interface StreamResetGuardOptions {
   /** Streams the client may reset before their response per H2_RESET_WINDOW_MS; 0 = no limit. */
   maxResetsPerWindow: number;
+  /** The client address, for the log line. */
+  remote: string | undefined;
   logger: Logger;
 }
 
@@ -35,7 +36,7 @@ export function guardStreamResets(session: http2.ServerHttp2Session, options: St
       if (!limit.hit(performance.now())) return;
       tripped = true;
       options.logger.warn(
-        { remote: clientAddressOf(session.socket), max_resets: options.maxResetsPerWindow, window_ms: H2_RESET_WINDOW_MS },
+        { remote: options.remote, max_resets: options.maxResetsPerWindow, window_ms: H2_RESET_WINDOW_MS },
         'http/2 connection closed: too many streams reset by the client (rapid reset)',
       );
       // One GOAWAY carrying the code (goaway() then destroy() would send a second, NO_ERROR one).

@@ -9,7 +9,7 @@ import net, { type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { createLogger } from '@hopgate/log';
 import { waitFor } from '@hopgate/testkit';
-import { SlidingWindowLimit, clientAddressOf, ConnectionLimit, CONNECTION_REFUSAL_LOG_INTERVAL_MS } from '../src/index.js';
+import { SlidingWindowLimit, peerAddressOf, ConnectionLimit, CONNECTION_REFUSAL_LOG_INTERVAL_MS } from '../src/index.js';
 
 /** Open connections per address in the ConnectionLimit test. */
 const PER_ADDRESS = 3;
@@ -37,11 +37,11 @@ test('sliding window: a steady rate just under the limit never trips, one just o
 });
 
 test('client address: the TCP peer, IPv4-mapped IPv6 as IPv4, undefined once gone', () => {
-  assert.equal(clientAddressOf({ remoteAddress: '203.0.113.7' }), '203.0.113.7');
-  assert.equal(clientAddressOf({ remoteAddress: '::ffff:203.0.113.7' }), '203.0.113.7');
-  assert.equal(clientAddressOf({ remoteAddress: '2001:db8::1' }), '2001:db8::1');
-  assert.equal(clientAddressOf({ remoteAddress: '::ffff:1' }), '::ffff:1');
-  assert.equal(clientAddressOf({ remoteAddress: undefined }), undefined);
+  assert.equal(peerAddressOf({ remoteAddress: '203.0.113.7' }), '203.0.113.7');
+  assert.equal(peerAddressOf({ remoteAddress: '::ffff:203.0.113.7' }), '203.0.113.7');
+  assert.equal(peerAddressOf({ remoteAddress: '2001:db8::1' }), '2001:db8::1');
+  assert.equal(peerAddressOf({ remoteAddress: '::ffff:1' }), '::ffff:1');
+  assert.equal(peerAddressOf({ remoteAddress: undefined }), undefined);
 });
 
 test('connection limit: the cap per address, another address unaffected, a closed connection frees its slot, the table empties, one log line per interval', async () => {
@@ -57,7 +57,7 @@ test('connection limit: the cap per address, another address unaffected, a close
   const admitted: net.Socket[] = [];
   const server = net.createServer((socket) => {
     socket.on('error', () => undefined);
-    if (limit.admit(socket, 'test')) admitted.push(socket);
+    if (limit.admit(socket, peerAddressOf(socket), 'test')) admitted.push(socket);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
