@@ -185,6 +185,7 @@ test(`rapid reset with node's client: GOAWAY(ENHANCE_YOUR_CALM) after ${RESET_LI
   // Each request that reached the origin was answered, or is one of the resets the guard allowed,
   // or was in flight when the connection was closed (at most the cap).
   const reached = seenWithPrefix('/rr-node/');
+  process.stdout.write(`# rapid reset (node client): ${sent} streams sent, ${answered} answered, ${reached} reached the origin, bystander served ${bystanderStatuses.length}\n`);
   assert.ok(reached <= RESET_LIMIT + 1 + answered + H2_CAP, `${reached} of ${sent} reset requests reached the origin (${answered} answered)`);
   const line = await stack.ingress.waitForLog('the rapid-reset log line', (r) => r.msg === RAPID_RESET_LOG, ANSWER_TIMEOUT_MS);
   assert.equal(line.level, 'warn');
