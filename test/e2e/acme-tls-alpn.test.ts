@@ -17,7 +17,7 @@ import { Stack } from '@hopgate/testkit';
 import { startOrigin, type Origin } from './helpers.js';
 import { CertControl, handshake, opensslClient, firstPem, makeAlpnChallengeCert } from './cert-helpers.js';
 
-/** The ingress's CLIENT_HELLO_TIMEOUT_MS (10 s) plus slack, in ms: a stalled ClientHello is closed before this. */
+/** The ingress's HOPGATE_TLS_HANDSHAKE_TIMEOUT_MS (10 s by default) plus slack, in ms: a stalled ClientHello is closed before this. */
 const STALLED_CLOSE_DEADLINE_MS = 15_000;
 /** Challenge TTL in Redis, in ms: longer than this file runs. */
 const CHALLENGE_TTL_MS = 120_000;

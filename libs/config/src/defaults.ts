@@ -60,6 +60,35 @@ export const DEFAULT_RESPONSE_HEADER_TIMEOUT_MS = 55_000;
  * (body_idle_timeout_ms): a local service silent this long mid-response has its stream reset.
  */
 export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 300_000;
+/**
+ * Ingress: a request that announces a body (Content-Length > 0, chunked, or HTTP/2 HEADERS
+ * without END_STREAM) and sends no body byte within this many ms is answered 408 and its
+ * relay stream cancelled (HOPGATE_BODY_START_TIMEOUT_MS); shorter than the body idle timeout.
+ */
+export const DEFAULT_BODY_START_TIMEOUT_MS = 30_000;
+/**
+ * Ingress: HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised to every client (RFC 9113 §6.5.2),
+ * per connection (HOPGATE_H2_MAX_CONCURRENT_STREAMS). Node's own default is unlimited.
+ */
+export const DEFAULT_H2_MAX_CONCURRENT_STREAMS = 128;
+/** Largest accepted HOPGATE_H2_MAX_CONCURRENT_STREAMS: the 32-bit field of the setting (RFC 9113 §6.5.2). */
+export const MAX_H2_CONCURRENT_STREAMS_LIMIT = 0xffff_ffff;
+/**
+ * Ingress: streams an HTTP/2 client may reset before their response (RST_STREAM, CVE-2023-44487
+ * "rapid reset") within H2_RESET_WINDOW_MS on one connection; one more and the connection gets
+ * GOAWAY(ENHANCE_YOUR_CALM) and is closed (HOPGATE_H2_MAX_RESETS_PER_WINDOW; 0 = no limit).
+ */
+export const DEFAULT_H2_MAX_RESETS_PER_WINDOW = 200;
+/**
+ * Ingress: TCP connections one client address may hold open at once, on each listener
+ * (HOPGATE_MAX_CONNECTIONS_PER_IP; 0 = no limit). Over it, a new connection is closed at once.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 256;
+/**
+ * Ingress: time from a TCP connect on the HTTPS port to a completed TLS handshake, ClientHello
+ * included, in ms (HOPGATE_TLS_HANDSHAKE_TIMEOUT_MS); then the connection is closed.
+ */
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A hub<->agent session with no datagram for this long is dead (both sides), in ms. */
 export const DEFAULT_AGENT_IDLE_TIMEOUT_MS = 15_000;
 

@@ -48,6 +48,16 @@ export interface IngressConfig extends CommonConfig {
    * peer in trustedProxies before any TLS or HTTP byte; off by default.
    */
   proxyProtocol: boolean;
+  /** HOPGATE_BODY_START_TIMEOUT_MS: an announced request body with no byte this long is cancelled (408). */
+  bodyStartTimeoutMs: number;
+  /** HOPGATE_H2_MAX_CONCURRENT_STREAMS: SETTINGS_MAX_CONCURRENT_STREAMS per HTTP/2 connection. */
+  h2MaxConcurrentStreams: number;
+  /** HOPGATE_H2_MAX_RESETS_PER_WINDOW: client stream resets per connection and window before GOAWAY; 0 = no limit. */
+  h2MaxResetsPerWindow: number;
+  /** HOPGATE_MAX_CONNECTIONS_PER_IP: open TCP connections per client address and listener; 0 = no limit. */
+  maxConnectionsPerIp: number;
+  /** HOPGATE_TLS_HANDSHAKE_TIMEOUT_MS: TCP connect to completed TLS handshake, in ms. */
+  tlsHandshakeTimeoutMs: number;
 }
 
 /** Limits of the hub's DTLS server; undefined leaves the DTLS server's default (docs/configuration.md). */
@@ -159,6 +169,11 @@ export function loadIngressConfig(env: Env = processEnv()): IngressConfig {
     ownerCacheTtlMs: s.int('owner_cache_ttl_ms', D.DEFAULT_OWNER_CACHE_TTL_MS),
     maxHeaderBytes: s.int('max_header_bytes', D.DEFAULT_MAX_HEADER_BYTES),
     bodyIdleTimeoutMs: s.int('body_idle_timeout_ms', D.DEFAULT_BODY_IDLE_TIMEOUT_MS),
+    bodyStartTimeoutMs: s.int('body_start_timeout_ms', D.DEFAULT_BODY_START_TIMEOUT_MS),
+    h2MaxConcurrentStreams: s.int('h2_max_concurrent_streams', D.DEFAULT_H2_MAX_CONCURRENT_STREAMS),
+    h2MaxResetsPerWindow: s.int('h2_max_resets_per_window', D.DEFAULT_H2_MAX_RESETS_PER_WINDOW),
+    maxConnectionsPerIp: s.int('max_connections_per_ip', D.DEFAULT_MAX_CONNECTIONS_PER_IP),
+    tlsHandshakeTimeoutMs: s.int('tls_handshake_timeout_ms', D.DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS),
     certRereadIntervalMs: s.int('cert_reread_interval_ms', D.DEFAULT_CERT_REREAD_INTERVAL_MS),
     trustedProxies: trustedProxies(s),
     proxyProtocol: s.bool('proxy_protocol', D.DEFAULT_PROXY_PROTOCOL),
@@ -181,6 +196,15 @@ export function loadIngressConfig(env: Env = processEnv()): IngressConfig {
   }
   if (cfg.bodyIdleTimeoutMs < 1) {
     throw new HopError(ErrorCode.BadConfig, 'HOPGATE_BODY_IDLE_TIMEOUT_MS must be at least 1');
+  }
+  if (cfg.bodyStartTimeoutMs < 1) {
+    throw new HopError(ErrorCode.BadConfig, 'HOPGATE_BODY_START_TIMEOUT_MS must be at least 1');
+  }
+  if (cfg.tlsHandshakeTimeoutMs < 1) {
+    throw new HopError(ErrorCode.BadConfig, 'HOPGATE_TLS_HANDSHAKE_TIMEOUT_MS must be at least 1');
+  }
+  if (cfg.h2MaxConcurrentStreams < 1 || cfg.h2MaxConcurrentStreams > D.MAX_H2_CONCURRENT_STREAMS_LIMIT) {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_H2_MAX_CONCURRENT_STREAMS must be between 1 and ${D.MAX_H2_CONCURRENT_STREAMS_LIMIT}, got ${cfg.h2MaxConcurrentStreams}`);
   }
   requirePair(cfg.tlsCertFile, cfg.tlsKeyFile, 'HOPGATE_TLS_CERT_FILE', 'HOPGATE_TLS_KEY_FILE');
   requireRereadInterval(cfg.certRereadIntervalMs);

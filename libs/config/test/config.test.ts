@@ -18,6 +18,11 @@ import {
   DEFAULT_RESPONSE_HEADER_TIMEOUT_MS,
   DEFAULT_RESPONSE_TIMEOUT_MS,
   DEFAULT_BODY_IDLE_TIMEOUT_MS,
+  DEFAULT_BODY_START_TIMEOUT_MS,
+  DEFAULT_H2_MAX_CONCURRENT_STREAMS,
+  DEFAULT_H2_MAX_RESETS_PER_WINDOW,
+  DEFAULT_MAX_CONNECTIONS_PER_IP,
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_ORIGIN_CONNECT_TIMEOUT_MS,
   DEFAULT_CERT_REREAD_INTERVAL_MS,
   DEFAULT_ACME_RENEW_CHECK_INTERVAL_MS,
@@ -101,6 +106,40 @@ test('ingress trusted proxies and PROXY protocol: off and empty by default, list
   assert.equal(loadIngressConfig({ ...base, HOPGATE_PROXY_PROTOCOL: 'FALSE' }).proxyProtocol, false);
   fs.writeFileSync(file, 'trusted_proxies:\n  - {a: 1}\n');
   assert.throws(() => loadIngressConfig({ ...base, HOPGATE_CONFIG: file }), { code: 'ERR_BAD_CONFIG' });
+});
+
+test('ingress abuse limits: documented defaults, settable, validated (0 = off where documented)', () => {
+  const base = { HOPGATE_HTTPS_LISTEN: 'off', HOPGATE_HTTP_LISTEN: '127.0.0.1:8080' };
+  const defaults = loadIngressConfig(base);
+  assert.equal(defaults.bodyStartTimeoutMs, DEFAULT_BODY_START_TIMEOUT_MS);
+  assert.equal(DEFAULT_BODY_START_TIMEOUT_MS, 30_000);
+  assert.ok(DEFAULT_BODY_START_TIMEOUT_MS < DEFAULT_BODY_IDLE_TIMEOUT_MS);
+  assert.equal(defaults.h2MaxConcurrentStreams, DEFAULT_H2_MAX_CONCURRENT_STREAMS);
+  assert.equal(DEFAULT_H2_MAX_CONCURRENT_STREAMS, 128);
+  assert.equal(defaults.h2MaxResetsPerWindow, DEFAULT_H2_MAX_RESETS_PER_WINDOW);
+  assert.equal(DEFAULT_H2_MAX_RESETS_PER_WINDOW, 200);
+  assert.equal(defaults.maxConnectionsPerIp, DEFAULT_MAX_CONNECTIONS_PER_IP);
+  assert.equal(DEFAULT_MAX_CONNECTIONS_PER_IP, 256);
+  assert.equal(defaults.tlsHandshakeTimeoutMs, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS);
+  assert.equal(DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, 10_000);
+  const set = loadIngressConfig({
+    ...base,
+    HOPGATE_BODY_START_TIMEOUT_MS: '700',
+    HOPGATE_H2_MAX_CONCURRENT_STREAMS: '8',
+    HOPGATE_H2_MAX_RESETS_PER_WINDOW: '0',
+    HOPGATE_MAX_CONNECTIONS_PER_IP: '0',
+    HOPGATE_TLS_HANDSHAKE_TIMEOUT_MS: '900',
+  });
+  assert.deepEqual(
+    [set.bodyStartTimeoutMs, set.h2MaxConcurrentStreams, set.h2MaxResetsPerWindow, set.maxConnectionsPerIp, set.tlsHandshakeTimeoutMs],
+    [700, 8, 0, 0, 900],
+  );
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_BODY_START_TIMEOUT_MS: '0' }), /HOPGATE_BODY_START_TIMEOUT_MS must be at least 1/);
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_TLS_HANDSHAKE_TIMEOUT_MS: '0' }), /HOPGATE_TLS_HANDSHAKE_TIMEOUT_MS must be at least 1/);
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_H2_MAX_CONCURRENT_STREAMS: '0' }), /HOPGATE_H2_MAX_CONCURRENT_STREAMS must be between 1 and 4294967295/);
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_H2_MAX_CONCURRENT_STREAMS: '4294967296' }), /HOPGATE_H2_MAX_CONCURRENT_STREAMS must be between/);
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_MAX_CONNECTIONS_PER_IP: '-1' }), { code: 'ERR_BAD_CONFIG' });
+  assert.throws(() => loadIngressConfig({ ...base, HOPGATE_H2_MAX_RESETS_PER_WINDOW: 'many' }), { code: 'ERR_BAD_CONFIG' });
 });
 
 test('ingress certificate files: optional (certificates from Redis), but both or neither', () => {

@@ -5,6 +5,16 @@ import { encodeFrame } from './codec.js';
 import { MAX_DEFERRED_RESETS } from './defaults.js';
 import { FrameType, type Frame } from './frames.js';
 
+/** A frame encoded and waiting for the end of the event-loop turn. */
+interface QueuedFrame {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly requestId: string;
+  readonly reply: string | undefined;
+  /** Taken back before it left (withdrawOpen): skipped by drain(). */
+  withdrawn: boolean;
+}
+
 /**
  * Publishes frames on a NATS connection that may drop. NATS core is at-most-once: frames in flight
  * during a disconnect are gone, so the owner resets its streams as soon as the connection drops
@@ -22,7 +32,9 @@ export class FramePublisher {
   private deferredResets: Array<{ subject: string; frame: Frame }> = [];
   private stopWatching: (() => void) | undefined;
   /** Encoded frames waiting for the end of this event-loop turn. */
-  private queue: Array<{ subject: string; data: Uint8Array; requestId: string; reply: string | undefined }> = [];
+  private queue: QueuedFrame[] = [];
+  /** The OPENs in `queue`, by stream id: a stream destroyed before its OPEN left takes it back. */
+  private readonly queuedOpens = new Map<string, QueuedFrame>();
   private drainScheduled = false;
   private readonly drainBound = (): void => this.drain();
 
@@ -76,11 +88,27 @@ export class FramePublisher {
       this.log.warn({ request_id: frame.streamId, err_message: 'connection closed' }, 'relay publish failed');
       return false;
     }
-    this.queue.push({ subject, data: encodeFrame(frame), requestId: frame.streamId, reply });
+    const queued: QueuedFrame = { subject, data: encodeFrame(frame), requestId: frame.streamId, reply, withdrawn: false };
+    this.queue.push(queued);
+    if (frame.type === FrameType.Open) this.queuedOpens.set(frame.streamId, queued);
     if (!this.drainScheduled) {
       this.drainScheduled = true;
       setImmediate(this.drainBound);
     }
+    return true;
+  }
+
+  /**
+   * Takes back the OPEN of stream `streamId` if it is still in this turn's batch, so that it
+   * never leaves: true when it did (the peer never hears of the stream, so no RESET is owed
+   * either), false once it was handed to nats.js. A browser that resets a request as soon as
+   * it sent it (HTTP/2 rapid reset, CVE-2023-44487) then costs the hub nothing.
+   */
+  withdrawOpen(streamId: string): boolean {
+    const queued = this.queuedOpens.get(streamId);
+    if (queued === undefined) return false;
+    this.queuedOpens.delete(streamId);
+    queued.withdrawn = true;
     return true;
   }
 
@@ -90,7 +118,9 @@ export class FramePublisher {
     const queue = this.queue;
     if (queue.length === 0) return;
     this.queue = [];
-    for (const { subject, data, requestId, reply } of queue) {
+    this.queuedOpens.clear();
+    for (const { subject, data, requestId, reply, withdrawn } of queue) {
+      if (withdrawn) continue;
       try {
         this.nc.publish(subject, data, reply === undefined ? undefined : { reply });
       } catch (err) {

@@ -56,6 +56,7 @@ export class RelayEndpoint<S extends RelayStream> {
         if (this.streams.get(stream.requestId) === stream) this.streams.delete(stream.requestId);
         this.liveness.untrack(stream);
       },
+      withdrawOpen: (stream) => this.publisher.withdrawOpen(stream.requestId),
     };
   }
 

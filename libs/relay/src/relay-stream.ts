@@ -28,6 +28,8 @@ export interface StreamLink {
   publish(subject: string, frame: Frame): boolean;
   /** Called once when the stream is closed: the owner forgets it. */
   release(stream: RelayStream): void;
+  /** Takes back the stream's OPEN if it has not left this node yet; true when it was taken back. */
+  withdrawOpen(stream: RelayStream): boolean;
 }
 
 export interface RelayStreamInit {
@@ -101,6 +103,7 @@ export abstract class RelayStream extends Duplex {
   private pumping = false;
   private endSent = false;
   private endReceived = false;
+  private withdrawn = false;
   private readonly idleTimer: NodeJS.Timeout;
 
   protected constructor(init: RelayStreamInit) {
@@ -130,6 +133,14 @@ export abstract class RelayStream extends Duplex {
   protected abstract canReceiveData(): boolean;
   /** Frames other than DATA, END, CREDIT and RESET (ACCEPT, REJECT, RESPONSE). */
   protected abstract onControlFrame(frame: Frame): void;
+
+  /**
+   * True when the stream was destroyed before its OPEN left this node (same event-loop turn):
+   * the peer never heard of it. Always false on the hub side.
+   */
+  get openWithdrawn(): boolean {
+    return this.withdrawn;
+  }
 
   flowStats(): FlowStats {
     return {
@@ -336,6 +347,11 @@ export abstract class RelayStream extends Duplex {
   override _destroy(error: Error | null, callback: Callback): void {
     const phaseBefore = this.phase;
     this.phase = StreamPhase.Closed;
+    // An OPEN that never left: the peer has no state to free, so no RESET follows it.
+    if (phaseBefore === StreamPhase.Opening && !this.peerClosed && this.link.withdrawOpen(this)) {
+      this.withdrawn = true;
+      this.peerClosed = true;
+    }
     if (phaseBefore !== StreamPhase.Closed && !this.peerClosed && !(this.endSent && this.endReceived)) {
       const code = error instanceof HopError ? error.code : ErrorCode.StreamReset;
       const message = error?.message ?? `stream cancelled by the ${this.side}`;

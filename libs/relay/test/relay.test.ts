@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, HopError } from '@hopgate/errors';
 import { waitFor } from '@hopgate/testkit';
-import { RelayServerStream, DEFAULT_WINDOW_BYTES } from '../src/index.js';
+import { RelayServerStream, DEFAULT_WINDOW_BYTES, decodeFrame, FrameType } from '../src/index.js';
 import { NatsFixture, relayPair, randomSource, drain, errorOf, text, MIB, KIB } from './helpers.js';
 
 /** A broken flow-control or reset path shows up as a hang: fail it instead. */
@@ -243,5 +243,56 @@ test('cancel before ACCEPT: the hub stream errors and both sides free it', { tim
   stream.destroy();
   assert.equal((await hubError).code, ErrorCode.StreamReset);
   await waitFor('both sides free', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  await pair.close();
+});
+
+test('a stream destroyed in the turn it was opened: its OPEN never leaves and no RESET follows; the hub sees only the next stream', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  // Everything published to the hub's subject, as the hub would receive it.
+  const seen: Array<{ type: number; streamId: string }> = [];
+  const tap = pair.ncHub.subscribe(pair.subjects.hub('hub-1'), {
+    callback: (err, msg) => {
+      if (err) return;
+      const frame = decodeFrame(msg.data);
+      seen.push({ type: frame.type, streamId: frame.streamId });
+    },
+  });
+  await pair.ncHub.flush();
+  const opens: string[] = [];
+  pair.server.on('open', (hubStream: RelayServerStream) => {
+    hubStream.on('error', () => undefined);
+    opens.push(hubStream.requestId);
+  });
+
+  const gone = pair.client.open('hub-1', text('GET /reset-at-once'));
+  gone.on('error', () => undefined);
+  gone.destroy();
+  assert.equal(gone.openWithdrawn, true);
+
+  const opened = once(pair.server, 'open') as Promise<[RelayServerStream]>;
+  const kept = pair.client.open('hub-1', text('GET /kept'));
+  kept.end();
+  const [hubStream] = await opened;
+  assert.equal(hubStream.requestId, kept.requestId);
+  // Frames from one publisher keep their order: anything sent for the first stream came before this OPEN.
+  assert.deepEqual(seen.filter((f) => f.streamId === gone.requestId), []);
+  assert.deepEqual(opens, [kept.requestId]);
+  assert.equal(kept.openWithdrawn, false);
+  hubStream.accept();
+  hubStream.respond(text('200'));
+  hubStream.end();
+  hubStream.resume();
+  await once(kept, 'response');
+  kept.resume();
+
+  // Once the OPEN has left, a cancel is a RESET the hub sees.
+  const late = pair.client.open('hub-1', text('GET /late'));
+  late.on('error', () => undefined);
+  await waitFor('the hub got the late OPEN', () => opens.includes(late.requestId));
+  late.destroy();
+  assert.equal(late.openWithdrawn, false);
+  await waitFor('the hub got the RESET of the late stream', () => seen.some((f) => f.streamId === late.requestId && f.type === FrameType.Reset));
+  await waitFor('both sides free', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  tap.unsubscribe();
   await pair.close();
 });

@@ -2,6 +2,10 @@ import type { Logger } from '@hopgate/log';
 import { HopError, ErrorCode } from '@hopgate/errors';
 import type { Connection, TransportStream } from '@hopgate/transport';
 import { encodeMessage } from '@hopgate/wire';
+import { LogThrottle } from './log-throttle.js';
+
+/** While requests to one agent are refused for its stream cap, one warn line per this many ms (the others are counted in it). */
+export const BUSY_REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export interface AgentSessionInfo {
   clientId: string;
@@ -28,6 +32,8 @@ export class AgentSession {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private readonly closeHandlers: Array<() => void> = [];
   private inFlight = 0;
+  /** One "too many streams" line per BUSY_REFUSAL_LOG_INTERVAL_MS: a flood of refusals must not flood the log. */
+  readonly busyRefusalLog = new LogThrottle(BUSY_REFUSAL_LOG_INTERVAL_MS);
 
   constructor(
     readonly info: AgentSessionInfo,

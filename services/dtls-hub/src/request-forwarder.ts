@@ -48,7 +48,10 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
     const code = errorCodeOf(err);
     const reason = errorMessageOf(err);
     if (code === ErrorCode.Busy) {
-      log.warn({ code, reason, streams_in_flight: session.streamsInFlight, max_streams: session.maxStreams }, 'request refused: too many streams in flight to this agent');
+      const unlogged = session.busyRefusalLog.take();
+      if (unlogged !== undefined) {
+        log.warn({ code, reason, streams_in_flight: session.streamsInFlight, max_streams: session.maxStreams, refused_unlogged: unlogged }, 'request refused: too many streams in flight to this agent');
+      }
       relay.reject(ErrorCode.Busy, reason);
     } else {
       log.warn({ code, reason }, 'cannot open a stream to the agent');

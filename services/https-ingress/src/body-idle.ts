@@ -40,3 +40,85 @@ export function watchBodyIdle(body: Readable, idleMs: number, onIdle: () => void
   if (body.readableFlowing) arm();
   return stop;
 }
+
+/**
+ * Calls `onTimeout` once if `body` delivers no byte within `startMs`: a request that announced
+ * a body (Content-Length > 0, chunked, HTTP/2 HEADERS without END_STREAM) and never sends it.
+ * Stops at the first byte, at the body's end (an empty body), at close, or at `stop()`. Like
+ * watchBodyIdle, call it after `body.pipe(...)`.
+ */
+export function watchBodyStart(body: Readable, startMs: number, onTimeout: () => void): () => void {
+  if (body.readableEnded) return () => undefined;
+  const stop = (): void => {
+    clearTimeout(timer);
+    body.off('data', stop);
+    body.off('end', stop);
+    body.off('close', stop);
+  };
+  const timer = setTimeout(() => {
+    stop();
+    onTimeout();
+  }, startMs);
+  body.on('data', stop);
+  body.once('end', stop);
+  body.once('close', stop);
+  return stop;
+}
+
+/** Why a request body was given up. */
+export interface BodyStall {
+  /** `not_started`: no byte within the start limit; `idle`: no progress within the idle limit. */
+  readonly kind: 'not_started' | 'idle';
+  readonly timeoutMs: number;
+  /** What the browser is told. */
+  readonly reason: string;
+  /** The message of the log line. */
+  readonly logMessage: string;
+  /** The log field carrying the limit. */
+  readonly logField: 'body_start_timeout_ms' | 'body_idle_timeout_ms';
+}
+
+export interface BodyLimits {
+  /** HOPGATE_BODY_START_TIMEOUT_MS. */
+  startTimeoutMs: number;
+  /** HOPGATE_BODY_IDLE_TIMEOUT_MS. */
+  idleTimeoutMs: number;
+}
+
+/**
+ * Both watches on an announced request body (call after `body.pipe(...)`): `onStall` once, for
+ * the first of "never started" (watchBodyStart) and "stalled while flowing" (watchBodyIdle).
+ * Returns stop().
+ */
+export function watchBody(body: Readable, limits: BodyLimits, onStall: (stall: BodyStall) => void): () => void {
+  let done = false;
+  const stop = (): void => {
+    done = true;
+    stopStart();
+    stopIdle();
+  };
+  const fire = (stall: BodyStall): void => {
+    if (done) return;
+    stop();
+    onStall(stall);
+  };
+  const stopStart = watchBodyStart(body, limits.startTimeoutMs, () =>
+    fire({
+      kind: 'not_started',
+      timeoutMs: limits.startTimeoutMs,
+      reason: 'the request body did not start in time',
+      logMessage: 'request body never started: cancelling',
+      logField: 'body_start_timeout_ms',
+    }),
+  );
+  const stopIdle = watchBodyIdle(body, limits.idleTimeoutMs, () =>
+    fire({
+      kind: 'idle',
+      timeoutMs: limits.idleTimeoutMs,
+      reason: 'the request body made no progress in time',
+      logMessage: 'request body idle: cancelling',
+      logField: 'body_idle_timeout_ms',
+    }),
+  );
+  return stop;
+}

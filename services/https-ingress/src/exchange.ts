@@ -85,3 +85,13 @@ export function writeResponseHead(res: PublicResponse, status: number, pairs: Re
   }
   res.writeHead(status, headers);
 }
+
+/**
+ * True once the browser is gone: it reset the HTTP/2 stream, or closed the HTTP/1.1
+ * connection. Checked before a request is relayed, so that one reset before its head left
+ * the ingress costs the hub and the agent nothing.
+ */
+export function clientGone(req: PublicRequest): boolean {
+  if (isHttp2(req)) return req.stream.closed || req.stream.destroyed;
+  return req.socket.destroyed;
+}

@@ -23,6 +23,9 @@ import { CertificateContexts } from './certificate-contexts.js';
 import { handleTlsConnection } from './tls-front.js';
 import { ConnectionAddresses } from './client-address.js';
 import { ProxyProtocolFront } from './proxy-protocol-front.js';
+import { guardStreamResets } from './stream-resets.js';
+import { ConnectionLimit } from './connection-limit.js';
+import { HandshakeDeadlines } from './handshake-deadline.js';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -132,12 +135,15 @@ export class Ingress {
       relay: this.relay,
       responseTimeoutMs: cfg.responseTimeoutMs,
       bodyIdleTimeoutMs: cfg.bodyIdleTimeoutMs,
+      bodyStartTimeoutMs: cfg.bodyStartTimeoutMs,
       maxHeaderBytes: cfg.maxHeaderBytes,
       nextRequestId: () => this.relay!.nextRequestId(),
       logger: this.logger.child({ component: 'proxy' }),
       trustedProxies: cfg.trustedProxies,
       connections: this.connections,
     };
+    // One count per client address over both listeners (HOPGATE_MAX_CONNECTIONS_PER_IP).
+    const connections = new ConnectionLimit({ maxPerAddress: cfg.maxConnectionsPerIp, logger: this.log });
     if (cfg.httpsListen) {
       const fileCert = cfg.tlsCertFile && cfg.tlsKeyFile
         ? { cert: fs.readFileSync(cfg.tlsCertFile, 'utf8'), key: fs.readFileSync(cfg.tlsKeyFile, 'utf8') }
@@ -172,21 +178,36 @@ export class Ingress {
         },
         // ALPN offers h2 then http/1.1 (RFC 7301 §3.2); node builds the list from allowHTTP1.
         allowHTTP1: true,
-        // RFC 9113 §6.5.2: larger header lists get the stream reset before any handler runs.
-        settings: { maxHeaderListSize: cfg.maxHeaderBytes },
+        // Node's own clock, from the hand-over: a backstop; the front's deadline (from connect) comes first.
+        handshakeTimeout: cfg.tlsHandshakeTimeoutMs,
+        // RFC 9113 §6.5.2: larger header lists get the stream reset before any handler runs;
+        // streams above the concurrency cap are refused (RFC 9113 §5.1.2).
+        settings: { maxHeaderListSize: cfg.maxHeaderBytes, maxConcurrentStreams: cfg.h2MaxConcurrentStreams },
       });
       server.on('request', (req, res) => proxyRequest(req, res, 'https', ctx));
       server.on('checkContinue', (req, res) => proxyRequest(req, res, 'https', ctx, true));
       server.on('upgrade', (req: http.IncomingMessage, socket: Socket, early: Buffer) => proxyUpgrade(req, socket, early, 'https', ctx));
-      server.on('session', (session) => closeWhenIdle(session));
+      const frontLog = this.log.child({ listener: 'https' });
+      server.on('session', (session) => {
+        closeWhenIdle(session);
+        guardStreamResets(session, { maxResetsPerWindow: cfg.h2MaxResetsPerWindow, remote: this.connections.of(session.socket).address, logger: frontLog });
+      });
       server.on('sessionError', (err) => this.log.debug({ err: err.message }, 'https: HTTP/2 connection error'));
-      server.on('secureConnection', (socket: Socket) => this.track(socket));
+      const deadlines = new HandshakeDeadlines(cfg.tlsHandshakeTimeoutMs, frontLog);
+      server.on('secureConnection', (socket: Socket) => {
+        this.track(socket);
+        deadlines.settle(socket);
+      });
       this.configure(server, 'https', ctx);
       const challenges = new ChallengeStore(this.redis, keys);
-      const frontLog = this.log.child({ listener: 'https' });
       const front = net.createServer((socket) => {
         this.track(socket);
-        this.admit(socket, () => handleTlsConnection(socket, { server, certificates, challenges, logger: frontLog }));
+        deadlines.start(socket);
+        // Per-address admission after the PROXY header (when on): the client's address, not the balancer's.
+        this.admit(socket, () => {
+          if (!connections.admit(socket, this.connections.of(socket).address, 'https')) return;
+          handleTlsConnection(socket, { server, certificates, challenges, logger: frontLog });
+        });
       });
       this.httpsFront = await this.listen(front, cfg.httpsListen, 'https');
     }
@@ -211,7 +232,9 @@ export class Ingress {
         if (cfg.httpMode === 'serve') proxyUpgrade(req, socket, early, 'http', ctx);
         else writeRawError(socket, 400, 'use https:// (wss://) for upgrades');
       });
-      server.on('connection', (socket: Socket) => this.track(socket));
+      server.on('connection', (socket: Socket) => {
+        if (connections.admit(socket, this.connections.of(socket).address, 'http')) this.track(socket);
+      });
       this.configure(server, 'http', ctx);
       // With PROXY protocol, a TCP front reads the header, then hands the socket to the HTTP server.
       const listener = cfg.proxyProtocol

@@ -8,14 +8,14 @@ import { stripHopByHop } from '@hopgate/http-tunnel';
 import { awaitResponseHead } from './response-head.js';
 import { buildRequestHead, headerListSize } from './request-head.js';
 import { publicReasonFor, sendError, statusForCode } from './error-status.js';
-import { abortResponse, isHttp2, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
-import { watchBodyIdle } from './body-idle.js';
+import { abortResponse, clientGone, isHttp2, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
+import { watchBody } from './body-idle.js';
 import { admitRequest, type Refusal } from './request-admission.js';
 import { encodeOpenHead } from './open-head.js';
 import { checkResponseHead, pipeResponseBody, REQUEST_ID_HEADER } from './response-framing.js';
 import { requestClientOf, type ConnectionAddresses } from './client-address.js';
 
-/** The answer to an upload that stalls before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
+/** The answer to an upload that stalls or never starts before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
 export const BODY_IDLE_STATUS = 408;
 
 export interface ProxyContext {
@@ -27,6 +27,8 @@ export interface ProxyContext {
   maxHeaderBytes: number;
   /** A request body with no progress for this long is cancelled (HOPGATE_BODY_IDLE_TIMEOUT_MS). */
   bodyIdleTimeoutMs: number;
+  /** An announced request body with no byte for this long is cancelled (HOPGATE_BODY_START_TIMEOUT_MS). */
+  bodyStartTimeoutMs: number;
   nextRequestId(): string;
   logger: Logger;
   /** HOPGATE_TRUSTED_PROXIES: peers whose X-Forwarded-For is believed. */
@@ -108,6 +110,8 @@ class Exchange {
       .lookup(match.clientId)
       .then(
         (owner) => {
+          // A browser gone before the lookup answered (a rapid reset) costs the hubs nothing.
+          if (clientGone(req)) return this.log.debug({ duration_ms: Date.now() - this.started }, 'client went away before the request was relayed');
           if (!owner) {
             this.fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`), this.unreadBody);
             req.resume();
@@ -179,8 +183,9 @@ class Exchange {
     // (`finished`, not res.writableFinished: an HTTP/2 response reset by the browser reports finished.)
     res.once('close', () => {
       if (!this.finished && !stream.destroyed) {
-        this.log.info({ duration_ms: Date.now() - this.started }, 'client went away: cancelling');
         stream.destroy();
+        // An OPEN taken back before it left (a reset at once) cost nothing: not worth an info line.
+        this.log[stream.openWithdrawn ? 'debug' : 'info']({ duration_ms: Date.now() - this.started }, 'client went away: cancelling');
       }
     });
     if (!hasBody) {
@@ -192,17 +197,17 @@ class Exchange {
     // HOPGATE_RESPONSE_TIMEOUT_MS counts from the end of the upload.
     req.once('end', () => wait.startClock());
     pipeRequestBody(req, stream);
-    const stopWatching = watchBodyIdle(req, ctx.bodyIdleTimeoutMs, () => {
+    const stopWatching = watchBody(req, { startTimeoutMs: ctx.bodyStartTimeoutMs, idleTimeoutMs: ctx.bodyIdleTimeoutMs }, (stall) => {
       if (stream.destroyed || this.answered) return;
       this.answered = true;
       const status = res.headersSent ? res.statusCode : BODY_IDLE_STATUS;
-      this.log.info({ status, body_idle_timeout_ms: ctx.bodyIdleTimeoutMs, duration_ms: Date.now() - this.started }, 'request body idle: cancelling');
+      this.log.info({ status, [stall.logField]: stall.timeoutMs, duration_ms: Date.now() - this.started }, stall.logMessage);
       stream.destroy();
       if (res.headersSent) {
         abortResponse(res);
         return;
       }
-      sendError(res, BODY_IDLE_STATUS, 'the request body made no progress in time', this.requestId, this.h1);
+      sendError(res, BODY_IDLE_STATUS, stall.reason, this.requestId, this.h1);
       stopRequestBody(req);
     });
     stream.once('close', stopWatching);

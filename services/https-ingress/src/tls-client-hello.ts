@@ -55,55 +55,133 @@ function invalid(reason: string): ClientHelloParse {
  * TLS ClientHello, or one this server refuses; `complete`: the ClientHello's SNI and ALPN.
  */
 export function parseClientHello(bytes: Buffer): ClientHelloParse {
-  const message = reassembleHandshake(bytes);
-  if (message.status !== 'message') return message;
-  return parseClientHelloBody(message.body);
+  return new ClientHelloReader().push(bytes);
 }
 
-type Reassembly = ClientHelloParse | { status: 'message'; body: Buffer };
+/** Where the reader is in the byte stream (RFC 8446 §5.1: records of handshake fragments). */
+const ReaderState = {
+  /** Collecting the 5 bytes of a record header. */
+  RecordHeader: 'record_header',
+  /** Inside a handshake record's fragment: `recordRemaining` bytes to go. */
+  RecordBody: 'record_body',
+  /** A verdict (complete or invalid) was reached; later bytes are not looked at. */
+  Done: 'done',
+} as const;
+type ReaderState = (typeof ReaderState)[keyof typeof ReaderState];
 
-/** Collects the first handshake message from consecutive handshake records. */
-function reassembleHandshake(bytes: Buffer): Reassembly {
-  const fragments: Buffer[] = [];
-  let offset = 0;
-  for (;;) {
-    const verdict = checkMessage(fragments);
-    if (verdict) return verdict;
-    if (offset === bytes.length) return INCOMPLETE;
-    if (bytes.length - offset < TLS_RECORD_HEADER_BYTES) return checkPartialRecordHeader(bytes.subarray(offset));
-    const type = bytes.readUInt8(offset);
-    const major = bytes.readUInt8(offset + 1);
-    const length = bytes.readUInt16BE(offset + 3);
-    if (type !== ContentTypeHandshake) return invalid(`first record is not a handshake (content type ${type})`);
-    if (major !== 3) return invalid(`record version ${major}.${bytes.readUInt8(offset + 2)} is not TLS`);
+/**
+ * Reads a ClientHello incrementally, as TCP delivers it: record headers are checked as their
+ * bytes arrive, the handshake message's fragments are kept as slices of the received chunks
+ * and joined once, when the message is complete. Every byte is looked at once, whatever the
+ * chunking; nothing is re-concatenated per chunk.
+ *
+ *   record_header --5 bytes: handshake, TLS 3.x, 1..2^14--> record_body --fragment read--> record_header
+ *   record_body --handshake header: ClientHello, <= MAX_CLIENT_HELLO_BYTES; whole message--> done
+ *   any state --a byte that cannot start or continue a ClientHello--> done (invalid)
+ */
+export class ClientHelloReader {
+  private state: ReaderState = ReaderState.RecordHeader;
+  private verdict: ClientHelloParse = INCOMPLETE;
+  /** Every chunk pushed, in order: what TLS must see once the ClientHello is read. */
+  private readonly chunks: Buffer[] = [];
+  private received = 0;
+  private readonly recordHeader = Buffer.alloc(TLS_RECORD_HEADER_BYTES);
+  private recordHeaderFill = 0;
+  /** Fragment bytes of the current record not yet read. */
+  private recordRemaining = 0;
+  private readonly handshakeHeader = Buffer.alloc(TLS_HANDSHAKE_HEADER_BYTES);
+  private handshakeHeaderFill = 0;
+  /** Body length announced by the handshake header (RFC 8446 §4), once its 4 bytes are in. */
+  private messageLength = 0;
+  private readonly messageParts: Buffer[] = [];
+  private messageCollected = 0;
+
+  /** Bytes pushed so far. */
+  get receivedBytes(): number {
+    return this.received;
+  }
+
+  /** Every byte pushed so far, in one buffer (joined once, for handing the connection on). */
+  bytes(): Buffer {
+    return this.chunks.length === 1 && this.chunks[0] !== undefined ? this.chunks[0] : Buffer.concat(this.chunks, this.received);
+  }
+
+  /** Takes the next bytes; the verdict so far (a verdict, once reached, never changes). */
+  push(chunk: Buffer): ClientHelloParse {
+    if (this.state === ReaderState.Done) return this.verdict;
+    this.chunks.push(chunk);
+    this.received += chunk.length;
+    const verdict = this.consume(chunk);
+    if (verdict !== undefined) {
+      this.state = ReaderState.Done;
+      this.verdict = verdict;
+    }
+    return this.verdict;
+  }
+
+  private consume(chunk: Buffer): ClientHelloParse | undefined {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.state === ReaderState.RecordHeader) {
+        const take = Math.min(TLS_RECORD_HEADER_BYTES - this.recordHeaderFill, chunk.length - at);
+        chunk.copy(this.recordHeader, this.recordHeaderFill, at, at + take);
+        const verdict = this.checkRecordHeader(this.recordHeaderFill, this.recordHeaderFill + take);
+        this.recordHeaderFill += take;
+        at += take;
+        if (verdict !== undefined) return verdict;
+        if (this.recordHeaderFill === TLS_RECORD_HEADER_BYTES) {
+          this.recordRemaining = this.recordHeader.readUInt16BE(3);
+          this.recordHeaderFill = 0;
+          this.state = ReaderState.RecordBody;
+        }
+      } else {
+        const take = Math.min(this.recordRemaining, chunk.length - at);
+        const verdict = this.handshakeBytes(chunk.subarray(at, at + take));
+        this.recordRemaining -= take;
+        at += take;
+        if (verdict !== undefined) return verdict;
+        if (this.recordRemaining === 0) this.state = ReaderState.RecordHeader;
+      }
+    }
+    return undefined;
+  }
+
+  /** Checks the record header bytes [from, to) as they arrive (RFC 8446 §5.1). */
+  private checkRecordHeader(from: number, to: number): ClientHelloParse | undefined {
+    const head = this.recordHeader;
+    if (from <= 0 && to > 0 && head.readUInt8(0) !== ContentTypeHandshake) return invalid(`first record is not a handshake (content type ${head.readUInt8(0)})`);
+    if (from <= 1 && to > 1 && head.readUInt8(1) !== 3) return invalid(`record version ${head.readUInt8(1)} is not TLS`);
+    if (to < TLS_RECORD_HEADER_BYTES) return undefined;
+    const length = head.readUInt16BE(3);
     // RFC 8446 §5.1: no zero-length handshake fragments, none above 2^14.
     if (length === 0 || length > MAX_TLS_PLAINTEXT_BYTES) return invalid(`handshake record length ${length}`);
-    const start = offset + TLS_RECORD_HEADER_BYTES;
-    const available = Math.min(length, bytes.length - start);
-    fragments.push(bytes.subarray(start, start + available));
-    if (available < length) return checkMessage(fragments) ?? INCOMPLETE;
-    offset = start + length;
+    return undefined;
   }
-}
 
-/** The whole ClientHello once `fragments` hold it, a refusal, or undefined while more is needed. */
-function checkMessage(fragments: readonly Buffer[]): Reassembly | undefined {
-  const collected = Buffer.concat(fragments);
-  if (collected.length === 0) return undefined;
-  const type = collected.readUInt8(0);
-  if (type !== HandshakeTypeClientHello) return invalid(`first handshake message is not a ClientHello (type ${type})`);
-  if (collected.length < TLS_HANDSHAKE_HEADER_BYTES) return undefined;
-  const messageLength = collected.readUIntBE(1, 3);
-  if (messageLength > MAX_CLIENT_HELLO_BYTES) return invalid(`ClientHello of ${messageLength} bytes is above ${MAX_CLIENT_HELLO_BYTES}`);
-  if (collected.length < TLS_HANDSHAKE_HEADER_BYTES + messageLength) return undefined;
-  return { status: 'message', body: collected.subarray(TLS_HANDSHAKE_HEADER_BYTES, TLS_HANDSHAKE_HEADER_BYTES + messageLength) };
-}
-
-/** A record header cut short: incomplete if what is there could start a handshake record. */
-function checkPartialRecordHeader(head: Buffer): ClientHelloParse {
-  if (head.length >= 1 && head.readUInt8(0) !== ContentTypeHandshake) return invalid(`first record is not a handshake (content type ${head.readUInt8(0)})`);
-  if (head.length >= 2 && head.readUInt8(1) !== 3) return invalid(`record version ${head.readUInt8(1)} is not TLS`);
-  return INCOMPLETE;
+  /** Fragment bytes of a handshake record: the handshake header, then the ClientHello body. */
+  private handshakeBytes(fragment: Buffer): ClientHelloParse | undefined {
+    let at = 0;
+    if (this.handshakeHeaderFill < TLS_HANDSHAKE_HEADER_BYTES) {
+      const take = Math.min(TLS_HANDSHAKE_HEADER_BYTES - this.handshakeHeaderFill, fragment.length);
+      fragment.copy(this.handshakeHeader, this.handshakeHeaderFill, 0, take);
+      const first = this.handshakeHeaderFill === 0 && take > 0;
+      this.handshakeHeaderFill += take;
+      at = take;
+      const type = this.handshakeHeader.readUInt8(0);
+      if (first && type !== HandshakeTypeClientHello) return invalid(`first handshake message is not a ClientHello (type ${type})`);
+      if (this.handshakeHeaderFill < TLS_HANDSHAKE_HEADER_BYTES) return undefined;
+      this.messageLength = this.handshakeHeader.readUIntBE(1, 3);
+      if (this.messageLength > MAX_CLIENT_HELLO_BYTES) return invalid(`ClientHello of ${this.messageLength} bytes is above ${MAX_CLIENT_HELLO_BYTES}`);
+    }
+    const part = fragment.subarray(at, at + (this.messageLength - this.messageCollected));
+    if (part.length > 0) {
+      this.messageParts.push(part);
+      this.messageCollected += part.length;
+    }
+    if (this.messageCollected < this.messageLength) return undefined;
+    const body = this.messageParts.length === 1 && this.messageParts[0] !== undefined ? this.messageParts[0] : Buffer.concat(this.messageParts, this.messageLength);
+    return parseClientHelloBody(body);
+  }
 }
 
 /** A cursor over a ClientHello body; every read is bounds-checked. */

@@ -3,12 +3,10 @@ import type tls from 'node:tls';
 import type { Logger } from '@hopgate/log';
 import type { ChallengeStore } from '@hopgate/certs';
 import { errorMessageOf } from '@hopgate/errors';
-import { parseClientHello, MAX_CLIENT_HELLO_BYTES, MAX_TLS_PLAINTEXT_BYTES, TLS_RECORD_HEADER_BYTES, type TlsClientHello } from './tls-client-hello.js';
+import { ClientHelloReader, MAX_CLIENT_HELLO_BYTES, MAX_TLS_PLAINTEXT_BYTES, TLS_RECORD_HEADER_BYTES, type TlsClientHello } from './tls-client-hello.js';
 import type { CertificateContexts } from './certificate-contexts.js';
 import { ACME_TLS_ALPN_PROTOCOL, answerTlsAlpn01 } from './acme-tls-alpn01.js';
 
-/** A client has this many ms from its TCP connect to a complete ClientHello; then it is closed. */
-export const CLIENT_HELLO_TIMEOUT_MS = 10_000;
 /**
  * Bytes buffered per connection while its ClientHello is incomplete: the largest accepted
  * ClientHello plus the headers of the records it can span (RFC 8446 §5.1).
@@ -48,8 +46,9 @@ export interface TlsFrontOptions {
 }
 
 /**
- * Sits in front of the HTTPS server on the public TCP port: reads the ClientHello (bounded,
- * CLIENT_HELLO_TIMEOUT_MS) without consuming it, then
+ * Sits in front of the HTTPS server on the public TCP port: reads the ClientHello (bounded in
+ * size here, in time by the connection's handshake deadline, handshake-deadline.ts) without
+ * consuming it, then
  * - `acme-tls/1` offered and a TLS-ALPN-01 challenge stored for the name: answers with the
  *   challenge certificate and closes (RFC 8737 §3, §4);
  * - a certificate exists for the name (Redis, wildcard or default file): hands the socket,
@@ -60,20 +59,13 @@ export interface TlsFrontOptions {
  */
 export function handleTlsConnection(socket: Socket, options: TlsFrontOptions): void {
   const log = options.logger;
-  let buffered: Buffer = Buffer.alloc(0);
-  const timer = setTimeout(() => {
-    log.debug({ remote: socket.remoteAddress, timeout_ms: CLIENT_HELLO_TIMEOUT_MS, bytes: buffered.length }, 'tls: no complete ClientHello in time: closing');
-    socket.destroy();
-  }, CLIENT_HELLO_TIMEOUT_MS);
-  timer.unref();
+  const reader = new ClientHelloReader();
   const onError = (): void => undefined;
-  const onClose = (): void => clearTimeout(timer);
   const onData = (chunk: Buffer): void => {
-    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-    const parsed = parseClientHello(buffered);
+    const parsed = reader.push(chunk);
     if (parsed.status === 'incomplete') {
-      if (buffered.length <= MAX_CLIENT_HELLO_BUFFER_BYTES) return;
-      log.debug({ remote: socket.remoteAddress, bytes: buffered.length }, 'tls: ClientHello too large: closing');
+      if (reader.receivedBytes <= MAX_CLIENT_HELLO_BUFFER_BYTES) return;
+      log.debug({ remote: socket.remoteAddress, bytes: reader.receivedBytes }, 'tls: ClientHello too large: closing');
       finish();
       socket.destroy();
       return;
@@ -85,18 +77,15 @@ export function handleTlsConnection(socket: Socket, options: TlsFrontOptions): v
       return;
     }
     socket.pause();
-    void dispatch(socket, parsed.hello, buffered, options).catch((err: unknown) => {
+    void dispatch(socket, parsed.hello, reader.bytes(), options).catch((err: unknown) => {
       log.warn({ err: errorMessageOf(err), remote: socket.remoteAddress }, 'tls: connection dispatch failed: closing');
       socket.destroy();
     });
   };
   const finish = (): void => {
-    clearTimeout(timer);
     socket.off('data', onData);
-    socket.off('close', onClose);
   };
   socket.on('error', onError);
-  socket.on('close', onClose);
   socket.on('data', onData);
 }
 
