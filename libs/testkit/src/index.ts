@@ -9,3 +9,4 @@ export { UdpLossProxy, DEFAULT_REORDER_DELAY_MS, PROXY_FLOW_IDLE_MS, type UdpImp
 export { RssSampler, readRssBytes, formatMiB, DEFAULT_RSS_SAMPLE_INTERVAL_MS, type RssFigures } from './rss-sampler.js';
 export { startBodyOrigin, answerSha256, randomChunks, BODY_CHUNK_BYTES, type BodyOrigin, type DownloadState } from './body-origin.js';
 export { startPebble, PEBBLE_START_TIMEOUT_MS, type PebbleOptions, type RunningPebble } from './pebble.js';
+export { SeededRandom, MAX_SEED } from './seeded-random.js';
