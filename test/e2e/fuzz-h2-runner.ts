@@ -1,0 +1,211 @@
+/**
+ * Runs HTTP/2 fuzz cases with node's http2 client, one stream at a time per session (so a
+ * session-level error is the case's own), and judges each outcome:
+ * - a response is either proxied (the service's `x-fuzz-service`, from the service the route
+ *   table gives (:authority or Host, :path), echoing method, path, authority and the cookie
+ *   crumbs joined with "; " (RFC 9113 §8.2.3)) or from the edge (4xx/5xx with a request id);
+ * - Host and :authority that disagree are refused (RFC 9113 §8.3.1), and so is a :path that
+ *   is not origin-form (never proxied);
+ * - a stream reset by the server before any response is a refusal of a malformed request
+ *   (PROTOCOL_ERROR, REFUSED_STREAM, ENHANCE_YOUR_CALM: RFC 9113 §8.1.1, §7); a response
+ *   cut after its head, a GOAWAY or a session error is a failure (except when the case
+ *   itself broke the rules: a body that disagrees with content-length, RFC 9113 §8.1.1);
+ * - after a reset by the client nothing is judged but the session's health (the next case
+ *   runs on the same session).
+ */
+import fs from 'node:fs';
+import http2 from 'node:http2';
+import type { Stack } from '@hopgate/testkit';
+import { requestHostName } from '@hopgate/routes';
+import type { H2Case } from './fuzz-h2-cases.js';
+import { ECHO_HEADER, REFUSED_HEADER, SERVICE_HEADER, decodeEcho, serviceBody } from './fuzz-origin.js';
+import { REQUEST_ID_HEADER } from './fuzz-http1-oracle.js';
+import { expectedRoute, pathOf } from './fuzz-routes.js';
+import { CASE_DEADLINE_MS } from './fuzz-http1-runner.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+/** Reset codes a server may refuse a malformed request with before answering it. */
+const REFUSAL_CODES: ReadonlySet<number> = new Set([NGHTTP2_PROTOCOL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM]);
+
+interface H2Outcome {
+  /** node's client refused to send the request (a synchronous throw). */
+  clientRefused: string | undefined;
+  /** The header fields node's client actually sent (it fills in a missing :authority). */
+  sent: http2.OutgoingHttpHeaders;
+  status: number | undefined;
+  headers: http2.IncomingHttpHeaders;
+  body: Buffer;
+  ended: boolean;
+  rstCode: number | undefined;
+  streamError: string | undefined;
+  sessionTrouble: string | undefined;
+  timedOut: boolean;
+}
+
+export interface H2Result {
+  problems: string[];
+  kind: string;
+  report: string | undefined;
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function sameHost(a: string, b: string): boolean {
+  return (requestHostName(a.trim()) ?? a.trim().toLowerCase()) === (requestHostName(b.trim()) ?? b.trim().toLowerCase());
+}
+
+export function judgeH2(c: H2Case, o: H2Outcome): { problems: string[]; kind: string } {
+  if (o.clientRefused) return { problems: [], kind: `client refused (${o.clientRefused})` };
+  const problems: string[] = [];
+  if (o.sessionTrouble && !c.lengthMismatch) problems.push(`session: ${o.sessionTrouble}`);
+  if (o.timedOut) problems.push(`no end of stream within ${CASE_DEADLINE_MS} ms`);
+  if (c.reset !== 'none') return { problems, kind: 'client reset' };
+  if (o.status === undefined) {
+    const code = o.rstCode ?? -1;
+    if (!REFUSAL_CODES.has(code) && !c.lengthMismatch) problems.push(`stream closed without a response (RST_STREAM ${code}, ${o.streamError ?? 'no error'})`);
+    return { problems, kind: `reset ${code}` };
+  }
+  const authority = first(o.sent[':authority'] as string | undefined);
+  const hostHeader = first(o.sent.host as string | undefined);
+  const path = String(o.sent[':path']);
+  const method = String(o.sent[':method']);
+  const what = `${o.status} to ${method} ${JSON.stringify(authority ?? hostHeader)}${JSON.stringify(path.slice(0, 60))}`;
+  const complete = o.ended && (o.rstCode === undefined || o.rstCode === NGHTTP2_NO_ERROR);
+  if (!complete && !c.lengthMismatch) problems.push(`${what}: response cut (RST_STREAM ${o.rstCode}, ${o.streamError ?? 'no error'})`);
+  const service = first(o.headers[SERVICE_HEADER]);
+  const requestId = first(o.headers[REQUEST_ID_HEADER]);
+  if (service === undefined) {
+    if (o.status < 400 || o.status > 599) problems.push(`${what}: an edge answer that is not 4xx/5xx`);
+    if (requestId === undefined) problems.push(`${what}: edge answer without ${REQUEST_ID_HEADER}`);
+    return { problems, kind: `edge ${o.status}` };
+  }
+  if (requestId === undefined) problems.push(`${what}: proxied answer without ${REQUEST_ID_HEADER}`);
+  const named = authority || hostHeader;
+  if (authority && hostHeader !== undefined && !sameHost(authority, hostHeader)) {
+    problems.push(`TENANT: ${what} proxied to ${service} although Host ${JSON.stringify(hostHeader)} and :authority disagree (RFC 9113 §8.3.1)`);
+  }
+  if (!path.startsWith('/') || !named) {
+    problems.push(`TENANT: ${what} proxied to ${service} without an origin-form :path and an authority`);
+    return { problems, kind: `proxied ${service}` };
+  }
+  const route = expectedRoute(named, pathOf(path));
+  if (route?.service !== service) problems.push(`TENANT: ${what} came from service ${service}, the route table says ${route?.service ?? 'no route'}`);
+  // The service's own parser refused what arrived (a method or target node's HTTP/1.1 parser does not take).
+  if (first(o.headers[REFUSED_HEADER]) !== undefined) return { problems, kind: `refused by ${service}` };
+  const echo = decodeEcho(first(o.headers[ECHO_HEADER]) ?? '');
+  if (!echo) {
+    problems.push(`${what}: proxied answer without a readable echo`);
+    return { problems, kind: `proxied ${service}` };
+  }
+  if (echo.method !== method || echo.url !== path || echo.host !== named) {
+    problems.push(`DESYNC: ${what} echoes ${echo.method} ${JSON.stringify(echo.url.slice(0, 60))} host ${JSON.stringify(echo.host)}`);
+  }
+  if (c.cookies.length > 0 && JSON.stringify(echo.cookies) !== JSON.stringify([c.cookies.join('; ')])) {
+    problems.push(`${what}: the service got Cookie ${JSON.stringify(echo.cookies)}, expected the crumbs joined: ${JSON.stringify(c.cookies.join('; '))}`);
+  }
+  if (o.status !== 200) problems.push(`${what}: proxied status ${o.status}, the service answers 200`);
+  const body = method === 'HEAD' ? '' : serviceBody(service);
+  if (complete && o.body.toString('latin1') !== body) problems.push(`${what}: body ${JSON.stringify(o.body.toString('latin1').slice(0, 60))}, the service sent ${JSON.stringify(body)}`);
+  return { problems, kind: `proxied ${service}` };
+}
+
+/** One worker's HTTP/2 session to the ingress, re-opened after it dies. */
+export class H2FuzzClient {
+  private session: http2.ClientHttp2Session | undefined;
+  private trouble: string | undefined;
+  private readonly ca: Buffer;
+
+  constructor(
+    private readonly stack: Stack,
+    private readonly seed: number,
+  ) {
+    this.ca = fs.readFileSync(stack.ca.certFile);
+  }
+
+  private async connect(): Promise<http2.ClientHttp2Session> {
+    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
+    this.session?.destroy();
+    const session = http2.connect(`https://127.0.0.1:${this.stack.httpsPort}`, { ca: this.ca, servername: 'a.hopgate.test' });
+    session.on('error', (err: Error & { code?: string }) => (this.trouble ??= `session error ${err.code ?? err.message}`));
+    session.on('goaway', (code: number) => (this.trouble ??= `GOAWAY ${code}`));
+    await new Promise<void>((resolve, reject) => {
+      session.once('connect', () => resolve());
+      session.once('error', reject);
+    });
+    this.session = session;
+    return session;
+  }
+
+  async run(c: H2Case): Promise<H2Result> {
+    const session = await this.connect();
+    this.trouble = undefined;
+    const o: H2Outcome = { clientRefused: undefined, sent: c.headers, status: undefined, headers: {}, body: Buffer.alloc(0), ended: false, rstCode: undefined, streamError: undefined, sessionTrouble: undefined, timedOut: false };
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request(c.headers, { endStream: c.body === undefined });
+    } catch (err) {
+      o.clientRefused = (err as { code?: string }).code ?? (err as Error).message;
+      // node destroys the whole session on some of its own refusals: start a new one next time.
+      if (session.destroyed || session.closed) this.session = undefined;
+      return { ...judgeH2(c, o), report: undefined };
+    }
+    const chunks: Buffer[] = [];
+    const cancel = (): void => {
+      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+    };
+    stream.on('response', (headers) => {
+      o.headers = headers;
+      o.status = Number(headers[':status']);
+      if (c.reset === 'after-head') cancel();
+    });
+    stream.on('data', (d: Buffer) => {
+      chunks.push(d);
+      if (c.reset === 'after-first-data') cancel();
+    });
+    stream.on('end', () => (o.ended = true));
+    stream.on('error', (err: Error & { code?: string }) => (o.streamError = err.code ?? err.message));
+    const closed = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), CASE_DEADLINE_MS);
+      stream.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (c.reset === 'at-once') cancel();
+    else if (c.body !== undefined) {
+      if (c.reset === 'mid-upload') {
+        stream.write(c.body.subarray(0, c.body.length >> 1));
+        cancel();
+      } else {
+        stream.end(c.body);
+      }
+    }
+    o.timedOut = !(await closed);
+    if (o.timedOut) stream.close(NGHTTP2_CANCEL);
+    o.sent = stream.sentHeaders ?? c.headers;
+    o.rstCode = stream.rstCode;
+    o.body = Buffer.concat(chunks);
+    // A GOAWAY or session error the case caused arrives with the stream's end, or just after.
+    o.sessionTrouble = this.trouble;
+    if (session.destroyed || session.closed) {
+      o.sessionTrouble ??= 'session closed';
+      this.session = undefined;
+    }
+    const verdict = judgeH2(c, o);
+    if (verdict.problems.length === 0) return { ...verdict, report: undefined };
+    const report = [
+      `fuzz seed: ${this.seed}, HTTP/2 case ${c.index}: ${c.label}`,
+      ...verdict.problems.map((p) => `  - ${p}`),
+      `  headers sent: ${JSON.stringify(o.sent).slice(0, 600)}`,
+      `  answer: status ${o.status}, rst ${o.rstCode}, headers ${JSON.stringify(o.headers).slice(0, 400)}, body ${JSON.stringify(o.body.toString('latin1').slice(0, 200))}`,
+    ].join('\n');
+    return { ...verdict, report };
+  }
+
+  close(): void {
+    this.session?.destroy();
+  }
+}
