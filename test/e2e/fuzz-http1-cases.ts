@@ -6,6 +6,7 @@
  */
 import { SeededRandom } from '@hopgate/testkit';
 import { FUZZ_HOSTS, FUZZ_PATHS } from './fuzz-routes.js';
+import { NODE_MAX_HEADERS_COUNT } from './fuzz-http1-oracle.js';
 
 /** The ingress's default HOPGATE_MAX_HEADER_BYTES, in bytes (node's parser limit on the edge). */
 export const EDGE_MAX_HEADER_BYTES = 32 * 1024;
@@ -15,8 +16,6 @@ export const NODE_DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 export const RELAY_MAX_HEAD_BYTES = 64 * 1024;
 /** Header pairs node hands over in one group before the head completes. */
 const NODE_HEADER_FLUSH_PAIRS = 32;
-/** node's default `maxHeadersCount`: pairs past it are dropped, not refused. */
-const NODE_MAX_HEADERS_COUNT = 2_000;
 /** Cases 0..BYTE_SWEEP_CASES-1 put every byte value 0-255 into a header value, then into a name. */
 export const BYTE_SWEEP_CASES = 512;
 
