@@ -22,6 +22,7 @@ import { http1Case } from './fuzz-http1-cases.js';
 import { Http1FuzzClient } from './fuzz-http1-runner.js';
 import { h2Case } from './fuzz-h2-cases.js';
 import { H2FuzzClient } from './fuzz-h2-runner.js';
+import { RawH2Client, rawH2Case } from './fuzz-h2-raw.js';
 
 const settings = fuzzSettings();
 const SEED_TEXT = `fuzz seed: ${settings.seed}`;
@@ -172,6 +173,27 @@ test(`HTTP/2: ${settings.h2Cases} odd requests (pseudo-headers, names, values, s
   const tally = await runCases(settings.h2Cases, workers);
   t.diagnostic(`${SEED_TEXT}; outcomes: ${kindsSummary(tally)}`);
   assert.equal(tally.unhealthy.length + tally.failures.length, 0, verdictMessage('HTTP/2', tally));
+  assert.equal(tally.ran, settings.h2Cases, SEED_TEXT);
+});
+
+test(`HTTP/2 raw frames: ${settings.h2Cases} hand-built header blocks node's client refuses to send; every stream answered or reset (or GOAWAY), never dropped; the stack stays up`, { timeout: FUZZ_TEST_TIMEOUT_MS }, async (t) => {
+  const workers = Array.from({ length: H2_WORKERS }, () => {
+    const client = new RawH2Client(stack);
+    return {
+      run: async (index: number) => {
+        const c = rawH2Case(settings.seed, index);
+        const outcome = await client.run(c);
+        const ok = outcome === 'response' || outcome === 'reset' || outcome === 'goaway';
+        const what = outcome === undefined ? `no end of the stream within the deadline` : `the connection closed without GOAWAY`;
+        const report = ok ? undefined : `${SEED_TEXT}, HTTP/2 raw case ${index}: ${c.label}\n  - ${what}\n  fields: ${JSON.stringify(c.fields).slice(0, 600)}`;
+        return { kinds: [outcome ?? 'timeout'], report };
+      },
+      close: () => client.close(),
+    };
+  });
+  const tally = await runCases(settings.h2Cases, workers);
+  t.diagnostic(`${SEED_TEXT}; outcomes: ${kindsSummary(tally)}`);
+  assert.equal(tally.unhealthy.length + tally.failures.length, 0, verdictMessage('HTTP/2 raw', tally));
   assert.equal(tally.ran, settings.h2Cases, SEED_TEXT);
 });
 
