@@ -224,11 +224,11 @@ export class RawH2Client {
   }
 
   /** Sends the case on a new stream; resolves how the stream ended, or undefined after CASE_DEADLINE_MS. */
-  async run(c: RawH2Case): Promise<RawH2Outcome | undefined> {
+  async run(testCase: RawH2Case): Promise<RawH2Outcome | undefined> {
     const socket = await this.connect();
     const id = this.nextStreamId;
     this.nextStreamId += 2;
-    const block = Buffer.concat(c.fields.map(([n, v]) => hpackLiteral(n, v)));
+    const block = Buffer.concat(testCase.fields.map(([n, v]) => hpackLiteral(n, v)));
     const outcome = new Promise<RawH2Outcome | undefined>((resolve) => {
       const timer = setTimeout(() => finish(undefined), CASE_DEADLINE_MS);
       const finish = (o: RawH2Outcome | undefined): void => {
@@ -238,8 +238,8 @@ export class RawH2Client {
       };
       this.waiter = { id, done: finish };
     });
-    socket.write(headerFrames(id, block, c.body === undefined));
-    if (c.body !== undefined) socket.write(frame(FrameType.data, Flag.endStream, id, c.body));
+    socket.write(headerFrames(id, block, testCase.body === undefined));
+    if (testCase.body !== undefined) socket.write(frame(FrameType.data, Flag.endStream, id, testCase.body));
     const result = await outcome;
     // A connection that saw GOAWAY (or closed) serves no new streams: the next case opens another.
     if (result !== 'response' && result !== 'reset') this.close();

@@ -57,30 +57,30 @@ function sameHost(a: string, b: string): boolean {
   return (requestHostName(a.trim()) ?? a.trim().toLowerCase()) === (requestHostName(b.trim()) ?? b.trim().toLowerCase());
 }
 
-export function judgeH2(c: H2Case, o: H2Outcome): { problems: string[]; kind: string } {
-  if (o.clientRefused) return { problems: [], kind: `client refused (${o.clientRefused})` };
+export function judgeH2(testCase: H2Case, outcome: H2Outcome): { problems: string[]; kind: string } {
+  if (outcome.clientRefused) return { problems: [], kind: `client refused (${outcome.clientRefused})` };
   const problems: string[] = [];
-  if (o.sessionTrouble && !c.lengthMismatch) problems.push(`session: ${o.sessionTrouble}`);
-  if (o.timedOut) problems.push(`no end of stream within ${CASE_DEADLINE_MS} ms`);
-  if (c.reset !== 'none') return { problems, kind: 'client reset' };
-  if (o.status === undefined) {
-    const code = o.rstCode ?? -1;
-    if (!REFUSAL_CODES.has(code) && !c.lengthMismatch) problems.push(`stream closed without a response (RST_STREAM ${code}, ${o.streamError ?? 'no error'})`);
+  if (outcome.sessionTrouble && !testCase.lengthMismatch) problems.push(`session: ${outcome.sessionTrouble}`);
+  if (outcome.timedOut) problems.push(`no end of stream within ${CASE_DEADLINE_MS} ms`);
+  if (testCase.reset !== 'none') return { problems, kind: 'client reset' };
+  if (outcome.status === undefined) {
+    const code = outcome.rstCode ?? -1;
+    if (!REFUSAL_CODES.has(code) && !testCase.lengthMismatch) problems.push(`stream closed without a response (RST_STREAM ${code}, ${outcome.streamError ?? 'no error'})`);
     return { problems, kind: `reset ${code}` };
   }
-  const authority = first(o.sent[':authority'] as string | undefined);
-  const hostHeader = first(o.sent.host as string | undefined);
-  const path = String(o.sent[':path']);
-  const method = String(o.sent[':method']);
-  const what = `${o.status} to ${method} ${JSON.stringify(authority ?? hostHeader)}${JSON.stringify(path.slice(0, 60))}`;
-  const complete = o.ended && (o.rstCode === undefined || o.rstCode === NGHTTP2_NO_ERROR);
-  if (!complete && !c.lengthMismatch) problems.push(`${what}: response cut (RST_STREAM ${o.rstCode}, ${o.streamError ?? 'no error'})`);
-  const service = first(o.headers[SERVICE_HEADER]);
-  const requestId = first(o.headers[REQUEST_ID_HEADER]);
+  const authority = first(outcome.sent[':authority'] as string | undefined);
+  const hostHeader = first(outcome.sent.host as string | undefined);
+  const path = String(outcome.sent[':path']);
+  const method = String(outcome.sent[':method']);
+  const what = `${outcome.status} to ${method} ${JSON.stringify(authority ?? hostHeader)}${JSON.stringify(path.slice(0, 60))}`;
+  const complete = outcome.ended && (outcome.rstCode === undefined || outcome.rstCode === NGHTTP2_NO_ERROR);
+  if (!complete && !testCase.lengthMismatch) problems.push(`${what}: response cut (RST_STREAM ${outcome.rstCode}, ${outcome.streamError ?? 'no error'})`);
+  const service = first(outcome.headers[SERVICE_HEADER]);
+  const requestId = first(outcome.headers[REQUEST_ID_HEADER]);
   if (service === undefined) {
-    if (o.status < 400 || o.status > 599) problems.push(`${what}: an edge answer that is not 4xx/5xx`);
+    if (outcome.status < 400 || outcome.status > 599) problems.push(`${what}: an edge answer that is not 4xx/5xx`);
     if (requestId === undefined) problems.push(`${what}: edge answer without ${REQUEST_ID_HEADER}`);
-    return { problems, kind: `edge ${o.status}` };
+    return { problems, kind: `edge ${outcome.status}` };
   }
   if (requestId === undefined) problems.push(`${what}: proxied answer without ${REQUEST_ID_HEADER}`);
   const named = authority || hostHeader;
@@ -94,8 +94,8 @@ export function judgeH2(c: H2Case, o: H2Outcome): { problems: string[]; kind: st
   const route = expectedRoute(named, pathOf(path));
   if (route?.service !== service) problems.push(`TENANT: ${what} came from service ${service}, the route table says ${route?.service ?? 'no route'}`);
   // The service's own parser refused what arrived (a method or target node's HTTP/1.1 parser does not take).
-  if (first(o.headers[REFUSED_HEADER]) !== undefined) return { problems, kind: `refused by ${service}` };
-  const echo = decodeEcho(first(o.headers[ECHO_HEADER]) ?? '');
+  if (first(outcome.headers[REFUSED_HEADER]) !== undefined) return { problems, kind: `refused by ${service}` };
+  const echo = decodeEcho(first(outcome.headers[ECHO_HEADER]) ?? '');
   if (!echo) {
     problems.push(`${what}: proxied answer without a readable echo`);
     return { problems, kind: `proxied ${service}` };
@@ -103,12 +103,12 @@ export function judgeH2(c: H2Case, o: H2Outcome): { problems: string[]; kind: st
   if (echo.method !== method || echo.url !== path || echo.host !== named) {
     problems.push(`DESYNC: ${what} echoes ${echo.method} ${JSON.stringify(echo.url.slice(0, 60))} host ${JSON.stringify(echo.host)}`);
   }
-  if (c.cookies.length > 0 && JSON.stringify(echo.cookies) !== JSON.stringify([c.cookies.join('; ')])) {
-    problems.push(`${what}: the service got Cookie ${JSON.stringify(echo.cookies)}, expected the crumbs joined: ${JSON.stringify(c.cookies.join('; '))}`);
+  if (testCase.cookies.length > 0 && JSON.stringify(echo.cookies) !== JSON.stringify([testCase.cookies.join('; ')])) {
+    problems.push(`${what}: the service got Cookie ${JSON.stringify(echo.cookies)}, expected the crumbs joined: ${JSON.stringify(testCase.cookies.join('; '))}`);
   }
-  if (o.status !== 200) problems.push(`${what}: proxied status ${o.status}, the service answers 200`);
+  if (outcome.status !== 200) problems.push(`${what}: proxied status ${outcome.status}, the service answers 200`);
   const body = method === 'HEAD' ? '' : serviceBody(service);
-  if (complete && o.body.toString('latin1') !== body) problems.push(`${what}: body ${JSON.stringify(o.body.toString('latin1').slice(0, 60))}, the service sent ${JSON.stringify(body)}`);
+  if (complete && outcome.body.toString('latin1') !== body) problems.push(`${what}: body ${JSON.stringify(outcome.body.toString('latin1').slice(0, 60))}, the service sent ${JSON.stringify(body)}`);
   return { problems, kind: `proxied ${service}` };
 }
 
@@ -139,34 +139,34 @@ export class H2FuzzClient {
     return session;
   }
 
-  async run(c: H2Case): Promise<H2Result> {
+  async run(testCase: H2Case): Promise<H2Result> {
     const session = await this.connect();
     this.trouble = undefined;
-    const o: H2Outcome = { clientRefused: undefined, sent: c.headers, status: undefined, headers: {}, body: Buffer.alloc(0), ended: false, rstCode: undefined, streamError: undefined, sessionTrouble: undefined, timedOut: false };
+    const outcome: H2Outcome = { clientRefused: undefined, sent: testCase.headers, status: undefined, headers: {}, body: Buffer.alloc(0), ended: false, rstCode: undefined, streamError: undefined, sessionTrouble: undefined, timedOut: false };
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = session.request(c.headers, { endStream: c.body === undefined });
+      stream = session.request(testCase.headers, { endStream: testCase.body === undefined });
     } catch (err) {
-      o.clientRefused = (err as { code?: string }).code ?? (err as Error).message;
+      outcome.clientRefused = (err as { code?: string }).code ?? (err as Error).message;
       // node destroys the whole session on some of its own refusals: start a new one next time.
       if (session.destroyed || session.closed) this.session = undefined;
-      return { ...judgeH2(c, o), report: undefined };
+      return { ...judgeH2(testCase, outcome), report: undefined };
     }
     const chunks: Buffer[] = [];
     const cancel = (): void => {
       if (!stream.closed) stream.close(NGHTTP2_CANCEL);
     };
     stream.on('response', (headers) => {
-      o.headers = headers;
-      o.status = Number(headers[':status']);
-      if (c.reset === 'after-head') cancel();
+      outcome.headers = headers;
+      outcome.status = Number(headers[':status']);
+      if (testCase.reset === 'after-head') cancel();
     });
     stream.on('data', (d: Buffer) => {
       chunks.push(d);
-      if (c.reset === 'after-first-data') cancel();
+      if (testCase.reset === 'after-first-data') cancel();
     });
-    stream.on('end', () => (o.ended = true));
-    stream.on('error', (err: Error & { code?: string }) => (o.streamError = err.code ?? err.message));
+    stream.on('end', () => (outcome.ended = true));
+    stream.on('error', (err: Error & { code?: string }) => (outcome.streamError = err.code ?? err.message));
     const closed = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), CASE_DEADLINE_MS);
       stream.once('close', () => {
@@ -174,33 +174,33 @@ export class H2FuzzClient {
         resolve(true);
       });
     });
-    if (c.reset === 'at-once') cancel();
-    else if (c.body !== undefined) {
-      if (c.reset === 'mid-upload') {
-        stream.write(c.body.subarray(0, c.body.length >> 1));
+    if (testCase.reset === 'at-once') cancel();
+    else if (testCase.body !== undefined) {
+      if (testCase.reset === 'mid-upload') {
+        stream.write(testCase.body.subarray(0, testCase.body.length >> 1));
         cancel();
       } else {
-        stream.end(c.body);
+        stream.end(testCase.body);
       }
     }
-    o.timedOut = !(await closed);
-    if (o.timedOut) stream.close(NGHTTP2_CANCEL);
-    o.sent = stream.sentHeaders ?? c.headers;
-    o.rstCode = stream.rstCode;
-    o.body = Buffer.concat(chunks);
+    outcome.timedOut = !(await closed);
+    if (outcome.timedOut) stream.close(NGHTTP2_CANCEL);
+    outcome.sent = stream.sentHeaders ?? testCase.headers;
+    outcome.rstCode = stream.rstCode;
+    outcome.body = Buffer.concat(chunks);
     // A GOAWAY or session error the case caused arrives with the stream's end, or just after.
-    o.sessionTrouble = this.trouble;
+    outcome.sessionTrouble = this.trouble;
     if (session.destroyed || session.closed) {
-      o.sessionTrouble ??= 'session closed';
+      outcome.sessionTrouble ??= 'session closed';
       this.session = undefined;
     }
-    const verdict = judgeH2(c, o);
+    const verdict = judgeH2(testCase, outcome);
     if (verdict.problems.length === 0) return { ...verdict, report: undefined };
     const report = [
-      `fuzz seed: ${this.seed}, HTTP/2 case ${c.index}: ${c.label}`,
+      `fuzz seed: ${this.seed}, HTTP/2 case ${testCase.index}: ${testCase.label}`,
       ...verdict.problems.map((p) => `  - ${p}`),
-      `  headers sent: ${JSON.stringify(o.sent).slice(0, 600)}`,
-      `  answer: status ${o.status}, rst ${o.rstCode}, headers ${JSON.stringify(o.headers).slice(0, 400)}, body ${JSON.stringify(o.body.toString('latin1').slice(0, 200))}`,
+      `  headers sent: ${JSON.stringify(outcome.sent).slice(0, 600)}`,
+      `  answer: status ${outcome.status}, rst ${outcome.rstCode}, headers ${JSON.stringify(outcome.headers).slice(0, 400)}, body ${JSON.stringify(outcome.body.toString('latin1').slice(0, 200))}`,
     ].join('\n');
     return { ...verdict, report };
   }

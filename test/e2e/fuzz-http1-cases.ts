@@ -118,20 +118,20 @@ function baseRequest(rng: SeededRandom, host: string): { model: RequestModel; ki
   }
 }
 
-function serialize(m: RequestModel): string {
-  let head = `${m.method} ${m.target} ${m.version}\r\n`;
-  for (const [name, value] of m.headers) head += `${name}: ${value}\r\n`;
-  return `${head}\r\n${m.body}`;
+function serialize(model: RequestModel): string {
+  let head = `${model.method} ${model.target} ${model.version}\r\n`;
+  for (const [name, value] of model.headers) head += `${name}: ${value}\r\n`;
+  return `${head}\r\n${model.body}`;
 }
 
-function headLength(m: RequestModel): number {
-  return serialize({ ...m, body: '' }).length;
+function headLength(model: RequestModel): number {
+  return serialize({ ...model, body: '' }).length;
 }
 
-function setHeader(m: RequestModel, name: string, value: string): void {
-  const i = m.headers.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
-  if (i >= 0) m.headers[i] = [m.headers[i]![0], value];
-  else m.headers.push([name, value]);
+function setHeader(model: RequestModel, name: string, value: string): void {
+  const i = model.headers.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
+  if (i >= 0) model.headers[i] = [model.headers[i]![0], value];
+  else model.headers.push([name, value]);
 }
 
 function insertAt(s: string, at: number, insert: string): string {
@@ -139,102 +139,102 @@ function insertAt(s: string, at: number, insert: string): string {
 }
 
 /** One structural mutation of the request; returns its label. */
-type Mutation = (rng: SeededRandom, m: RequestModel) => string;
+type Mutation = (rng: SeededRandom, model: RequestModel) => string;
 
 const MUTATIONS: Array<{ weight: number; apply: Mutation }> = [
   {
     weight: 6,
-    apply: (rng, m) => {
+    apply: (rng, model) => {
       const b = interestingByte(rng);
-      const i = rng.int(m.headers.length);
-      const [name, value] = m.headers[i]!;
-      m.headers[i] = [insertAt(name, rng.int(name.length + 1), ch(b)), value];
+      const i = rng.int(model.headers.length);
+      const [name, value] = model.headers[i]!;
+      model.headers[i] = [insertAt(name, rng.int(name.length + 1), ch(b)), value];
       return `byte ${sweepByteName(b)} in header name ${JSON.stringify(name)}`;
     },
   },
   {
     weight: 6,
-    apply: (rng, m) => {
+    apply: (rng, model) => {
       const b = interestingByte(rng);
-      const i = rng.int(m.headers.length);
-      const [name, value] = m.headers[i]!;
-      m.headers[i] = [name, insertAt(value, rng.int(value.length + 1), ch(b))];
+      const i = rng.int(model.headers.length);
+      const [name, value] = model.headers[i]!;
+      model.headers[i] = [name, insertAt(value, rng.int(value.length + 1), ch(b))];
       return `byte ${sweepByteName(b)} in the value of ${JSON.stringify(name)}`;
     },
   },
   {
     weight: 2,
-    apply: (rng, m) => {
-      const i = rng.int(m.headers.length);
-      const [name, value] = m.headers[i]!;
-      m.headers[i] = [name, `${value}\r\n${rng.pick([' ', '\t', '  '])}folded`];
+    apply: (rng, model) => {
+      const i = rng.int(model.headers.length);
+      const [name, value] = model.headers[i]!;
+      model.headers[i] = [name, `${value}\r\n${rng.pick([' ', '\t', '  '])}folded`];
       return `obs-fold in ${JSON.stringify(name)}`;
     },
   },
   {
     weight: 2,
-    apply: (rng, m) => {
-      const i = rng.int(m.headers.length);
-      const [name, value] = m.headers[i]!;
+    apply: (rng, model) => {
+      const i = rng.int(model.headers.length);
+      const [name, value] = model.headers[i]!;
       const ending = rng.pick(['\r', '\n', '\r\r\n', '\n\r', '\x00\r\n']);
-      m.headers[i] = [name, `${value}${ending}X-Smuggled: yes`];
+      model.headers[i] = [name, `${value}${ending}X-Smuggled: yes`];
       return `line end ${JSON.stringify(ending)} inside ${JSON.stringify(name)}`;
     },
   },
   {
     weight: 3,
-    apply: (rng, m) => {
+    apply: (rng, model) => {
       const count = rng.pick([NODE_HEADER_FLUSH_PAIRS - 1, NODE_HEADER_FLUSH_PAIRS, NODE_HEADER_FLUSH_PAIRS + 1, 64, 100, 500, NODE_MAX_HEADERS_COUNT - 1, NODE_MAX_HEADERS_COUNT, NODE_MAX_HEADERS_COUNT + 1, 3_000]);
       const same = rng.chance(0.3);
-      for (let i = 0; i < count; i++) m.headers.push([same ? 'X-Same' : `X-H${i}`, rng.chance(0.9) ? `${i}` : '']);
-      if (rng.chance(0.2)) m.headers.push(['Host', randomHost(rng)]);
+      for (let i = 0; i < count; i++) model.headers.push([same ? 'X-Same' : `X-H${i}`, rng.chance(0.9) ? `${i}` : '']);
+      if (rng.chance(0.2)) model.headers.push(['Host', randomHost(rng)]);
       return `${count} extra headers${same ? ' of one name' : ''}`;
     },
   },
   {
     weight: 4,
-    apply: (rng, m) => {
+    apply: (rng, model) => {
       // A head whose size sits right around one of the limits, filled with one byte value
       // (some grow when escaped into the JSON request head: `"`, `\`, HTAB, bytes >= 0x80).
       const limit = rng.pick([NODE_DEFAULT_MAX_HEADER_BYTES, EDGE_MAX_HEADER_BYTES, EDGE_MAX_HEADER_BYTES, RELAY_MAX_HEAD_BYTES / 2]);
       const delta = rng.pick([-1_000, -200, -64, -3, -2, -1, 0, 1, 2, 64]);
       const fill = rng.pick(FILL_BYTES);
       const name = rng.pick(['X-Big', 'Cookie', 'Referer', 'User-Agent']);
-      const room = limit + delta - headLength(m) - name.length - 4;
+      const room = limit + delta - headLength(model) - name.length - 4;
       const value = fill.repeat(Math.max(0, Math.ceil(room / fill.length))).slice(0, Math.max(0, room));
-      m.headers.push([name, value]);
-      return `head of ${headLength(m)} bytes (limit ${limit}${delta >= 0 ? '+' : ''}${delta}) filled with ${JSON.stringify(fill)} in ${name}`;
+      model.headers.push([name, value]);
+      return `head of ${headLength(model)} bytes (limit ${limit}${delta >= 0 ? '+' : ''}${delta}) filled with ${JSON.stringify(fill)} in ${name}`;
     },
   },
   {
     weight: 2,
-    apply: (rng, m) => {
+    apply: (rng, model) => {
       const parts = rng.between(2, 40);
-      for (let i = 0; i < parts; i++) m.headers.push([rng.pick(['X-Long', `X-Long-${i}`]), rng.pick(FILL_BYTES).repeat(rng.between(100, 2_000))]);
-      return `${parts} long headers (${headLength(m)} bytes)`;
+      for (let i = 0; i < parts; i++) model.headers.push([rng.pick(['X-Long', `X-Long-${i}`]), rng.pick(FILL_BYTES).repeat(rng.between(100, 2_000))]);
+      return `${parts} long headers (${headLength(model)} bytes)`;
     },
   },
   {
     weight: 2,
-    apply: (rng, m) => {
+    apply: (rng, model) => {
       const length = rng.pick([8_000, 16_383, 16_384, 32_700, 32_768, 40_000, 65_536]);
       const fill = rng.pick(['a', '%2e', '/', '"', '\xff']);
-      m.target = `/${fill.repeat(Math.ceil(length / fill.length)).slice(0, length)}`;
+      model.target = `/${fill.repeat(Math.ceil(length / fill.length)).slice(0, length)}`;
       return `request target of ${length} bytes of ${JSON.stringify(fill)}`;
     },
   },
   {
     weight: 4,
-    apply: (rng, m) => {
+    apply: (rng, model) => {
       const method = rng.chance(0.15) ? 'X'.repeat(rng.pick([100, 1_000, 20_000])) : rng.chance(0.15) ? rng.bytes(rng.between(1, 8)).toString('latin1') : rng.pick(METHODS_ODD);
-      m.method = method;
-      if (method === 'CONNECT' && rng.chance(0.7)) m.target = `${randomHost(rng)}:443`;
+      model.method = method;
+      if (method === 'CONNECT' && rng.chance(0.7)) model.target = `${randomHost(rng)}:443`;
       return `method ${JSON.stringify(method.slice(0, 40))}`;
     },
   },
   {
     weight: 5,
-    apply: (rng, m) => {
+    apply: (rng, model) => {
       const host = randomHost(rng);
       const other = randomHost(rng);
       const targets = [
@@ -273,13 +273,13 @@ const MUTATIONS: Array<{ weight: number; apply: Mutation }> = [
         '/\xff\xfe',
         `/${'../'.repeat(50)}`,
       ];
-      m.target = rng.pick(targets);
-      return `target ${JSON.stringify(m.target)}`;
+      model.target = rng.pick(targets);
+      return `target ${JSON.stringify(model.target)}`;
     },
   },
   {
     weight: 5,
-    apply: (rng, m) => {
+    apply: (rng, model) => {
       const host = randomHost(rng);
       const other = randomHost(rng);
       const hosts = [
@@ -313,99 +313,99 @@ const MUTATIONS: Array<{ weight: number; apply: Mutation }> = [
       ];
       const choice = rng.int(4);
       if (choice === 0) {
-        m.headers = m.headers.filter(([n]) => n.toLowerCase() !== 'host');
+        model.headers = model.headers.filter(([n]) => n.toLowerCase() !== 'host');
         return 'no Host';
       }
       if (choice === 1) {
-        m.headers.push([rng.pick(['Host', 'host', 'HOST']), rng.chance(0.5) ? other : host]);
+        model.headers.push([rng.pick(['Host', 'host', 'HOST']), rng.chance(0.5) ? other : host]);
         return `two Host headers (${host}, ${other})`;
       }
       const value = rng.pick(hosts);
-      setHeader(m, 'Host', value);
+      setHeader(model, 'Host', value);
       return `Host ${JSON.stringify(value)}`;
     },
   },
   {
     weight: 2,
-    apply: (rng, m) => {
-      m.version = rng.pick(VERSIONS_ODD);
-      return `version ${JSON.stringify(m.version)}`;
+    apply: (rng, model) => {
+      model.version = rng.pick(VERSIONS_ODD);
+      return `version ${JSON.stringify(model.version)}`;
     },
   },
   {
     weight: 5,
-    apply: (rng, m) => {
+    apply: (rng, model) => {
       const body = randomBody(rng, 200);
       const choice = rng.int(7);
-      m.headers = m.headers.filter(([n]) => !['content-length', 'transfer-encoding'].includes(n.toLowerCase()));
-      m.method = rng.pick(['POST', 'GET', 'PUT']);
+      model.headers = model.headers.filter(([n]) => !['content-length', 'transfer-encoding'].includes(n.toLowerCase()));
+      model.method = rng.pick(['POST', 'GET', 'PUT']);
       switch (choice) {
         case 0:
-          m.headers.push(['Content-Length', String(body.length)], ['Transfer-Encoding', 'chunked']);
-          m.body = chunkEncode(rng, body);
+          model.headers.push(['Content-Length', String(body.length)], ['Transfer-Encoding', 'chunked']);
+          model.body = chunkEncode(rng, body);
           return 'Content-Length and Transfer-Encoding: chunked';
         case 1:
-          m.headers.push(['Content-Length', String(body.length)], ['Content-Length', String(body.length + rng.pick([0, 1, 5]))]);
-          m.body = body;
+          model.headers.push(['Content-Length', String(body.length)], ['Content-Length', String(body.length + rng.pick([0, 1, 5]))]);
+          model.body = body;
           return 'two Content-Length headers';
         case 2: {
           const value = rng.pick(CONTENT_LENGTHS_ODD);
-          m.headers.push(['Content-Length', value]);
-          m.body = body;
+          model.headers.push(['Content-Length', value]);
+          model.body = body;
           return `Content-Length ${JSON.stringify(value)}`;
         }
         case 3: {
           const value = rng.pick(TRANSFER_CODINGS_ODD);
-          m.headers.push(['Transfer-Encoding', value]);
-          m.body = rng.chance(0.5) ? chunkEncode(rng, body) : body;
+          model.headers.push(['Transfer-Encoding', value]);
+          model.body = rng.chance(0.5) ? chunkEncode(rng, body) : body;
           return `Transfer-Encoding ${JSON.stringify(value)}`;
         }
         case 4: {
           const size = rng.pick(['fffffffffffffffff', '-1', ' 5', '5 ', '0x5', 'g', '', `5;${'e'.repeat(rng.pick([100, 20_000]))}`, '5;a=b', '00000000000000000005']);
-          m.headers.push(['Transfer-Encoding', 'chunked']);
-          m.body = `${size}\r\nhello\r\n0\r\n\r\n`;
+          model.headers.push(['Transfer-Encoding', 'chunked']);
+          model.body = `${size}\r\nhello\r\n0\r\n\r\n`;
           return `chunk size line ${JSON.stringify(size.slice(0, 30))}`;
         }
         case 5: {
           // A body longer or shorter than announced.
           const announced = Math.max(0, body.length + rng.pick([-50, -1, 1, 50]));
-          m.headers.push(['Content-Length', String(announced)]);
-          m.body = body;
+          model.headers.push(['Content-Length', String(announced)]);
+          model.body = body;
           return `Content-Length ${announced} with ${body.length} body bytes`;
         }
         default:
-          m.headers.push(['Transfer-Encoding', 'chunked']);
-          m.body = `${chunkEncode(rng, body).slice(0, -2)}${rng.pick(['X-Trailer: 1\r\n\r\n', 'Bad Trailer\r\n\r\n', '\r\n', 'Host: b.hopgate.test\r\n\r\n'])}`;
+          model.headers.push(['Transfer-Encoding', 'chunked']);
+          model.body = `${chunkEncode(rng, body).slice(0, -2)}${rng.pick(['X-Trailer: 1\r\n\r\n', 'Bad Trailer\r\n\r\n', '\r\n', 'Host: b.hopgate.test\r\n\r\n'])}`;
           return 'chunked with trailers';
       }
     },
   },
   {
     weight: 2,
-    apply: (rng, m) => {
+    apply: (rng, model) => {
       const value = rng.pick(EXPECTS);
-      setHeader(m, 'Expect', value);
+      setHeader(model, 'Expect', value);
       return `Expect ${JSON.stringify(value)}`;
     },
   },
   {
     weight: 2,
-    apply: (rng, m) => {
+    apply: (rng, model) => {
       const value = rng.pick(CONNECTIONS_ODD);
-      setHeader(m, 'Connection', value);
-      if (rng.chance(0.5)) setHeader(m, 'Upgrade', rng.pick(['websocket', 'h2c', 'WebSocket', 'websocket, h2c', '']));
+      setHeader(model, 'Connection', value);
+      if (rng.chance(0.5)) setHeader(model, 'Upgrade', rng.pick(['websocket', 'h2c', 'WebSocket', 'websocket, h2c', '']));
       return `Connection ${JSON.stringify(value)}`;
     },
   },
 ];
 
-const TOTAL_WEIGHT = MUTATIONS.reduce((sum, m) => sum + m.weight, 0);
+const TOTAL_WEIGHT = MUTATIONS.reduce((sum, model) => sum + model.weight, 0);
 
 function pickMutation(rng: SeededRandom): Mutation {
   let roll = rng.int(TOTAL_WEIGHT);
-  for (const m of MUTATIONS) {
-    roll -= m.weight;
-    if (roll < 0) return m.apply;
+  for (const model of MUTATIONS) {
+    roll -= model.weight;
+    if (roll < 0) return model.apply;
   }
   return MUTATIONS[0]!.apply;
 }
@@ -425,8 +425,8 @@ function damageBytes(rng: SeededRandom, bytes: string): { bytes: string; label: 
       for (let i = bytes.indexOf('\r\n'); i >= 0; i = bytes.indexOf('\r\n', i + 2)) crlfs.push(i);
       if (crlfs.length === 0) return { bytes, label: 'no CRLF to damage' };
       const i = rng.pick(crlfs);
-      const with_ = rng.pick(['\n', '\r', '\n\r', '\r\r\n', '\r\n\r\n', ' \r\n']);
-      return { bytes: bytes.slice(0, i) + with_ + bytes.slice(i + 2), label: `CRLF at ${i} -> ${JSON.stringify(with_)}` };
+      const replacement = rng.pick(['\n', '\r', '\n\r', '\r\r\n', '\r\n\r\n', ' \r\n']);
+      return { bytes: bytes.slice(0, i) + replacement + bytes.slice(i + 2), label: `CRLF at ${i} -> ${JSON.stringify(replacement)}` };
     }
     case 4: {
       const length = rng.between(1, 64);

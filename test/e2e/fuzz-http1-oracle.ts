@@ -26,10 +26,10 @@ export const NODE_MAX_HEADERS_COUNT = 2_000;
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/is;
 
 /** Where a parsed request must go: (authority, path), or why no route may serve it. */
-export function requestDestination(r: ReferenceRequest): { authority: string; path: string } | { refused: string } {
+export function requestDestination(request: ReferenceRequest): { authority: string; path: string } | { refused: string } {
   // RFC 9112 §3.2: a request with more than one Host is invalid, whatever its target.
-  if (headerCount(r, 'host') > 1) return { refused: 'more than one Host' };
-  const absolute = ABSOLUTE_FORM.exec(r.url);
+  if (headerCount(request, 'host') > 1) return { refused: 'more than one Host' };
+  const absolute = ABSOLUTE_FORM.exec(request.url);
   if (absolute) {
     const authority = absolute[1] ?? '';
     const rest = absolute[2] ?? '';
@@ -37,10 +37,10 @@ export function requestDestination(r: ReferenceRequest): { authority: string; pa
     if (!authority || authority.includes('@')) return { refused: 'absolute-form without a plain authority' };
     return { authority, path: rest.startsWith('/') ? rest : `/${rest}` };
   }
-  if (!r.url.startsWith('/')) return { refused: `target ${JSON.stringify(r.url.slice(0, 40))} is not origin-form` };
-  const host = headerValue(r, 'host');
+  if (!request.url.startsWith('/')) return { refused: `target ${JSON.stringify(request.url.slice(0, 40))} is not origin-form` };
+  const host = headerValue(request, 'host');
   if (!host) return { refused: 'no Host' };
-  return { authority: host, path: r.url };
+  return { authority: host, path: request.url };
 }
 
 /** The status node's server and the ingress give a parse error (client-error.ts mirrors RFC 9110/6585). */
@@ -51,46 +51,46 @@ export function parseErrorStatus(code: string): number {
 }
 
 /** node's http server answers these itself, before any handler runs (so without a request id). */
-function nodeOwnAnswer(r: ReferenceRequest, status: number): boolean {
-  const http11 = r.versionMajor === 1 && r.versionMinor === 1;
+function nodeOwnAnswer(request: ReferenceRequest, status: number): boolean {
+  const http11 = request.versionMajor === 1 && request.versionMinor === 1;
   // node's server sees the first NODE_MAX_HEADERS_COUNT pairs only (`maxHeadersCount`).
-  const seen = { ...r, headers: r.headers.slice(0, NODE_MAX_HEADERS_COUNT) };
+  const seen = { ...request, headers: request.headers.slice(0, NODE_MAX_HEADERS_COUNT) };
   if (status === 400 && http11 && headerCount(seen, 'host') === 0) return true;
-  const expect = headerValue(r, 'expect');
+  const expect = headerValue(request, 'expect');
   return status === 417 && http11 && expect !== undefined && !CONTINUE_EXPECTATION.test(expect);
 }
 
 /** node's test for a 100-continue expectation (its `continueExpression`), applied to HTTP/1.1 only. */
 const CONTINUE_EXPECTATION = /(?:^|\W)100-continue(?:$|\W)/i;
 
-function expectsContinue(r: ReferenceRequest): boolean {
-  const expect = headerValue(r, 'expect');
-  return r.versionMajor === 1 && r.versionMinor === 1 && expect !== undefined && CONTINUE_EXPECTATION.test(expect);
+function expectsContinue(request: ReferenceRequest): boolean {
+  const expect = headerValue(request, 'expect');
+  return request.versionMajor === 1 && request.versionMinor === 1 && expect !== undefined && CONTINUE_EXPECTATION.test(expect);
 }
 
-function isWebSocketUpgrade(r: ReferenceRequest): boolean {
-  return r.upgrade && r.method !== 'CONNECT' && headerValue(r, 'upgrade')?.toLowerCase() === 'websocket';
+function isWebSocketUpgrade(request: ReferenceRequest): boolean {
+  return request.upgrade && request.method !== 'CONNECT' && headerValue(request, 'upgrade')?.toLowerCase() === 'websocket';
 }
 
 /** What one final answer was, for the run's statistics. */
 export type AnswerKind = `proxied ${string}` | `edge ${number}`;
 
 /** Checks answer `response` to request `r` (number `n`, from 1); returns problems. */
-export function judgeAnswer(r: ReferenceRequest, response: ReadResponse, n: number, kinds: AnswerKind[]): string[] {
+export function judgeAnswer(request: ReferenceRequest, response: ReadResponse, n: number, kinds: AnswerKind[]): string[] {
   const problems: string[] = [];
   const service = responseHeader(response, SERVICE_HEADER);
   const requestId = responseHeader(response, REQUEST_ID_HEADER);
-  const what = `answer ${n} (${response.status}) to ${r.method} ${JSON.stringify(r.url.slice(0, 60))}`;
-  if (response.status === 101 && !isWebSocketUpgrade(r)) problems.push(`${what}: 101 to a request that is no WebSocket upgrade`);
+  const what = `answer ${n} (${response.status}) to ${request.method} ${JSON.stringify(request.url.slice(0, 60))}`;
+  if (response.status === 101 && !isWebSocketUpgrade(request)) problems.push(`${what}: 101 to a request that is no WebSocket upgrade`);
   if (service === undefined) {
     kinds.push(`edge ${response.status}`);
     if (response.status < 400) problems.push(`${what}: an edge answer that is not 4xx/5xx`);
-    if (requestId === undefined && !nodeOwnAnswer(r, response.status)) problems.push(`${what}: edge answer without ${REQUEST_ID_HEADER}`);
+    if (requestId === undefined && !nodeOwnAnswer(request, response.status)) problems.push(`${what}: edge answer without ${REQUEST_ID_HEADER}`);
     return problems;
   }
   kinds.push(`proxied ${service}`);
   if (requestId === undefined) problems.push(`${what}: proxied answer without ${REQUEST_ID_HEADER}`);
-  const destination = requestDestination(r);
+  const destination = requestDestination(request);
   if ('refused' in destination) {
     problems.push(`INVALID REQUEST PROXIED: ${what} reached service ${service} although the request names no single destination (${destination.refused})`);
     return problems;
@@ -105,12 +105,12 @@ export function judgeAnswer(r: ReferenceRequest, response: ReadResponse, n: numb
     problems.push(`${what}: proxied answer without a readable echo`);
     return problems;
   }
-  if (echo.method !== r.method || echo.url !== destination.path || echo.host !== destination.authority.trim()) {
-    problems.push(`DESYNC: ${what} echoes ${echo.method} ${JSON.stringify(echo.url.slice(0, 60))} host ${JSON.stringify(echo.host)}, expected ${r.method} ${JSON.stringify(destination.path.slice(0, 60))} host ${JSON.stringify(destination.authority)}`);
+  if (echo.method !== request.method || echo.url !== destination.path || echo.host !== destination.authority.trim()) {
+    problems.push(`DESYNC: ${what} echoes ${echo.method} ${JSON.stringify(echo.url.slice(0, 60))} host ${JSON.stringify(echo.host)}, expected ${request.method} ${JSON.stringify(destination.path.slice(0, 60))} host ${JSON.stringify(destination.authority)}`);
   }
-  const expectedStatus = isWebSocketUpgrade(r) ? 101 : 200;
+  const expectedStatus = isWebSocketUpgrade(request) ? 101 : 200;
   if (response.status !== expectedStatus) problems.push(`${what}: proxied status ${response.status}, the service answers ${expectedStatus}`);
-  const body = r.method === 'HEAD' || response.status === 101 ? '' : serviceBody(service);
+  const body = request.method === 'HEAD' || response.status === 101 ? '' : serviceBody(service);
   if (response.body.toString('latin1') !== body) problems.push(`${what}: body ${JSON.stringify(response.body.toString('latin1').slice(0, 60))}, the service sent ${JSON.stringify(body)}`);
   return problems;
 }
@@ -140,7 +140,7 @@ interface CaseReading {
 }
 
 function read(state: CaseState): CaseReading {
-  const answered = state.ref.requests.map((r) => ({ method: r.method, upgrade: r.upgrade }));
+  const answered = state.ref.requests.map((request) => ({ method: request.method, upgrade: request.upgrade }));
   if (!state.ref.error) return { result: readResponses(state.received, answered, state.closed), errorAt: undefined };
   // node answers a parse error at once, even while answers to the requests before it are
   // still pending (they are then never sent): its answer may stand at any position up to
@@ -162,7 +162,7 @@ export function caseSettled(state: CaseState): boolean {
   if (result.incomplete) return false;
   // The server must close after these: a parse error, our FIN, an upgrade (tunnel or refusal).
   if (state.ref.error || state.endAfter || state.ref.requests.at(-1)?.upgrade) return false;
-  const finals = result.responses.filter((r) => !r.interim);
+  const finals = result.responses.filter((request) => !request.interim);
   if (finals.at(-1) && closesConnection(finals.at(-1)!)) return false;
   return result.finals >= state.ref.requests.length;
 }
@@ -185,13 +185,13 @@ export function judgeCase(state: CaseState, timedOutMs: number | undefined): Cas
   const n = ref.requests.length;
   let index = 0;
   for (const response of result.responses) {
-    const r = ref.requests[index];
+    const request = ref.requests[index];
     if (response.interim) {
-      if (response.status !== 100 || !r || !expectsContinue(r)) problems.push(`interim ${response.status} before answer ${index + 1} without Expect: 100-continue`);
+      if (response.status !== 100 || !request || !expectsContinue(request)) problems.push(`interim ${response.status} before answer ${index + 1} without Expect: 100-continue`);
       continue;
     }
     if (ref.error && index === errorAt) problems.push(...judgeErrorAnswer(ref.error.code, response));
-    else if (r) problems.push(...judgeAnswer(r, response, index + 1, kinds));
+    else if (request) problems.push(...judgeAnswer(request, response, index + 1, kinds));
     index += 1;
   }
   const finals = result.finals;

@@ -110,21 +110,21 @@ export class Http1FuzzClient {
     this.ca = fs.readFileSync(stack.ca.certFile);
   }
 
-  async run(c: Http1Case): Promise<CaseResult> {
-    const ref = referenceParse(c.bytes, EDGE_MAX_HEADER_BYTES, c.endAfter);
-    const reused = this.idle.get(c.tls);
-    this.idle.delete(c.tls);
+  async run(testCase: Http1Case): Promise<CaseResult> {
+    const ref = referenceParse(testCase.bytes, EDGE_MAX_HEADER_BYTES, testCase.endAfter);
+    const reused = this.idle.get(testCase.tls);
+    this.idle.delete(testCase.tls);
     let socket: FuzzSocket;
     if (reused && !reused.socket.closed) {
       socket = reused.socket;
       socket.reset();
     } else {
       reused?.socket.destroy();
-      socket = await FuzzSocket.open(this.stack, c.tls, c.servername, this.ca);
+      socket = await FuzzSocket.open(this.stack, testCase.tls, testCase.servername, this.ca);
     }
-    socket.socket.write(c.bytes);
-    if (c.endAfter) socket.socket.end();
-    const state: CaseState = { ref, endAfter: c.endAfter, tls: c.tls, received: Buffer.alloc(0), closed: false };
+    socket.socket.write(testCase.bytes);
+    if (testCase.endAfter) socket.socket.end();
+    const state: CaseState = { ref, endAfter: testCase.endAfter, tls: testCase.tls, received: Buffer.alloc(0), closed: false };
     const settled = await socket.until(() => {
       state.received = socket.received;
       state.closed = socket.closed;
@@ -133,14 +133,14 @@ export class Http1FuzzClient {
     state.received = socket.received;
     state.closed = socket.closed;
     const verdict = judgeCase(state, settled ? undefined : CASE_DEADLINE_MS);
-    if (verdict.reusable) this.idle.set(c.tls, { socket, lastCase: c.index });
+    if (verdict.reusable) this.idle.set(testCase.tls, { socket, lastCase: testCase.index });
     else socket.destroy();
     if (verdict.problems.length === 0) return { verdict, report: undefined };
     const via = reused && socket === reused.socket ? ` (on the connection of case ${reused.lastCase})` : '';
     const report = [
-      `fuzz seed: ${this.seed}, HTTP/1.1 case ${c.index} over ${c.tls ? 'TLS' : 'plain TCP'}${via}: ${c.label}`,
+      `fuzz seed: ${this.seed}, HTTP/1.1 case ${testCase.index} over ${testCase.tls ? 'TLS' : 'plain TCP'}${via}: ${testCase.label}`,
       ...verdict.problems.map((p) => `  - ${p}`),
-      `  sent${c.endAfter ? ' (then FIN)' : ''}: ${quote(c.bytes)}`,
+      `  sent${testCase.endAfter ? ' (then FIN)' : ''}: ${quote(testCase.bytes)}`,
       `  node's parser: ${ref.requests.length} request(s)${ref.error ? `, error ${ref.error.code}${ref.error.atEnd ? ' at the end' : ''}` : ''}${ref.partialHead ? ', partial head at the end' : ''}`,
       `  received${state.closed ? ' (then closed)' : ''}: ${quote(state.received)}`,
     ].join('\n');

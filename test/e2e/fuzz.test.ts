@@ -100,7 +100,8 @@ interface RunTally {
  * with a health check after each batch; stops early once the stack is unhealthy.
  */
 async function runCases<C extends { run(index: number): Promise<{ kinds: string[]; report: string | undefined }>; close(): void }>(total: number, workers: C[]): Promise<RunTally> {
-  const tally: RunTally = { failures: [], kinds: new Map(), unhealthy: [], ran: 0 };
+  const tally: RunTally = { failures: [], kinds: new Map(), unhealthy: await healthProblems(), ran: 0 };
+  // A stack an earlier test broke is reported as such, not as thousands of failed cases.
   for (let start = 0; start < total && tally.unhealthy.length === 0; start += HEALTH_CHECK_EVERY_CASES) {
     const end = Math.min(total, start + HEALTH_CHECK_EVERY_CASES);
     let next = start;
@@ -132,7 +133,7 @@ function verdictMessage(what: string, tally: RunTally): string {
   const file = path.join(stack.dir, `fuzz-failures-${what.replace(/\W+/g, '')}.txt`);
   fs.writeFileSync(file, failures.map((f) => f.report).join('\n'));
   return [
-    `${SEED_TEXT}: ${what}: ${failures.length} of ${tally.ran} cases failed${tally.unhealthy.length > 0 ? '; THE STACK IS UNHEALTHY' : ''} (replay: HOPGATE_FUZZ_SEED=${settings.seed}; all failures in ${file})`,
+    `${SEED_TEXT}: ${what}: ${failures.length} of ${tally.ran} cases failed${tally.unhealthy.length > 0 ? `; THE STACK IS UNHEALTHY${tally.ran === 0 ? ' (before this test began)' : ''}` : ''} (replay: HOPGATE_FUZZ_SEED=${settings.seed}; all failures in ${file})`,
     ...tally.unhealthy.map((u) => `  unhealthy: ${u}`),
     ...failures.slice(0, MAX_REPORTED_FAILURES).map((f) => f.report),
   ].join('\n');
