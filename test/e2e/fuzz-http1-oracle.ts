@@ -22,6 +22,9 @@ export const REQUEST_ID_HEADER = 'x-hopgate-request-id';
 /** node's http server `maxHeadersCount` default: header pairs past it are dropped from the request. */
 export const NODE_MAX_HEADERS_COUNT = 2_000;
 
+/** node's test for a 100-continue expectation (its `continueExpression`), applied to HTTP/1.1 only. */
+const CONTINUE_EXPECTATION = /(?:^|\W)100-continue(?:$|\W)/i;
+
 /** RFC 9112 §3.2.2: an absolute-form target names the authority itself. */
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/is;
 
@@ -60,9 +63,6 @@ function nodeOwnAnswer(request: ReferenceRequest, status: number): boolean {
   return status === 417 && http11 && expect !== undefined && !CONTINUE_EXPECTATION.test(expect);
 }
 
-/** node's test for a 100-continue expectation (its `continueExpression`), applied to HTTP/1.1 only. */
-const CONTINUE_EXPECTATION = /(?:^|\W)100-continue(?:$|\W)/i;
-
 function expectsContinue(request: ReferenceRequest): boolean {
   const expect = headerValue(request, 'expect');
   return request.versionMajor === 1 && request.versionMinor === 1 && expect !== undefined && CONTINUE_EXPECTATION.test(expect);
@@ -75,7 +75,7 @@ function isWebSocketUpgrade(request: ReferenceRequest): boolean {
 /** What one final answer was, for the run's statistics. */
 export type AnswerKind = `proxied ${string}` | `edge ${number}`;
 
-/** Checks answer `response` to request `r` (number `n`, from 1); returns problems. */
+/** Checks answer `response` to `request` (number `n`, from 1); returns problems. */
 export function judgeAnswer(request: ReferenceRequest, response: ReadResponse, n: number, kinds: AnswerKind[]): string[] {
   const problems: string[] = [];
   const service = responseHeader(response, SERVICE_HEADER);
