@@ -24,3 +24,4 @@ export {
   type RawHandshakeFragment,
   type RawHelloOptions,
 } from './raw-dtls.js';
+export { SeededRandom, MAX_SEED } from './seeded-random.js';

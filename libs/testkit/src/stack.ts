@@ -268,6 +268,27 @@ export class Stack {
     return proc;
   }
 
+  /** Every service process started so far: ingress, hubs, agents, cert-managers. */
+  processes(): ManagedProcess[] {
+    return [...(this.ingress ? [this.ingress] : []), ...this.hubs.map((h) => h.process), ...this.agents, ...this.certManagers];
+  }
+
+  /**
+   * What a crash leaves behind, one line each: a service process that exited, and every
+   * `fatal` log record or record whose message says `crashed` (the services' last-resort
+   * handlers log both). Empty while everything runs.
+   */
+  crashSigns(): string[] {
+    const signs: string[] = [];
+    for (const proc of this.processes()) {
+      if (proc.exited) signs.push(`${proc.name} exited (${proc.child.exitCode ?? proc.child.signalCode}): ${proc.stderr.slice(-300)}`);
+      for (const r of proc.records) {
+        if (r.level === 'fatal' || String(r.msg ?? '').includes('crashed')) signs.push(`${proc.name} logged: ${JSON.stringify(r).slice(0, 1_000)}`);
+      }
+    }
+    return signs;
+  }
+
   async stop(): Promise<void> {
     const procs = [...this.agents, ...this.certManagers, ...(this.ingress ? [this.ingress] : []), ...this.hubs.map((h) => h.process)];
     await Promise.all(procs.map((p) => p.stop(2_000).catch(() => undefined)));

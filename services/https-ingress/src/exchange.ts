@@ -32,16 +32,28 @@ export function pipeRequestBody(req: PublicRequest, sink: Writable): void {
   });
 }
 
+/** A cut HTTP/1.1 connection that does not take its last bytes within this long is destroyed, in ms. */
+export const CUT_RESPONSE_LINGER_MS = 2_000;
+
 /**
  * Cuts a response that cannot be completed: HTTP/2 resets just this stream with CANCEL
- * (RFC 9113 §8.1), HTTP/1.1 has to close the connection.
+ * (RFC 9113 §8.1); HTTP/1.1 has to close the connection (RFC 9112 §6.3: a body shorter than
+ * its framing is then incomplete), after the bytes already written have left, so the browser
+ * sees the part it got and then the close, never a complete answer (destroying the socket at
+ * once would drop what was still buffered, the head included).
  */
 export function abortResponse(res: PublicResponse): void {
   if (isHttp2Response(res)) {
     if (!res.stream.closed) res.stream.close(http2.constants.NGHTTP2_CANCEL);
-  } else {
-    res.destroy();
+    return;
   }
+  const socket = res.socket;
+  if (!socket || socket.destroyed) {
+    res.destroy();
+    return;
+  }
+  socket.destroySoon();
+  setTimeout(() => socket.destroy(), CUT_RESPONSE_LINGER_MS).unref();
 }
 
 /**

@@ -16,6 +16,9 @@ import { redirectToHttps } from './redirect.js';
 import { proxyUpgrade } from './upgrade-handler.js';
 import { writeRawError } from './raw-response.js';
 import { answerClientError } from './client-error.js';
+import { afterPendingResponses } from './pending-responses.js';
+import { sendError } from './error-status.js';
+import type { PublicRequest, PublicResponse } from './exchange.js';
 import { isAcmeHttp01, answerAcmeHttp01 } from './acme-http01.js';
 import { ChallengeStore, decodeCertUpdated } from '@hopgate/certs';
 import { errorMessageOf } from '@hopgate/errors';
@@ -44,6 +47,8 @@ interface Http1ServerLimits {
   requestTimeout: number;
   keepAliveTimeout: number;
   maxHeaderSize: number;
+  maxHeadersCount: number;
+  requireHostHeader: boolean;
 }
 
 type PublicServer = http.Server | http2.Http2SecureServer;
@@ -265,11 +270,26 @@ export class Ingress {
       requestTimeout: 0, // uploads of any length; a stalled body is caught by the body idle timeout
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       maxHeaderSize: this.config.maxHeaderBytes,
+      // The head's size is bounded (maxHeaderSize); a count limit would drop fields past it unseen
+      // (node's default keeps 2,000): a second Host or Content-Length there would go unnoticed.
+      maxHeadersCount: 0,
+      // admitRequest answers a missing Host itself, with a request id and a log line (RFC 9112 §3.2).
+      requireHostHeader: false,
     };
     Object.assign(server, limits);
+    const listenerLog = this.log.child({ listener: name });
     server.on('clientError', (err: Error & { code?: string }, socket: Socket) =>
-      answerClientError(err, socket, ctx.nextRequestId(), this.log.child({ listener: name, client_ip: this.connections.of(socket).address })),
+      answerClientError(err, socket, ctx.nextRequestId(), listenerLog.child({ client_ip: this.connections.of(socket).address })),
     );
+    // RFC 9110 §9.3.6: CONNECT asks for a tunnel to another host; HopGate is no forward proxy.
+    server.on('connect', (req: http.IncomingMessage, socket: Socket) => refuseConnect(req, socket, ctx.nextRequestId(), listenerLog));
+    // RFC 9110 §10.1.1: an expectation other than 100-continue cannot be met.
+    server.on('checkExpectation', (req: PublicRequest, res: PublicResponse) => {
+      const requestId = ctx.nextRequestId();
+      listenerLog.info({ request_id: requestId, status: 417, expect: String(req.headers.expect ?? '').slice(0, 64) }, 'malformed request refused');
+      sendError(res, 417, 'only the 100-continue expectation is supported', requestId, true);
+      req.resume();
+    });
   }
 
   private async listen<S extends NetServer>(server: S, addr: ListenAddress, name: string): Promise<S> {
@@ -302,6 +322,13 @@ export class Ingress {
     await this.nc?.drain().catch(() => undefined);
     this.redis?.disconnect();
   }
+}
+
+/** A CONNECT request gets 405 once the answers before it have left, then the connection closes. */
+function refuseConnect(req: http.IncomingMessage, socket: Socket, requestId: string, log: Logger): void {
+  socket.on('error', () => undefined);
+  log.info({ request_id: requestId, status: 405, target: String(req.url ?? '').slice(0, 256) }, 'CONNECT refused');
+  afterPendingResponses(socket, () => writeRawError(socket, 405, 'CONNECT is not supported: HopGate is no forward proxy', requestId));
 }
 
 /**

@@ -5,9 +5,10 @@ import { BUSY_RETRY_AFTER_S, errorBody } from './error-status.js';
 
 /**
  * A whole HTTP/1.1 answer written straight to a socket (an Upgrade request has no
- * ServerResponse), then the socket is closed. The body is errorBody(publicText, requestId, code).
+ * ServerResponse), then the socket is closed. The body is errorBody(publicText, requestId, code),
+ * left out for a HEAD request (RFC 9110 §9.3.2), whose Content-Length still tells its size.
  */
-export function writeRawError(socket: Duplex, status: number, publicText: string, requestId?: string, code?: ErrorCode): void {
+export function writeRawError(socket: Duplex, status: number, publicText: string, requestId?: string, code?: ErrorCode, method?: string): void {
   if (socket.destroyed) return;
   const body = errorBody(publicText, requestId, code);
   const lines = [
@@ -20,7 +21,7 @@ export function writeRawError(socket: Duplex, status: number, publicText: string
   ];
   if (requestId) lines.push(`x-hopgate-request-id: ${requestId}`);
   if (status === 503) lines.push(`retry-after: ${BUSY_RETRY_AFTER_S}`);
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${method === 'HEAD' ? '' : body}`);
 }
 
 /**

@@ -12,6 +12,7 @@ import { rawResponseHead, writeRawError } from './raw-response.js';
 import { admitRequest } from './request-admission.js';
 import { encodeOpenHead } from './open-head.js';
 import { checkResponseHead, pipeResponseBody, REQUEST_ID_HEADER } from './response-framing.js';
+import { afterPendingResponses } from './pending-responses.js';
 import { requestClientOf } from './client-address.js';
 
 /** The only Upgrade the tunnel carries (RFC 6455); others get a clear 501. */
@@ -26,16 +27,22 @@ export const SUPPORTED_UPGRADE = 'websocket';
  * Containment: any failure ends this upgrade alone, logged with its request id.
  */
 export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, proto: 'http' | 'https', ctx: ProxyContext): void {
+  socket.on('error', () => undefined);
+  // A pipelined upgrade is answered after the requests before it (RFC 9112 §9.3.2).
+  afterPendingResponses(socket, () => handleUpgrade(req, socket, early, proto, ctx));
+}
+
+function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, proto: 'http' | 'https', ctx: ProxyContext): void {
   const started = Date.now();
   const requestId = ctx.nextRequestId();
-  socket.on('error', () => undefined);
+  const method = req.method;
   let log = lazyChild(ctx.logger, { request_id: requestId });
   let stream: RelayClientStream | undefined;
   const internalError = (err: unknown): void => {
     try {
       log.error({ err, duration_ms: Date.now() - started }, 'upgrade failed inside the ingress');
       if (stream && !stream.destroyed) stream.destroy();
-      writeRawError(socket, 502, publicReasonFor(ErrorCode.Internal), requestId, ErrorCode.Internal);
+      writeRawError(socket, 502, publicReasonFor(ErrorCode.Internal), requestId, ErrorCode.Internal, method);
     } catch {
       socket.destroy();
     }
@@ -46,14 +53,14 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
     const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
     if (upgrade !== SUPPORTED_UPGRADE) {
       log.info({ status: 501, upgrade: upgrade.slice(0, 64) }, 'upgrade refused: not websocket');
-      writeRawError(socket, 501, 'upgrades other than websocket are not supported', requestId);
+      writeRawError(socket, 501, 'upgrades other than websocket are not supported', requestId, undefined, method);
       return;
     }
     const admission = admitRequest(req, ctx.routes.current);
     if (!admission.ok) {
       const { refusal } = admission;
       log.info({ status: refusal.status, reason: refusal.reason }, refusal.status === 404 ? 'no route' : 'malformed request refused');
-      writeRawError(socket, refusal.status, refusal.publicText, requestId, refusal.code);
+      writeRawError(socket, refusal.status, refusal.publicText, requestId, refusal.code, method);
       return;
     }
     const { match, target } = admission.request;
@@ -62,7 +69,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
       const code = errorCodeOf(err);
       if (code === ErrorCode.ClientOffline) ctx.owners.invalidate(match.clientId);
       log.info({ code, reason: errorMessageOf(err), duration_ms: Date.now() - started }, 'upgrade failed');
-      writeRawError(socket, statusForCode(code), publicReasonFor(code), requestId, code);
+      writeRawError(socket, statusForCode(code), publicReasonFor(code), requestId, code, method);
     };
     const base = buildRequestHead(req, target, requestId, match.service, client, new Set(['upgrade']));
     // Connection was stripped as hop-by-hop; the origin needs it to accept the upgrade.
@@ -70,7 +77,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer
     const open = encodeOpenHead({ clientId: match.clientId, route: match.route, request: head });
     if (!open.ok) {
       log.info({ status: 431, reason: open.reason }, 'malformed request refused');
-      writeRawError(socket, 431, 'request header fields too large', requestId);
+      writeRawError(socket, 431, 'request header fields too large', requestId, undefined, method);
       return;
     }
     ctx.owners
