@@ -72,6 +72,8 @@ export interface NatsServerOptions {
   tls?: ServerTls;
   /** Keep the server's log in this file (default: none). */
   logFile?: string;
+  /** Extra environment of nats-server: `$NAME` in the config reads it (passwords). */
+  env?: Record<string, string>;
 }
 
 /** Starts a private nats-server on a random loopback port. */
@@ -86,7 +88,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<Runnin
   }
   if (options.tls) args.push('--tls', '--tlscert', options.tls.certFile, '--tlskey', options.tls.keyFile);
   if (options.logFile !== undefined) args.push('-l', options.logFile);
-  const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, ...options.env } });
   reapOnExit(child);
   await waitFor(`nats-server on ${port}`, () => child.exitCode !== null || tcpOpen(port), 10_000);
   if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode} (a bad config?)${options.logFile ? `: see ${options.logFile}` : ''}`);

@@ -53,6 +53,8 @@ export interface StackOptions {
    * with its placeholders filled). Default: none, anyone may publish and subscribe anything.
    */
   natsConfig?: string;
+  /** Environment of nats-server (the config's `$NAME` variables: passwords). */
+  natsEnv?: Record<string, string>;
   /** Text of the Redis ACL file (`--aclfile`, e.g. deploy/redis/users.acl filled). Default: none (the `default` user, no password). */
   redisAcl?: string;
   /**
@@ -191,6 +193,7 @@ export class Stack {
     return {
       port,
       config: this.options.natsConfig,
+      env: this.options.natsEnv,
       tls: this.options.busTls ? this.busCert : undefined,
       logFile: path.join(this.logDir, 'nats-server.log'),
     };
