@@ -156,3 +156,17 @@ test('a wrong NATS password: the service exits 1 at start with a clear message t
   // The stack is unaffected.
   assert.equal((await pub.request(HOST, '/hello')).status, 200);
 });
+
+test('a user whose permissions miss the service\'s own subject: the service exits 1 at start naming the subject, instead of running deaf', async () => {
+  // The cert-manager user may log in but subscribe to nothing: a hub cannot receive its OPENs.
+  const exit = await runUntilExit(stack, 'dtls-hub', 'hub-wrong-user', {
+    ...stack.commonEnv(natsLogin('hopgate-cert-manager', passwords.certManager)),
+    HOPGATE_HUB_ID: 'hub-wrong-user',
+    HOPGATE_DTLS_LISTEN: '127.0.0.1:0',
+    HOPGATE_DTLS_CERT_FILE: stack.hubCert.certFile,
+    HOPGATE_DTLS_KEY_FILE: stack.hubCert.keyFile,
+  });
+  assert.equal(exit.code, 1);
+  assert.equal(exit.fatal?.msg, 'dtls-hub failed to start');
+  assert.match(String(exit.fatal?.err), /^NATS refused the subscription to hopgate\.hub\.hub-wrong-user: check this user's subscribe permissions/);
+});
