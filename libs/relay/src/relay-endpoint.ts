@@ -33,7 +33,7 @@ export function assertSubscribed(subscription: Subscription, subject: string): v
   if (!subscription.isClosed()) return;
   throw new HopError(
     ErrorCode.AuthFailed,
-    `NATS refused the subscription to ${subject}: check this user's subscribe permissions in the server config (docs/nats.md, Permissions)`,
+    `NATS refused the subscription to ${subject}: check this user's subscribe permissions in the server config (docs/nats.md, Users and permissions)`,
   );
 }
 
