@@ -19,4 +19,13 @@ export {
   type DtlsLimitsConfig,
   type CliConfig,
 } from './service-config.js';
+export {
+  redisConnectionConfig,
+  natsConnectionConfig,
+  readPemCertificates,
+  redactUrl,
+  type RedisConnectionConfig,
+  type NatsConnectionConfig,
+  type NatsAuth,
+} from './bus-config.js';
 export { loadAgentConfig, parseAgentConfig, ID_PATTERN, type AgentConfig } from './agent-config.js';

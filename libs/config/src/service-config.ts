@@ -5,12 +5,12 @@ import { HopError, ErrorCode } from '@hopgate/errors';
 import { AddressSet } from '@hopgate/net-address';
 import { parseHostPort, type ListenAddress } from './listen-address.js';
 import { ServiceSettings, processEnv } from './sources.js';
+import { redisConnectionConfig, natsConnectionConfig, type RedisConnectionConfig, type NatsConnectionConfig } from './bus-config.js';
 import * as D from './defaults.js';
 
-export interface CommonConfig {
-  redisUrl: string;
+/** Settings every service shares: Redis and NATS connections (with credentials and TLS), key prefix, log level. */
+export interface CommonConfig extends RedisConnectionConfig, NatsConnectionConfig {
   redisPrefix: string;
-  natsUrl: string;
   logLevel: string;
 }
 
@@ -121,8 +121,7 @@ export interface CertManagerConfig extends CommonConfig {
   replicaId: string;
 }
 
-export interface CliConfig {
-  redisUrl: string;
+export interface CliConfig extends RedisConnectionConfig {
   redisPrefix: string;
 }
 
@@ -141,9 +140,9 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 function common(s: ServiceSettings): CommonConfig {
   return {
-    redisUrl: s.string('redis_url', D.DEFAULT_REDIS_URL),
+    ...redisConnectionConfig(s),
+    ...natsConnectionConfig(s),
     redisPrefix: s.string('redis_prefix', D.DEFAULT_REDIS_PREFIX),
-    natsUrl: s.string('nats_url', D.DEFAULT_NATS_URL),
     logLevel: s.string('log_level', D.DEFAULT_LOG_LEVEL),
   };
 }
@@ -377,7 +376,7 @@ export const MIN_ACME_INTERVAL_MS = 10;
 export function loadCliConfig(env: Env = processEnv()): CliConfig {
   const s = new ServiceSettings(env);
   return {
-    redisUrl: s.string('redis_url', D.DEFAULT_REDIS_URL),
+    ...redisConnectionConfig(s),
     redisPrefix: s.string('redis_prefix', D.DEFAULT_REDIS_PREFIX),
   };
 }

@@ -25,6 +25,15 @@ export class NatsSubjects {
   get certUpdated(): string {
     return `${this.prefix}.cert.updated`;
   }
+
+  /**
+   * Inbox prefix of one kind of service (nats.js `inboxPrefix`): replies to its NATS requests
+   * (PONGs to its PINGs) arrive on `_INBOX.<prefix>.<service>.<nuid>.<n>`, so the server config
+   * can let each service subscribe to its own replies only (docs/nats.md, Users and permissions).
+   */
+  inboxPrefix(service: string): string {
+    return `_INBOX.${this.prefix}.${token(service)}`;
+  }
 }
 
 /** NATS subject tokens may not contain `.`, `*`, `>` or white space. */

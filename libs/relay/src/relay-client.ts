@@ -3,7 +3,7 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import { ErrorCode, HopError, errorMessageOf } from '@hopgate/errors';
 import type { NatsSubjects } from '@hopgate/keys';
 import { containedCallback, type Logger, silentLogger } from '@hopgate/log';
-import { RelayEndpoint } from './relay-endpoint.js';
+import { RelayEndpoint, assertSubscribed } from './relay-endpoint.js';
 import {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_OPEN_TIMEOUT_MS,
@@ -144,6 +144,7 @@ export class RelayClient {
       });
     }
     await this.endpoint.start((msg) => this.onMessage(msg), 'relay client started');
+    assertSubscribed(this.openReplySubscription, `${this.openReplyPrefix}*`);
   }
 
   /** Resets every open stream (they error with ERR_CLOSED), then unsubscribes. */

@@ -25,6 +25,19 @@ export interface RelayEndpointOptions {
 }
 
 /**
+ * Throws when the server refused (or closed) a subscription: call it after a flush, by which
+ * time a permission violation has closed the subscription. A node that cannot receive its
+ * frames must not start as if it could.
+ */
+export function assertSubscribed(subscription: Subscription, subject: string): void {
+  if (!subscription.isClosed()) return;
+  throw new HopError(
+    ErrorCode.AuthFailed,
+    `NATS refused the subscription to ${subject}: check this user's subscribe permissions in the server config (docs/nats.md, Users and permissions)`,
+  );
+}
+
+/**
  * What the ingress and the hub side of the relay share: the stream table, the garbage filter,
  * the publisher, peer liveness, and the lifecycle of the node's one subscription.
  */
@@ -80,6 +93,8 @@ export class RelayEndpoint<S extends RelayStream> {
       this.resetAll(new HopError(ErrorCode.Closed, 'NATS connection lost'));
     });
     await nc.flush();
+    // A refused subscription (-ERR before the flush's PONG) is closed by nats.js by now.
+    assertSubscribed(this.subscription, subject);
     log.info({ subject }, startedMessage);
   }
 

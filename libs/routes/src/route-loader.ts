@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { Redis, type RedisOptions } from 'ioredis';
-import { DEFAULT_ROUTE_RELOAD_INTERVAL_MS } from '@hopgate/config';
+import type { Redis } from 'ioredis';
+import { DEFAULT_ROUTE_RELOAD_INTERVAL_MS, type RedisConnectionConfig } from '@hopgate/config';
 import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import { RedisKeys } from '@hopgate/keys';
 import { type Logger, silentLogger } from '@hopgate/log';
+import { createRedis } from '@hopgate/runtime';
 import { checkKeyspaceNotifications, type KeyspaceNotifications } from './keyspace-notifications.js';
 import { readRouteEntries } from './read-routes.js';
 import type { RouteEntryError, RouteMatch } from './route-entry.js';
@@ -23,8 +24,11 @@ export const ROUTE_RECONNECT_MAX_DELAY_MS = 2_000;
 export const MAX_DIFF_ROUTES_LOGGED = 20;
 
 export interface RouteLoaderOptions {
-  /** `redis://[user:password@]host:port[/db]` (`rediss://` for TLS). */
-  redisUrl: string;
+  /**
+   * The Redis server: `redisUrl` (`redis://[user:password@]host:port[/db]`, `rediss://` for
+   * TLS) and `redisCaFile` (a service passes its config).
+   */
+  redis: RedisConnectionConfig;
   /** Key layout; default `new RedisKeys()` (prefix `hopgate:`). */
   keys?: RedisKeys;
   /** Full re-read period in ms, whatever the notifications say; default DEFAULT_ROUTE_RELOAD_INTERVAL_MS (2,000). 0 turns it off (not recommended). */
@@ -33,8 +37,6 @@ export interface RouteLoaderOptions {
   debounceMs?: number;
   /** `start()` rejects when no table could be loaded within this many ms; default DEFAULT_ROUTE_START_TIMEOUT_MS (10,000). */
   startTimeoutMs?: number;
-  /** Extra ioredis options (e.g. `tls`); connection behaviour options are set by the loader. */
-  redisOptions?: RedisOptions;
   /** Default silentLogger(). */
   logger?: Logger;
 }
@@ -96,17 +98,18 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
     this.debounceMs = options.debounceMs ?? DEFAULT_ROUTE_DEBOUNCE_MS;
     this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_ROUTE_START_TIMEOUT_MS;
     this.log = (options.logger ?? silentLogger()).child({ component: 'route-loader' });
-    this.redis = new Redis(options.redisUrl, {
-      ...options.redisOptions,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectionName: 'hopgate-routes',
-      retryStrategy: (attempt) => Math.min(attempt * ROUTE_RECONNECT_STEP_MS, ROUTE_RECONNECT_MAX_DELAY_MS),
+    this.redis = createRedis(options.redis, {
+      name: 'hopgate-routes',
+      logger: options.logger,
+      options: {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        retryStrategy: (attempt) => Math.min(attempt * ROUTE_RECONNECT_STEP_MS, ROUTE_RECONNECT_MAX_DELAY_MS),
+      },
     });
     this.redis.on('error', (err: Error) => {
       this.lastConnectionError = err.message;
-      this.log.debug({ err: err.message }, 'redis connection error');
     });
     this.redis.on('ready', () => this.onReconnect('main'));
   }

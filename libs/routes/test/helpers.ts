@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '@hopgate/log';
 import { startRedis } from '@hopgate/testkit';
+import type { RedisConnectionConfig } from '@hopgate/config';
 
 /** A logger whose JSON lines are kept in `lines` for assertions. */
 export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
@@ -26,4 +27,9 @@ export async function redisOnPort(port: number, extraArgs: string[] = []): Promi
       await exited;
     },
   };
+}
+
+/** The connection settings of a plain redis:// server (what a service passes from its config). */
+export function redisAt(redisUrl: string): RedisConnectionConfig {
+  return { redisUrl, redisCaFile: undefined };
 }

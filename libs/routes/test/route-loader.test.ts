@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { RedisKeys } from '@hopgate/keys';
 import { startRedis, waitFor, freeTcpPort } from '@hopgate/testkit';
 import { RouteLoader, type RouteDiff, type RouteTable } from '../src/index.js';
-import { captureLogger, redisOnPort } from './helpers.js';
+import { captureLogger, redisAt, redisOnPort } from './helpers.js';
 
 async function configSetCalls(redis: Redis): Promise<number> {
   const stats = await redis.info('commandstats');
@@ -17,7 +17,7 @@ test('with keyspace notifications on, an HSET/HDEL/DEL is applied fast, without 
   const url = `${server.url}/3`; // a non-zero database: the channel pattern must name it
   const keys = new RedisKeys('t1:');
   const redis = new Redis(url);
-  const loader = new RouteLoader({ redisUrl: url, keys, reloadIntervalMs: 60_000 });
+  const loader = new RouteLoader({ redis: redisAt(url), keys, reloadIntervalMs: 60_000 });
   t.after(async () => {
     await loader.stop();
     redis.disconnect();
@@ -53,7 +53,7 @@ test('with keyspace notifications on, an HSET/HDEL/DEL is applied fast, without 
 test('with notifications off, edits are applied by the periodic re-read; turning them on is noticed', async (t) => {
   const server = await startRedis();
   const redis = new Redis(server.url);
-  const loader = new RouteLoader({ redisUrl: server.url, reloadIntervalMs: 150 });
+  const loader = new RouteLoader({ redis: redisAt(server.url), reloadIntervalMs: 150 });
   t.after(async () => {
     await loader.stop();
     redis.disconnect();
@@ -77,7 +77,7 @@ test('an invalid entry is logged once while it stays invalid and skipped; valid 
   const server = await startRedis();
   const redis = new Redis(server.url);
   const { logger, lines } = captureLogger();
-  const loader = new RouteLoader({ redisUrl: server.url, reloadIntervalMs: 50, logger });
+  const loader = new RouteLoader({ redis: redisAt(server.url), reloadIntervalMs: 50, logger });
   t.after(async () => {
     await loader.stop();
     redis.disconnect();
@@ -124,7 +124,7 @@ test('when Redis goes away the last table stays; after it comes back edits apply
   const url = `redis://127.0.0.1:${port}`;
   const redisA = new Redis(url);
   const { logger, lines } = captureLogger();
-  const loader = new RouteLoader({ redisUrl: url, reloadIntervalMs: 100, logger });
+  const loader = new RouteLoader({ redis: redisAt(url), reloadIntervalMs: 100, logger });
   t.after(async () => {
     await loader.stop();
     await server.stop();
@@ -155,7 +155,7 @@ test('when Redis goes away the last table stays; after it comes back edits apply
 
 test('start() rejects with a clear error when Redis is unreachable, and leaves nothing running', async () => {
   const port = await freeTcpPort();
-  const loader = new RouteLoader({ redisUrl: `redis://127.0.0.1:${port}`, startTimeoutMs: 600 });
+  const loader = new RouteLoader({ redis: redisAt(`redis://127.0.0.1:${port}`), startTimeoutMs: 600 });
   const started = Date.now();
   await assert.rejects(loader.start(), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'ERR_INTERNAL');
@@ -171,7 +171,7 @@ test('when CONFIG is refused, the loader subscribes anyway and still re-reads on
   const server = await redisOnPort(port, ['--rename-command', 'CONFIG', '']);
   const url = `redis://127.0.0.1:${port}`;
   const redis = new Redis(url);
-  const loader = new RouteLoader({ redisUrl: url, reloadIntervalMs: 100 });
+  const loader = new RouteLoader({ redis: redisAt(url), reloadIntervalMs: 100 });
   t.after(async () => {
     await loader.stop();
     redis.disconnect();

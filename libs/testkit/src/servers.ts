@@ -26,29 +26,74 @@ function stopper(child: ChildProcess, cleanup?: () => void): () => Promise<void>
   };
 }
 
+/** A server certificate (PEM files) for a test server's TLS listener. */
+export interface ServerTls {
+  certFile: string;
+  keyFile: string;
+}
+
+export interface RedisServerOptions {
+  notifyKeyspaceEvents?: string;
+  port?: number;
+  extraArgs?: readonly string[];
+  /** A Redis ACL file (`--aclfile`): users, passwords, key and channel patterns. */
+  aclFile?: string;
+  /** Serve TLS only (`--tls-port`, no plain port; clients are not asked for certificates): the URL is `rediss://`. */
+  tls?: ServerTls;
+  /** Keep the server's log in this file (default: none). */
+  logFile?: string;
+}
+
 /** Starts a private redis-server on a random loopback port (nothing on disk). */
-export async function startRedis(
-  options: { notifyKeyspaceEvents?: string; port?: number; extraArgs?: readonly string[] } = {},
-): Promise<RunningServer> {
+export async function startRedis(options: RedisServerOptions = {}): Promise<RunningServer> {
   const port = options.port ?? (await freeTcpPort());
-  const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--logfile', ''];
+  const listen = options.tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.certFile, '--tls-key-file', options.tls.keyFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const args = ['--bind', '127.0.0.1', ...listen, '--save', '', '--appendonly', 'no', '--logfile', options.logFile ?? ''];
   if (options.notifyKeyspaceEvents !== undefined) args.push('--notify-keyspace-events', options.notifyKeyspaceEvents);
+  if (options.aclFile !== undefined) args.push('--aclfile', options.aclFile);
   args.push(...(options.extraArgs ?? []));
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'ignore'] });
   reapOnExit(child);
-  await waitFor(`redis-server on ${port}`, () => tcpOpen(port), 10_000);
-  return { url: `redis://127.0.0.1:${port}`, port, process: child, stop: stopper(child) };
+  await waitFor(`redis-server on ${port}`, () => child.exitCode !== null || tcpOpen(port), 10_000);
+  if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode} (a bad --aclfile or TLS file?)${options.logFile ? `: see ${options.logFile}` : ''}`);
+  return { url: `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`, port, process: child, stop: stopper(child) };
+}
+
+export interface NatsServerOptions {
+  port?: number;
+  /**
+   * Text of a nats-server config file (users, permissions, ...). The listen address, the
+   * JetStream folder, TLS and the log file are set on the command line, which wins over it.
+   */
+  config?: string;
+  /** Require TLS from clients with this certificate: the URL is `tls://`. */
+  tls?: ServerTls;
+  /** Keep the server's log in this file (default: none). */
+  logFile?: string;
+  /** Extra environment of nats-server: `$NAME` in the config reads it (passwords). */
+  env?: Record<string, string>;
 }
 
 /** Starts a private nats-server on a random loopback port. */
-export async function startNats(options: { port?: number } = {}): Promise<RunningServer> {
+export async function startNats(options: NatsServerOptions = {}): Promise<RunningServer> {
   const port = options.port ?? (await freeTcpPort());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-nats-'));
-  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-sd', dir];
+  if (options.config !== undefined) {
+    const file = path.join(dir, 'nats-server.conf');
+    fs.writeFileSync(file, options.config);
+    args.push('-c', file);
+  }
+  if (options.tls) args.push('--tls', '--tlscert', options.tls.certFile, '--tlskey', options.tls.keyFile);
+  if (options.logFile !== undefined) args.push('-l', options.logFile);
+  const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, ...options.env } });
   reapOnExit(child);
-  await waitFor(`nats-server on ${port}`, () => tcpOpen(port), 10_000);
+  await waitFor(`nats-server on ${port}`, () => child.exitCode !== null || tcpOpen(port), 10_000);
+  if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode} (a bad config?)${options.logFile ? `: see ${options.logFile}` : ''}`);
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `${options.tls ? 'tls' : 'nats'}://127.0.0.1:${port}`,
     port,
     process: child,
     stop: stopper(child, () => fs.rmSync(dir, { recursive: true, force: true })),

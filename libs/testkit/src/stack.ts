@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startRedis, startNats, type RunningServer } from './servers.js';
+import { startRedis, startNats, type RunningServer, type NatsServerOptions } from './servers.js';
 import { freeTcpPort, freeUdpPort, tcpOpen } from './ports.js';
 import { createDevCa, type DevCa, type DevCertificate } from './certs.js';
 import { ManagedProcess } from './managed-process.js';
@@ -48,6 +48,43 @@ export interface StackOptions {
   nodeArgs?: string[];
   /** Log level of the ingress alone (default: logLevel). `warn` drops the per-request access log. */
   ingressLogLevel?: string;
+  /**
+   * Text of the nats-server config file (users and their permissions, e.g. deploy/nats/hopgate-nats.conf
+   * with its placeholders filled). Default: none, anyone may publish and subscribe anything.
+   */
+  natsConfig?: string;
+  /** Environment of nats-server (the config's `$NAME` variables: passwords). */
+  natsEnv?: Record<string, string>;
+  /** Text of the Redis ACL file (`--aclfile`, e.g. deploy/redis/users.acl filled). Default: none (the `default` user, no password). */
+  redisAcl?: string;
+  /**
+   * Serve NATS (`tls://`) and Redis (`rediss://`) over TLS with certificates of the stack's dev
+   * CA; services get HOPGATE_NATS_CA_FILE and HOPGATE_REDIS_CA_FILE. Default false.
+   */
+  busTls?: boolean;
+  /** How each service logs in to Redis and NATS (default: no credentials). */
+  logins?: StackLogins;
+}
+
+/** A user and its password. */
+export interface Login {
+  user: string;
+  password: string;
+}
+
+/** How one service logs in: a Redis ACL user (in HOPGATE_REDIS_URL), a NATS user (HOPGATE_NATS_USER / HOPGATE_NATS_PASSWORD). */
+export interface BusLogin {
+  redis?: Login;
+  nats?: Login;
+}
+
+export interface StackLogins {
+  ingress?: BusLogin;
+  /** One login for every hub, or one per hub index. */
+  hub?: BusLogin | ((index: number) => BusLogin);
+  certManager?: BusLogin;
+  /** The `hopgate` CLI (Stack.cli, addClient, setRoute): an operator. */
+  cli?: BusLogin;
 }
 
 export interface HubNode {
@@ -116,19 +153,71 @@ export class Stack {
     return stack;
   }
 
-  commonEnv(): Record<string, string> {
-    return {
-      HOPGATE_REDIS_URL: this.redis.url,
+  /**
+   * The Redis and NATS settings of a service that logs in as `login` (default: no
+   * credentials): HOPGATE_REDIS_URL (with the ACL user), HOPGATE_NATS_URL, HOPGATE_NATS_USER /
+   * HOPGATE_NATS_PASSWORD, the CA files when the bus uses TLS; and the log level.
+   */
+  commonEnv(login: BusLogin = {}): Record<string, string> {
+    const env: Record<string, string> = {
+      HOPGATE_REDIS_URL: this.redisUrlAs(login.redis),
       HOPGATE_NATS_URL: this.nats.url,
       HOPGATE_LOG_LEVEL: this.options.logLevel ?? 'info',
     };
+    if (login.nats) {
+      env['HOPGATE_NATS_USER'] = login.nats.user;
+      env['HOPGATE_NATS_PASSWORD'] = login.nats.password;
+    }
+    if (this.options.busTls) {
+      env['HOPGATE_REDIS_CA_FILE'] = this.ca.certFile;
+      env['HOPGATE_NATS_CA_FILE'] = this.ca.certFile;
+    }
+    return env;
   }
+
+  /** The stack's Redis URL with `login`'s user and password in it (percent-encoded). */
+  redisUrlAs(login: Login | undefined): string {
+    if (!login) return this.redis.url;
+    const url = new URL(this.redis.url);
+    url.username = encodeURIComponent(login.user);
+    url.password = encodeURIComponent(login.password);
+    return url.toString();
+  }
+
+  private hubLogin(index: number): BusLogin {
+    const hub = this.options.logins?.hub;
+    return typeof hub === 'function' ? hub(index) : (hub ?? {});
+  }
+
+  private natsServerOptions(port?: number): NatsServerOptions {
+    return {
+      port,
+      config: this.options.natsConfig,
+      env: this.options.natsEnv,
+      tls: this.options.busTls ? this.busCert : undefined,
+      logFile: path.join(this.logDir, 'nats-server.log'),
+    };
+  }
+
+  /** Certificate of the TLS listeners of Redis and NATS (busTls). */
+  private busCert: DevCertificate | undefined;
 
   private async boot(): Promise<void> {
     fs.mkdirSync(this.logDir, { recursive: true });
-    this.redis = await startRedis({ notifyKeyspaceEvents: this.options.redisNotifyKeyspaceEvents ?? 'Kgh' });
-    this.nats = await startNats();
     this.ca = createDevCa(path.join(this.dir, 'pki'));
+    if (this.options.busTls) this.busCert = this.ca.issue('bus', ['localhost', '127.0.0.1']);
+    let aclFile: string | undefined;
+    if (this.options.redisAcl !== undefined) {
+      aclFile = path.join(this.dir, 'redis-users.acl');
+      fs.writeFileSync(aclFile, this.options.redisAcl, { mode: 0o600 });
+    }
+    this.redis = await startRedis({
+      notifyKeyspaceEvents: this.options.redisNotifyKeyspaceEvents ?? 'Kgh',
+      aclFile,
+      tls: this.busCert,
+      logFile: path.join(this.logDir, 'redis-server.log'),
+    });
+    this.nats = await startNats(this.natsServerOptions());
     this.ingressCert = this.ca.issue('ingress', this.options.ingressNames ?? ['localhost', '*.localhost', 'demo.localhost', '*.hopgate.test', '127.0.0.1']);
     this.hubCert = this.ca.issue('hub', [HUB_SERVER_NAME, 'localhost', '127.0.0.1']);
     const hubCount = this.options.hubs ?? 1;
@@ -144,7 +233,7 @@ export class Stack {
       process.execPath,
       [...(this.options.nodeArgs ?? []), serviceMain('https-ingress')],
       {
-        ...this.commonEnv(),
+        ...this.commonEnv(this.options.logins?.ingress),
         HOPGATE_HTTPS_LISTEN: `127.0.0.1:${this.httpsPort}`,
         HOPGATE_HTTP_LISTEN: `127.0.0.1:${this.httpPort}`,
         ...(this.options.ingressFileCert === false ? {} : { HOPGATE_TLS_CERT_FILE: this.ingressCert.certFile, HOPGATE_TLS_KEY_FILE: this.ingressCert.keyFile }),
@@ -172,7 +261,7 @@ export class Stack {
       process.execPath,
       [...(this.options.nodeArgs ?? []), serviceMain('dtls-hub')],
       {
-        ...this.commonEnv(),
+        ...this.commonEnv(this.hubLogin(index)),
         HOPGATE_HUB_ID: id,
         HOPGATE_DTLS_LISTEN: `127.0.0.1:${port}`,
         ...(this.options.hubFileCert === false ? {} : { HOPGATE_DTLS_CERT_FILE: this.hubCert.certFile, HOPGATE_DTLS_KEY_FILE: this.hubCert.keyFile }),
@@ -197,13 +286,13 @@ export class Stack {
   /** Starts nats-server again on the same port (services reconnect by themselves). */
   async restartNats(): Promise<void> {
     await this.nats.stop();
-    this.nats = await startNats({ port: this.nats.port });
+    this.nats = await startNats(this.natsServerOptions(this.nats.port));
   }
 
   /** Runs the `hopgate` CLI against this stack's Redis. */
   cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [serviceMain('cli'), ...args], { env: { ...process.env, ...this.commonEnv() } }, (err, stdout, stderr) => {
+      execFile(process.execPath, [serviceMain('cli'), ...args], { env: { ...process.env, ...this.commonEnv(this.options.logins?.cli) } }, (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
         resolve({ code, stdout, stderr });
       });
@@ -236,7 +325,7 @@ export class Stack {
       `cert-manager-${n}`,
       process.execPath,
       [...(this.options.nodeArgs ?? []), serviceMain('cert-manager')],
-      { ...this.commonEnv(), ...env },
+      { ...this.commonEnv(this.options.logins?.certManager), ...env },
       path.join(this.logDir, `cert-manager-${n}.log`),
     );
     this.certManagers.push(proc);

@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Redis } from 'ioredis';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Job } from 'bullmq';
 import type { CertManagerConfig } from '@hopgate/config';
 import { CertStore, ChallengeStore } from '@hopgate/certs';
@@ -7,6 +7,7 @@ import { errorMessageOf } from '@hopgate/errors';
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import type { Logger } from '@hopgate/log';
 import { RouteLoader } from '@hopgate/routes';
+import { connectRedis, createRedis, connectNats } from '@hopgate/runtime';
 import { AccountStore } from './account-store.js';
 import { AcmeIssuer } from './acme-issuer.js';
 import { CertLock } from './cert-lock.js';
@@ -56,13 +57,10 @@ export class CertManager {
   async start(): Promise<void> {
     const cfg = this.config;
     const retryStrategy = (attempt: number): number => Math.min(attempt * REDIS_RECONNECT_STEP_MS, REDIS_RECONNECT_MAX_DELAY_MS);
-    this.redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'hopgate-cert-manager', retryStrategy });
-    this.redis.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis connection error'));
-    await this.redis.connect();
+    this.redis = await connectRedis(cfg, { name: 'hopgate-cert-manager', logger: this.logger, options: { maxRetriesPerRequest: 2, retryStrategy } });
     // BullMQ requires maxRetriesPerRequest: null (its blocking commands wait for a reconnect).
-    this.bullConnection = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null, connectionName: 'hopgate-cert-manager-queue', retryStrategy });
-    this.bullConnection.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis (queue) connection error'));
-    this.nc = await connect({ servers: cfg.natsUrl, name: `cert-manager-${cfg.replicaId}`, maxReconnectAttempts: -1 });
+    this.bullConnection = createRedis(cfg, { name: 'hopgate-cert-manager-queue', logger: this.logger, options: { maxRetriesPerRequest: null, retryStrategy } });
+    this.nc = await connectNats(cfg, { name: `cert-manager-${cfg.replicaId}`, service: 'cert-manager', logger: this.logger });
 
     const certs = new CertStore(this.redis, this.keys);
     const issuer = new AcmeIssuer({
@@ -78,7 +76,7 @@ export class CertManager {
     // The account key exists before any order; registering it needs the ACME server, done by the first order.
     await issuer.ensureAccount();
 
-    this.routes = new RouteLoader({ redisUrl: cfg.redisUrl, keys: this.keys, logger: this.logger });
+    this.routes = new RouteLoader({ redis: cfg, keys: this.keys, logger: this.logger });
     await this.routes.start();
 
     this.queue = new IssueQueue({ connection: this.bullConnection, prefix: this.keys.bullPrefix, retryBaseMs: cfg.retryBaseMs });

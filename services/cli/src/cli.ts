@@ -13,7 +13,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, USAGE, UsageError } from './usage.js
 export interface CliIo {
   stdout: Output;
   stderr: Output;
-  /** Default: loadCliConfig() (HOPGATE_REDIS_URL, HOPGATE_REDIS_PREFIX). */
+  /** Default: loadCliConfig() (HOPGATE_REDIS_URL, HOPGATE_REDIS_CA_FILE, HOPGATE_REDIS_PREFIX). */
   config?: () => CliConfig;
 }
 
@@ -106,7 +106,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   let ctx: CommandContext | undefined;
   try {
     const config = (io.config ?? loadCliConfig)();
-    const redis = await connectRedis(config.redisUrl);
+    const redis = await connectRedis(config);
     ctx = { redis, keys: new RedisKeys(config.redisPrefix), stdout: io.stdout, stderr: io.stderr };
     await command(ctx);
     return EXIT_OK;

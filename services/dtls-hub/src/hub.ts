@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import { Redis } from 'ioredis';
-import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Redis } from 'ioredis';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { containedCallback, type Logger } from '@hopgate/log';
 import type { HubConfig } from '@hopgate/config';
 import { formatHostPort, ID_PATTERN } from '@hopgate/config';
@@ -8,6 +8,7 @@ import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/error
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import { SessionStore, ClientStore, ClientWatcher, HubRegistry, type CredentialsCheck } from '@hopgate/sessions';
 import { RelayServer, type RelayServerStream, NATS_NO_ASYNC_TRACES } from '@hopgate/relay';
+import { connectRedis, connectNats } from '@hopgate/runtime';
 import { DtlsHubServer, type DtlsServerLink } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, encodePreface, encodeSessionClaimed, decodeSessionClaimed, type SessionClaimed } from '@hopgate/wire';
@@ -67,13 +68,11 @@ export class Hub {
   async start(): Promise<void> {
     const cfg = this.config;
     const keys = new RedisKeys(cfg.redisPrefix);
-    this.redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    this.redis.on('error', (err) => this.log.warn({ err: err.message }, 'redis connection error'));
-    await this.redis.connect();
+    this.redis = await connectRedis(cfg, { name: 'hopgate-hub', logger: this.logger, options: { maxRetriesPerRequest: 2 } });
     this.sessionStore = new SessionStore(this.redis, keys);
     this.clientStore = new ClientStore(this.redis, keys);
     this.registry = new HubRegistry(this.redis, keys);
-    this.nc = await connect({ servers: cfg.natsUrl, name: `dtls-hub-${cfg.hubId}`, maxReconnectAttempts: -1, noAsyncTraces: NATS_NO_ASYNC_TRACES });
+    this.nc = await connectNats(cfg, { name: `dtls-hub-${cfg.hubId}`, service: 'hub', logger: this.logger, noAsyncTraces: NATS_NO_ASYNC_TRACES });
     this.relay = new RelayServer({
       nc: this.nc,
       subjects: this.subjects,

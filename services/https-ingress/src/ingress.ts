@@ -3,14 +3,15 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net, { type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import tls from 'node:tls';
-import { Redis } from 'ioredis';
-import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Redis } from 'ioredis';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { containedCallback, type Logger } from '@hopgate/log';
 import type { IngressConfig, ListenAddress } from '@hopgate/config';
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import { RouteLoader } from '@hopgate/routes';
 import { SessionStore, OwnerCache } from '@hopgate/sessions';
 import { RelayClient, NATS_NO_ASYNC_TRACES } from '@hopgate/relay';
+import { connectRedis, connectNats } from '@hopgate/runtime';
 import { proxyRequest, type ProxyContext } from './proxy-handler.js';
 import { redirectToHttps } from './redirect.js';
 import { proxyUpgrade } from './upgrade-handler.js';
@@ -90,18 +91,16 @@ export class Ingress {
     const cfg = this.config;
     const keys = new RedisKeys(cfg.redisPrefix);
     const subjects = new NatsSubjects();
-    this.redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    this.redis.on('error', (err) => this.log.warn({ err: err.message }, 'redis connection error'));
-    await this.redis.connect();
+    this.redis = await connectRedis(cfg, { name: 'hopgate-ingress', logger: this.logger, options: { maxRetriesPerRequest: 2 } });
     this.routes = new RouteLoader({
-      redisUrl: cfg.redisUrl,
+      redis: cfg,
       keys,
       reloadIntervalMs: cfg.routeReloadIntervalMs,
       logger: this.logger,
     });
     await this.routes.start();
     this.owners = new OwnerCache(new SessionStore(this.redis, keys), { ttlMs: cfg.ownerCacheTtlMs });
-    this.nc = await connect({ servers: cfg.natsUrl, name: `https-ingress-${cfg.ingressId}`, maxReconnectAttempts: -1, noAsyncTraces: NATS_NO_ASYNC_TRACES });
+    this.nc = await connectNats(cfg, { name: `https-ingress-${cfg.ingressId}`, service: 'ingress', logger: this.logger, noAsyncTraces: NATS_NO_ASYNC_TRACES });
     this.relay = new RelayClient({
       nc: this.nc,
       subjects,
