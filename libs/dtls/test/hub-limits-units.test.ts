@@ -95,9 +95,13 @@ describe('PeerAdmission', () => {
     assert.equal(sourceKeyOf('::ffff:192.0.2.7'), '192.0.2.7');
     assert.equal(sourceKeyOf('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
     assert.equal(sourceKeyOf('2001:0db8:0001:0002:ffff:ffff:ffff:fffe'), '2001:db8:1:2::/64');
-    assert.equal(sourceKeyOf('2001:db8::5'), '2001:db8:0:0::/64');
-    assert.equal(sourceKeyOf('fe80::1%eth0'), 'fe80:0:0:0::/64');
-    assert.equal(sourceKeyOf('::1'), '0:0:0:0::/64');
+    assert.equal(sourceKeyOf('2001:DB8:1:2::7'), '2001:db8:1:2::/64', 'one key per /64 whatever the spelling');
+    assert.equal(sourceKeyOf('2001:db8::5'), '2001:db8::/64');
+    assert.equal(sourceKeyOf('2001:db8:0:0:1::5'), '2001:db8::/64');
+    assert.equal(sourceKeyOf('fe80::1%eth0'), 'fe80::/64');
+    assert.equal(sourceKeyOf('::1'), '::/64');
+    assert.equal(sourceKeyOf('::ffff:c000:207'), '192.0.2.7', 'IPv4-mapped in hex groups');
+    assert.equal(sourceKeyOf('not an address'), 'not an address');
   });
 
   test('per-source handshakes, per-source handshakes + unauthenticated, and the global share; counts return to zero', () => {
