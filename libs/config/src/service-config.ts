@@ -66,6 +66,10 @@ export interface DtlsLimitsConfig {
   maxHandshakesPerIp: number | undefined;
   /** HOPGATE_DTLS_MAX_UNAUTHENTICATED_PER_IP: handshakes plus sessions whose agent has not authenticated yet, per source address. */
   maxUnauthenticatedPerIp: number | undefined;
+  /** HOPGATE_DTLS_HANDSHAKES_PER_IP_PER_S: handshakes one source address (IPv6: /64) may start per second, sustained. */
+  handshakesPerIpPerS: number | undefined;
+  /** HOPGATE_DTLS_HANDSHAKE_BURST_PER_IP: handshakes one source address (IPv6: /64) may start at once. */
+  handshakeBurstPerIp: number | undefined;
   /** HOPGATE_DTLS_STATS_LOG_INTERVAL_MS: period of the `dtls counters` log line (only when a figure changed); 0 turns it off. */
   statsLogIntervalMs: number | undefined;
 }
@@ -258,6 +262,8 @@ export function loadHubConfig(env: Env = processEnv()): HubConfig {
     dtlsLimits: {
       maxHandshakesPerIp: atLeastOne(s, 'dtls_max_handshakes_per_ip'),
       maxUnauthenticatedPerIp: atLeastOne(s, 'dtls_max_unauthenticated_per_ip'),
+      handshakesPerIpPerS: atLeastOne(s, 'dtls_handshakes_per_ip_per_s'),
+      handshakeBurstPerIp: atLeastOne(s, 'dtls_handshake_burst_per_ip'),
       statsLogIntervalMs: s.optionalInt('dtls_stats_log_interval_ms'),
     },
   };

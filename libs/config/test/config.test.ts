@@ -189,16 +189,26 @@ test('hub config: per-agent stream cap, default and bounds', () => {
 
 test('hub config: DTLS limits, unset (the DTLS server defaults) or set', () => {
   const base = { HOPGATE_DTLS_CERT_FILE: 'c', HOPGATE_DTLS_KEY_FILE: 'k' };
-  assert.deepEqual(loadHubConfig(base).dtlsLimits, { maxHandshakesPerIp: undefined, maxUnauthenticatedPerIp: undefined, statsLogIntervalMs: undefined });
+  assert.deepEqual(loadHubConfig(base).dtlsLimits, {
+    maxHandshakesPerIp: undefined,
+    maxUnauthenticatedPerIp: undefined,
+    handshakesPerIpPerS: undefined,
+    handshakeBurstPerIp: undefined,
+    statsLogIntervalMs: undefined,
+  });
   const set = loadHubConfig({
     ...base,
     HOPGATE_DTLS_MAX_HANDSHAKES_PER_IP: '500',
     HOPGATE_DTLS_MAX_UNAUTHENTICATED_PER_IP: '600',
+    HOPGATE_DTLS_HANDSHAKES_PER_IP_PER_S: '40',
+    HOPGATE_DTLS_HANDSHAKE_BURST_PER_IP: '400',
     HOPGATE_DTLS_STATS_LOG_INTERVAL_MS: '0',
   });
-  assert.deepEqual(set.dtlsLimits, { maxHandshakesPerIp: 500, maxUnauthenticatedPerIp: 600, statsLogIntervalMs: 0 });
+  assert.deepEqual(set.dtlsLimits, { maxHandshakesPerIp: 500, maxUnauthenticatedPerIp: 600, handshakesPerIpPerS: 40, handshakeBurstPerIp: 400, statsLogIntervalMs: 0 });
   assert.throws(() => loadHubConfig({ ...base, HOPGATE_DTLS_MAX_HANDSHAKES_PER_IP: '0' }), /HOPGATE_DTLS_MAX_HANDSHAKES_PER_IP must be at least 1/);
   assert.throws(() => loadHubConfig({ ...base, HOPGATE_DTLS_MAX_UNAUTHENTICATED_PER_IP: '-3' }), { code: 'ERR_BAD_CONFIG' });
+  assert.throws(() => loadHubConfig({ ...base, HOPGATE_DTLS_HANDSHAKES_PER_IP_PER_S: '0' }), /HOPGATE_DTLS_HANDSHAKES_PER_IP_PER_S must be at least 1/);
+  assert.throws(() => loadHubConfig({ ...base, HOPGATE_DTLS_HANDSHAKE_BURST_PER_IP: '0.5' }), { code: 'ERR_BAD_CONFIG' });
   assert.throws(() => loadHubConfig({ ...base, HOPGATE_DTLS_STATS_LOG_INTERVAL_MS: 'often' }), /non-negative integer/);
 });
 

@@ -112,6 +112,35 @@ export const DEFAULT_MAX_UNAUTHENTICATED_PER_IP = 128;
  */
 export const DEFAULT_UNAUTHENTICATED_SHARE_PERCENT = 50;
 
+/**
+ * Default sustained rate of handshakes one source (an IPv4 address, an IPv6 /64) may start,
+ * per second: a token bucket refilled at this rate, one token per werift handshake (the
+ * hub's CPU goes there: key generation, the certificate signature, then the key exchange).
+ * Measured on the hub (2 shared cores under load, P-256 certificate): about 6 ms of CPU for
+ * a whole handshake (7 ms with RSA-2048) and 3 ms for one started and aborted with an alert,
+ * so 10 per second hold one source to about 6% of a core (3% aborting every handshake): it
+ * takes some 17 sources at full rate to fill a core. A refused ClientHello costs an HMAC: the agent's retransmission (1 s, doubling)
+ * gets in once a token is back.
+ */
+export const DEFAULT_HANDSHAKES_PER_IP_PER_S = 10;
+
+/**
+ * Default burst of handshakes one source may start at once (the bucket's size): 50 agents
+ * behind one NAT reconnecting together after a hub restart, each retrying once, start 100.
+ * A source that used its burst waits DEFAULT_HANDSHAKE_BURST_PER_IP /
+ * DEFAULT_HANDSHAKES_PER_IP_PER_S = 10 s for a full one again.
+ */
+export const DEFAULT_HANDSHAKE_BURST_PER_IP = 100;
+
+/**
+ * Most sources whose handshake rate the hub remembers. A source is forgotten once its bucket
+ * is surely full again (burst / rate seconds after its last handshake, 10 s by default), so
+ * only sources that started handshakes in the last seconds count. When this many are held,
+ * the least recently seen source is forgotten: it starts again with a full burst, which is
+ * what it would have had after being idle. About 150 bytes each: 16,384 take some 2.5 MB.
+ */
+export const MAX_HANDSHAKE_RATE_SOURCES = 16_384;
+
 /** Refusals of one kind (per-IP limits, session limits, no certificate) are logged at most once per this many ms. */
 export const REFUSAL_LOG_INTERVAL_MS = 10_000;
 

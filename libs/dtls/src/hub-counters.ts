@@ -28,6 +28,8 @@ export interface HubCounters {
   handshakes_refused_ip_unauthenticated: number;
   /** Verified ClientHellos refused: handshakes and unauthenticated sessions used up `maxUnauthenticated`. */
   handshakes_refused_unauthenticated_share: number;
+  /** Verified ClientHellos refused: the source had started `handshakeBurstPerIp` handshakes faster than `handshakesPerIpPerS` refilled them. */
+  handshakes_refused_ip_rate: number;
   /** Epoch-0 handshake records of a handshake in progress that fail RFC 6347 §4.2.3 checks or are of an unexpected type, or bad ChangeCipherSpecs (dropped before werift). */
   handshake_records_invalid: number;
   /** Handshakes dropped for handing werift more records, fragments or fragment bytes than the MAX_HANDSHAKE_*_PER_PEER caps. */
@@ -64,6 +66,7 @@ export function newHubCounters(): HubCounters {
     handshakes_refused_ip_handshakes: 0,
     handshakes_refused_ip_unauthenticated: 0,
     handshakes_refused_unauthenticated_share: 0,
+    handshakes_refused_ip_rate: 0,
     handshake_records_invalid: 0,
     handshake_limits_exceeded: 0,
     epoch0_dropped: 0,

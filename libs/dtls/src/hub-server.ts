@@ -3,7 +3,13 @@ import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import { type Logger, silentLogger } from '@hopgate/log';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, REFUSAL_LOG_INTERVAL_MS, UDP_SOCKET_BUFFER_BYTES } from './constants.js';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES,
+  MAX_HANDSHAKE_RATE_SOURCES,
+  REFUSAL_LOG_INTERVAL_MS,
+  UDP_SOCKET_BUFFER_BYTES,
+} from './constants.js';
 import { isClientHelloRecord, parseClientHello, type ClientHelloInfo } from './client-hello.js';
 import { CookieAuthority, helloVerifyRequestWithin } from './cookie.js';
 import { FinalFlight } from './final-flight.js';
@@ -16,6 +22,7 @@ import type { RecordProtection } from './record-protection.js';
 import { loadServerCredentials, type ServerCredentials } from './server-credentials.js';
 import { DtlsServerLink } from './server-link.js';
 import { serverLimits, type DtlsServerOptions, type ServerLimits } from './server-options.js';
+import { SourceTokenBuckets } from './source-token-buckets.js';
 import { ThrottledLog } from './throttled-log.js';
 import { WeriftHandshake } from './werift-handshake.js';
 
@@ -32,6 +39,8 @@ export interface DtlsHubStats extends HubCounters {
   unauthenticated_sessions: number;
   /** Sources (IPv4 addresses, IPv6 /64s) with a handshake or an unauthenticated session. */
   admission_sources: number;
+  /** Sources (IPv4 addresses, IPv6 /64s) that started a handshake recently enough that their rate bucket may not be full. */
+  rate_sources: number;
 }
 
 interface PendingHandshake {
@@ -73,6 +82,8 @@ export class DtlsHubServer extends EventEmitter {
   private readonly logger: Logger;
   private readonly refusals: ThrottledLog;
   private readonly admission: PeerAdmission;
+  /** Handshakes each source may start: `handshakeBurstPerIp` at once, `handshakesPerIpPerS` sustained. */
+  private readonly handshakeRate: SourceTokenBuckets;
   private readonly handshakeTimeoutMs: number;
   private readonly maxSessions: number;
   private readonly statsTimer: NodeJS.Timeout | undefined;
@@ -94,6 +105,7 @@ export class DtlsHubServer extends EventEmitter {
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.maxSessions = limits.maxSessions;
     this.admission = new PeerAdmission(limits);
+    this.handshakeRate = new SourceTokenBuckets({ burst: limits.handshakeBurstPerIp, ratePerS: limits.handshakesPerIpPerS, maxSources: MAX_HANDSHAKE_RATE_SOURCES });
     this.lastLoggedStats = JSON.stringify(this.stats());
     if (limits.statsLogIntervalMs > 0) {
       this.statsTimer = setInterval(() => this.logStatsIfChanged(), limits.statsLogIntervalMs);
@@ -130,6 +142,8 @@ export class DtlsHubServer extends EventEmitter {
         max_handshakes_per_ip: limits.maxHandshakesPerIp,
         max_unauthenticated_per_ip: limits.maxUnauthenticatedPerIp,
         max_unauthenticated: limits.maxUnauthenticated,
+        handshakes_per_ip_per_s: limits.handshakesPerIpPerS,
+        handshake_burst_per_ip: limits.handshakeBurstPerIp,
       },
       'dtls hub listening',
     );
@@ -164,6 +178,7 @@ export class DtlsHubServer extends EventEmitter {
       pending_handshakes: this.pending.size,
       unauthenticated_sessions: this.admission.unauthenticatedSessions,
       admission_sources: this.admission.sourceCount,
+      rate_sources: this.handshakeRate.sourceCount,
     };
   }
 
@@ -306,6 +321,13 @@ export class DtlsHubServer extends EventEmitter {
     const refusal = pending ? undefined : this.admission.refusal(source);
     if (refusal) {
       this.refuse(refusal, remote, source);
+      return;
+    }
+    // Last, so that only a handshake that starts takes a token; a replacing hello starts a new werift too.
+    if (!this.handshakeRate.take(source)) {
+      this.counters.handshakes_refused_ip_rate += 1;
+      const { burst, ratePerS } = this.handshakeRate.limits;
+      this.refusals.warn('ip_rate', { remote, source, handshakes_per_ip_per_s: ratePerS, handshake_burst_per_ip: burst }, 'handshake refused: this address starts handshakes faster than allowed');
       return;
     }
     this.startHandshake(record, hello, remote, source, peer, credentials);

@@ -1,26 +1,22 @@
-import { isIPv4 } from 'node:net';
+import { formatCidr, formatIp, parseIp, unmapIpv4, IPV6_BYTES } from '@hopgate/net-address';
 
 /** Bits of an IPv6 address that name one source: a /64 is what one host or site gets (RFC 4291 §2.5.4). */
-const IPV6_SOURCE_PREFIX_HEXTETS = 4;
-
-/** The prefix of an IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2). */
-const IPV4_MAPPED_PREFIX = '::ffff:';
+const IPV6_SOURCE_PREFIX_BITS = 64;
 
 /**
  * The key per-IP limits count under: the IPv4 address (also when IPv4-mapped), or the /64 of
- * an IPv6 address, since one host can use any address of its /64.
+ * an IPv6 address in canonical text (RFC 5952, e.g. `2001:db8::/64`), since one host can use
+ * any address of its /64. A zone index is ignored (RFC 4007 §11). Text that is not an IP
+ * address (node never reports one) is its own key.
  */
 export function sourceKeyOf(address: string): string {
-  if (isIPv4(address)) return address;
-  const lower = address.toLowerCase().replace(/%.*$/, ''); // without a zone index (RFC 4007 §11)
-  if (lower.startsWith(IPV4_MAPPED_PREFIX) && isIPv4(lower.slice(IPV4_MAPPED_PREFIX.length))) return lower.slice(IPV4_MAPPED_PREFIX.length);
-  const [head = '', tail = ''] = lower.split('::');
-  const headParts = head === '' ? [] : head.split(':');
-  const tailParts = tail === '' ? [] : tail.split(':');
-  const missing = 8 - headParts.length - tailParts.length;
-  const full = lower.includes('::') ? [...headParts, ...Array<string>(Math.max(missing, 0)).fill('0'), ...tailParts] : headParts;
-  const prefix = full.slice(0, IPV6_SOURCE_PREFIX_HEXTETS).map((part) => part.replace(/^0+(?=.)/, ''));
-  return `${prefix.join(':')}::/64`;
+  const parsed = parseIp(address);
+  if (!parsed) return address;
+  const ip = unmapIpv4(parsed);
+  if (ip.family === 4) return formatIp(ip);
+  const network = new Uint8Array(IPV6_BYTES);
+  network.set(ip.bytes.subarray(0, IPV6_SOURCE_PREFIX_BITS / 8));
+  return formatCidr({ network: { family: 6, bytes: network }, prefixBits: IPV6_SOURCE_PREFIX_BITS });
 }
 
 /** Limits on peers that have not proven themselves yet; defaults are the DEFAULT_* constants. */

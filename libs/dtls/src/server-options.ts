@@ -1,6 +1,8 @@
 import type { Logger } from '@hopgate/log';
 import { HopError, ErrorCode } from '@hopgate/errors';
 import {
+  DEFAULT_HANDSHAKE_BURST_PER_IP,
+  DEFAULT_HANDSHAKES_PER_IP_PER_S,
   DEFAULT_MAX_HANDSHAKES_PER_IP,
   DEFAULT_MAX_SESSIONS,
   DEFAULT_MAX_UNAUTHENTICATED_PER_IP,
@@ -38,6 +40,14 @@ export interface DtlsServerOptions {
    * stays for authenticated agents; default DEFAULT_UNAUTHENTICATED_SHARE_PERCENT of `maxSessions`.
    */
   maxUnauthenticated?: number;
+  /**
+   * Sustained rate of handshakes one source (IPv4 address, IPv6 /64) may start, per second: a
+   * token bucket of `handshakeBurstPerIp` tokens refilled at this rate; default
+   * DEFAULT_HANDSHAKES_PER_IP_PER_S.
+   */
+  handshakesPerIpPerS?: number;
+  /** Handshakes one source may start at once (the bucket's size); default DEFAULT_HANDSHAKE_BURST_PER_IP. */
+  handshakeBurstPerIp?: number;
   /** Period of the 'dtls counters' info line of `stats()` (only when a figure changed), in ms; 0 turns it off. Default DEFAULT_STATS_LOG_INTERVAL_MS. */
   statsLogIntervalMs?: number;
   /** Default silentLogger(); pass a child logger named for the component. */
@@ -50,6 +60,8 @@ export interface ServerLimits {
   maxHandshakesPerIp: number;
   maxUnauthenticatedPerIp: number;
   maxUnauthenticated: number;
+  handshakesPerIpPerS: number;
+  handshakeBurstPerIp: number;
   statsLogIntervalMs: number;
 }
 
@@ -61,6 +73,8 @@ export function serverLimits(options: DtlsServerOptions): ServerLimits {
     maxHandshakesPerIp: options.maxHandshakesPerIp ?? DEFAULT_MAX_HANDSHAKES_PER_IP,
     maxUnauthenticatedPerIp: options.maxUnauthenticatedPerIp ?? DEFAULT_MAX_UNAUTHENTICATED_PER_IP,
     maxUnauthenticated: options.maxUnauthenticated ?? Math.max(1, Math.floor((maxSessions * DEFAULT_UNAUTHENTICATED_SHARE_PERCENT) / 100)),
+    handshakesPerIpPerS: options.handshakesPerIpPerS ?? DEFAULT_HANDSHAKES_PER_IP_PER_S,
+    handshakeBurstPerIp: options.handshakeBurstPerIp ?? DEFAULT_HANDSHAKE_BURST_PER_IP,
     statsLogIntervalMs: options.statsLogIntervalMs ?? DEFAULT_STATS_LOG_INTERVAL_MS,
   };
   for (const [name, value] of Object.entries(limits)) {

@@ -1,4 +1,7 @@
+import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { createLogger, type Logger } from '@hopgate/log';
 import { waitFor } from '@hopgate/testkit';
 import {
   DtlsHubServer,
@@ -93,4 +96,34 @@ export async function sendPaced(
     }
     send(make(index));
   }
+}
+
+/** An agent session to `hub` from 127.0.0.1, with the hub's side of it. */
+export async function connectAgent(pki: TestPki, hub: DtlsHubServer, handshakeTimeoutMs = 5_000): Promise<{ client: DtlsClientLink; server: DtlsServerLink }> {
+  const session = once(hub, 'session') as Promise<[DtlsServerLink]>;
+  const client = await connectDtls({ host: '127.0.0.1', port: hub.address().port, serverName: TEST_SERVER_NAME, ca: pki.caPem, handshakeTimeoutMs });
+  const [server] = await session;
+  return { client, server };
+}
+
+/** One numbered datagram each way between an agent and the hub's side of its session. */
+export async function exchange(client: DtlsClientLink, server: DtlsServerLink, label: number): Promise<void> {
+  const atHub = collect(server);
+  const atAgent = collect(client);
+  client.send(numbered(label));
+  server.send(numbered(label));
+  await waitFor(`datagram ${label} both ways`, () => atHub.length === 1 && atAgent.length === 1);
+  assert.equal(atHub[0]?.readUInt32BE(0), label);
+  assert.equal(atAgent[0]?.readUInt32BE(0), label);
+}
+
+/** A logger whose JSON lines land in `lines`. */
+export function capturingLogger(lines: Array<Record<string, unknown>>): Logger {
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  return createLogger({ service: 'test', destination });
 }

@@ -5,7 +5,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { HopError, ErrorCode } from '@hopgate/errors';
 import {
@@ -21,7 +20,6 @@ import {
 } from '@hopgate/testkit';
 import {
   DtlsHubServer,
-  connectDtls,
   MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES,
   MAX_HANDSHAKE_FRAGMENTS_PER_PEER,
   MAX_HANDSHAKE_RECORDS_PER_PEER,
@@ -31,8 +29,8 @@ import {
   type DtlsServerOptions,
 } from '../src/index.js';
 import { ContentType, parseRecords } from '../src/record.js';
-import { makeTestPki, TEST_SERVER_NAME, type TestPki } from '../test-support/certs.js';
-import { collect, connectPair, numbered, type LinkPair, TEST_TIMEOUT_MS } from '../test-support/fixtures.js';
+import { makeTestPki, type TestPki } from '../test-support/certs.js';
+import { connectAgent, connectPair, exchange, type LinkPair, TEST_TIMEOUT_MS } from '../test-support/fixtures.js';
 import type { RelayHook } from '../test-support/udp-relay.js';
 
 /** Loopback addresses other than 127.0.0.1: other source IPs for the hub on one machine. */
@@ -44,24 +42,6 @@ const REFUSED_CLIENT_TIMEOUT_MS = 1_200;
 
 async function listen(pki: TestPki, options: Partial<DtlsServerOptions> = {}): Promise<DtlsHubServer> {
   return DtlsHubServer.listen({ host: '127.0.0.1', port: 0, certPem: pki.ecdsa.certPem, keyPem: pki.ecdsa.keyPem, ...options });
-}
-
-/** An agent session to `hub` from 127.0.0.1, with the hub's side of it. */
-async function connectAgent(pki: TestPki, hub: DtlsHubServer, handshakeTimeoutMs = 5_000): Promise<{ client: DtlsClientLink; server: DtlsServerLink }> {
-  const session = once(hub, 'session') as Promise<[DtlsServerLink]>;
-  const client = await connectDtls({ host: '127.0.0.1', port: hub.address().port, serverName: TEST_SERVER_NAME, ca: pki.caPem, handshakeTimeoutMs });
-  const [server] = await session;
-  return { client, server };
-}
-
-async function exchange(client: DtlsClientLink, server: DtlsServerLink, label: number): Promise<void> {
-  const atHub = collect(server);
-  const atAgent = collect(client);
-  client.send(numbered(label));
-  server.send(numbered(label));
-  await waitFor(`datagram ${label} both ways`, () => atHub.length === 1 && atAgent.length === 1);
-  assert.equal(atHub[0]?.readUInt32BE(0), label);
-  assert.equal(atAgent[0]?.readUInt32BE(0), label);
 }
 
 /**

@@ -1,10 +1,8 @@
 /** The hub's bounds as units: fragment checks, handshake budget, admission, final flight, throttled logs, no amplification. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { HopError, ErrorCode } from '@hopgate/errors';
-import { createLogger, type Logger } from '@hopgate/log';
 import { RawDtlsPeer, rawClientHello, rawHandshakeFragment, rawRecord, RAW_CONTENT_TYPE, RAW_HANDSHAKE_TYPE, waitFor } from '@hopgate/testkit';
 import { DtlsServer } from 'werift-dtls/lib/dtls/src/server.js';
 import { FragmentedHandshake } from 'werift-dtls/lib/dtls/src/record/message/fragment.js';
@@ -15,20 +13,11 @@ import { HandshakeBudget } from '../src/handshake-budget.js';
 import { parseClientFlightFragments } from '../src/handshake-fragment.js';
 import { PeerAdmission, sourceKeyOf } from '../src/peer-admission.js';
 import { parseRecords, type DtlsRecord } from '../src/record.js';
+import { SourceTokenBuckets } from '../src/source-token-buckets.js';
 import { ThrottledLog } from '../src/throttled-log.js';
 import { DtlsHubServer, MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, MAX_FINAL_FLIGHT_RETRANSMITTED_RECORDS, MAX_HANDSHAKE_FRAGMENTS_PER_PEER } from '../src/index.js';
 import { makeTestPki } from '../test-support/certs.js';
-
-/** A logger whose JSON lines land in `lines`. */
-function capturingLogger(lines: Array<Record<string, unknown>>): Logger {
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
-  return createLogger({ service: 'test', destination });
-}
+import { capturingLogger } from '../test-support/fixtures.js';
 
 function recordOf(datagram: Buffer): DtlsRecord {
   const record = parseRecords(datagram)?.[0];
@@ -95,9 +84,13 @@ describe('PeerAdmission', () => {
     assert.equal(sourceKeyOf('::ffff:192.0.2.7'), '192.0.2.7');
     assert.equal(sourceKeyOf('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
     assert.equal(sourceKeyOf('2001:0db8:0001:0002:ffff:ffff:ffff:fffe'), '2001:db8:1:2::/64');
-    assert.equal(sourceKeyOf('2001:db8::5'), '2001:db8:0:0::/64');
-    assert.equal(sourceKeyOf('fe80::1%eth0'), 'fe80:0:0:0::/64');
-    assert.equal(sourceKeyOf('::1'), '0:0:0:0::/64');
+    assert.equal(sourceKeyOf('2001:DB8:1:2::7'), '2001:db8:1:2::/64', 'one key per /64 whatever the spelling');
+    assert.equal(sourceKeyOf('2001:db8::5'), '2001:db8::/64');
+    assert.equal(sourceKeyOf('2001:db8:0:0:1::5'), '2001:db8::/64');
+    assert.equal(sourceKeyOf('fe80::1%eth0'), 'fe80::/64');
+    assert.equal(sourceKeyOf('::1'), '::/64');
+    assert.equal(sourceKeyOf('::ffff:c000:207'), '192.0.2.7', 'IPv4-mapped in hex groups');
+    assert.equal(sourceKeyOf('not an address'), 'not an address');
   });
 
   test('per-source handshakes, per-source handshakes + unauthenticated, and the global share; counts return to zero', () => {
@@ -122,6 +115,64 @@ describe('PeerAdmission', () => {
     assert.equal(admission.sourceCount, 0);
     assert.equal(admission.unauthenticatedSessions, 0);
     assert.equal(admission.refusal('a'), undefined);
+  });
+});
+
+describe('SourceTokenBuckets', () => {
+  /** A clock the test moves, in ms. */
+  function clock(): { now: () => number; advance: (ms: number) => void } {
+    let nowMs = 5_000;
+    return { now: () => nowMs, advance: (ms) => (nowMs += ms) };
+  }
+  const takes = (buckets: SourceTokenBuckets, source: string, count: number): number =>
+    Array.from({ length: count }, () => buckets.take(source)).filter(Boolean).length;
+
+  test('a burst at once, then the rate; refusals take nothing; the bucket never holds more than the burst', () => {
+    const time = clock();
+    const buckets = new SourceTokenBuckets({ burst: 5, ratePerS: 2, maxSources: 10 }, time.now);
+    assert.equal(takes(buckets, 'a', 8), 5, 'the burst');
+    assert.equal(takes(buckets, 'b', 1), 1, 'each source has its own bucket');
+    time.advance(499);
+    assert.equal(buckets.take('a'), false, 'under one token refilled');
+    time.advance(1);
+    assert.equal(takes(buckets, 'a', 3), 1, 'one token per 500 ms');
+    time.advance(1_250);
+    assert.equal(takes(buckets, 'a', 5), 2, '2.5 tokens: two whole ones');
+    time.advance(250);
+    assert.equal(buckets.take('a'), true, 'the half token kept');
+    time.advance(60_000);
+    assert.equal(takes(buckets, 'a', 10), 5, 'full again, never more than the burst');
+  });
+
+  test('a source is forgotten once its bucket is surely full again (burst / rate after its last use)', () => {
+    const time = clock();
+    const buckets = new SourceTokenBuckets({ burst: 4, ratePerS: 2, maxSources: 10 }, time.now);
+    takes(buckets, 'a', 4);
+    time.advance(1_000);
+    takes(buckets, 'b', 1);
+    assert.equal(buckets.sourceCount, 2);
+    time.advance(999);
+    buckets.take('c');
+    assert.equal(buckets.sourceCount, 3, 'a was last used 1,999 ms ago: not yet full');
+    time.advance(1);
+    buckets.take('c');
+    assert.equal(buckets.sourceCount, 2, 'a forgotten after 2 s (4 tokens at 2/s)');
+    time.advance(2_000);
+    buckets.take('c');
+    assert.equal(buckets.sourceCount, 1, 'b and c forgotten, then c taken again');
+  });
+
+  test('at maxSources the least recently used source is forgotten: it gets a full burst again', () => {
+    const time = clock();
+    const buckets = new SourceTokenBuckets({ burst: 2, ratePerS: 1, maxSources: 3 }, time.now);
+    for (const source of ['a', 'b', 'c']) takes(buckets, source, 2);
+    assert.equal(buckets.take('a'), false, 'a used again: now the most recent');
+    assert.equal(buckets.take('d'), true, 'a fourth source: b, the least recently used, is forgotten');
+    assert.equal(buckets.sourceCount, 3);
+    assert.equal(buckets.take('c'), false, 'c kept, still empty');
+    assert.equal(buckets.take('a'), false, 'a kept, still empty');
+    assert.equal(takes(buckets, 'b', 3), 2, 'b starts again with a full burst');
+    assert.equal(buckets.sourceCount, 3);
   });
 });
 
@@ -185,7 +236,7 @@ test('ThrottledLog: one line per kind and interval, with the occurrences it stan
 });
 
 test('DtlsHubServer.listen refuses limits below 1 (BadConfig)', async () => {
-  for (const limits of [{ maxHandshakesPerIp: 0 }, { maxUnauthenticatedPerIp: -1 }, { maxUnauthenticated: 1.5 }, { statsLogIntervalMs: -5 }]) {
+  for (const limits of [{ maxHandshakesPerIp: 0 }, { maxUnauthenticatedPerIp: -1 }, { maxUnauthenticated: 1.5 }, { handshakesPerIpPerS: 0 }, { handshakeBurstPerIp: 0.5 }, { statsLogIntervalMs: -5 }]) {
     await assert.rejects(
       DtlsHubServer.listen({ host: '127.0.0.1', port: 0, ...limits }),
       (err: unknown) => err instanceof HopError && err.code === ErrorCode.BadConfig,
