@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '@hopgate/log';
 import { waitFor } from '@hopgate/testkit';
 import {
   DtlsHubServer,
@@ -117,13 +115,3 @@ export async function exchange(client: DtlsClientLink, server: DtlsServerLink, l
   assert.equal(atAgent[0]?.readUInt32BE(0), label);
 }
 
-/** A logger whose JSON lines land in `lines`. */
-export function capturingLogger(lines: Array<Record<string, unknown>>): Logger {
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
-  return createLogger({ service: 'test', destination });
-}

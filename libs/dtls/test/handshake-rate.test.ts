@@ -6,11 +6,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { RawDtlsPeer, rawRecord, RAW_CONTENT_TYPE, waitFor } from '@hopgate/testkit';
+import { RawDtlsPeer, captureLogger, rawRecord, RAW_CONTENT_TYPE, waitFor } from '@hopgate/testkit';
 import { DtlsHubServer, connectDtls, DEFAULT_HANDSHAKE_BURST_PER_IP, type DtlsServerLink, type DtlsServerOptions } from '../src/index.js';
 import { ContentType, parseRecords } from '../src/record.js';
 import { makeTestPki, TEST_SERVER_NAME, type TestPki } from '../test-support/certs.js';
-import { capturingLogger, connectAgent, exchange, TEST_TIMEOUT_MS } from '../test-support/fixtures.js';
+import { connectAgent, exchange, TEST_TIMEOUT_MS } from '../test-support/fixtures.js';
 
 /** The address that loops; agents connect from 127.0.0.1. */
 const LOOPING_SOURCE = '127.0.0.2';
@@ -89,8 +89,8 @@ describe('the rate of new handshakes per source', { timeout: TEST_TIMEOUT_MS }, 
   after(() => pki.cleanup());
 
   test('one port that starts and aborts handshakes in a loop is held to its bucket; an agent from another address connects meanwhile', async (t) => {
-    const lines: Array<Record<string, unknown>> = [];
-    const hub = await listen(pki, { handshakeBurstPerIp: LOOP_BURST, handshakesPerIpPerS: LOOP_RATE_PER_S, logger: capturingLogger(lines) });
+    const { logger, lines } = captureLogger('info');
+    const hub = await listen(pki, { handshakeBurstPerIp: LOOP_BURST, handshakesPerIpPerS: LOOP_RATE_PER_S, logger });
     const warmUp = await RawDtlsPeer.open(WARM_UP_SOURCE);
     const peer = await RawDtlsPeer.open(LOOPING_SOURCE);
     let agent: Awaited<ReturnType<typeof connectAgent>> | undefined;

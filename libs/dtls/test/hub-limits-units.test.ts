@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { HopError, ErrorCode } from '@hopgate/errors';
-import { RawDtlsPeer, rawClientHello, rawHandshakeFragment, rawRecord, RAW_CONTENT_TYPE, RAW_HANDSHAKE_TYPE, waitFor } from '@hopgate/testkit';
+import { RawDtlsPeer, captureLogger, rawClientHello, rawHandshakeFragment, rawRecord, RAW_CONTENT_TYPE, RAW_HANDSHAKE_TYPE, waitFor } from '@hopgate/testkit';
 import { DtlsServer } from 'werift-dtls/lib/dtls/src/server.js';
 import { FragmentedHandshake } from 'werift-dtls/lib/dtls/src/record/message/fragment.js';
 import { parseClientHello } from '../src/client-hello.js';
@@ -17,7 +17,6 @@ import { SourceTokenBuckets } from '../src/source-token-buckets.js';
 import { ThrottledLog } from '../src/throttled-log.js';
 import { DtlsHubServer, MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, MAX_FINAL_FLIGHT_RETRANSMITTED_RECORDS, MAX_HANDSHAKE_FRAGMENTS_PER_PEER } from '../src/index.js';
 import { makeTestPki } from '../test-support/certs.js';
-import { capturingLogger } from '../test-support/fixtures.js';
 
 function recordOf(datagram: Buffer): DtlsRecord {
   const record = parseRecords(datagram)?.[0];
@@ -215,9 +214,9 @@ test('a HelloVerifyRequest larger than the datagram that asked is not made (RFC 
 });
 
 test('ThrottledLog: one line per kind and interval, with the occurrences it stands for', () => {
-  const lines: Array<Record<string, unknown>> = [];
+  const { logger, lines } = captureLogger('info');
   let now = 1_000_000;
-  const log = new ThrottledLog(capturingLogger(lines), 10_000, () => now);
+  const log = new ThrottledLog(logger, 10_000, () => now);
   log.warn('a', { remote: 'x' }, 'refused a');
   log.warn('a', { remote: 'y' }, 'refused a');
   log.warn('b', {}, 'refused b');
@@ -246,8 +245,8 @@ test('DtlsHubServer.listen refuses limits below 1 (BadConfig)', async () => {
 });
 
 test('the hub logs its counters periodically, only when one changed', async () => {
-  const lines: Array<Record<string, unknown>> = [];
-  const hub = await DtlsHubServer.listen({ host: '127.0.0.1', port: 0, statsLogIntervalMs: 50, logger: capturingLogger(lines) });
+  const { logger, lines } = captureLogger('info');
+  const hub = await DtlsHubServer.listen({ host: '127.0.0.1', port: 0, statsLogIntervalMs: 50, logger });
   const peer = await RawDtlsPeer.open();
   const summaries = (): Array<Record<string, number>> => lines.filter((line) => line['msg'] === 'dtls counters').map((line) => line['dtls'] as Record<string, number>);
   try {

@@ -4,7 +4,8 @@ import { Redis } from 'ioredis';
 import { RedisKeys } from '@hopgate/keys';
 import { startRedis, waitFor, freeTcpPort } from '@hopgate/testkit';
 import { RouteLoader, type RouteDiff, type RouteTable } from '../src/index.js';
-import { captureLogger, redisAt, redisOnPort } from './helpers.js';
+import { captureLogger } from '@hopgate/testkit';
+import { redisAt, redisOnPort } from './helpers.js';
 
 async function configSetCalls(redis: Redis): Promise<number> {
   const stats = await redis.info('commandstats');

@@ -7,7 +7,8 @@ import { connect } from '@nats-io/transport-node';
 import { ServiceSettings, natsConnectionConfig, redisConnectionConfig, type NatsConnectionConfig, type RedisConnectionConfig } from '@hopgate/config';
 import { createDevCa, freeTcpPort, startNats, startRedis, waitFor, type DevCa } from '@hopgate/testkit';
 import { connectNats, connectRedis, ViolationLog, PERMISSION_VIOLATION_LOG_INTERVAL_MS } from '../src/index.js';
-import { captureLogger, operatorSetup, userNkey } from './helpers.js';
+import { captureLogger } from '@hopgate/testkit';
+import { operatorSetup, userNkey } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-bus-'));
 let ca: DevCa;

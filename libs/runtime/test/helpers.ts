@@ -1,18 +1,5 @@
-import { Writable } from 'node:stream';
 import { nkeys } from '@nats-io/transport-node';
-import { createLogger, type Logger } from '@hopgate/log';
 
-/** A logger whose JSON lines are kept in `lines` for assertions. */
-export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const text of chunk.toString('utf8').split('\n')) if (text) lines.push(JSON.parse(text) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: createLogger({ service: 'test', level: 'debug', destination }), lines };
-}
 
 type KeyPair = ReturnType<typeof nkeys.createUser>;
 

@@ -25,3 +25,4 @@ export {
   type RawHelloOptions,
 } from './raw-dtls.js';
 export { SeededRandom, MAX_SEED } from './seeded-random.js';
+export { captureLogger } from './capture-logger.js';

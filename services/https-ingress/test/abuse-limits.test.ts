@@ -6,9 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { createLogger } from '@hopgate/log';
-import { waitFor } from '@hopgate/testkit';
+import { captureLogger, waitFor } from '@hopgate/testkit';
 import { SlidingWindowLimit, ConnectionAddresses, ConnectionLimit, CONNECTION_REFUSAL_LOG_INTERVAL_MS } from '../src/index.js';
 
 /** Open connections per address in the ConnectionLimit test. */
@@ -37,15 +35,9 @@ test('sliding window: a steady rate just under the limit never trips, one just o
 });
 
 test('connection limit: the cap per address, another address unaffected, a closed connection frees its slot, the table empties, one log line per interval', async () => {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { logger, lines } = captureLogger('info');
   let now = 1_000_000;
-  const limit = new ConnectionLimit({ maxPerAddress: PER_ADDRESS, logger: createLogger({ service: 'test', destination }), now: () => now });
+  const limit = new ConnectionLimit({ maxPerAddress: PER_ADDRESS, logger, now: () => now });
   const admitted: net.Socket[] = [];
   const addresses = new ConnectionAddresses();
   const server = net.createServer((socket) => {
