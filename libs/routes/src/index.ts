@@ -8,7 +8,7 @@ export { normalizeRequestPath, hasDotSegment, type RequestPathResult } from './r
 export { parseRouteTarget, formatRouteTarget, type RouteTarget, type RouteTargetResult } from './route-target.js';
 export { MAX_PATH_PREFIX_LENGTH_CHARS, MAX_HOST_LENGTH_CHARS, MAX_LABEL_LENGTH_CHARS } from './limits.js';
 export { readRouteEntries, scanKeys, ROUTE_SCAN_COUNT, type RouteSnapshot } from './read-routes.js';
-export { checkKeyspaceNotifications, flagsAnnounceHashEvents, type KeyspaceNotifications } from './keyspace-notifications.js';
+export { checkKeyspaceNotifications, flagsAnnounceHashEvents, openKeyspaceSubscriber, type KeyspaceNotifications, type KeyspaceSubscriberOptions } from './keyspace-notifications.js';
 export {
   RouteLoader,
   DEFAULT_ROUTE_DEBOUNCE_MS,

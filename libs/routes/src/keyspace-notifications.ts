@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { ReplyError } from 'ioredis';
+import type { Logger } from '@hopgate/log';
 
 /**
  * Whether the Redis server publishes keyspace events for hash commands:
@@ -26,4 +27,35 @@ export async function checkKeyspaceNotifications(redis: Redis): Promise<Keyspace
   }
   if (!Array.isArray(reply) || typeof reply[1] !== 'string') return 'unknown';
   return flagsAnnounceHashEvents(reply[1]) ? 'on' : 'off';
+}
+
+export interface KeyspaceSubscriberOptions {
+  /** The channel pattern to PSUBSCRIBE (`__keyspace@<db>__:<key pattern>`, built in libs/keys). */
+  pattern: string;
+  /** CLIENT SETNAME of the subscriber connection (shows in CLIENT LIST and ACL LOG). */
+  connectionName: string;
+  log: Logger;
+  /** A keyspace event arrived on `channel`. */
+  onEvent(channel: string): void;
+  /** The connection is ready (again): after a reconnect events may have been lost. ioredis re-subscribes by itself. */
+  onReady(): void;
+}
+
+/**
+ * A connection of its own (a duplicate of `redis`) subscribed to keyspace events: a subscribed
+ * connection can run nothing else. `subscribed` settles once the server answered the PSUBSCRIBE
+ * (it rejects when refused, e.g. by an ACL without the channel); the caller owns `connection`
+ * and disconnects it.
+ */
+export function openKeyspaceSubscriber(redis: Redis, options: KeyspaceSubscriberOptions): { connection: Redis; subscribed: Promise<void> } {
+  const connection = redis.duplicate({
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    lazyConnect: false,
+    connectionName: options.connectionName,
+  });
+  connection.on('error', (err: Error) => options.log.debug({ err: err.message }, 'redis subscriber connection error'));
+  connection.on('ready', () => options.onReady());
+  connection.on('pmessage', (_pattern: string, channel: string) => options.onEvent(channel));
+  return { connection, subscribed: connection.psubscribe(options.pattern).then(() => undefined) };
 }

@@ -5,7 +5,7 @@ import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import { RedisKeys } from '@hopgate/keys';
 import { type Logger, silentLogger } from '@hopgate/log';
 import { createRedis } from '@hopgate/runtime';
-import { checkKeyspaceNotifications, type KeyspaceNotifications } from './keyspace-notifications.js';
+import { checkKeyspaceNotifications, openKeyspaceSubscriber, type KeyspaceNotifications } from './keyspace-notifications.js';
 import { readRouteEntries } from './read-routes.js';
 import type { RouteEntryError, RouteMatch } from './route-entry.js';
 import { isEmptyDiff, type RouteDiff } from './route-diff.js';
@@ -278,19 +278,15 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
 
   private openSubscriber(): void {
     if (this.subscriber || this.state === 'stopped') return;
-    const db = this.redis.options.db ?? 0;
-    const sub = this.redis.duplicate({
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      lazyConnect: false,
+    const { connection, subscribed } = openKeyspaceSubscriber(this.redis, {
+      pattern: this.keys.routeKeyspacePattern(this.redis.options.db ?? 0),
       connectionName: 'hopgate-routes-events',
+      log: this.log,
+      onEvent: () => this.onKeyspaceEvent(),
+      onReady: () => this.onReconnect('subscriber'),
     });
-    this.subscriber = sub;
-    sub.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis subscriber connection error'));
-    sub.on('ready', () => this.onReconnect('subscriber'));
-    sub.on('pmessage', () => this.onKeyspaceEvent());
-    sub
-      .psubscribe(this.keys.routeKeyspacePattern(db))
+    this.subscriber = connection;
+    subscribed
       .then(() => {
         this.subscribed = true;
         // Edits made between the last read and the subscription would otherwise wait for the timer.

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { errorMessageOf } from '@hopgate/errors';
 import { RedisKeys } from '@hopgate/keys';
 import { type Logger, silentLogger } from '@hopgate/log';
-import { checkKeyspaceNotifications, type KeyspaceNotifications } from '@hopgate/routes';
+import { checkKeyspaceNotifications, openKeyspaceSubscriber, type KeyspaceNotifications } from '@hopgate/routes';
 
 interface ClientWatcherEvents {
   /** Something happened to `hopgate:client:<clientId>` (HSET, HDEL, DEL, EXPIRE, RENAME...). */
@@ -95,25 +95,22 @@ export class ClientWatcher extends EventEmitter<ClientWatcherEvents> {
   private subscribe(): void {
     if (this.subscriber || this.stopped) return;
     const db = this.redis.options.db ?? 0;
-    const sub = this.redis.duplicate({
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      lazyConnect: false,
+    const { connection: sub, subscribed } = openKeyspaceSubscriber(this.redis, {
+      pattern: this.keys.clientKeyspacePattern(db),
       connectionName: 'hopgate-hub-client-events',
+      log: this.log,
+      onEvent: (channel) => {
+        const key = this.keys.keyOfKeyspaceChannel(db, channel);
+        const clientId = key === undefined ? undefined : this.keys.clientIdOfKey(key);
+        if (clientId !== undefined) this.emit('change', clientId);
+      },
+      // After a reconnect (ioredis re-subscribes by itself) events may have been lost.
+      onReady: () => {
+        if (this.subscribed) this.emit('resync');
+      },
     });
     this.subscriber = sub;
-    sub.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis subscriber connection error'));
-    sub.on('ready', () => {
-      // After a reconnect (ioredis re-subscribes by itself) events may have been lost.
-      if (this.subscribed) this.emit('resync');
-    });
-    sub.on('pmessage', (_pattern: string, channel: string) => {
-      const key = this.keys.keyOfKeyspaceChannel(db, channel);
-      const clientId = key === undefined ? undefined : this.keys.clientIdOfKey(key);
-      if (clientId !== undefined) this.emit('change', clientId);
-    });
-    sub
-      .psubscribe(this.keys.clientKeyspacePattern(db))
+    subscribed
       .then(() => {
         if (this.stopped) return;
         this.subscribed = true;
