@@ -11,7 +11,14 @@ import { RangeSet } from './range-set.js';
  * Times are performance.now() milliseconds.
  */
 export class AckTracker {
+  /** Every packet number received at or above `ignoreBelow`: duplicate detection. */
   private readonly received = new RangeSet();
+  /**
+   * Received packet numbers the peer is not yet known to have learned of: the ranges ACK
+   * frames report. A range leaves only when a packet carrying an ACK frame that reported
+   * it is acknowledged (RFC 9000 §13.2.4), never because a later ACK's range was.
+   */
+  private readonly unconfirmed = new RangeSet();
   /** Packets below this are treated as duplicates (their ranges were forgotten). */
   private ignoreBelow = 0;
   private largestReceived = -1;
@@ -39,11 +46,15 @@ export class AckTracker {
     // RFC 9000 §13.2.1: a packet below the largest, or one that leaves a gap, is acked at once.
     const outOfOrder = largest >= 0 && (packetNumber < largest || packetNumber > largest + 1);
     this.received.add(packetNumber, packetNumber + 1);
+    this.unconfirmed.add(packetNumber, packetNumber + 1);
     if (this.received.rangeCount > MAX_TRACKED_RECEIVED_RANGES) {
       // RFC 9000 §13.2.3: a receiver may forget old ranges; later copies count as duplicates.
       this.received.keepHighest(MAX_TRACKED_RECEIVED_RANGES);
-      this.ignoreBelow = this.received.min;
+      this.forgetBelow(this.received.min);
     }
+    // Confirmed pieces can split the unconfirmed set finer than `received`: bound it too, the
+    // oldest unreported ranges go first (the peer then repairs them as lost: §13.2.3).
+    if (this.unconfirmed.rangeCount > MAX_TRACKED_RECEIVED_RANGES) this.unconfirmed.keepHighest(MAX_TRACKED_RECEIVED_RANGES);
     if (packetNumber > largest) {
       this.largestReceived = packetNumber;
       this.largestReceivedTime = now;
@@ -66,20 +77,28 @@ export class AckTracker {
     return this.newSinceAck && (this.ackImmediately || this.ackDeadline <= now);
   }
 
-  /** Fills `ranges` for an ACK frame and returns the number of ranges (0: nothing to ack). */
+  /**
+   * Fills `ranges` for an ACK frame with the highest unconfirmed ranges and returns their
+   * number (0: nothing to ack). Lower ranges left out are reported once the higher ones are
+   * confirmed (RFC 9000 §13.2.3: the receiver limits the ranges of one frame).
+   */
   buildRanges(): number {
     const ranges = this.ranges;
     ranges.length = 0;
-    const count = Math.min(this.received.rangeCount, MAX_ACK_RANGES);
-    const last = this.received.rangeCount - 1;
-    for (let i = 0; i < count; i++) {
-      ranges.push(this.received.endAt(last - i) - 1, this.received.startAt(last - i));
-    }
+    const set = this.unconfirmed;
+    const count = Math.min(set.rangeCount, MAX_ACK_RANGES);
+    const last = set.rangeCount - 1;
+    for (let i = 0; i < count; i++) ranges.push(set.endAt(last - i) - 1, set.startAt(last - i));
     return count;
   }
 
-  /** Delay since the largest packet arrived (RFC 9000 §19.3 ACK Delay), in microseconds. */
+  /**
+   * Delay since the frame's Largest Acknowledged arrived (RFC 9000 §19.3 ACK Delay), in
+   * microseconds. Only the largest packet's arrival is timed; a frame led by a lower packet
+   * (the higher ones confirmed already) was sent at once for a packet out of order (§13.2.1).
+   */
   ackDelayUs(now: number): number {
+    if (this.ranges[0] !== this.largestReceived) return 0;
     return Math.max(0, Math.round((now - this.largestReceivedTime) * 1000));
   }
 
@@ -92,12 +111,25 @@ export class AckTracker {
   }
 
   /**
-   * A packet carrying our ACK with Largest Acknowledged `largestAcked` was acknowledged:
-   * the peer knows everything up to it, so those ranges need not be sent again (RFC 9000 §13.2.4).
+   * A packet carrying our ACK frame with these ranges (flat [largest, smallest] pairs) was
+   * acknowledged: the peer knows those packets, so they need not be reported again
+   * (RFC 9000 §13.2.4). Only the ranges that frame carried are dropped: packets below them
+   * that it left out, or that arrived after it was sent, are still reported.
    */
-  onAckAcknowledged(largestAcked: number): void {
-    if (largestAcked + 1 <= this.ignoreBelow) return;
-    this.ignoreBelow = largestAcked + 1;
-    this.received.removeBelow(this.ignoreBelow);
+  onAckAcknowledged(ranges: readonly number[]): void {
+    for (let i = 0; i < ranges.length; i += 2) {
+      this.unconfirmed.remove(ranges[i + 1] as number, (ranges[i] as number) + 1);
+    }
+    // Below the lowest unconfirmed packet (and the highest confirmed one) the peer knows all
+    // that arrived; late copies of packets there count as duplicates (§13.2.3).
+    const confirmedEnd = (ranges[0] as number) + 1;
+    this.forgetBelow(this.unconfirmed.isEmpty ? confirmedEnd : Math.min(this.unconfirmed.min, confirmedEnd));
+  }
+
+  private forgetBelow(packetNumber: number): void {
+    if (packetNumber <= this.ignoreBelow) return;
+    this.ignoreBelow = packetNumber;
+    this.received.removeBelow(packetNumber);
+    this.unconfirmed.removeBelow(packetNumber);
   }
 }

@@ -288,7 +288,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
       }
       this.pmtu.onPacketAcked(packet.size);
     }
-    if (packet.largestAckedInAck >= 0) this.acks.onAckAcknowledged(packet.largestAckedInAck);
+    if (packet.ackRanges !== null) this.acks.onAckAcknowledged(packet.ackRanges);
     for (const frame of packet.frames) {
       if (frame.kind === SentFrameKind.Stream) frame.owner.onStreamFrameAcked(frame.offset, frame.length, frame.fin);
       else this.control.onAcked(frame);
@@ -504,7 +504,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     const pb = this.builder;
     pb.start(buf, payloadStart, packetSize, this.peerMaxData - this.dataSent);
     // Piggyback an ACK on every packet when anything arrived since the last one (RFC 9000 §13.2).
-    const largestAckedInAck = this.writeAck(pb, now);
+    const ackRanges = this.writeAck(pb, now);
     if (ackEliciting) {
       this.control.write(pb, now);
       // A probe (RFC 9002 §6.2.4), or the packet that fills the congestion window, asks for
@@ -527,7 +527,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
       inFlight: pb.ackEliciting,
       immediateAck: pb.immediateAck,
       frames: pb.frames,
-      largestAckedInAck,
+      ackRanges,
       pmtuProbe: false,
     });
     if (pb.ackEliciting) this.pacer.onPacketSent(now, size);
@@ -566,7 +566,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
       inFlight: false,
       immediateAck: true,
       frames: [],
-      largestAckedInAck: -1,
+      ackRanges: null,
       pmtuProbe: true,
     });
     this.pmtu!.onProbeSent(size);
@@ -587,17 +587,17 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     this.pacer.setMaxDatagramSize(size);
   }
 
-  /** Writes an ACK frame if anything arrived since the last one; returns its Largest Acknowledged or -1. */
-  private writeAck(pb: PacketBuilder, now: number): number {
-    if (!this.acks.hasNewInfo) return -1;
+  /** Writes an ACK frame if anything arrived since the last one; returns a copy of its ranges, or null. */
+  private writeAck(pb: PacketBuilder, now: number): readonly number[] | null {
+    if (!this.acks.hasNewInfo) return null;
     const count = this.acks.buildRanges();
-    if (count === 0) return -1;
+    if (count === 0) return null;
     const ranges = this.acks.ranges;
     const delay = this.acks.ackDelayUs(now);
-    if (ackFrameSize(ranges, count, delay) > pb.remaining) return -1;
+    if (ackFrameSize(ranges, count, delay) > pb.remaining) return null;
     pb.pos = writeAckFrame(pb.buf, pb.pos, ranges, count, delay);
     this.acks.onAckSent();
-    return ranges[0] as number;
+    return ranges.slice(0, 2 * count);
   }
 
   /** STREAM frames, round-robin across streams so several share a packet (RFC 9000 §2.2). */

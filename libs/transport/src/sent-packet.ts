@@ -79,8 +79,8 @@ export interface SentPacket {
   readonly frames: SentFrame[];
   /** Carries IMMEDIATE_ACK: the peer acknowledges it without delay. */
   readonly immediateAck: boolean;
-  /** Largest Acknowledged of the ACK frame in this packet, or -1 (for RFC 9000 §13.2.4). */
-  readonly largestAckedInAck: number;
+  /** The ranges of the ACK frame in this packet (flat [largest, smallest] pairs), or null (for RFC 9000 §13.2.4). */
+  readonly ackRanges: readonly number[] | null;
   /** A path MTU probe (RFC 8899): padded to the size it tests, not in flight, no frames to repair. */
   readonly pmtuProbe: boolean;
 }

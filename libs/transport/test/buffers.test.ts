@@ -96,7 +96,7 @@ test('AckTracker acknowledges out-of-order packets at once and in-order ones aft
   assert.equal(acks.buildRanges(), 2);
   assert.deepEqual(acks.ranges, [3, 3, 1, 0]);
   assert.equal(acks.isDuplicate(1), true);
-  acks.onAckAcknowledged(1);
+  acks.onAckAcknowledged([1, 0]); // an ACK frame that reported packets 0-1 was acknowledged
   assert.equal(acks.buildRanges(), 1);
   assert.deepEqual(acks.ranges, [3, 3]);
 });
