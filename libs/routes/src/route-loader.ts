@@ -7,6 +7,8 @@ import { type Logger, silentLogger } from '@hopgate/log';
 import { createRedis } from '@hopgate/runtime';
 import { checkKeyspaceNotifications, openKeyspaceSubscriber, type KeyspaceNotifications } from './keyspace-notifications.js';
 import { readRouteEntries } from './read-routes.js';
+import { readFallbackEntries } from './read-fallbacks.js';
+import { FallbackTable } from './fallback-table.js';
 import type { RouteEntryError, RouteMatch } from './route-entry.js';
 import { isEmptyDiff, type RouteDiff } from './route-diff.js';
 import { RouteTable } from './route-table.js';
@@ -77,8 +79,11 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
   private readonly redis: Redis;
   private subscriber: Redis | undefined;
   private table: RouteTable = RouteTable.EMPTY;
+  private fallbackTable: FallbackTable = FallbackTable.EMPTY;
   private invalid: readonly RouteEntryError[] = [];
+  private invalidFallbacks: readonly RouteEntryError[] = [];
   private loggedInvalid = new Set<string>();
+  private loggedInvalidFallbacks = new Set<string>();
   private notifications: KeyspaceNotifications | 'unchecked' = 'unchecked';
   private subscribed = false;
   private lastLoadAt: number | undefined;
@@ -119,9 +124,19 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
     return this.table;
   }
 
+  /** The routes' fallbacks (empty before the first load); swapped together with `current`. */
+  get fallbacks(): FallbackTable {
+    return this.fallbackTable;
+  }
+
   /** Entries skipped by the last successful read. */
   get invalidEntries(): readonly RouteEntryError[] {
     return this.invalid;
+  }
+
+  /** Fallback entries skipped by the last successful read. */
+  get invalidFallbackEntries(): readonly RouteEntryError[] {
+    return this.invalidFallbacks;
   }
 
   get status(): RouteLoaderStatus {
@@ -200,17 +215,22 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
     if (this.state === 'stopped') return;
     try {
       if (this.notifications === 'unchecked' || this.notifications === 'off') await this.checkNotifications();
-      const snapshot = await readRouteEntries(this.redis, this.keys);
+      const [snapshot, fallbackSnapshot] = await Promise.all([readRouteEntries(this.redis, this.keys), readFallbackEntries(this.redis, this.keys)]);
       const { table, errors } = RouteTable.build(snapshot.entries);
       const invalid = [...snapshot.errors, ...errors];
-      this.logInvalid(invalid);
+      this.loggedInvalid = this.logInvalid(invalid, this.loggedInvalid, 'invalid route entry skipped');
       this.invalid = invalid;
+      const fallbacks = FallbackTable.build(table, fallbackSnapshot.entries, fallbackSnapshot.pages);
+      const invalidFallbacks = [...fallbackSnapshot.errors, ...fallbacks.errors];
+      this.loggedInvalidFallbacks = this.logInvalid(invalidFallbacks, this.loggedInvalidFallbacks, 'invalid fallback entry skipped');
+      this.invalidFallbacks = invalidFallbacks;
       if (this.consecutiveFailures > 0) {
         this.log.info({ failures: this.consecutiveFailures }, 'route reload recovered');
       }
       this.consecutiveFailures = 0;
       this.lastLoadAt = Date.now();
       this.loads += 1;
+      this.swapFallbacks(fallbacks.table);
       this.swap(table);
     } catch (err) {
       this.consecutiveFailures += 1;
@@ -219,6 +239,29 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
       else this.log.debug(fields, 'route reload failed; keeping the last table');
       throw err;
     }
+  }
+
+  /** Swapped just before the route table, in the same turn: no request sees one without the other. */
+  private swapFallbacks(next: FallbackTable): void {
+    const diff = this.fallbackTable.diff(next);
+    this.fallbackTable = next;
+    if (this.loads === 1) {
+      if (next.size > 0 || this.invalidFallbacks.length > 0) this.log.info({ fallbacks: next.size, invalid: this.invalidFallbacks.length }, 'route fallbacks loaded');
+      return;
+    }
+    if (diff.added.length === 0 && diff.removed.length === 0 && diff.changed.length === 0) return;
+    this.log.info(
+      {
+        fallbacks: next.size,
+        added: diff.added.slice(0, MAX_DIFF_ROUTES_LOGGED),
+        removed: diff.removed.slice(0, MAX_DIFF_ROUTES_LOGGED),
+        changed: diff.changed.slice(0, MAX_DIFF_ROUTES_LOGGED),
+        added_count: diff.added.length,
+        removed_count: diff.removed.length,
+        changed_count: diff.changed.length,
+      },
+      'route fallbacks changed',
+    );
   }
 
   private swap(next: RouteTable): void {
@@ -249,16 +292,16 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
     }
   }
 
-  /** Logs each invalid entry once while it stays invalid (per key, field, value and reason). */
-  private logInvalid(errors: readonly RouteEntryError[]): void {
+  /** Logs each invalid entry once while it stays invalid (per key, field, value and reason); returns the new logged set. */
+  private logInvalid(errors: readonly RouteEntryError[], logged: ReadonlySet<string>, message: string): Set<string> {
     const now = new Set<string>();
     for (const e of errors) {
       const signature = JSON.stringify([e.key, e.field ?? null, e.value ?? null, e.reason]);
       now.add(signature);
-      if (this.loggedInvalid.has(signature)) continue;
-      this.log.warn({ redis_key: e.key, field: e.field, value: e.value, reason: e.reason }, 'invalid route entry skipped');
+      if (logged.has(signature)) continue;
+      this.log.warn({ redis_key: e.key, field: e.field, value: e.value, reason: e.reason }, message);
     }
-    this.loggedInvalid = now;
+    return now;
   }
 
   private async checkNotifications(): Promise<void> {
@@ -279,7 +322,7 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
   private openSubscriber(): void {
     if (this.subscriber || this.state === 'stopped') return;
     const { connection, subscribed } = openKeyspaceSubscriber(this.redis, {
-      pattern: this.keys.routeKeyspacePattern(this.redis.options.db ?? 0),
+      pattern: [this.keys.routeKeyspacePattern(this.redis.options.db ?? 0), ...this.keys.fallbackKeyspacePatterns(this.redis.options.db ?? 0)],
       connectionName: 'hopgate-routes-events',
       log: this.log,
       onEvent: () => this.onKeyspaceEvent(),
