@@ -30,8 +30,8 @@ export async function checkKeyspaceNotifications(redis: Redis): Promise<Keyspace
 }
 
 export interface KeyspaceSubscriberOptions {
-  /** The channel pattern(s) to PSUBSCRIBE (`__keyspace@<db>__:<key pattern>`, built in libs/keys). */
-  pattern: string | readonly string[];
+  /** The channel pattern to PSUBSCRIBE (`__keyspace@<db>__:<key pattern>`, built in libs/keys). */
+  pattern: string;
   /** CLIENT SETNAME of the subscriber connection (shows in CLIENT LIST and ACL LOG). */
   connectionName: string;
   log: Logger;
@@ -57,6 +57,5 @@ export function openKeyspaceSubscriber(redis: Redis, options: KeyspaceSubscriber
   connection.on('error', (err: Error) => options.log.debug({ err: err.message }, 'redis subscriber connection error'));
   connection.on('ready', () => options.onReady());
   connection.on('pmessage', (_pattern: string, channel: string) => options.onEvent(channel));
-  const patterns = typeof options.pattern === 'string' ? [options.pattern] : options.pattern;
-  return { connection, subscribed: connection.psubscribe(...patterns).then(() => undefined) };
+  return { connection, subscribed: connection.psubscribe(options.pattern).then(() => undefined) };
 }

@@ -19,9 +19,9 @@ type PipelineResults = [Error | null, unknown][];
 
 /**
  * Reads every fallback entry (SCAN MATCH the fallback keys, HGETALL each in one pipeline) and
- * the pages they name: one pipeline of HMGET + HSTRLEN + HEXISTS per page, then one of HGET
- * body for the pages whose body is within MAX_FALLBACK_PAGE_BODY_BYTES, so an oversized body
- * is never read. Throws when Redis cannot be read; a key of the wrong type is reported.
+ * the pages they name: one pipeline of HMGET (status, content_type, retry_after) + HSTRLEN
+ * body per page, then one of HMGET body for the pages whose body is within
+ * MAX_FALLBACK_PAGE_BODY_BYTES, so an oversized body is never read. Throws when Redis cannot be read; a key of the wrong type is reported.
  */
 export async function readFallbackEntries(redis: Redis, keys: RedisKeys): Promise<FallbackSnapshot> {
   const fallbackKeys = await scanKeys(redis, keys.fallbackScanPattern);
@@ -50,7 +50,7 @@ export async function readFallbackEntries(redis: Redis, keys: RedisKeys): Promis
   const heads = redis.pipeline();
   for (const name of names) {
     const key = keys.page(name);
-    heads.hmget(key, 'status', 'content_type', 'retry_after').hstrlen(key, 'body').hexists(key, 'body');
+    heads.hmget(key, 'status', 'content_type', 'retry_after').hstrlen(key, 'body');
   }
   const headResults = ((await heads.exec()) ?? []) as PipelineResults;
   const wanted: { name: string; fields: (string | null)[] }[] = [];
@@ -59,39 +59,35 @@ export async function readFallbackEntries(redis: Redis, keys: RedisKeys): Promis
     const onRefused = (): void => {
       refused = true;
     };
-    const fields = replyOf(headResults, i * 3, onRefused) as (string | null)[] | undefined;
-    const bodyBytes = replyOf(headResults, i * 3 + 1, onRefused) as number | undefined;
-    const hasBody = replyOf(headResults, i * 3 + 2, onRefused) as number | undefined;
-    if (refused || fields === undefined || bodyBytes === undefined || hasBody === undefined) {
+    const fields = replyOf(headResults, i * 2, onRefused) as (string | null)[] | undefined;
+    const bodyBytes = replyOf(headResults, i * 2 + 1, onRefused) as number | undefined;
+    if (refused || fields === undefined || bodyBytes === undefined) {
       pages.set(name, { ok: false, reason: `key ${JSON.stringify(keys.page(name))} is not a hash` });
-      return;
-    }
-    if (hasBody === 0 && fields.every((f) => f === null)) {
-      pages.set(name, { ok: false, reason: `key ${JSON.stringify(keys.page(name))} does not exist` });
       return;
     }
     if (bodyBytes > MAX_FALLBACK_PAGE_BODY_BYTES) {
       pages.set(name, { ok: false, reason: `body of ${bodyBytes} bytes is over the ${MAX_FALLBACK_PAGE_BODY_BYTES}-byte limit` });
       return;
     }
-    if (hasBody === 0) {
-      pages.set(name, { ok: true, raw: rawPage(fields, undefined) });
-      return;
-    }
     wanted.push({ name, fields });
   });
   if (wanted.length === 0) return { entries, pages, errors };
   const bodies = redis.pipeline();
-  for (const w of wanted) bodies.hgetBuffer(keys.page(w.name), 'body');
+  for (const w of wanted) bodies.hmgetBuffer(keys.page(w.name), 'body');
   const bodyResults = ((await bodies.exec()) ?? []) as PipelineResults;
   wanted.forEach((w, i) => {
-    const body = replyOf(bodyResults, i, () => undefined) as Buffer | null | undefined;
-    if (body === undefined) {
+    const reply = replyOf(bodyResults, i, () => undefined) as (Buffer | null)[] | undefined;
+    if (reply === undefined) {
       pages.set(w.name, { ok: false, reason: `key ${JSON.stringify(keys.page(w.name))} is not a hash` });
       return;
     }
+    const body = reply[0] ?? undefined;
+    if (body === undefined && w.fields.every((f) => f === null)) {
+      pages.set(w.name, { ok: false, reason: `key ${JSON.stringify(keys.page(w.name))} does not exist (or has none of status, content_type, body)` });
+      return;
+    }
     // An edit between the two reads is read as it is now; parseFallbackPage checks the size again.
-    pages.set(w.name, { ok: true, raw: rawPage(w.fields, body ?? undefined) });
+    pages.set(w.name, { ok: true, raw: rawPage(w.fields, body) });
   });
   return { entries, pages, errors };
 }
@@ -106,11 +102,15 @@ function rawPage(fields: (string | null)[], body: Buffer | undefined): RawFallba
   };
 }
 
-/** Reply `i` of a pipeline; a ReplyError (wrong type) calls `onRefused` and gives undefined; a connection error throws. */
+/**
+ * Reply `i` of a pipeline; a WRONGTYPE reply calls `onRefused` and gives undefined; any other
+ * error (a connection error, or NOPERM from an ACL) throws. The first word of a Redis error
+ * reply is its code (RESP "simple errors").
+ */
 function replyOf(results: PipelineResults, i: number, onRefused: () => void): unknown {
   const [err, reply] = results[i] ?? [new Error('missing pipeline reply'), null];
   if (err) {
-    if (err instanceof ReplyError) {
+    if (err instanceof ReplyError && err.message.startsWith('WRONGTYPE')) {
       onRefused();
       return undefined;
     }

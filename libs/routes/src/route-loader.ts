@@ -7,7 +7,8 @@ import { type Logger, silentLogger } from '@hopgate/log';
 import { createRedis } from '@hopgate/runtime';
 import { checkKeyspaceNotifications, openKeyspaceSubscriber, type KeyspaceNotifications } from './keyspace-notifications.js';
 import { readRouteEntries } from './read-routes.js';
-import { readFallbackEntries } from './read-fallbacks.js';
+import { ReplyError } from 'ioredis';
+import { readFallbackEntries, type FallbackSnapshot } from './read-fallbacks.js';
 import { FallbackTable } from './fallback-table.js';
 import type { RouteEntryError, RouteMatch } from './route-entry.js';
 import { isEmptyDiff, type RouteDiff } from './route-diff.js';
@@ -41,6 +42,11 @@ export interface RouteLoaderOptions {
   startTimeoutMs?: number;
   /** Default silentLogger(). */
   logger?: Logger;
+  /**
+   * Also load the routes' fallbacks (`hopgate:fallback:*`, the pages they name) with every
+   * read, into `fallbacks`; default false (the cert-manager needs the routes alone).
+   */
+  loadFallbacks?: boolean;
 }
 
 export interface RouteLoaderStatus {
@@ -76,6 +82,7 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
   private readonly debounceMs: number;
   private readonly startTimeoutMs: number;
   private readonly log: Logger;
+  private readonly loadFallbacks: boolean;
   private readonly redis: Redis;
   private subscriber: Redis | undefined;
   private table: RouteTable = RouteTable.EMPTY;
@@ -95,6 +102,7 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
   private debounceTimer: NodeJS.Timeout | undefined;
   private intervalTimer: NodeJS.Timeout | undefined;
   private lastConnectionError: string | undefined;
+  private fallbacksRefused = false;
 
   constructor(options: RouteLoaderOptions) {
     super();
@@ -103,6 +111,7 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
     this.debounceMs = options.debounceMs ?? DEFAULT_ROUTE_DEBOUNCE_MS;
     this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_ROUTE_START_TIMEOUT_MS;
     this.log = (options.logger ?? silentLogger()).child({ component: 'route-loader' });
+    this.loadFallbacks = options.loadFallbacks ?? false;
     this.redis = createRedis(options.redis, {
       name: 'hopgate-routes',
       logger: options.logger,
@@ -215,15 +224,18 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
     if (this.state === 'stopped') return;
     try {
       if (this.notifications === 'unchecked' || this.notifications === 'off') await this.checkNotifications();
-      const [snapshot, fallbackSnapshot] = await Promise.all([readRouteEntries(this.redis, this.keys), readFallbackEntries(this.redis, this.keys)]);
+      const [snapshot, fallbackSnapshot] = await Promise.all([readRouteEntries(this.redis, this.keys), this.readFallbacks()]);
       const { table, errors } = RouteTable.build(snapshot.entries);
       const invalid = [...snapshot.errors, ...errors];
       this.loggedInvalid = this.logInvalid(invalid, this.loggedInvalid, 'invalid route entry skipped');
       this.invalid = invalid;
-      const fallbacks = FallbackTable.build(table, fallbackSnapshot.entries, fallbackSnapshot.pages);
-      const invalidFallbacks = [...fallbackSnapshot.errors, ...fallbacks.errors];
-      this.loggedInvalidFallbacks = this.logInvalid(invalidFallbacks, this.loggedInvalidFallbacks, 'invalid fallback entry skipped');
-      this.invalidFallbacks = invalidFallbacks;
+      let fallbacks = { table: this.fallbackTable, errors: [...this.invalidFallbacks] };
+      if (fallbackSnapshot !== 'refused') {
+        fallbacks = FallbackTable.build(table, fallbackSnapshot.entries, fallbackSnapshot.pages);
+        const invalidFallbacks = [...fallbackSnapshot.errors, ...fallbacks.errors];
+        this.loggedInvalidFallbacks = this.logInvalid(invalidFallbacks, this.loggedInvalidFallbacks, 'invalid fallback entry skipped');
+        this.invalidFallbacks = invalidFallbacks;
+      }
       if (this.consecutiveFailures > 0) {
         this.log.info({ failures: this.consecutiveFailures }, 'route reload recovered');
       }
@@ -238,6 +250,25 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
       if (this.consecutiveFailures === 1) this.log.warn(fields, 'route reload failed; keeping the last table');
       else this.log.debug(fields, 'route reload failed; keeping the last table');
       throw err;
+    }
+  }
+
+  /**
+   * The fallback tree, or 'refused' when the server refused a command (an ACL written before
+   * fallbacks existed: NOPERM): the routes still load, the last fallbacks stay, logged once per
+   * run of refusals. A connection error fails the whole read, as for routes.
+   */
+  private async readFallbacks(): Promise<FallbackSnapshot | 'refused'> {
+    if (!this.loadFallbacks) return { entries: [], pages: new Map(), errors: [] };
+    try {
+      const snapshot = await readFallbackEntries(this.redis, this.keys);
+      this.fallbacksRefused = false;
+      return snapshot;
+    } catch (err) {
+      if (!(err instanceof ReplyError)) throw err;
+      if (!this.fallbacksRefused) this.log.warn({ err: errorMessageOf(err) }, 'route fallbacks cannot be read (refused by Redis); routes load without them, the last fallbacks stay');
+      this.fallbacksRefused = true;
+      return 'refused';
     }
   }
 
@@ -322,7 +353,7 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
   private openSubscriber(): void {
     if (this.subscriber || this.state === 'stopped') return;
     const { connection, subscribed } = openKeyspaceSubscriber(this.redis, {
-      pattern: [this.keys.routeKeyspacePattern(this.redis.options.db ?? 0), ...this.keys.fallbackKeyspacePatterns(this.redis.options.db ?? 0)],
+      pattern: this.keys.routeKeyspacePattern(this.redis.options.db ?? 0),
       connectionName: 'hopgate-routes-events',
       log: this.log,
       onEvent: () => this.onKeyspaceEvent(),
@@ -336,6 +367,11 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
         this.reload().catch(() => undefined);
       })
       .catch((err: unknown) => this.log.warn({ err: errorMessageOf(err) }, 'keyspace subscription failed; relying on periodic re-reads'));
+    if (!this.loadFallbacks) return;
+    // A PSUBSCRIBE of its own: an ACL written before fallbacks existed refuses these channels, and must not cost the routes theirs.
+    connection
+      .psubscribe(...this.keys.fallbackKeyspacePatterns(this.redis.options.db ?? 0))
+      .catch((err: unknown) => this.log.warn({ err: errorMessageOf(err) }, 'keyspace subscription for fallback keys refused; fallback edits apply at the periodic re-read'));
   }
 
   private onKeyspaceEvent(): void {

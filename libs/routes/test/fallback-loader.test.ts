@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisKeys } from '@hopgate/keys';
 import { startRedis, waitFor, captureLogger } from '@hopgate/testkit';
@@ -16,7 +19,7 @@ test('fallback and page edits reach the loader through keyspace events, without 
   const keys = new RedisKeys('fb1:');
   const redis = new Redis(url);
   const { logger, lines } = captureLogger();
-  const loader = new RouteLoader({ redis: redisAt(url), keys, reloadIntervalMs: 60_000, logger });
+  const loader = new RouteLoader({ redis: redisAt(url), keys, reloadIntervalMs: 60_000, logger, loadFallbacks: true });
   t.after(async () => {
     await loader.stop();
     redis.disconnect();
@@ -52,7 +55,7 @@ test('malformed fallback entries and pages are skipped and logged once; an overs
   const redis = new Redis(server.url);
   const keys = new RedisKeys();
   const { logger, lines } = captureLogger();
-  const loader = new RouteLoader({ redis: redisAt(server.url), reloadIntervalMs: 50, logger });
+  const loader = new RouteLoader({ redis: redisAt(server.url), reloadIntervalMs: 60_000, logger, loadFallbacks: true });
   t.after(async () => {
     await loader.stop();
     redis.disconnect();
@@ -65,7 +68,13 @@ test('malformed fallback entries and pages are skipped and logged once; an overs
   await redis.hset(keys.page('huge'), 'status', '503', 'content_type', 'text/plain', 'body', Buffer.alloc(MAX_FALLBACK_PAGE_BODY_BYTES + 1, 0x61));
   await redis.set(keys.page('str'), 'not a hash');
   await loader.start();
-  await waitFor('several re-reads', () => loader.status.loads >= 6);
+  const hmgetCalls = async (): Promise<number> => Number(/cmdstat_hmget:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+  const before = await hmgetCalls();
+  const RELOADS = 5;
+  for (let i = 0; i < RELOADS; i++) await loader.reload();
+  // Per read: HMGET of the fields of each of the three pages, then of the body of "ok" alone
+  // ("huge" is over the limit by its HSTRLEN, "str" is not a hash).
+  assert.equal((await hmgetCalls()) - before, RELOADS * 4, 'the oversized body is never read');
   assert.equal(loader.fallbacks.size, 1);
   assert.equal(pageBody(loader.fallbacks.forRoute(loader.current.match('app.example.com', '/')!)), 'fine');
   assert.equal(loader.current.size, 4, 'routes are unaffected by bad fallbacks');
@@ -86,8 +95,57 @@ test('malformed fallback entries and pages are skipped and logged once; an overs
   assert.match(reasonOf('/b'), /is not a hash/);
   assert.match(reasonOf('/c'), /value must be/);
   assert.equal(invalid[0]?.['level'], 'warn');
-  const bodyReads = /cmdstat_hget:calls=(\d+)/.exec(await redis.info('commandstats'));
-  assert.ok(bodyReads, 'HGET ran for the valid page');
-  const hgetCalls = Number(bodyReads[1]);
-  assert.ok(hgetCalls >= 6 && hgetCalls <= loader.status.loads + 1, `only the valid page's body is read (${hgetCalls} HGETs over ${loader.status.loads} loads)`);
+});
+
+test('without loadFallbacks (the cert-manager) nothing of the fallback tree is read', async (t) => {
+  const server = await startRedis();
+  const redis = new Redis(server.url);
+  const keys = new RedisKeys();
+  const loader = new RouteLoader({ redis: redisAt(server.url), reloadIntervalMs: 60_000 });
+  t.after(async () => {
+    await loader.stop();
+    redis.disconnect();
+    await server.stop();
+  });
+  await redis.hset(keys.route('app.example.com'), '/', 'laptop/web');
+  await redis.hset(keys.fallback('app.example.com'), '/', 'desktop/web');
+  await loader.start();
+  assert.equal(loader.current.size, 1);
+  assert.equal(loader.fallbacks.size, 0);
+  const hgetall = Number(/cmdstat_hgetall:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1]);
+  assert.equal(hgetall, loader.status.loads, 'one HGETALL per read: the route key; the fallback key is never read');
+});
+
+test('an ACL that refuses the fallback keys (written before fallbacks existed) costs the routes nothing', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-fallback-acl-'));
+  const aclFile = path.join(dir, 'users.acl');
+  fs.writeFileSync(aclFile, [
+    'user default on nopass ~* &* +@all',
+    'user old-ingress on >secret resetkeys resetchannels %R~hopgate:route:* &__keyspace@0__:hopgate:route:* -@all +hgetall +hmget +get +scan +psubscribe +punsubscribe +ping +select +info +client|setname +config|get',
+    '',
+  ].join('\n'));
+  const server = await startRedis({ aclFile, notifyKeyspaceEvents: 'Kgh' });
+  const redis = new Redis(server.url);
+  const keys = new RedisKeys();
+  const { logger, lines } = captureLogger();
+  const url = new URL(server.url);
+  url.username = 'old-ingress';
+  url.password = 'secret';
+  const loader = new RouteLoader({ redis: redisAt(url.toString()), reloadIntervalMs: 60_000, logger, loadFallbacks: true });
+  t.after(async () => {
+    await loader.stop();
+    redis.disconnect();
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await redis.hset(keys.route('app.example.com'), '/', 'laptop/web');
+  await redis.hset(keys.fallback('app.example.com'), '/', 'desktop/web');
+  await loader.start();
+  assert.equal(loader.current.size, 1, 'routes load');
+  assert.equal(loader.fallbacks.size, 0);
+  await waitFor('route subscription kept', () => loader.status.subscribed);
+  await redis.hset(keys.route('app.example.com'), '/api', 'laptop/api');
+  await waitFor('route edits still arrive as events', () => loader.current.size === 2, 1_000, 5);
+  assert.equal(lines.filter((l) => l['msg'] === 'route fallbacks cannot be read (refused by Redis); routes load without them, the last fallbacks stay').length, 1, 'logged once');
+  await waitFor('fallback channel refusal logged', () => lines.some((l) => l['msg'] === 'keyspace subscription for fallback keys refused; fallback edits apply at the periodic re-read'));
 });
