@@ -57,10 +57,6 @@ export class RedisKeys {
     return `${this.prefix}page:`;
   }
 
-  get pageScanPattern(): string {
-    return `${escapeGlob(this.pagePrefix)}*`;
-  }
-
   /** Keyspace-notification channel patterns for fallback and page keys on database `db`. */
   fallbackKeyspacePatterns(db: number): string[] {
     return [`__keyspace@${db}__:${escapeGlob(this.fallbackPrefix)}*`, `__keyspace@${db}__:${escapeGlob(this.pagePrefix)}*`];
