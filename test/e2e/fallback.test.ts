@@ -35,7 +35,7 @@ const keys = new RedisKeys();
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-fallback-'));
-  stack = await Stack.start({ dir, hubs: 1 });
+  stack = await Stack.start({ dir, hubs: 2 });
   shopOrigin = await startOrigin('shop');
   spareOrigin = await startOrigin('spare');
   shopToken = await stack.addClient('shop');
@@ -69,7 +69,7 @@ function startShop(): Promise<ManagedProcess> {
 }
 
 function startSpare(): Promise<ManagedProcess> {
-  return stack.startAgent({ clientId: 'spare', token: spareToken, services: { web: spareOrigin.address } });
+  return stack.startAgent({ clientId: 'spare', token: spareToken, services: { web: spareOrigin.address }, hub: 1 });
 }
 
 test('agent never started: the maintenance page (503, Retry-After, no-store, request id), HEAD bodyless, logged with its fallback', async () => {
@@ -187,4 +187,28 @@ test('live edits with plain Redis commands reach the ingress; malformed entries 
   const ls = await stack.cli(['route', 'ls', PAGE_HOST]);
   assert.match(ls.stdout, /shop\.hopgate\.test\s+\/broken\s+shop\/web\s+-/);
   assert.match(ls.stderr, /page "broken" is not usable/);
+});
+
+test('the hub of the route\'s client dies: a request relayed to it (the owner still cached) is sent on to the fallback client', async () => {
+  // spare (on hub 2) still runs from the test before; shop connects to hub 1.
+  assert.ok(spareAgent, 'the fallback client runs');
+  await startShop();
+  await waitFor('served by the route', async () => (await pub.request(ALT_HOST, '/hello')).body.toString() === 'hello from shop\n', APPLY_DEADLINE_MS, 50);
+  await stack.hubs[0]!.process.kill();
+  // The session record of the dead hub lives on until its TTL: the ingress relays to hub 1, which is gone.
+  const reply = await pub.request(ALT_HOST, '/hello');
+  assert.equal(reply.status, 200, reply.body.toString());
+  assert.equal(reply.body.toString(), 'hello from spare\n');
+  const requestId = reply.headers['x-hopgate-request-id'];
+  const handover = await stack.ingress.waitForLog('handed to the fallback', (r) => r['request_id'] === requestId && r['msg'] === 'client offline: relaying to the fallback');
+  assert.match(String(handover['reason']), /hub/, 'the failure came from the relay (the hub), not from a missing session');
+  const served = await stack.ingress.waitForLog('served line', (r) => r['request_id'] === requestId && r['msg'] === 'request served');
+  assert.equal(served['fallback'], 'spare/web');
+  assert.equal(stack.ingress.countLogs((r) => r['request_id'] === requestId && r['msg'] === 'request failed'), 0, 'one answer only');
+  // An upload that may have reached the lost hub is not sent again: while the record lives, the usual 502 is possible;
+  // once the record is gone, the fallback takes uploads too.
+  await waitFor('uploads reach the fallback once the dead hub\'s record expired', async () => {
+    const r = await pub.request(ALT_HOST, '/sha256', { method: 'POST', body: Buffer.from('abc') });
+    return r.status === 200 && JSON.parse(r.body.toString()).length === 3;
+  }, APPLY_DEADLINE_MS, 100);
 });

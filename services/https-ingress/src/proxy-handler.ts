@@ -186,9 +186,9 @@ class Exchange {
         this.log.warn({ status: checked.head.status, received_bytes: outcome.receivedBytes, content_length: outcome.expectedBytes }, 'response body shorter than its Content-Length from the agent: response cut');
         abortResponse(res);
       });
-    }, (err) => this.fail(err), hasBody);
+    }, (err) => this.failStream(stream, err), hasBody);
     stream.on('error', (err: unknown) => {
-      if (this.finished) return;
+      if (this.finished || stream !== this.stream) return;
       if (!wait.responded() || !res.headersSent) {
         this.fail(err);
       } else {
@@ -253,6 +253,11 @@ class Exchange {
     if (closeConnection) stopRequestBody(this.req);
   }
 
+  /** A failure of `stream`, unless the request has moved on to a fallback's stream since. */
+  private failStream(stream: RelayClientStream, err: unknown): void {
+    if (stream === this.stream) this.fail(err);
+  }
+
   /** The route's fallback, once, for a failure it covers (route-fallback.ts): true when it took the request over. */
   private useFallback(err: unknown, closeConnection: boolean): boolean {
     if (this.admitted === undefined || this.onFallback) return false;
@@ -268,6 +273,9 @@ class Exchange {
       closeConnection,
       relayTo: (to, label) => {
         this.onFallback = true;
+        // Later failures of the lost client's stream are no longer this request's (failStream).
+        if (this.stream && !this.stream.destroyed) this.stream.destroy();
+        this.stream = undefined;
         this.relayTo(to, label);
       },
     });
