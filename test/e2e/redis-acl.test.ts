@@ -179,6 +179,12 @@ test('each service user is refused the keys it must not touch (NOPERM), and may 
   assert.equal(await refusedWith(admin.call('FLUSHALL')), 'NOPERM', 'the operator user cannot wipe the database');
   assert.equal(await refusedWith(admin.set('not-hopgate', 'x')), 'NOPERM', 'the operator user stays inside hopgate:*');
   assert.equal(await refusedWith(admin.call('ACL', 'LIST')), 'NOPERM');
+  // Route fallbacks: the operator writes them; the ingress reads them (and the page) with its own user, never writes.
+  await admin.hset(keys.page('maintenance'), 'status', '503', 'content_type', 'text/html', 'body', '<p>soon</p>');
+  await admin.hset(keys.fallback(HOST), '/', 'page:maintenance');
+  await stack.ingress.waitForLog('fallbacks read by the ingress user', (r) => r.msg === 'route fallbacks changed' && String(r['added']).includes(`${HOST}/ -> page:maintenance`));
+  assert.equal(await refusedWith(ingress.hset(keys.fallback(HOST), '/', 'laptop/web')), 'NOPERM', 'the ingress cannot write fallbacks');
+  assert.equal(await refusedWith(ingress.hset(keys.page('maintenance'), 'body', 'x')), 'NOPERM', 'the ingress cannot write pages');
   // The default user is off: no login without one of the users above.
   const anonymous = await connectAs({ user: 'default', password: 'x' }).then(
     () => undefined,

@@ -27,6 +27,41 @@ export class RedisKeys {
     return key.startsWith(this.routePrefix) ? key.slice(this.routePrefix.length) : undefined;
   }
 
+  /**
+   * Hash per public host, next to its route hash: field = the route's path prefix, value =
+   * `<client_id>/<service>` or `page:<name>` (the route's fallback while its client is offline).
+   */
+  fallback(host: string): string {
+    return `${this.fallbackPrefix}${host}`;
+  }
+
+  get fallbackPrefix(): string {
+    return `${this.prefix}fallback:`;
+  }
+
+  get fallbackScanPattern(): string {
+    return `${escapeGlob(this.fallbackPrefix)}*`;
+  }
+
+  /** The host named by a fallback key, or undefined if `key` is not one. */
+  hostOfFallbackKey(key: string): string | undefined {
+    return key.startsWith(this.fallbackPrefix) ? key.slice(this.fallbackPrefix.length) : undefined;
+  }
+
+  /** Hash per static fallback page: `status`, `content_type`, `body`, optional `retry_after`. */
+  page(name: string): string {
+    return `${this.pagePrefix}${name}`;
+  }
+
+  get pagePrefix(): string {
+    return `${this.prefix}page:`;
+  }
+
+  /** Keyspace-notification channel patterns for fallback and page keys on database `db`. */
+  fallbackKeyspacePatterns(db: number): string[] {
+    return [`__keyspace@${db}__:${escapeGlob(this.fallbackPrefix)}*`, `__keyspace@${db}__:${escapeGlob(this.pagePrefix)}*`];
+  }
+
   /** Hash per client: `token_sha256`. */
   client(clientId: string): string {
     return `${this.prefix}client:${clientId}`;

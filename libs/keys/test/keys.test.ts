@@ -18,6 +18,12 @@ test('redis keys follow the documented layout', () => {
   assert.equal(new RedisKeys('a*b:').clientKeyspacePattern(0), '__keyspace@0__:a\\*b:client:*');
   assert.equal(k.keyOfKeyspaceChannel(2, '__keyspace@2__:hopgate:client:laptop'), 'hopgate:client:laptop');
   assert.equal(k.keyOfKeyspaceChannel(0, '__keyspace@2__:hopgate:client:laptop'), undefined);
+  assert.equal(k.fallback('*.example.com'), 'hopgate:fallback:*.example.com');
+  assert.equal(k.hostOfFallbackKey('hopgate:fallback:app.example.com'), 'app.example.com');
+  assert.equal(k.hostOfFallbackKey('hopgate:route:app.example.com'), undefined);
+  assert.equal(k.fallbackScanPattern, 'hopgate:fallback:*');
+  assert.equal(k.page('maintenance'), 'hopgate:page:maintenance');
+  assert.deepEqual(k.fallbackKeyspacePatterns(3), ['__keyspace@3__:hopgate:fallback:*', '__keyspace@3__:hopgate:page:*']);
 });
 
 test('nats subjects are single tokens per id', () => {

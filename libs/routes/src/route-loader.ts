@@ -7,6 +7,9 @@ import { type Logger, silentLogger } from '@hopgate/log';
 import { createRedis } from '@hopgate/runtime';
 import { checkKeyspaceNotifications, openKeyspaceSubscriber, type KeyspaceNotifications } from './keyspace-notifications.js';
 import { readRouteEntries } from './read-routes.js';
+import { ReplyError } from 'ioredis';
+import { readFallbackEntries, type FallbackSnapshot } from './read-fallbacks.js';
+import { FallbackTable } from './fallback-table.js';
 import type { RouteEntryError, RouteMatch } from './route-entry.js';
 import { isEmptyDiff, type RouteDiff } from './route-diff.js';
 import { RouteTable } from './route-table.js';
@@ -39,6 +42,11 @@ export interface RouteLoaderOptions {
   startTimeoutMs?: number;
   /** Default silentLogger(). */
   logger?: Logger;
+  /**
+   * Also load the routes' fallbacks (`hopgate:fallback:*`, the pages they name) with every
+   * read, into `fallbacks`; default false (the cert-manager needs the routes alone).
+   */
+  loadFallbacks?: boolean;
 }
 
 export interface RouteLoaderStatus {
@@ -74,11 +82,15 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
   private readonly debounceMs: number;
   private readonly startTimeoutMs: number;
   private readonly log: Logger;
+  private readonly loadFallbacks: boolean;
   private readonly redis: Redis;
   private subscriber: Redis | undefined;
   private table: RouteTable = RouteTable.EMPTY;
+  private fallbackTable: FallbackTable = FallbackTable.EMPTY;
   private invalid: readonly RouteEntryError[] = [];
+  private invalidFallbacks: readonly RouteEntryError[] = [];
   private loggedInvalid = new Set<string>();
+  private loggedInvalidFallbacks = new Set<string>();
   private notifications: KeyspaceNotifications | 'unchecked' = 'unchecked';
   private subscribed = false;
   private lastLoadAt: number | undefined;
@@ -90,6 +102,7 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
   private debounceTimer: NodeJS.Timeout | undefined;
   private intervalTimer: NodeJS.Timeout | undefined;
   private lastConnectionError: string | undefined;
+  private fallbacksRefused = false;
 
   constructor(options: RouteLoaderOptions) {
     super();
@@ -98,6 +111,7 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
     this.debounceMs = options.debounceMs ?? DEFAULT_ROUTE_DEBOUNCE_MS;
     this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_ROUTE_START_TIMEOUT_MS;
     this.log = (options.logger ?? silentLogger()).child({ component: 'route-loader' });
+    this.loadFallbacks = options.loadFallbacks ?? false;
     this.redis = createRedis(options.redis, {
       name: 'hopgate-routes',
       logger: options.logger,
@@ -119,9 +133,19 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
     return this.table;
   }
 
+  /** The routes' fallbacks (empty before the first load); swapped together with `current`. */
+  get fallbacks(): FallbackTable {
+    return this.fallbackTable;
+  }
+
   /** Entries skipped by the last successful read. */
   get invalidEntries(): readonly RouteEntryError[] {
     return this.invalid;
+  }
+
+  /** Fallback entries skipped by the last successful read. */
+  get invalidFallbackEntries(): readonly RouteEntryError[] {
+    return this.invalidFallbacks;
   }
 
   get status(): RouteLoaderStatus {
@@ -200,17 +224,25 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
     if (this.state === 'stopped') return;
     try {
       if (this.notifications === 'unchecked' || this.notifications === 'off') await this.checkNotifications();
-      const snapshot = await readRouteEntries(this.redis, this.keys);
+      const [snapshot, fallbackSnapshot] = await Promise.all([readRouteEntries(this.redis, this.keys), this.readFallbacks()]);
       const { table, errors } = RouteTable.build(snapshot.entries);
       const invalid = [...snapshot.errors, ...errors];
-      this.logInvalid(invalid);
+      this.loggedInvalid = this.logInvalid(invalid, this.loggedInvalid, 'invalid route entry skipped');
       this.invalid = invalid;
+      let fallbacks = { table: this.fallbackTable, errors: [...this.invalidFallbacks] };
+      if (fallbackSnapshot !== 'refused') {
+        fallbacks = FallbackTable.build(table, fallbackSnapshot.entries, fallbackSnapshot.pages);
+        const invalidFallbacks = [...fallbackSnapshot.errors, ...fallbacks.errors];
+        this.loggedInvalidFallbacks = this.logInvalid(invalidFallbacks, this.loggedInvalidFallbacks, 'invalid fallback entry skipped');
+        this.invalidFallbacks = invalidFallbacks;
+      }
       if (this.consecutiveFailures > 0) {
         this.log.info({ failures: this.consecutiveFailures }, 'route reload recovered');
       }
       this.consecutiveFailures = 0;
       this.lastLoadAt = Date.now();
       this.loads += 1;
+      this.swapFallbacks(fallbacks.table);
       this.swap(table);
     } catch (err) {
       this.consecutiveFailures += 1;
@@ -219,6 +251,48 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
       else this.log.debug(fields, 'route reload failed; keeping the last table');
       throw err;
     }
+  }
+
+  /**
+   * The fallback tree, or 'refused' when the server refused a command (an ACL written before
+   * fallbacks existed: NOPERM): the routes still load, the last fallbacks stay, logged once per
+   * run of refusals. A connection error fails the whole read, as for routes.
+   */
+  private async readFallbacks(): Promise<FallbackSnapshot | 'refused'> {
+    if (!this.loadFallbacks) return { entries: [], pages: new Map(), errors: [] };
+    try {
+      const snapshot = await readFallbackEntries(this.redis, this.keys);
+      this.fallbacksRefused = false;
+      return snapshot;
+    } catch (err) {
+      if (!(err instanceof ReplyError)) throw err;
+      if (!this.fallbacksRefused) this.log.warn({ err: errorMessageOf(err) }, 'route fallbacks cannot be read (refused by Redis); routes load without them, the last fallbacks stay');
+      this.fallbacksRefused = true;
+      return 'refused';
+    }
+  }
+
+  /** Swapped just before the route table, in the same turn: no request sees one without the other. */
+  private swapFallbacks(next: FallbackTable): void {
+    const diff = this.fallbackTable.diff(next);
+    this.fallbackTable = next;
+    if (this.loads === 1) {
+      if (next.size > 0 || this.invalidFallbacks.length > 0) this.log.info({ fallbacks: next.size, invalid: this.invalidFallbacks.length }, 'route fallbacks loaded');
+      return;
+    }
+    if (diff.added.length === 0 && diff.removed.length === 0 && diff.changed.length === 0) return;
+    this.log.info(
+      {
+        fallbacks: next.size,
+        added: diff.added.slice(0, MAX_DIFF_ROUTES_LOGGED),
+        removed: diff.removed.slice(0, MAX_DIFF_ROUTES_LOGGED),
+        changed: diff.changed.slice(0, MAX_DIFF_ROUTES_LOGGED),
+        added_count: diff.added.length,
+        removed_count: diff.removed.length,
+        changed_count: diff.changed.length,
+      },
+      'route fallbacks changed',
+    );
   }
 
   private swap(next: RouteTable): void {
@@ -249,16 +323,16 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
     }
   }
 
-  /** Logs each invalid entry once while it stays invalid (per key, field, value and reason). */
-  private logInvalid(errors: readonly RouteEntryError[]): void {
+  /** Logs each invalid entry once while it stays invalid (per key, field, value and reason); returns the new logged set. */
+  private logInvalid(errors: readonly RouteEntryError[], logged: ReadonlySet<string>, message: string): Set<string> {
     const now = new Set<string>();
     for (const e of errors) {
       const signature = JSON.stringify([e.key, e.field ?? null, e.value ?? null, e.reason]);
       now.add(signature);
-      if (this.loggedInvalid.has(signature)) continue;
-      this.log.warn({ redis_key: e.key, field: e.field, value: e.value, reason: e.reason }, 'invalid route entry skipped');
+      if (logged.has(signature)) continue;
+      this.log.warn({ redis_key: e.key, field: e.field, value: e.value, reason: e.reason }, message);
     }
-    this.loggedInvalid = now;
+    return now;
   }
 
   private async checkNotifications(): Promise<void> {
@@ -293,6 +367,11 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
         this.reload().catch(() => undefined);
       })
       .catch((err: unknown) => this.log.warn({ err: errorMessageOf(err) }, 'keyspace subscription failed; relying on periodic re-reads'));
+    if (!this.loadFallbacks) return;
+    // A PSUBSCRIBE of its own: an ACL written before fallbacks existed refuses these channels, and must not cost the routes theirs.
+    connection
+      .psubscribe(...this.keys.fallbackKeyspacePatterns(this.redis.options.db ?? 0))
+      .catch((err: unknown) => this.log.warn({ err: errorMessageOf(err) }, 'keyspace subscription for fallback keys refused; fallback edits apply at the periodic re-read'));
   }
 
   private onKeyspaceEvent(): void {

@@ -7,6 +7,7 @@ import { connectRedis } from './redis-connection.js';
 import { checkClientId, clientAdd, clientList, clientRemove } from './commands/client.js';
 import { parseHostArg, parseRouteArgs, routeList, routeRemove, routeSet } from './commands/route.js';
 import { hubList, sessionList } from './commands/session.js';
+import { fallbackPage, fallbackRemove, fallbackSet, pageValue, parseFallbackArgs, parsePageOptions } from './commands/fallback.js';
 import { certList, certRemove, certRenew, parseCertNameArg } from './commands/cert.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, USAGE, UsageError } from './usage.js';
 
@@ -29,11 +30,23 @@ function resolve(args: readonly string[]): Command | 'help' {
     args: [...args],
     allowPositionals: true,
     strict: true,
-    options: { replace: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      replace: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      status: { type: 'string' },
+      'content-type': { type: 'string' },
+      'body-file': { type: 'string' },
+      'retry-after': { type: 'string' },
+    },
   });
   if (values.help || positionals[0] === 'help') return 'help';
   const [noun, verb, ...rest] = positionals;
   if (values.replace && !(noun === 'client' && verb === 'add')) throw new UsageError('--replace only goes with "client add"');
+  const pageOptions = { status: values.status, contentType: values['content-type'], bodyFile: values['body-file'], retryAfter: values['retry-after'] };
+  const isFallbackPage = noun === 'route' && verb === 'fallback' && rest[0] === 'page';
+  if (!isFallbackPage && Object.values(pageOptions).some((v) => v !== undefined)) {
+    throw new UsageError('--status, --content-type, --body-file and --retry-after only go with "route fallback page"');
+  }
   switch (`${noun ?? ''} ${verb ?? ''}`) {
     case 'client add': {
       arity(rest, 1, 1, 'client add <id> [--replace]');
@@ -61,6 +74,8 @@ function resolve(args: readonly string[]): Command | 'help' {
       const host = rest[0] === undefined ? undefined : parseHostArg(rest[0]);
       return (ctx) => routeList(ctx, host);
     }
+    case 'route fallback':
+      return resolveFallback(rest, pageOptions);
     case 'session ls':
       arity(rest, 0, 0, 'session ls');
       return sessionList;
@@ -82,6 +97,29 @@ function resolve(args: readonly string[]): Command | 'help' {
       return hubList;
     default:
       throw new UsageError(noun === undefined ? 'no command given' : `unknown command "${positionals.slice(0, 2).join(' ')}"`);
+  }
+}
+
+/** `route fallback set|page|rm ...` */
+function resolveFallback(args: readonly string[], pageOptions: Parameters<typeof parsePageOptions>[1]): Command {
+  const [verb, ...rest] = args;
+  switch (verb) {
+    case 'set': {
+      arity(rest, 3, 3, 'route fallback set <host> <path> <client>/<service>|page:<name>');
+      const entry = parseFallbackArgs(rest[0]!, rest[1]!, rest[2]!);
+      return (ctx) => fallbackSet(ctx, entry);
+    }
+    case 'page': {
+      arity(rest, 3, 3, 'route fallback page <host> <path> <name> [--body-file F [--status N] [--content-type T] [--retry-after S]]');
+      const entry = parseFallbackArgs(rest[0]!, rest[1]!, pageValue(rest[2]!));
+      const page = parsePageOptions(rest[2]!, pageOptions);
+      return (ctx) => fallbackPage(ctx, entry, page);
+    }
+    case 'rm':
+      arity(rest, 1, 2, 'route fallback rm <host> [<path>]');
+      return (ctx) => fallbackRemove(ctx, rest[0]!, rest[1]);
+    default:
+      throw new UsageError(verb === undefined ? 'usage: hopgate route fallback set|page|rm ...' : `unknown command "route fallback ${verb}"`);
   }
 }
 

@@ -13,7 +13,17 @@ export const USAGE = `Usage: hopgate <command>
                                      route https://<host><path>... to a client's service
                                      (<host> may be *.example.com: one-label wildcard)
   route rm <host> [<path>]           remove one route, or every route of <host>
-  route ls [<host>]                  list routes (invalid entries are reported on stderr)
+  route ls [<host>]                  list routes and their fallbacks (invalid entries are
+                                     reported on stderr)
+  route fallback set <host> <path> <client>/<service>
+                                     while the route's client is offline, relay its requests
+                                     to another client's service instead
+  route fallback page <host> <path> <name> [--body-file F [--status 503]
+                     [--content-type 'text/html; charset=utf-8'] [--retry-after 60]]
+                                     while the route's client is offline, answer with the
+                                     static page <name> (--body-file writes it, at most 64 KiB;
+                                     status 2xx or 5xx)
+  route fallback rm <host> [<path>]  remove one route's fallback, or every one of <host>
   session ls                         list live agent sessions and their hubs
   hub ls                             list live hubs
   cert ls                            list certificates: status, expiry, renewal, issuer, last error

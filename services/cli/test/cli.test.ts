@@ -125,10 +125,10 @@ test('route set / ls / rm write the documented layout, readable by the route tab
   const ls = await hopgate(['route', 'ls']);
   assert.equal(ls.code, 0);
   assert.deepEqual(ls.stdout.trim().split('\n').map((l) => l.split(/\s+/)), [
-    ['HOST', 'PATH', 'TARGET'],
-    ['*.example.com', '/', 'ghost/web'],
-    ['app.example.com', '/', 'laptop/web'],
-    ['app.example.com', '/api', 'laptop/api2'],
+    ['HOST', 'PATH', 'TARGET', 'FALLBACK'],
+    ['*.example.com', '/', 'ghost/web', '-'],
+    ['app.example.com', '/', 'laptop/web', '-'],
+    ['app.example.com', '/api', 'laptop/api2', '-'],
   ]);
   const lsHost = await hopgate(['route', 'ls', 'APP.example.com']);
   assert.equal(lsHost.stdout.trim().split('\n').length, 3, 'header + 2 routes of that host');
@@ -173,6 +173,87 @@ test('route ls reports entries written badly by hand; route rm removes them', as
   assert.equal((await hopgate(['route', 'rm', 'bad_host'])).code, 0);
   assert.equal((await hopgate(['route', 'ls'])).stderr, '');
   await redis.del('hopgate:route:ok.example.com');
+});
+
+test('route fallback set / page / rm write the documented layout; route ls shows each route fallback', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-cli-fallback-'));
+  const html = path.join(dir, 'maintenance.html');
+  fs.writeFileSync(html, '<h1>back soon</h1>\n');
+  assert.equal((await hopgate(['route', 'set', 'fb.example.com', '/', 'laptop/web'])).code, 0);
+  assert.equal((await hopgate(['route', 'set', 'fb.example.com', '/api', 'laptop/api'])).code, 0);
+  const page = await hopgate(['route', 'fallback', 'page', 'FB.example.com', '/', 'maintenance', '--body-file', html, '--retry-after', '120']);
+  assert.equal(page.code, 0, page.stderr);
+  assert.match(page.stderr, /wrote page maintenance: status 503, text\/html; charset=utf-8, 19 bytes/);
+  assert.match(page.stderr, /added fallback fb\.example\.com\/ -> page:maintenance/);
+  assert.deepEqual(await redis.hgetall('hopgate:page:maintenance'), { status: '503', content_type: 'text/html; charset=utf-8', body: '<h1>back soon</h1>\n', retry_after: '120' });
+  const set = await hopgate(['route', 'fallback', 'set', 'fb.example.com', '/api', 'desktop/api']);
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stderr, /warning: client desktop is not registered/);
+  assert.deepEqual(await redis.hgetall('hopgate:fallback:fb.example.com'), { '/': 'page:maintenance', '/api': 'desktop/api' });
+  // Rewriting the page without --retry-after drops the old field: the page is replaced whole.
+  const rewrite = await hopgate(['route', 'fallback', 'page', 'fb.example.com', '/', 'maintenance', '--body-file', html, '--status', '200', '--content-type', 'text/plain']);
+  assert.equal(rewrite.code, 0, rewrite.stderr);
+  assert.match(rewrite.stderr, /updated fallback/);
+  assert.deepEqual(await redis.hgetall('hopgate:page:maintenance'), { status: '200', content_type: 'text/plain', body: '<h1>back soon</h1>\n' });
+  // Pointing a route at an existing page needs no options.
+  assert.equal((await hopgate(['route', 'set', 'fb.example.com', '/docs', 'laptop/docs'])).code, 0);
+  assert.equal((await hopgate(['route', 'fallback', 'page', 'fb.example.com', '/docs', 'maintenance'])).code, 0);
+  const noPage = await hopgate(['route', 'fallback', 'page', 'fb.example.com', '/docs', 'nonexistent']);
+  assert.equal(noPage.code, 1);
+  assert.match(noPage.stderr, /no page nonexistent/);
+  const orphan = await hopgate(['route', 'fallback', 'set', 'fb.example.com', '/nowhere', 'desktop/web']);
+  assert.equal(orphan.code, 0);
+  assert.match(orphan.stderr, /warning: no route fb\.example\.com\/nowhere yet/);
+
+  const ls = await hopgate(['route', 'ls', 'fb.example.com']);
+  assert.equal(ls.code, 0);
+  assert.deepEqual(ls.stdout.trim().split('\n').map((l) => l.split(/\s+/)), [
+    ['HOST', 'PATH', 'TARGET', 'FALLBACK'],
+    ['fb.example.com', '/', 'laptop/web', 'page:maintenance'],
+    ['fb.example.com', '/api', 'laptop/api', 'desktop/api'],
+    ['fb.example.com', '/docs', 'laptop/docs', 'page:maintenance'],
+  ]);
+  assert.match(ls.stderr, /invalid entry skipped: key "hopgate:fallback:fb\.example\.com" field "\/nowhere" value "desktop\/web": no route fb\.example\.com\/nowhere/);
+  // Written badly by hand: reported on stderr.
+  await redis.hset('hopgate:fallback:fb.example.com', '/docs', 'page:bad name');
+  assert.match((await hopgate(['route', 'ls'])).stderr, /field "\/docs" value "page:bad name": page name "bad name" must match/);
+
+  assert.equal((await hopgate(['route', 'fallback', 'rm', 'fb.example.com', '/docs'])).code, 0);
+  assert.equal((await hopgate(['route', 'fallback', 'rm', 'fb.example.com', '/docs'])).code, 1);
+  assert.equal((await hopgate(['route', 'fallback', 'rm', 'fb.example.com'])).code, 0);
+  assert.equal(await redis.exists('hopgate:fallback:fb.example.com'), 0);
+  assert.equal(await redis.exists('hopgate:page:maintenance'), 1, 'pages stay: other routes may use them');
+  await redis.del('hopgate:page:maintenance', 'hopgate:route:fb.example.com');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('an invalid fallback or page is refused with exit 2 and a reason, and nothing is written', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-cli-fallback-'));
+  const html = path.join(dir, 'page.html');
+  fs.writeFileSync(html, 'x');
+  const huge = path.join(dir, 'huge.html');
+  fs.writeFileSync(huge, Buffer.alloc(64 * 1024 + 1));
+  const cases: [string[], RegExp][] = [
+    [['route', 'fallback', 'set', 'ok.example.com', '/', 'nobody'], /"<client_id>\/<service>" or "page:<name>"/],
+    [['route', 'fallback', 'set', 'bad_host', '/', 'a/b'], /invalid host/],
+    [['route', 'fallback', 'set', 'ok.example.com', 'x', 'a/b'], /must start with "\/"/],
+    [['route', 'fallback', 'page', 'ok.example.com', '/', 'bad name'], /page name/],
+    [['route', 'fallback', 'page', 'ok.example.com', '/', 'm', '--status', '404', '--body-file', html], /2xx or 5xx/],
+    [['route', 'fallback', 'page', 'ok.example.com', '/', 'm', '--body-file', huge], /over the 65536-byte limit/],
+    [['route', 'fallback', 'page', 'ok.example.com', '/', 'm', '--body-file', path.join(dir, 'missing.html')], /--body-file/],
+    [['route', 'fallback', 'page', 'ok.example.com', '/', 'm', '--status', '503'], /go with --body-file/],
+    [['route', 'set', 'ok.example.com', '/', 'a/b', '--status', '503'], /only go with "route fallback page"/],
+    [['route', 'fallback', 'bogus'], /unknown command/],
+    [['route', 'fallback'], /usage/],
+  ];
+  for (const [args, reason] of cases) {
+    const r = await hopgate(args, { HOPGATE_REDIS_URL: 'redis://127.0.0.1:1' });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, reason);
+  }
+  assert.deepEqual(await redis.keys('hopgate:fallback:*'), []);
+  assert.deepEqual(await redis.keys('hopgate:page:*'), []);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('session ls and hub ls show what the hubs wrote', async () => {

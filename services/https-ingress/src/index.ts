@@ -1,5 +1,6 @@
 export { Ingress, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, H2_SESSION_IDLE_TIMEOUT_MS } from './ingress.js';
 export { proxyRequest, BODY_IDLE_STATUS, type ProxyContext } from './proxy-handler.js';
+export { serveFallback, FALLBACK_ERROR_CODES, type FallbackRequest, type FallbackOutcome } from './route-fallback.js';
 export { statusForCode, sendError, publicReasonFor, errorBody, BUSY_RETRY_AFTER_S } from './error-status.js';
 export { buildRequestHead, requestTarget, forwardableHeaders, hasBody, headerListSize, H2_HEADER_FIELD_OVERHEAD_BYTES, type RequestTarget } from './request-head.js';
 export { isHttp2, isHttp2Response, abortResponse, clientGone, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';

@@ -97,6 +97,7 @@ export class Ingress {
       keys,
       reloadIntervalMs: cfg.routeReloadIntervalMs,
       logger: this.logger,
+      loadFallbacks: true,
     });
     await this.routes.start();
     this.owners = new OwnerCache(new SessionStore(this.redis, keys), { ttlMs: cfg.ownerCacheTtlMs });

@@ -1,10 +1,10 @@
 import { lazyChild, type Logger } from '@hopgate/log';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
-import type { RouteLoader } from '@hopgate/routes';
+import type { RouteLoader, RouteMatch, RouteTarget } from '@hopgate/routes';
 import type { OwnerCache } from '@hopgate/sessions';
 import type { RelayClient, RelayClientStream } from '@hopgate/relay';
 import type { AddressSet } from '@hopgate/net-address';
-import { stripHopByHop } from '@hopgate/http-tunnel';
+import { stripHopByHop, type RequestClient } from '@hopgate/http-tunnel';
 import { awaitResponseHead } from './response-head.js';
 import { buildRequestHead, headerListSize } from './request-head.js';
 import { publicReasonFor, sendError, statusForCode } from './error-status.js';
@@ -14,6 +14,8 @@ import { admitRequest, type Refusal } from './request-admission.js';
 import { encodeOpenHead } from './open-head.js';
 import { checkResponseHead, pipeResponseBody, REQUEST_ID_HEADER } from './response-framing.js';
 import { requestClientOf, type ConnectionAddresses } from './client-address.js';
+import { serveFallback } from './route-fallback.js';
+import type { RequestTarget } from './request-head.js';
 
 /** The answer to an upload that stalls or never starts before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
 export const BODY_IDLE_STATUS = 408;
@@ -68,6 +70,11 @@ class Exchange {
   /** Without a 100, the browser may never send the body it announced: the connection can't be reused. */
   private readonly unreadBody: boolean;
   private clientId: string | undefined;
+  /** The matched route, its target as the origin will see it, and the client's address: set once admitted. */
+  private admitted: { route: RouteMatch; target: RequestTarget; client: RequestClient } | undefined;
+  /** The request went to the route's fallback: no further fallback (route-fallback.ts). */
+  private onFallback = false;
+  private hasBody = false;
 
   constructor(
     private readonly req: PublicRequest,
@@ -98,30 +105,40 @@ class Exchange {
       return;
     }
     const { match, target } = admission.request;
-    this.clientId = match.clientId;
-    this.log = ctx.logger.child({ request_id: this.requestId, client_id: match.clientId, route: match.route, client_ip: client.clientIp });
-    const head = buildRequestHead(req, target, this.requestId, match.service, client);
-    const open = encodeOpenHead({ clientId: match.clientId, route: match.route, request: head });
+    this.admitted = { route: match, target, client };
+    this.relayTo(match);
+  }
+
+  /** Looks up `to`'s owner hub and relays the request there: the route's own client, or its fallback (`fallback` is its label). */
+  private relayTo(to: RouteTarget, fallback?: string): void {
+    const { req, ctx } = this;
+    const { route: match, target, client } = this.admitted!;
+    this.clientId = to.clientId;
+    this.log = ctx.logger.child({ request_id: this.requestId, client_id: to.clientId, route: match.route, client_ip: client.clientIp, ...(fallback === undefined ? {} : { fallback }) });
+    const head = buildRequestHead(req, target, this.requestId, to.service, client);
+    this.hasBody = head.has_body;
+    const open = encodeOpenHead({ clientId: to.clientId, route: match.route, request: head });
     if (!open.ok) {
       this.refuse({ status: 431, publicText: 'request header fields too large', reason: open.reason }, true);
       return;
     }
     ctx.owners
-      .lookup(match.clientId)
+      .lookup(to.clientId)
       .then(
         (owner) => {
           // A browser gone before the lookup answered (a rapid reset) costs the hubs nothing.
           if (clientGone(req)) return this.log.debug({ duration_ms: Date.now() - this.started }, 'client went away before the request was relayed');
           if (!owner) {
-            this.fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`), this.unreadBody);
-            req.resume();
+            this.fail(new HopError(ErrorCode.ClientOffline, `client "${to.clientId}" is offline (no agent session)`), this.unreadBody);
+            // Unless a fallback took the request (and its body) over: then it is not drained.
+            if (this.answered) req.resume();
             return;
           }
           this.forward(owner.hubId, open.bytes, head.has_body);
         },
         (err: unknown) => {
           req.resume();
-          this.fail(new HopError(ErrorCode.Unavailable, `cannot look up the session of client "${match.clientId}" in Redis: ${errorMessageOf(err)}`), this.unreadBody);
+          this.fail(new HopError(ErrorCode.Unavailable, `cannot look up the session of client "${to.clientId}" in Redis: ${errorMessageOf(err)}`), this.unreadBody);
         },
       )
       .catch((err: unknown) => this.internalError(err));
@@ -169,9 +186,9 @@ class Exchange {
         this.log.warn({ status: checked.head.status, received_bytes: outcome.receivedBytes, content_length: outcome.expectedBytes }, 'response body shorter than its Content-Length from the agent: response cut');
         abortResponse(res);
       });
-    }, (err) => this.fail(err), hasBody);
+    }, (err) => this.failStream(stream, err), hasBody);
     stream.on('error', (err: unknown) => {
-      if (this.finished) return;
+      if (this.finished || stream !== this.stream) return;
       if (!wait.responded() || !res.headersSent) {
         this.fail(err);
       } else {
@@ -226,13 +243,44 @@ class Exchange {
   /** The request failed on its way (offline, busy, timeout, bad answer): a status for the error's code. */
   private fail(err: unknown, closeConnection = false): void {
     if (this.answered) return;
-    this.answered = true;
     const code = errorCodeOf(err);
+    if (code === ErrorCode.ClientOffline && this.clientId !== undefined) this.ctx.owners.invalidate(this.clientId);
+    if (this.useFallback(err, closeConnection)) return;
+    this.answered = true;
     const status = statusForCode(code);
     this.log.info({ code, status, reason: errorMessageOf(err), duration_ms: Date.now() - this.started }, 'request failed');
-    if (code === ErrorCode.ClientOffline && this.clientId !== undefined) this.ctx.owners.invalidate(this.clientId);
     sendError(this.res, status, publicReasonFor(code), this.requestId, this.h1 && closeConnection, code);
     if (closeConnection) stopRequestBody(this.req);
+  }
+
+  /** A failure of `stream`, unless the request has moved on to a fallback's stream since. */
+  private failStream(stream: RelayClientStream, err: unknown): void {
+    if (stream === this.stream) this.fail(err);
+  }
+
+  /** The route's fallback, once, for a failure it covers (route-fallback.ts): true when it took the request over. */
+  private useFallback(err: unknown, closeConnection: boolean): boolean {
+    if (this.admitted === undefined || this.onFallback) return false;
+    const outcome = serveFallback(err, {
+      req: this.req,
+      res: this.res,
+      requestId: this.requestId,
+      route: this.admitted.route,
+      fallbacks: this.ctx.routes.fallbacks,
+      log: this.log,
+      relayed: this.stream !== undefined,
+      hasBody: this.hasBody,
+      closeConnection,
+      relayTo: (to, label) => {
+        this.onFallback = true;
+        // Later failures of the lost client's stream are no longer this request's (failStream).
+        if (this.stream && !this.stream.destroyed) this.stream.destroy();
+        this.stream = undefined;
+        this.relayTo(to, label);
+      },
+    });
+    if (outcome === 'page') this.answered = true;
+    return outcome !== 'none';
   }
 
   /** A failure nothing above expected (a bug): this request alone ends with 502, logged with the stack. */

@@ -1,4 +1,4 @@
-import { parseHostPattern, parseRouteEntry, readRouteEntries, RouteTable, type RouteEntryError, type RouteMatch } from '@hopgate/routes';
+import { FallbackTable, parseHostPattern, parseRouteEntry, readFallbackEntries, readRouteEntries, RouteTable, type RouteEntryError, type RouteMatch } from '@hopgate/routes';
 import type { CommandContext } from '../context.js';
 import { columns } from '../columns.js';
 import { CommandFailed, UsageError } from '../usage.js';
@@ -43,22 +43,30 @@ export async function routeRemove(ctx: CommandContext, host: string, path: strin
   ctx.stderr.write(`removed route ${folded}${path}\n`);
 }
 
-function describe(e: RouteEntryError): string {
+export function describe(e: RouteEntryError): string {
   const field = e.field === undefined ? '' : ` field ${JSON.stringify(e.field)}`;
   const value = e.value === undefined ? '' : ` value ${JSON.stringify(e.value)}`;
   return `warning: invalid entry skipped: key ${JSON.stringify(e.key)}${field}${value}: ${e.reason}\n`;
 }
 
-/** `route ls [<host>]` (host already folded by parseHostArg): the table exactly as an ingress would load it. */
+/**
+ * `route ls [<host>]` (host already folded by parseHostArg): the table exactly as an ingress
+ * would load it, each route with its fallback (`-` for none).
+ */
 export async function routeList(ctx: CommandContext, host: string | undefined): Promise<void> {
   const only = host;
-  const snapshot = await readRouteEntries(ctx.redis, ctx.keys);
+  const [snapshot, fallbackSnapshot] = await Promise.all([readRouteEntries(ctx.redis, ctx.keys), readFallbackEntries(ctx.redis, ctx.keys)]);
   const { table, errors } = RouteTable.build(snapshot.entries);
+  const fallbacks = FallbackTable.build(table, fallbackSnapshot.entries, fallbackSnapshot.pages);
   const routes = table.entries().filter((r) => only === undefined || r.host === only);
   if (routes.length > 0) {
-    ctx.stdout.write(columns([['HOST', 'PATH', 'TARGET'], ...routes.map((r) => [r.host, r.pathPrefix, `${r.clientId}/${r.service}`])]));
+    const fallbackOf = (r: RouteMatch): string => fallbacks.table.forRoute(r)?.label ?? '-';
+    ctx.stdout.write(columns([['HOST', 'PATH', 'TARGET', 'FALLBACK'], ...routes.map((r) => [r.host, r.pathPrefix, `${r.clientId}/${r.service}`, fallbackOf(r)])]));
   }
   for (const e of [...snapshot.errors, ...errors]) {
     if (only === undefined || ctx.keys.hostOfRouteKey(e.key)?.toLowerCase() === only) ctx.stderr.write(describe(e));
+  }
+  for (const e of [...fallbackSnapshot.errors, ...fallbacks.errors]) {
+    if (only === undefined || ctx.keys.hostOfFallbackKey(e.key)?.toLowerCase() === only) ctx.stderr.write(describe(e));
   }
 }
