@@ -38,6 +38,7 @@ export {
   type LoadOutcome,
   type LoadStats,
   type LoadTargetStats,
+  type TargetRecovery,
 } from './load-generator.js';
 export { startNamedOrigin, NAMED_ORIGIN_MAX_SLOW_MS, type NamedOrigin } from './named-origin.js';
 export { redisCommand, REDIS_COMMAND_TIMEOUT_MS } from './redis-command.js';

@@ -50,6 +50,16 @@ export interface LoadTargetStats {
   longestGapMs: number;
 }
 
+/** One target through a fault (LoadGenerator.recovery); times from the fault, in ms. */
+export interface TargetRecovery {
+  name: string;
+  failed: number;
+  /** From the fault to its first success after its first failure: 0 if it never failed, undefined if not resumed yet. */
+  resumedMs: number | undefined;
+  firstFailureMs: number | undefined;
+  lastFailureMs: number | undefined;
+}
+
 export interface LoadStats {
   ok: number;
   failed: number;
@@ -121,6 +131,34 @@ export class LoadGenerator {
       longestGapMs: Math.round(longestAny),
       targets: targets.map(({ name, ok: o, failed, longestGapMs }) => ({ name, ok: o, failed, longestGapMs: Math.round(longestGapMs) })),
     };
+  }
+
+  /**
+   * How each target came through a fault at `faultAt` (performance.now()), over the outcomes
+   * from index `from` (a mark taken just before the fault): its failures, and `resumedMs`, the
+   * time from the fault to its first success after its first failure (0 when it never failed,
+   * undefined when it failed and has not succeeded since).
+   */
+  recovery(from: number, faultAt: number): TargetRecovery[] {
+    const result: TargetRecovery[] = this.options.targets.map((t) => ({ name: t.name, failed: 0, resumedMs: 0, firstFailureMs: undefined, lastFailureMs: undefined }));
+    const failedSince = new Set<number>();
+    for (let i = from; i < this.outcomes.length; i++) {
+      const o = this.outcomes[i]!;
+      const r = result[o.target]!;
+      if (!o.ok) {
+        r.failed += 1;
+        r.lastFailureMs = Math.round(o.at - faultAt);
+        if (r.firstFailureMs === undefined) {
+          r.firstFailureMs = Math.round(o.at - faultAt);
+          r.resumedMs = undefined;
+          failedSince.add(o.target);
+        }
+      } else if (failedSince.has(o.target)) {
+        failedSince.delete(o.target);
+        r.resumedMs = Math.round(o.at - faultAt);
+      }
+    }
+    return result;
   }
 
   /** Resolves once every target had a success after now (or rejects after `timeoutMs`). */

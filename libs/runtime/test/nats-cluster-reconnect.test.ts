@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ServiceSettings, natsConnectionConfig } from '@hopgate/config';
+import { NatsCluster, waitFor } from '@hopgate/testkit';
+import { connectNats, NATS_RECONNECT_TIME_WAIT_MS } from '../src/index.js';
+
+/** Bound on a move to a live node after the node in use died, in ms (well under issue 10's 2 s, above NATS_RECONNECT_TIME_WAIT_MS plus jitter). */
+const MOVE_BOUND_MS = 1_000;
+
+/** The node `nc` is connected to, once it is connected to a running one. */
+async function nodeOf(cluster: NatsCluster, nc: NatsConnection): Promise<number> {
+  const found = await waitFor('connected to a running node', () => {
+    const port = nc.info?.port;
+    const node = cluster.nodes.find((n) => n.port === port && cluster.running(n.index));
+    return node && !nc.isClosed() ? { index: node.index } : undefined;
+  }, 10_000, 5);
+  return found.index;
+}
+
+/** Kills the node `nc` is on and resolves with the time until it is connected to another one, in ms. */
+async function killAndTimeMove(cluster: NatsCluster, nc: NatsConnection): Promise<{ from: number; to: number; ms: number }> {
+  const from = await nodeOf(cluster, nc);
+  const reconnected = (async () => {
+    for await (const status of nc.status()) if (status.type === 'reconnect') return performance.now();
+    return Infinity;
+  })();
+  const killedAt = performance.now();
+  await cluster.kill9(from);
+  let timer: NodeJS.Timeout | undefined;
+  const at = await Promise.race([reconnected, new Promise<number>((r) => (timer = setTimeout(() => r(Infinity), 10_000)))]);
+  clearTimeout(timer);
+  return { from, to: await nodeOf(cluster, nc), ms: Math.round(at - killedAt) };
+}
+
+test('a 3-node cluster: losing the node in use, then the next one within seconds, moves to a live node at once each time', async () => {
+  const cluster = await NatsCluster.start({ dir: fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-nats-reconnect-')) });
+  const nc = await connectNats(natsConnectionConfig(new ServiceSettings({ HOPGATE_NATS_URL: cluster.urlList() })), { name: 'reconnect-probe', service: 'ingress' });
+  try {
+    const first = await killAndTimeMove(cluster, nc);
+    // The node just joined is lost too, well within nats.js's default 2 s re-dial wait.
+    const second = await killAndTimeMove(cluster, nc);
+    console.log(`# moved ${first.from}->${first.to} in ${first.ms} ms, then ${second.from}->${second.to} in ${second.ms} ms (re-dial wait ${NATS_RECONNECT_TIME_WAIT_MS} ms)`);
+    assert.notEqual(first.to, first.from);
+    assert.ok(first.ms <= MOVE_BOUND_MS, `first move took ${first.ms} ms`);
+    assert.ok(![first.from, second.from].includes(second.to));
+    assert.ok(second.ms <= MOVE_BOUND_MS, `second move took ${second.ms} ms`);
+  } finally {
+    await nc.close();
+    await cluster.stop();
+  }
+});
