@@ -176,7 +176,10 @@ export class Cluster {
     await this.processOf(part, index).kill();
   }
 
-  /** Stops part `index` with SIGTERM (what Kubernetes does), SIGKILL after `graceMs`. */
+  /**
+   * Stops part `index` with SIGTERM (what Kubernetes does), SIGKILL after `graceMs`. Without
+   * arguments: stops the whole cluster (balancer, services, origins, NATS, Redis).
+   */
   async stop(part?: ClusterPart, index?: number, graceMs = CLUSTER_STOP_GRACE_MS): Promise<void> {
     if (part === undefined) return this.stopAll();
     if (index === undefined) throw new Error('stop(part, index): index missing');
