@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ServiceSettings, natsConnectionConfig } from '@hopgate/config';
-import { NatsCluster, waitFor } from '@hopgate/testkit';
-import { connectNats, NATS_RECONNECT_TIME_WAIT_MS } from '../src/index.js';
+import { NatsCluster, startNats, waitFor } from '@hopgate/testkit';
+import { connectNats, natsConnectOptions, NATS_CONNECT_TIMEOUT_MS, NATS_RECONNECT_TIME_WAIT_MS } from '../src/index.js';
 
 /** Bound on a move to a live node after the node in use died, in ms (well under issue 10's 2 s, above NATS_RECONNECT_TIME_WAIT_MS plus jitter). */
 const MOVE_BOUND_MS = 1_000;
@@ -52,5 +53,31 @@ test('a 3-node cluster: losing the node in use, then the next one within seconds
   } finally {
     await nc.close();
     await cluster.stop();
+  }
+});
+
+test('a server that closes the connection in the middle of the handshake is left at once, not after the connect timeout (patched nats.js)', async () => {
+  // Sends its INFO like a nats-server, then dies when the client answers with CONNECT (before PONG).
+  const dying = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.write('INFO {"server_id":"dying","version":"2.9.10","proto":1,"headers":true,"max_payload":1048576}\r\n');
+    socket.once('data', () => socket.destroy());
+  });
+  await new Promise<void>((r) => dying.listen(0, '127.0.0.1', () => r()));
+  const live = await startNats();
+  const port = (dying.address() as net.AddressInfo).port;
+  const config = natsConnectionConfig(new ServiceSettings({ HOPGATE_NATS_URL: `nats://127.0.0.1:${port},${live.url}` }));
+  // The dying server first, always (HopGate's services let nats.js shuffle the list).
+  const started = performance.now();
+  const nc = await connect({ ...natsConnectOptions(config, { name: 'handshake-probe', service: 'ingress' }), noRandomize: true });
+  const ms = Math.round(performance.now() - started);
+  try {
+    console.log(`# connected to the live server ${ms} ms after the dying one closed (connect timeout ${NATS_CONNECT_TIMEOUT_MS} ms)`);
+    assert.equal(nc.info?.port, live.port);
+    assert.ok(ms < NATS_CONNECT_TIMEOUT_MS / 2, `took ${ms} ms`);
+  } finally {
+    await nc.close();
+    await live.stop();
+    dying.close();
   }
 });

@@ -157,6 +157,8 @@ export class Cluster {
       HOPGATE_REDIS_URL: this.redis.url,
       HOPGATE_NATS_URL: this.nats.urlList(rotate),
       HOPGATE_LOG_LEVEL: this.options.logLevel ?? 'info',
+      // The ops listener (health, readiness) of each service on a free loopback port, never a shared 9090.
+      HOPGATE_OPS_LISTEN: '127.0.0.1:0',
     };
   }
 
@@ -289,7 +291,8 @@ export class Cluster {
     const ingressCount = this.options.ingresses ?? DEFAULT_CLUSTER_INGRESSES;
     await Promise.all(Array.from({ length: hubCount }, (_, i) => this.startHub(i)));
     await Promise.all(Array.from({ length: ingressCount }, (_, i) => this.startIngress(i)));
-    this.balancer = await TcpBalancer.start({ backends: this.ingresses.map((i) => i.httpsPort) });
+    this.balancer = new TcpBalancer(this.ingresses.map((i) => i.httpsPort));
+    await this.balancer.listen();
     const agentCount = this.options.agents ?? DEFAULT_CLUSTER_AGENTS;
     const agents: Promise<void>[] = [];
     for (let i = 0; i < agentCount; i++) agents.push(this.addAgent(i));

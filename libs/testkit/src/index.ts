@@ -26,7 +26,7 @@ export {
 } from './raw-dtls.js';
 export { SeededRandom, MAX_SEED } from './seeded-random.js';
 export { captureLogger } from './capture-logger.js';
-export { TcpBalancer, BALANCER_CONNECT_TIMEOUT_MS, type TcpBalancerOptions, type TcpBalancerStats } from './tcp-balancer.js';
+export { TcpBalancer, type TcpBalancerStats } from './tcp-balancer.js';
 export { NatsCluster, NATS_NODE_START_TIMEOUT_MS, NATS_NODE_STOP_GRACE_MS, NATS_CLUSTER_NAME, type NatsNode, type NatsConnz, type NatsClusterOptions } from './nats-cluster.js';
 export {
   LoadGenerator,

@@ -1,63 +1,59 @@
 import net from 'node:net';
 
-/** Longest wait for one backend's TCP connect before the next one is tried, in ms. */
-export const BALANCER_CONNECT_TIMEOUT_MS = 2_000;
-
-export interface TcpBalancerOptions {
-  /** Backend ports on 127.0.0.1, tried in round-robin order. */
-  backends: readonly number[];
-  /** Port to listen on (default: one the kernel picks). */
-  port?: number;
-}
-
-/** Per-backend connection counts since start. */
+/** Statistics of a TcpBalancer. */
 export interface TcpBalancerStats {
-  /** Connections forwarded to each backend (index as in `backends`). */
-  forwarded: number[];
-  /** Connect attempts each backend refused (or that timed out). */
-  refused: number[];
-  /** Client connections closed because every backend refused. */
-  dropped: number;
+  /** Connections forwarded, per backend port. */
+  readonly forwarded: ReadonlyMap<number, number>;
+  /** Connection attempts a backend refused (or failed); each was tried on the next backend. */
+  readonly refusedAttempts: number;
+  /** Client connections closed because no backend accepted. */
+  readonly unplaced: number;
 }
 
 /**
- * A round-robin TCP balancer, as a cloud load balancer or a Kubernetes Service in front of
- * ingress pods: each new client connection goes to the next backend that accepts, skipping one
- * that refuses (a killed or stopping process); bytes are then spliced both ways untouched (TLS
- * ends at the backend). A backend that dies closes the connections it had, nothing more: the
- * balancer does no health checks and no retries of bytes already sent.
+ * A round-robin TCP load balancer on 127.0.0.1, as a cloud or Kubernetes L4 balancer behaves:
+ * each new client connection goes to the next backend in turn; a backend that refuses the
+ * connection is skipped and the next one tried; bytes are copied both ways until either side
+ * closes. Backends can be swapped while it runs (a rolling restart).
  */
 export class TcpBalancer {
   private readonly server: net.Server;
-  private next = 0;
   private readonly sockets = new Set<net.Socket>();
-  readonly stats: TcpBalancerStats;
-  port = 0;
+  private readonly forwarded = new Map<number, number>();
+  private backends: number[];
+  private next = 0;
+  private refusedAttempts = 0;
+  private unplaced = 0;
 
-  private constructor(private readonly options: TcpBalancerOptions) {
-    this.stats = { forwarded: options.backends.map(() => 0), refused: options.backends.map(() => 0), dropped: 0 };
-    this.server = net.createServer({ pauseOnConnect: true }, (client) => this.accept(client));
+  constructor(backends: readonly number[]) {
+    this.backends = [...backends];
+    this.server = net.createServer((client) => this.accept(client));
   }
 
-  static async start(options: TcpBalancerOptions): Promise<TcpBalancer> {
-    const balancer = new TcpBalancer(options);
-    await new Promise<void>((resolve, reject) => {
-      balancer.server.once('error', reject);
-      balancer.server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  /** Listens on 127.0.0.1:`port` (0: a free port); resolves with the port. */
+  listen(port = 0): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => resolve(this.port));
     });
-    const addr = balancer.server.address();
-    balancer.port = typeof addr === 'object' && addr ? addr.port : 0;
-    return balancer;
   }
 
-  get backends(): readonly number[] {
-    return this.options.backends;
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
   }
 
-  /** Stops listening and cuts every spliced connection. */
-  async close(): Promise<void> {
+  /** Replaces the backend list (new connections only; open ones stay where they are). */
+  setBackends(backends: readonly number[]): void {
+    this.backends = [...backends];
+  }
+
+  get stats(): TcpBalancerStats {
+    return { forwarded: new Map(this.forwarded), refusedAttempts: this.refusedAttempts, unplaced: this.unplaced };
+  }
+
+  close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
   private track(socket: net.Socket): void {
@@ -67,44 +63,46 @@ export class TcpBalancer {
 
   private accept(client: net.Socket): void {
     this.track(client);
+    client.pause();
+    let clientGone = false;
+    client.once('close', () => (clientGone = true));
     client.on('error', () => client.destroy());
-    const count = this.options.backends.length;
-    const first = this.next;
-    this.next = (this.next + 1) % count;
-    this.tryBackend(client, first, 0);
-  }
-
-  /** Tries backend `(first + attempt) % count`; on refusal, the one after it, until each was tried once. */
-  private tryBackend(client: net.Socket, first: number, attempt: number): void {
-    const count = this.options.backends.length;
-    if (client.destroyed) return;
-    if (attempt >= count) {
-      this.stats.dropped += 1;
-      client.destroy();
-      return;
-    }
-    const index = (first + attempt) % count;
-    const upstream = net.connect({ port: this.options.backends[index]!, host: '127.0.0.1' });
-    this.track(upstream);
-    const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), BALANCER_CONNECT_TIMEOUT_MS);
-    const refused = (): void => {
-      clearTimeout(timer);
-      this.stats.refused[index]! += 1;
-      upstream.destroy();
-      this.tryBackend(client, first, attempt + 1);
+    const order = this.backends.length === 0 ? [] : this.backends.map((_, i) => this.backends[(this.next + i) % this.backends.length]!);
+    this.next = this.backends.length === 0 ? 0 : (this.next + 1) % this.backends.length;
+    const attempt = (i: number): void => {
+      if (clientGone) return;
+      const port = order[i];
+      if (port === undefined) {
+        this.unplaced += 1;
+        client.destroy();
+        return;
+      }
+      const upstream = net.connect(port, '127.0.0.1');
+      this.track(upstream);
+      upstream.once('error', () => {
+        this.refusedAttempts += 1;
+        attempt(i + 1);
+      });
+      upstream.once('connect', () => {
+        upstream.removeAllListeners('error');
+        upstream.on('error', () => {
+          upstream.destroy();
+          client.destroy();
+        });
+        client.removeAllListeners('error');
+        client.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+        // A side that closed ends the other once its pending bytes are written (a reset was an error above).
+        upstream.once('close', () => client.end());
+        client.once('close', () => upstream.end());
+        this.forwarded.set(port, (this.forwarded.get(port) ?? 0) + 1);
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+      });
     };
-    upstream.once('error', refused);
-    upstream.once('connect', () => {
-      clearTimeout(timer);
-      upstream.off('error', refused);
-      this.stats.forwarded[index]! += 1;
-      upstream.on('error', () => upstream.destroy());
-      // Either side closing (or failing) ends the other: a dead backend's clients see their connection cut.
-      upstream.once('close', () => client.destroy());
-      client.once('close', () => upstream.destroy());
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.resume();
-    });
+    attempt(0);
   }
 }
