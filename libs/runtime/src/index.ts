@@ -9,6 +9,7 @@ export {
   NATS_PING_INTERVAL_MS,
   NATS_MAX_PINGS_OUT,
   NATS_CONNECT_TIMEOUT_MS,
+  awayFromLastDialed,
   type NatsConnectionOptions,
 } from './nats-connection.js';
 export { ViolationLog, PERMISSION_VIOLATION_LOG_INTERVAL_MS } from './violation-log.js';

@@ -6,6 +6,7 @@ import {
   nkeyAuthenticator,
   type NatsConnection,
   type NodeConnectionOptions,
+  type ReconnectToServerHandler,
   type Status,
 } from '@nats-io/transport-node';
 import { readPemCertificates, redactUrl, type NatsConnectionConfig } from '@hopgate/config';
@@ -38,6 +39,28 @@ export const NATS_MAX_PINGS_OUT = 2;
  */
 export const NATS_CONNECT_TIMEOUT_MS = 3_000;
 
+/**
+ * nats.js's reconnectToServer hook: never re-dial first the server dialed last while another one
+ * is there. nats.js walks its pool in order, and until its first reconnect the server in use is
+ * at the head of the pool, so it dialed the node it had just lost first: a node that vanished
+ * silently (a stopped process or a lost machine keep accepting TCP, or never answer) then held
+ * the reconnect for NATS_CONNECT_TIMEOUT_MS. The server dialed last has the newest `lastConnect`
+ * (while connected nothing is dialed, so after a loss it is the lost one); the one dialed
+ * longest ago is taken instead. nats.js applies NATS_RECONNECT_TIME_WAIT_MS to the head of the
+ * pool before asking, and every other server was dialed before it, so no server is dialed more
+ * often than that.
+ */
+export const awayFromLastDialed: ReconnectToServerHandler = (pool) => {
+  const head = pool[0];
+  if (head === undefined || pool.length < 2 || head.lastConnect === 0) return null;
+  let oldest = head;
+  for (const server of pool) {
+    if (server !== head && server.lastConnect >= head.lastConnect) return null; // the head is not the one dialed last
+    if (server.lastConnect < oldest.lastConnect) oldest = server;
+  }
+  return oldest;
+};
+
 export interface NatsConnectionOptions {
   /** Connection name shown by the server (`https-ingress-<id>`, ...). */
   name: string;
@@ -58,7 +81,8 @@ export interface NatsConnectionOptions {
  * The nats.js options for the configured servers: credentials (user and password, token, or a
  * creds / nkey seed file re-read at every reconnect, so a rotated file needs no restart), TLS
  * (required for `tls://` URLs and with HOPGATE_NATS_CA_FILE), endless and quick reconnects
- * (NATS_RECONNECT_TIME_WAIT_MS, NATS_PING_INTERVAL_MS, NATS_CONNECT_TIMEOUT_MS), and the service's
+ * (NATS_RECONNECT_TIME_WAIT_MS, NATS_PING_INTERVAL_MS, NATS_CONNECT_TIMEOUT_MS) that go to another
+ * node than the one just lost (awayFromLastDialed), and the service's
  * own inbox prefix. nats.js shuffles the server list (no `noRandomize`), so the replicas of a
  * service spread over the nodes of a cluster whatever order HOPGATE_NATS_URL names them in.
  */
@@ -73,6 +97,7 @@ export function natsConnectOptions(config: NatsConnectionConfig, options: NatsCo
     pingInterval: NATS_PING_INTERVAL_MS,
     maxPingOut: NATS_MAX_PINGS_OUT,
     timeout: NATS_CONNECT_TIMEOUT_MS,
+    reconnectToServer: awayFromLastDialed,
     // A login refused twice in a row would otherwise close the connection for good; keep
     // trying (each refusal is logged) so that the service recovers once the credentials are fixed.
     ignoreAuthErrorAbort: true,

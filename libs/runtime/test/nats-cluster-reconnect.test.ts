@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection, type Server } from '@nats-io/transport-node';
 import { ServiceSettings, natsConnectionConfig } from '@hopgate/config';
 import { NatsCluster, startNats, waitFor } from '@hopgate/testkit';
-import { connectNats, natsConnectOptions, NATS_CONNECT_TIMEOUT_MS, NATS_RECONNECT_TIME_WAIT_MS } from '../src/index.js';
+import { awayFromLastDialed, connectNats, natsConnectOptions, NATS_CONNECT_TIMEOUT_MS, NATS_MAX_PINGS_OUT, NATS_PING_INTERVAL_MS, NATS_RECONNECT_TIME_WAIT_MS } from '../src/index.js';
 
 /** Bound on a move to a live node after the node in use died, in ms (well under issue 10's 2 s, above NATS_RECONNECT_TIME_WAIT_MS plus jitter). */
 const MOVE_BOUND_MS = 1_000;
@@ -80,4 +80,49 @@ test('a server that closes the connection in the middle of the handshake is left
     await live.stop();
     dying.close();
   }
+});
+
+test('a node that hangs (SIGSTOP: connections open, nothing answers) is left after the unanswered PINGs, and not dialed again first', async () => {
+  const cluster = await NatsCluster.start({ dir: fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-nats-frozen-')) });
+  const config = natsConnectionConfig(new ServiceSettings({ HOPGATE_NATS_URL: cluster.urlList(0) }));
+  // In list order (HopGate's services let nats.js shuffle): node 0 first, so it is the head of the pool.
+  const nc = await connect({ ...natsConnectOptions(config, { name: 'frozen-probe', service: 'ingress' }), noRandomize: true });
+  try {
+    assert.equal(nc.info?.port, cluster.node(0).port);
+    const times: Record<string, number> = {};
+    const watching = (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === 'disconnect' || status.type === 'reconnect') times[status.type] ??= performance.now();
+        if (status.type === 'reconnect') return;
+      }
+    })();
+    const frozenAt = performance.now();
+    cluster.freeze(0);
+    const staleBoundMs = NATS_PING_INTERVAL_MS * (NATS_MAX_PINGS_OUT + 1) + 1_000;
+    await waitFor('reconnected elsewhere', () => times['reconnect'], staleBoundMs + NATS_CONNECT_TIMEOUT_MS + 2_000, 20);
+    await watching;
+    const staleMs = Math.round(times['disconnect']! - frozenAt);
+    const moveMs = Math.round(times['reconnect']! - times['disconnect']!);
+    console.log(`# frozen node left after ${staleMs} ms; on node port ${nc.info?.port} ${moveMs} ms later`);
+    assert.ok(staleMs <= staleBoundMs, `stale after ${staleMs} ms`);
+    assert.notEqual(nc.info?.port, cluster.node(0).port);
+    // Not the frozen node first (that dial would hang for NATS_CONNECT_TIMEOUT_MS).
+    assert.ok(moveMs < NATS_CONNECT_TIMEOUT_MS / 2, `moved ${moveMs} ms after the disconnect`);
+  } finally {
+    cluster.thaw(0);
+    await nc.close();
+    await cluster.stop();
+  }
+});
+
+test('awayFromLastDialed: the server dialed longest ago instead of a head dialed last; otherwise the default', () => {
+  const server = (listen: string, lastConnect: number): Server => ({ hostname: '127.0.0.1', port: 0, listen, src: listen, tlsName: '', reconnects: 0, lastConnect, gossiped: false, didConnect: lastConnect > 0 });
+  const a = server('a:1', 300);
+  const b = server('b:1', 100);
+  const c = server('c:1', 200);
+  assert.equal(awayFromLastDialed([a, b, c], null), b, 'head dialed last: the oldest other');
+  assert.equal(awayFromLastDialed([b, a, c], null), null, 'head not dialed last: default');
+  assert.equal(awayFromLastDialed([a], null), null, 'one server: default');
+  assert.equal(awayFromLastDialed([server('x:1', 0), server('y:1', 0)], null), null, 'nothing dialed yet (first connect): default');
+  assert.equal(awayFromLastDialed([server('x:1', 5), server('y:1', 5)], null), null, 'a tie is not "dialed last"');
 });

@@ -108,6 +108,19 @@ export class NatsCluster {
     await this.end(index, 'SIGTERM');
   }
 
+  /**
+   * Freezes node `index` (SIGSTOP): its connections stay open and the kernel still accepts new
+   * ones, but nothing answers, as with a hung process or a machine lost behind a live network
+   * path. `thaw` (SIGCONT) resumes it; stop() thaws before it signals.
+   */
+  freeze(index: number): void {
+    this.node(index).process?.kill('SIGSTOP');
+  }
+
+  thaw(index: number): void {
+    this.node(index).process?.kill('SIGCONT');
+  }
+
   /** Starts node `index` again on its ports; resolves once it listens and has routes to the other running nodes. */
   async restart(index: number): Promise<void> {
     const node = this.node(index);
@@ -190,6 +203,7 @@ export class NatsCluster {
     const child = node.process;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (signal === 'SIGTERM') child.kill('SIGCONT'); // a frozen node handles SIGTERM only once thawed
     child.kill(signal);
     const timer = signal === 'SIGTERM' ? setTimeout(() => child.kill('SIGKILL'), NATS_NODE_STOP_GRACE_MS) : undefined;
     await exited;
