@@ -39,7 +39,8 @@ async function killAndTimeMove(cluster: NatsCluster, nc: NatsConnection): Promis
 }
 
 test('a 3-node cluster: losing the node in use, then the next one within seconds, moves to a live node at once each time', async () => {
-  const cluster = await NatsCluster.start({ dir: fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-nats-reconnect-')) });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-nats-reconnect-'));
+  const cluster = await NatsCluster.start({ dir });
   const nc = await connectNats(natsConnectionConfig(new ServiceSettings({ HOPGATE_NATS_URL: cluster.urlList() })), { name: 'reconnect-probe', service: 'ingress' });
   try {
     const first = await killAndTimeMove(cluster, nc);
@@ -53,6 +54,7 @@ test('a 3-node cluster: losing the node in use, then the next one within seconds
   } finally {
     await nc.close();
     await cluster.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -83,7 +85,8 @@ test('a server that closes the connection in the middle of the handshake is left
 });
 
 test('a node that hangs (SIGSTOP: connections open, nothing answers) is left after the unanswered PINGs, and not dialed again first', async () => {
-  const cluster = await NatsCluster.start({ dir: fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-nats-frozen-')) });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-nats-frozen-'));
+  const cluster = await NatsCluster.start({ dir });
   const config = natsConnectionConfig(new ServiceSettings({ HOPGATE_NATS_URL: cluster.urlList(0) }));
   // In list order (HopGate's services let nats.js shuffle): node 0 first, so it is the head of the pool.
   const nc = await connect({ ...natsConnectOptions(config, { name: 'frozen-probe', service: 'ingress' }), noRandomize: true });
@@ -112,6 +115,7 @@ test('a node that hangs (SIGSTOP: connections open, nothing answers) is left aft
     cluster.thaw(0);
     await nc.close();
     await cluster.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -77,5 +77,6 @@ test('NatsCluster: three routed nodes; a killed node restarts and re-joins; /con
     sock.destroy();
   } finally {
     await cluster.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
