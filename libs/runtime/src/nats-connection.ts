@@ -6,6 +6,7 @@ import {
   nkeyAuthenticator,
   type NatsConnection,
   type NodeConnectionOptions,
+  type ReconnectToServerHandler,
   type Status,
 } from '@nats-io/transport-node';
 import { readPemCertificates, redactUrl, type NatsConnectionConfig } from '@hopgate/config';
@@ -13,6 +14,52 @@ import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import { NatsSubjects } from '@hopgate/keys';
 import { silentLogger, type Logger } from '@hopgate/log';
 import { ViolationLog } from './violation-log.js';
+
+/**
+ * Wait before dialing a server again after the last dial of it, in ms (nats.js default 2000,
+ * plus up to 100 ms of jitter). On a disconnect nats.js first re-dials the server it just lost,
+ * no sooner than this after it last dialed it: with the default, a node that died within 2 s
+ * of the service connecting to it (a second node loss, a rolling restart) held the service off
+ * every live node for up to 2 s per such dead node (measured: 4 s with two). A refused dial
+ * costs a few microseconds, so a full NATS outage at this pace is still cheap.
+ */
+export const NATS_RECONNECT_TIME_WAIT_MS = 250;
+/**
+ * Period of the client's PINGs, in ms (nats.js default 2 minutes). A node that vanishes without
+ * closing its connections (machine lost, network partition) is noticed after NATS_MAX_PINGS_OUT
+ * unanswered PINGs: 4 to 6 s instead of 4 to 6 minutes. A crash on a live machine needs no PING:
+ * the kernel resets the connection at once.
+ */
+export const NATS_PING_INTERVAL_MS = 2_000;
+/** Unanswered PINGs before the connection is declared stale and the client reconnects (nats.js default 2). */
+export const NATS_MAX_PINGS_OUT = 2;
+/**
+ * Longest wait for one dial's handshake (TCP, TLS, INFO/CONNECT), in ms (nats.js default
+ * 20000): a node that does not answer at all holds a reconnect off the others this long.
+ */
+export const NATS_CONNECT_TIMEOUT_MS = 3_000;
+
+/**
+ * nats.js's reconnectToServer hook: never re-dial first the server dialed last while another one
+ * is there. nats.js walks its pool in order, and until its first reconnect the server in use is
+ * at the head of the pool, so it dialed the node it had just lost first: a node that vanished
+ * silently (a stopped process or a lost machine keep accepting TCP, or never answer) then held
+ * the reconnect for NATS_CONNECT_TIMEOUT_MS. The server dialed last has the newest `lastConnect`
+ * (while connected nothing is dialed, so after a loss it is the lost one); the one dialed
+ * longest ago is taken instead. nats.js applies NATS_RECONNECT_TIME_WAIT_MS to the head of the
+ * pool before asking, and every other server was dialed before it, so no server is dialed more
+ * often than that.
+ */
+export const awayFromLastDialed: ReconnectToServerHandler = (pool) => {
+  const head = pool[0];
+  if (head === undefined || pool.length < 2 || head.lastConnect === 0) return null;
+  let oldest = head;
+  for (const server of pool) {
+    if (server !== head && server.lastConnect >= head.lastConnect) return null; // the head is not the one dialed last
+    if (server.lastConnect < oldest.lastConnect) oldest = server;
+  }
+  return oldest;
+};
 
 export interface NatsConnectionOptions {
   /** Connection name shown by the server (`https-ingress-<id>`, ...). */
@@ -33,8 +80,11 @@ export interface NatsConnectionOptions {
 /**
  * The nats.js options for the configured servers: credentials (user and password, token, or a
  * creds / nkey seed file re-read at every reconnect, so a rotated file needs no restart), TLS
- * (required for `tls://` URLs and with HOPGATE_NATS_CA_FILE), endless reconnects, and the
- * service's own inbox prefix.
+ * (required for `tls://` URLs and with HOPGATE_NATS_CA_FILE), endless and quick reconnects
+ * (NATS_RECONNECT_TIME_WAIT_MS, NATS_PING_INTERVAL_MS, NATS_CONNECT_TIMEOUT_MS) that go to another
+ * node than the one just lost (awayFromLastDialed), and the service's
+ * own inbox prefix. nats.js shuffles the server list (no `noRandomize`), so the replicas of a
+ * service spread over the nodes of a cluster whatever order HOPGATE_NATS_URL names them in.
  */
 export function natsConnectOptions(config: NatsConnectionConfig, options: NatsConnectionOptions): NodeConnectionOptions {
   const subjects = options.subjects ?? new NatsSubjects();
@@ -43,6 +93,11 @@ export function natsConnectOptions(config: NatsConnectionConfig, options: NatsCo
     name: options.name,
     inboxPrefix: subjects.inboxPrefix(options.service),
     maxReconnectAttempts: -1,
+    reconnectTimeWait: NATS_RECONNECT_TIME_WAIT_MS,
+    pingInterval: NATS_PING_INTERVAL_MS,
+    maxPingOut: NATS_MAX_PINGS_OUT,
+    timeout: NATS_CONNECT_TIMEOUT_MS,
+    reconnectToServer: awayFromLastDialed,
     // A login refused twice in a row would otherwise close the connection for good; keep
     // trying (each refusal is logged) so that the service recovers once the credentials are fixed.
     ignoreAuthErrorAbort: true,

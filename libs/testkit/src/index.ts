@@ -26,3 +26,34 @@ export {
 } from './raw-dtls.js';
 export { SeededRandom, MAX_SEED } from './seeded-random.js';
 export { captureLogger } from './capture-logger.js';
+export { TcpBalancer, type TcpBalancerStats } from './tcp-balancer.js';
+export { NatsCluster, NATS_NODE_START_TIMEOUT_MS, NATS_NODE_STOP_GRACE_MS, NATS_CLUSTER_NAME, type NatsNode, type NatsConnz, type NatsClusterOptions } from './nats-cluster.js';
+export {
+  LoadGenerator,
+  DEFAULT_LOAD_PAUSE_MS,
+  DEFAULT_LOAD_WORKERS_PER_TARGET,
+  DEFAULT_LOAD_REQUEST_TIMEOUT_MS,
+  type LoadTarget,
+  type LoadGeneratorOptions,
+  type LoadOutcome,
+  type LoadStats,
+  type LoadTargetStats,
+  type TargetRecovery,
+} from './load-generator.js';
+export { startNamedOrigin, NAMED_ORIGIN_MAX_SLOW_MS, type NamedOrigin } from './named-origin.js';
+export { redisCommand, REDIS_COMMAND_TIMEOUT_MS } from './redis-command.js';
+export {
+  Cluster,
+  DEFAULT_CLUSTER_INGRESSES,
+  DEFAULT_CLUSTER_HUBS,
+  DEFAULT_CLUSTER_NATS_NODES,
+  DEFAULT_CLUSTER_AGENTS,
+  CLUSTER_START_TIMEOUT_MS,
+  CLUSTER_STOP_GRACE_MS,
+  CLUSTER_DOMAIN,
+  type ClusterPart,
+  type ClusterIngress,
+  type ClusterHub,
+  type ClusterAgent,
+  type ClusterOptions,
+} from './cluster.js';
