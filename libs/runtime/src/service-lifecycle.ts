@@ -63,7 +63,7 @@ export class ServiceLifecycle {
  * /healthz: 200 while the event loop turns (no block over its bound lately), else 503.
  * /readyz: 200 `{"ready":true}` or 503 `{"ready":false,"reason":"..."}`.
  */
-export function addProbeRoutes(ops: OpsServer, lifecycle: ServiceLifecycle, loop: LoopMonitor): void {
+export function addProbeRoutes(ops: OpsServer, lifecycle: { readiness(): Readiness }, loop: LoopMonitor): void {
   ops.route('/healthz', (req, res) => {
     const health = loop.health;
     sendOpsJson(req, res, health.healthy ? 200 : 503, { status: health.healthy ? 'ok' : 'event loop blocked', loop_delay_ms: health.delayMs });

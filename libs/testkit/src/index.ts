@@ -26,3 +26,4 @@ export {
 } from './raw-dtls.js';
 export { SeededRandom, MAX_SEED } from './seeded-random.js';
 export { captureLogger } from './capture-logger.js';
+export { TcpBalancer, type TcpBalancerStats } from './tcp-balancer.js';

@@ -163,6 +163,8 @@ export class Stack {
       HOPGATE_REDIS_URL: this.redisUrlAs(login.redis),
       HOPGATE_NATS_URL: this.nats.url,
       HOPGATE_LOG_LEVEL: this.options.logLevel ?? 'info',
+      // Every service's ops listener on a free loopback port (logged as `ops listening`), never the shared 9090.
+      HOPGATE_OPS_LISTEN: '127.0.0.1:0',
     };
     if (login.nats) {
       env['HOPGATE_NATS_USER'] = login.nats.user;
