@@ -18,6 +18,8 @@ const DRAIN_DELAY_MS = 1_500;
 
 let stack: Stack;
 let certManager: ManagedProcess;
+let agent: ManagedProcess;
+let agentOpsPort = 0;
 const ports: Record<'ingress' | 'hub' | 'certManager', number> = { ingress: 0, hub: 0, certManager: 0 };
 
 before(async () => {
@@ -28,6 +30,9 @@ before(async () => {
   ports.ingress = await opsPortOf(stack.ingress);
   ports.hub = await opsPortOf(stack.hubs[0]!.process);
   ports.certManager = await opsPortOf(certManager);
+  const token = await stack.addClient('probed');
+  agent = await stack.startAgent({ clientId: 'probed', token, services: { web: '127.0.0.1:9' }, extra: { ops_listen: '127.0.0.1:0' } });
+  agentOpsPort = await opsPortOf(agent);
 });
 
 after(async () => {
@@ -46,6 +51,12 @@ test('every service: healthz 200, readyz 200 once started, 404 for anything else
   }
 });
 
+test('agent with ops_listen: readyz 200 while its session is online', async () => {
+  assert.equal((await probe(agentOpsPort, '/healthz')).status, 200);
+  assert.deepEqual((await waitProbe(agentOpsPort, '/readyz', 200)).body, { ready: true });
+  assert.equal((await probe(agentOpsPort, '/nope')).status, 404);
+});
+
 test('Redis stopped: ingress and cert-manager readyz 503 (redis disconnected), healthz still 200; ready again once Redis is back', async () => {
   const redisPort = stack.redis.port;
   await stack.redis.stop();
@@ -57,6 +68,19 @@ test('Redis stopped: ingress and cert-manager readyz 503 (redis disconnected), h
     }
   } finally {
     stack.redis = await startRedis({ port: redisPort, notifyKeyspaceEvents: 'Kgh', logFile: path.join(stack.logDir, 'redis-server-2.log') });
+  }
+  for (const port of [ports.ingress, ports.certManager]) await waitProbe(port, '/readyz', 200);
+});
+
+test('NATS killed: ingress and cert-manager readyz 503 (nats disconnected); ready again once NATS is back', async () => {
+  await stack.killNats();
+  try {
+    for (const port of [ports.ingress, ports.certManager]) {
+      await waitProbe(port, '/readyz', 503, 'nats disconnected');
+      assert.equal((await probe(port, '/healthz')).status, 200);
+    }
+  } finally {
+    await stack.restartNats();
   }
   for (const port of [ports.ingress, ports.certManager]) await waitProbe(port, '/readyz', 200);
 });
@@ -100,4 +124,11 @@ test('SIGTERM: readyz 503 draining at once, the ingress still accepts during the
     assert.ok(proc.records.some((r) => String(r.msg).endsWith(' draining') && r['drain_delay_ms'] === DRAIN_DELAY_MS), `${proc.name} logged draining`);
   }
   await waitFor('ingress drain logged', () => stack.ingress.records.some((r) => r.msg === 'drained: every connection closed'));
+});
+
+test('agent with ops_listen: readyz 503 once its hub is gone', async () => {
+  // The hub exited in the test above; the agent notices within its idle timeout (3 s here).
+  const answer = await waitProbe(agentOpsPort, '/readyz', 503);
+  assert.match(String(answer.body['reason']), /^session (connecting|waiting)$/);
+  assert.equal((await probe(agentOpsPort, '/healthz')).status, 200);
 });
