@@ -8,10 +8,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Stack, TcpBalancer, waitFor, type ManagedProcess } from '@hopgate/testkit';
+import { Client } from 'undici';
+import { Stack, TcpBalancer, tcpOpen, waitFor, type ManagedProcess } from '@hopgate/testkit';
 import { DrainLoad, type LoadCounts } from './drain-load.js';
 import { exitCodeOf } from './ops-helpers.js';
 
@@ -20,6 +22,8 @@ const PATH = '/work';
 const BODY = 'done\n';
 /** The origin answers after this long, in ms: requests are in flight when a signal comes. */
 const ORIGIN_DELAY_MS = 25;
+/** `/slow` answers after this long, in ms: a request surely in flight when SIGTERM comes. */
+const SLOW_DELAY_MS = 1_500;
 /** Each ingress's drain deadline, in ms; a drain here takes well under it. */
 const DRAIN_TIMEOUT_MS = 15_000;
 /** Requests answered between two steps of the restart, so that load runs through each. */
@@ -32,6 +36,8 @@ const H2_STREAMS_PER_SESSION = 2;
 
 let stack: Stack;
 let origin: http.Server;
+/** `/slow` requests the origin has received. */
+let slowAtOrigin = 0;
 let balancer: TcpBalancer;
 let ca: string;
 /** The ingress processes behind the balancer and their HTTPS ports. */
@@ -46,11 +52,12 @@ before(async () => {
     // The per-request access log at info costs CPU that two shared cores do not have.
     ingressLogLevel: 'info',
   });
-  origin = http.createServer((_req, res) => {
+  origin = http.createServer((req, res) => {
+    if (req.url === '/slow') slowAtOrigin += 1;
     setTimeout(() => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(BODY);
-    }, ORIGIN_DELAY_MS);
+    }, req.url === '/slow' ? SLOW_DELAY_MS : ORIGIN_DELAY_MS);
   });
   await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', () => resolve()));
   const token = await stack.addClient('drainer');
@@ -150,4 +157,57 @@ test('kill -9 of an ingress under load: only the requests in flight on it fail',
   const late = counts.failures.filter((f) => f.startedAt > killedAt + KILL_NOTICE_MS);
   assert.deepEqual(late, [], 'no request sent after the kill failed');
   assert.ok(counts.failures.length <= H1_CLIENTS + H2_SESSIONS * H2_STREAMS_PER_SESSION, `at most one in-flight request per client fails: ${summary(counts)}`);
+});
+
+test('one ingress drained: listener closed at once, in-flight HTTP/1.1 answered with Connection: close, idle keep-alive closed, HTTP/2 GOAWAY with its open stream completed', async () => {
+  const node = await stack.startIngressReplica('ingress-focus');
+  const url = `https://127.0.0.1:${node.httpsPort}`;
+  const idle = new Client(url, { connect: { ca, servername: HOST }, keepAliveTimeout: 60_000 } as ConstructorParameters<typeof Client>[1]);
+  const busy = new Client(url, { connect: { ca, servername: HOST }, keepAliveTimeout: 60_000 } as ConstructorParameters<typeof Client>[1]);
+  const h2 = http2.connect(url, { ca, servername: HOST });
+  h2.on('error', () => undefined);
+  try {
+    // An idle keep-alive connection (one request done), a slow HTTP/1.1 request and a slow HTTP/2 stream in flight.
+    const first = await idle.request({ path: PATH, method: 'GET', headers: { host: HOST } });
+    assert.equal(await first.body.text(), BODY);
+    let idleClosedAt = 0;
+    idle.on('disconnect', () => (idleClosedAt = Date.now()));
+    const slowBefore = slowAtOrigin;
+    const slowH1 = busy.request({ path: '/slow', method: 'GET', headers: { host: HOST } });
+    let goaway = false;
+    const slowSeen = (): boolean => slowAtOrigin >= slowBefore + 2;
+    h2.on('goaway', () => (goaway = true));
+    const slowH2 = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const stream = h2.request({ ':path': '/slow', ':authority': HOST });
+      let status = 0;
+      let body = '';
+      stream.setEncoding('utf8');
+      stream.on('response', (headers) => (status = Number(headers[':status'])));
+      stream.on('data', (chunk: string) => (body += chunk));
+      stream.on('end', () => resolve({ status, body }));
+      stream.on('error', reject);
+      stream.end();
+    });
+    await waitFor('both slow requests at the origin', slowSeen);
+    const exited = exitCodeOf(node.process);
+    const signalledAt = Date.now();
+    node.process.child.kill('SIGTERM');
+    await node.process.waitForLog('listeners closed', (r) => r.msg === 'draining: listeners closed');
+    assert.equal(await tcpOpen(node.httpsPort), false, 'no new connection once draining');
+    const h1Answer = await slowH1;
+    assert.equal(h1Answer.statusCode, 200);
+    assert.equal(h1Answer.headers['connection'], 'close', 'the in-flight HTTP/1.1 response closes its connection');
+    assert.equal(await h1Answer.body.text(), BODY);
+    assert.deepEqual(await slowH2, { status: 200, body: BODY }, 'the open HTTP/2 stream completes after GOAWAY');
+    assert.equal(goaway, true, 'HTTP/2 GOAWAY received');
+    await waitFor('idle keep-alive connection closed by the ingress', () => idleClosedAt > 0, 5_000);
+    assert.ok(idleClosedAt - signalledAt < SLOW_DELAY_MS, 'the idle connection closed before the slow ones ended');
+    assert.equal(await exited, 0);
+    assert.ok(node.process.records.some((r) => r.msg === 'drained: every connection closed'));
+  } finally {
+    h2.destroy();
+    await idle.destroy().catch(() => undefined);
+    await busy.destroy().catch(() => undefined);
+    await node.process.kill();
+  }
 });
