@@ -62,10 +62,10 @@ export async function runService<C extends { logLevel: string } & Partial<Lifecy
   installCrashHandlers(logger, name);
   const service = options.create(config, logger);
   const lifecycle = new ServiceLifecycle(service);
-  const loop = new LoopMonitor();
-  loop.start();
   let ops: OpsServer | undefined;
   if (config.opsListen) {
+    const loop = new LoopMonitor();
+    loop.start();
     ops = new OpsServer({ listen: config.opsListen, logger });
     addProbeRoutes(ops, lifecycle, loop);
     try {

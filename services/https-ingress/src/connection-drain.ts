@@ -48,6 +48,16 @@ export class ConnectionDrain {
     return this.draining;
   }
 
+  /**
+   * A TCP connection of the HTTPS listener, before its TLS handshake: counted until it closes
+   * (the drain waits for a handshake in progress), never closed as idle itself (its TLS
+   * socket is, once it has one; the handshake deadline bounds the rest).
+   */
+  accepted(socket: Socket): void {
+    this.connection(socket);
+    this.managed.add(socket);
+  }
+
   /** A connection of an HTTP server (TLS socket after the handshake, or plain HTTP socket). */
   connection(socket: Socket): void {
     if (this.sockets.has(socket)) return;

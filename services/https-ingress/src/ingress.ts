@@ -222,6 +222,7 @@ export class Ingress {
       const challenges = new ChallengeStore(this.redis, keys);
       const front = net.createServer((socket) => {
         this.track(socket);
+        this.drainer.accepted(socket);
         deadlines.start(socket);
         // Per-address admission after the PROXY header (when on): the client's address, not the balancer's.
         this.admit(socket, () => {
@@ -345,9 +346,12 @@ export class Ingress {
    */
   async drain(deadlineMs: number): Promise<void> {
     const began = Date.now();
-    // close() stops accepting at once; its callback (all connections gone) is not awaited here.
-    this.httpsFront?.close();
-    this.httpListener?.close();
+    // Stops accepting at once; the callback (all connections gone) is not awaited here. net's
+    // close, also for the plain http.Server: its own would close idle keep-alive connections at
+    // once and stop its header timeouts, where the drain closes them after DRAIN_IDLE_CLOSE_MS.
+    for (const listener of [this.httpsFront, this.httpListener]) {
+      if (listener?.listening) net.Server.prototype.close.call(listener);
+    }
     this.log.info({ deadline_ms: deadlineMs }, 'draining: listeners closed');
     const result = await this.drainer.run(deadlineMs);
     this.log.info({ drained: result.drained, open_connections: result.openConnections, drain_ms: Date.now() - began }, result.drained ? 'drained: every connection closed' : 'drain deadline passed: the rest are cut');
