@@ -231,6 +231,10 @@ export function loadIngressConfig(env: Env = processEnv()): IngressConfig {
   }
   requirePair(cfg.tlsCertFile, cfg.tlsKeyFile, 'HOPGATE_TLS_CERT_FILE', 'HOPGATE_TLS_KEY_FILE');
   requireRereadInterval(cfg.certRereadIntervalMs);
+  const publicPorts = [cfg.httpsListen?.port, cfg.httpListen?.port].filter((port) => port !== undefined && port !== 0);
+  if (cfg.opsListen && cfg.opsListen.port !== 0 && publicPorts.includes(cfg.opsListen.port)) {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_OPS_LISTEN must not be a public port (${cfg.opsListen.port} is HOPGATE_HTTPS_LISTEN's or HOPGATE_HTTP_LISTEN's): the ops listener is for probes inside the cluster`);
+  }
   if (!cfg.httpsListen && !cfg.httpListen) {
     throw new HopError(ErrorCode.BadConfig, 'HOPGATE_HTTPS_LISTEN and HOPGATE_HTTP_LISTEN are both off: nothing to serve');
   }

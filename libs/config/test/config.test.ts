@@ -309,6 +309,8 @@ test('lifecycle settings of every service: ops listener, drain timeout and delay
   assert.deepEqual(loadHubConfig({ HOPGATE_HUB_NAME: 'hub.example.com', HOPGATE_OPS_LISTEN: ':9191' }).opsListen, { host: '0.0.0.0', port: 9191 });
   assert.equal(loadCertManagerConfig({ HOPGATE_ACME_DIRECTORY: 'https://acme.test/dir', HOPGATE_DRAIN_TIMEOUT_MS: '1' }).drainTimeoutMs, 1);
   assert.throws(() => loadIngressConfig({ HOPGATE_OPS_LISTEN: '9090' }), /HOPGATE_OPS_LISTEN: expected host:port/);
+  assert.throws(() => loadIngressConfig({ HOPGATE_OPS_LISTEN: '0.0.0.0:443' }), /HOPGATE_OPS_LISTEN must not be a public port/);
+  assert.throws(() => loadIngressConfig({ HOPGATE_HTTP_LISTEN: '0.0.0.0:8080', HOPGATE_OPS_LISTEN: '127.0.0.1:8080' }), /must not be a public port/);
   assert.throws(() => loadIngressConfig({ HOPGATE_DRAIN_TIMEOUT_MS: '-1' }), /HOPGATE_DRAIN_TIMEOUT_MS must be a non-negative integer/);
 });
 
