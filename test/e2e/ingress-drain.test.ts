@@ -38,6 +38,8 @@ let stack: Stack;
 let origin: http.Server;
 /** `/slow` requests the origin has received. */
 let slowAtOrigin = 0;
+/** `/hang` requests the origin has received (it never answers them). */
+let hangAtOrigin = 0;
 let balancer: TcpBalancer;
 let ca: string;
 /** The ingress processes behind the balancer and their HTTPS ports. */
@@ -53,6 +55,10 @@ before(async () => {
     ingressLogLevel: 'info',
   });
   origin = http.createServer((req, res) => {
+    if (req.url === '/hang') {
+      hangAtOrigin += 1;
+      return; // never answered
+    }
     if (req.url === '/slow') slowAtOrigin += 1;
     setTimeout(() => {
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -208,6 +214,33 @@ test('one ingress drained: listener closed at once, in-flight HTTP/1.1 answered 
     h2.destroy();
     await idle.destroy().catch(() => undefined);
     await busy.destroy().catch(() => undefined);
+    await node.process.kill();
+  }
+});
+
+test('a request that outlives HOPGATE_DRAIN_TIMEOUT_MS is cut at the deadline and the ingress exits 0', async () => {
+  const deadlineMs = 1_000;
+  const node = await stack.startIngressReplica('ingress-deadline', { HOPGATE_DRAIN_TIMEOUT_MS: String(deadlineMs) });
+  const client = new Client(`https://127.0.0.1:${node.httpsPort}`, { connect: { ca, servername: HOST } } as ConstructorParameters<typeof Client>[1]);
+  try {
+    const before = hangAtOrigin;
+    const hanging = client.request({ path: '/hang', method: 'GET', headers: { host: HOST } }).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await waitFor('the request at the origin', () => hangAtOrigin > before);
+    const exited = exitCodeOf(node.process);
+    const signalledAt = Date.now();
+    node.process.child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    const took = Date.now() - signalledAt;
+    assert.ok(took >= deadlineMs && took < deadlineMs + 5_000, `exit after the deadline: ${took} ms`);
+    assert.equal(await hanging, 'cut');
+    const passed = node.process.records.find((r) => r.msg === 'drain deadline passed: the rest are cut');
+    assert.ok(passed, 'deadline logged');
+    assert.ok(Number(passed['open_connections']) >= 1);
+  } finally {
+    await client.destroy().catch(() => undefined);
     await node.process.kill();
   }
 });
