@@ -40,8 +40,8 @@ export function waitProbe(port: number, path: string, status: number, reason?: s
   }, timeoutMs, 50);
 }
 
-/** Resolves with the exit code once `proc` exited. */
+/** Resolves with the exit code once `proc` exited and its whole log was read (its output closed). */
 export function exitCodeOf(proc: ManagedProcess): Promise<number | null> {
-  if (proc.exited) return Promise.resolve(proc.child.exitCode);
-  return new Promise((resolve) => proc.child.once('exit', (code) => resolve(code)));
+  if (proc.exited && proc.child.stdout?.closed !== false) return Promise.resolve(proc.child.exitCode);
+  return new Promise((resolve) => proc.child.once('close', (code) => resolve(code)));
 }
