@@ -34,6 +34,8 @@ export interface AgentConfig {
   bodyIdleTimeoutMs: number;
   /** `idle_timeout_ms`: a session with no datagram from the hub for this long is dead. */
   idleTimeoutMs: number;
+  /** `ops_listen`: host:port of the agent's /healthz and /readyz; undefined (the default): none. */
+  opsListen: ListenAddress | undefined;
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -117,7 +119,14 @@ export function parseAgentConfig(raw: RawSettings, env: Readonly<Record<string, 
     responseHeaderTimeoutMs: int(raw, 'response_header_timeout_ms', D.DEFAULT_RESPONSE_HEADER_TIMEOUT_MS),
     bodyIdleTimeoutMs: int(raw, 'body_idle_timeout_ms', D.DEFAULT_BODY_IDLE_TIMEOUT_MS),
     idleTimeoutMs: int(raw, 'idle_timeout_ms', D.DEFAULT_AGENT_IDLE_TIMEOUT_MS),
+    opsListen: opsListen(str(raw, 'ops_listen', false)),
   };
+}
+
+/** `ops_listen`: absent or `off` is none; `:PORT` listens on 127.0.0.1 (an agent's host is often a laptop). */
+function opsListen(raw: string | undefined): ListenAddress | undefined {
+  if (raw === undefined || raw === 'off') return undefined;
+  return parseHostPort(raw, 'agent config "ops_listen"', '127.0.0.1');
 }
 
 export function loadAgentConfig(file: string): AgentConfig {

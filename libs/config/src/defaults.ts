@@ -3,6 +3,23 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_REDIS_PREFIX = 'hopgate:';
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_LOG_LEVEL = 'info';
+/**
+ * Every service: address of the ops listener (/healthz, /readyz), HOPGATE_OPS_LISTEN; `off`
+ * turns it off. Never a public port: probes and scrapers reach it inside the cluster.
+ */
+export const DEFAULT_OPS_LISTEN = '0.0.0.0:9090';
+/**
+ * Every service: longest drain on SIGTERM/SIGINT, in ms (HOPGATE_DRAIN_TIMEOUT_MS): requests,
+ * sessions or orders still running then are cut by the stop that follows. Kubernetes'
+ * terminationGracePeriodSeconds must exceed HOPGATE_DRAIN_DELAY_MS + this.
+ */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+/**
+ * Every service: time between readiness turning false on SIGTERM and the start of the drain,
+ * in ms (HOPGATE_DRAIN_DELAY_MS): the service keeps serving and accepting meanwhile, while
+ * Kubernetes removes the pod from its Service's endpoints. 0 outside Kubernetes.
+ */
+export const DEFAULT_DRAIN_DELAY_MS = 0;
 
 export const DEFAULT_HTTPS_LISTEN = '0.0.0.0:443';
 export const DEFAULT_HTTP_LISTEN = '0.0.0.0:80';

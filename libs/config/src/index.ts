@@ -14,6 +14,7 @@ export {
   type CertManagerConfig,
   type AcmeChallenge,
   type CommonConfig,
+  type LifecycleConfig,
   type IngressConfig,
   type HubConfig,
   type DtlsLimitsConfig,

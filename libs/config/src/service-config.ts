@@ -8,8 +8,18 @@ import { ServiceSettings, processEnv } from './sources.js';
 import { redisConnectionConfig, natsConnectionConfig, type RedisConnectionConfig, type NatsConnectionConfig } from './bus-config.js';
 import * as D from './defaults.js';
 
-/** Settings every service shares: Redis and NATS connections (with credentials and TLS), key prefix, log level. */
-export interface CommonConfig extends RedisConnectionConfig, NatsConnectionConfig {
+/** The process lifecycle settings of every service: ops listener and drain (docs/operations.md "Health, readiness and drain"). */
+export interface LifecycleConfig {
+  /** HOPGATE_OPS_LISTEN: address of /healthz and /readyz; undefined when set to `off`. */
+  opsListen: ListenAddress | undefined;
+  /** HOPGATE_DRAIN_TIMEOUT_MS: longest drain after SIGTERM/SIGINT, in ms. */
+  drainTimeoutMs: number;
+  /** HOPGATE_DRAIN_DELAY_MS: readiness false to the start of the drain, in ms (the Kubernetes "preStop sleep"). */
+  drainDelayMs: number;
+}
+
+/** Settings every service shares: Redis and NATS connections (with credentials and TLS), key prefix, log level, lifecycle. */
+export interface CommonConfig extends RedisConnectionConfig, NatsConnectionConfig, LifecycleConfig {
   redisPrefix: string;
   logLevel: string;
 }
@@ -146,8 +156,18 @@ function common(s: ServiceSettings): CommonConfig {
   return {
     ...redisConnectionConfig(s),
     ...natsConnectionConfig(s),
+    ...lifecycle(s),
     redisPrefix: s.string('redis_prefix', D.DEFAULT_REDIS_PREFIX),
     logLevel: s.string('log_level', D.DEFAULT_LOG_LEVEL),
+  };
+}
+
+/** HOPGATE_OPS_LISTEN, HOPGATE_DRAIN_TIMEOUT_MS, HOPGATE_DRAIN_DELAY_MS. */
+function lifecycle(s: ServiceSettings): LifecycleConfig {
+  return {
+    opsListen: listenOrOff(s, 'ops_listen', D.DEFAULT_OPS_LISTEN),
+    drainTimeoutMs: s.int('drain_timeout_ms', D.DEFAULT_DRAIN_TIMEOUT_MS),
+    drainDelayMs: s.int('drain_delay_ms', D.DEFAULT_DRAIN_DELAY_MS),
   };
 }
 
@@ -211,6 +231,10 @@ export function loadIngressConfig(env: Env = processEnv()): IngressConfig {
   }
   requirePair(cfg.tlsCertFile, cfg.tlsKeyFile, 'HOPGATE_TLS_CERT_FILE', 'HOPGATE_TLS_KEY_FILE');
   requireRereadInterval(cfg.certRereadIntervalMs);
+  const publicPorts = [cfg.httpsListen?.port, cfg.httpListen?.port].filter((port) => port !== undefined && port !== 0);
+  if (cfg.opsListen && cfg.opsListen.port !== 0 && publicPorts.includes(cfg.opsListen.port)) {
+    throw new HopError(ErrorCode.BadConfig, `HOPGATE_OPS_LISTEN must not be a public port (${cfg.opsListen.port} is HOPGATE_HTTPS_LISTEN's or HOPGATE_HTTP_LISTEN's): the ops listener is for probes inside the cluster`);
+  }
   if (!cfg.httpsListen && !cfg.httpListen) {
     throw new HopError(ErrorCode.BadConfig, 'HOPGATE_HTTPS_LISTEN and HOPGATE_HTTP_LISTEN are both off: nothing to serve');
   }

@@ -30,6 +30,9 @@ import {
   DEFAULT_REFUSED_RETRY_MIN_MS,
   DEFAULT_REFUSED_RETRY_MAX_MS,
   loadCertManagerConfig,
+  DEFAULT_OPS_LISTEN,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_DRAIN_DELAY_MS,
 } from '../src/index.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-config-'));
@@ -290,4 +293,32 @@ test('cert-manager config: defaults, lists folded and deduplicated, clear errors
   bad({ ...base, HOPGATE_ACME_CA_FILE: path.join(tmp, 'missing.pem') }, /HOPGATE_ACME_CA_FILE: no such file/);
   bad({ ...base, HOPGATE_ACME_RETRY_BASE_MS: 'soon' }, /HOPGATE_ACME_RETRY_BASE_MS must be a non-negative integer/);
   bad({ ...base, HOPGATE_ACME_RENEW_CHECK_INTERVAL_MS: '0' }, /HOPGATE_ACME_RENEW_CHECK_INTERVAL_MS must be at least/);
+});
+
+test('lifecycle settings of every service: ops listener, drain timeout and delay (defaults, overrides, off)', () => {
+  const defaults = loadIngressConfig({});
+  assert.deepEqual(defaults.opsListen, parseHostPort(DEFAULT_OPS_LISTEN, 'x'));
+  assert.deepEqual(defaults.opsListen, { host: '0.0.0.0', port: 9090 });
+  assert.equal(defaults.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS);
+  assert.equal(defaults.drainDelayMs, DEFAULT_DRAIN_DELAY_MS);
+  const set = loadIngressConfig({ HOPGATE_OPS_LISTEN: '127.0.0.1:0', HOPGATE_DRAIN_TIMEOUT_MS: '5000', HOPGATE_DRAIN_DELAY_MS: '2500' });
+  assert.deepEqual(set.opsListen, { host: '127.0.0.1', port: 0 });
+  assert.equal(set.drainTimeoutMs, 5000);
+  assert.equal(set.drainDelayMs, 2500);
+  assert.equal(loadIngressConfig({ HOPGATE_OPS_LISTEN: 'off' }).opsListen, undefined);
+  assert.deepEqual(loadHubConfig({ HOPGATE_HUB_NAME: 'hub.example.com', HOPGATE_OPS_LISTEN: ':9191' }).opsListen, { host: '0.0.0.0', port: 9191 });
+  assert.equal(loadCertManagerConfig({ HOPGATE_ACME_DIRECTORY: 'https://acme.test/dir', HOPGATE_DRAIN_TIMEOUT_MS: '1' }).drainTimeoutMs, 1);
+  assert.throws(() => loadIngressConfig({ HOPGATE_OPS_LISTEN: '9090' }), /HOPGATE_OPS_LISTEN: expected host:port/);
+  assert.throws(() => loadIngressConfig({ HOPGATE_OPS_LISTEN: '0.0.0.0:443' }), /HOPGATE_OPS_LISTEN must not be a public port/);
+  assert.throws(() => loadIngressConfig({ HOPGATE_HTTP_LISTEN: '0.0.0.0:8080', HOPGATE_OPS_LISTEN: '127.0.0.1:8080' }), /must not be a public port/);
+  assert.throws(() => loadIngressConfig({ HOPGATE_DRAIN_TIMEOUT_MS: '-1' }), /HOPGATE_DRAIN_TIMEOUT_MS must be a non-negative integer/);
+});
+
+test('agent config: ops_listen is off by default; :PORT listens on loopback', () => {
+  const base = { server: 'h:1', client_id: 'a', token: 't', services: { w: '127.0.0.1:1' } };
+  assert.equal(parseAgentConfig(base, {}).opsListen, undefined);
+  assert.equal(parseAgentConfig({ ...base, ops_listen: 'off' }, {}).opsListen, undefined);
+  assert.deepEqual(parseAgentConfig({ ...base, ops_listen: ':9191' }, {}).opsListen, { host: '127.0.0.1', port: 9191 });
+  assert.deepEqual(parseAgentConfig({ ...base, ops_listen: '0.0.0.0:9191' }, {}).opsListen, { host: '0.0.0.0', port: 9191 });
+  assert.throws(() => parseAgentConfig({ ...base, ops_listen: 'nope' }, {}), /ops_listen/);
 });

@@ -1,5 +1,13 @@
 export { installCrashHandlers, CRASH_EXIT_CODE } from './crash-handlers.js';
-export { runService, BAD_CONFIG_EXIT_CODE, START_FAILED_EXIT_CODE, FAILED_START_CLEANUP_TIMEOUT_MS, type RunnableService, type RunServiceOptions } from './run-service.js';
+export {
+  runService,
+  BAD_CONFIG_EXIT_CODE,
+  START_FAILED_EXIT_CODE,
+  FAILED_START_CLEANUP_TIMEOUT_MS,
+  DRAIN_OVERRUN_MARGIN_MS,
+  type RunnableService,
+  type RunServiceOptions,
+} from './run-service.js';
 export { createRedis, connectRedis, redisTlsOptions, type RedisConnectionOptions } from './redis-connection.js';
 export { redisErrorCode, isRedisLoginRefusal, isRedisPermissionRefusal } from './redis-replies.js';
 export {
@@ -13,3 +21,8 @@ export {
   type NatsConnectionOptions,
 } from './nats-connection.js';
 export { ViolationLog, PERMISSION_VIOLATION_LOG_INTERVAL_MS } from './violation-log.js';
+export { OpsServer, sendOpsJson, OPS_HEADERS_TIMEOUT_MS, OPS_KEEP_ALIVE_TIMEOUT_MS, type OpsRoute, type OpsServerOptions } from './ops-server.js';
+export { LoopMonitor, LOOP_PROBE_INTERVAL_MS, LOOP_BLOCKED_BOUND_MS, LOOP_BLOCK_MEMORY_MS, type LoopHealth, type LoopMonitorOptions } from './loop-monitor.js';
+export { ServiceLifecycle, addProbeRoutes, type LifecyclePhase, type ReadinessSource } from './service-lifecycle.js';
+export { READY, notReady, firstNotReady, type Readiness } from './readiness.js';
+export { redisReadiness, natsReadiness } from './bus-readiness.js';

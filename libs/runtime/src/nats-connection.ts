@@ -14,6 +14,7 @@ import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import { NatsSubjects } from '@hopgate/keys';
 import { silentLogger, type Logger } from '@hopgate/log';
 import { ViolationLog } from './violation-log.js';
+import { setNatsLinkState } from './bus-readiness.js';
 
 /**
  * Wait before dialing a server again after the last dial of it, in ms (nats.js default 2000,
@@ -130,7 +131,7 @@ export function natsConnectOptions(config: NatsConnectionConfig, options: NatsCo
 /**
  * Connects to NATS as configured (the one way HopGate makes a NATS connection) and watches
  * the connection: permission violations are logged at warn (rate-limited) and the service
- * carries on; disconnects at warn, reconnects at info. Rejects with a clear HopError when the
+ * carries on; disconnects at warn, reconnects at info (and natsReadiness follows them). Rejects with a clear HopError when the
  * first connection fails: ERR_AUTH_FAILED when the server refused the login, ERR_CLOSED
  * otherwise (unreachable, TLS refused).
  */
@@ -166,7 +167,12 @@ function loginDescription(config: NatsConnectionConfig): string {
 
 async function watchNats(nc: NatsConnection, log: Logger): Promise<void> {
   const violations = new ViolationLog(log);
-  for await (const status of nc.status()) onStatus(status, log, violations);
+  setNatsLinkState(nc, true);
+  for await (const status of nc.status()) {
+    if (status.type === 'disconnect') setNatsLinkState(nc, false);
+    else if (status.type === 'reconnect') setNatsLinkState(nc, true);
+    onStatus(status, log, violations);
+  }
 }
 
 function onStatus(status: Status, log: Logger, violations: ViolationLog): void {

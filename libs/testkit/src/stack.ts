@@ -87,6 +87,14 @@ export interface StackLogins {
   cli?: BusLogin;
 }
 
+/** An ingress process besides the stack's own (startIngressReplica): its id and ports. */
+export interface IngressNode {
+  id: string;
+  httpsPort: number;
+  httpPort: number;
+  process: ManagedProcess;
+}
+
 export interface HubNode {
   id: string;
   port: number;
@@ -122,6 +130,8 @@ export class Stack {
   readonly agents: ManagedProcess[] = [];
   /** cert-manager replicas started with `startCertManager`, in start order. */
   readonly certManagers: ManagedProcess[] = [];
+  /** Ingress processes started with `startIngressReplica`, in start order. */
+  readonly ingressReplicas: IngressNode[] = [];
   ingress!: ManagedProcess;
   redis!: RunningServer;
   nats!: RunningServer;
@@ -163,6 +173,8 @@ export class Stack {
       HOPGATE_REDIS_URL: this.redisUrlAs(login.redis),
       HOPGATE_NATS_URL: this.nats.url,
       HOPGATE_LOG_LEVEL: this.options.logLevel ?? 'info',
+      // Every service's ops listener on a free loopback port (logged as `ops listening`), never the shared 9090.
+      HOPGATE_OPS_LISTEN: '127.0.0.1:0',
     };
     if (login.nats) {
       env['HOPGATE_NATS_USER'] = login.nats.user;
@@ -249,6 +261,39 @@ export class Stack {
       if (proc.exited) throw new Error(`https-ingress exited: ${proc.stderr.slice(-500)}`);
       return tcpOpen(this.httpsPort);
     }, 15_000);
+  }
+
+  /**
+   * Starts one more https-ingress against this stack's Redis and NATS, as `startIngress` does
+   * (file certificate unless ingressFileCert is false, ingressEnv) but with its own id and free
+   * ports, `env` on top. Resolves once its HTTPS port accepts.
+   */
+  async startIngressReplica(id: string, env: Record<string, string> = {}): Promise<IngressNode> {
+    const httpsPort = await freeTcpPort();
+    const httpPort = await freeTcpPort();
+    const proc = new ManagedProcess(
+      id,
+      process.execPath,
+      [...(this.options.nodeArgs ?? []), serviceMain('https-ingress')],
+      {
+        ...this.commonEnv(this.options.logins?.ingress),
+        HOPGATE_HTTPS_LISTEN: `127.0.0.1:${httpsPort}`,
+        HOPGATE_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+        ...(this.options.ingressFileCert === false ? {} : { HOPGATE_TLS_CERT_FILE: this.ingressCert.certFile, HOPGATE_TLS_KEY_FILE: this.ingressCert.keyFile }),
+        HOPGATE_INGRESS_ID: id,
+        HOPGATE_LOG_LEVEL: this.options.ingressLogLevel ?? this.options.logLevel ?? 'info',
+        ...(this.options.ingressEnv ?? {}),
+        ...env,
+      },
+      path.join(this.logDir, `${id}.log`),
+    );
+    const node = { id, httpsPort, httpPort, process: proc };
+    this.ingressReplicas.push(node);
+    await waitFor(`${id} listening`, async () => {
+      if (proc.exited) throw new Error(`${id} exited: ${proc.stderr.slice(-500)}`);
+      return tcpOpen(httpsPort);
+    }, 15_000);
+    return node;
   }
 
   /** Starts (or restarts) hub number `index` on its port. */
@@ -359,7 +404,7 @@ export class Stack {
 
   /** Every service process started so far: ingress, hubs, agents, cert-managers. */
   processes(): ManagedProcess[] {
-    return [...(this.ingress ? [this.ingress] : []), ...this.hubs.map((h) => h.process), ...this.agents, ...this.certManagers];
+    return [...(this.ingress ? [this.ingress] : []), ...this.ingressReplicas.map((i) => i.process), ...this.hubs.map((h) => h.process), ...this.agents, ...this.certManagers];
   }
 
   /**
@@ -379,7 +424,7 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
-    const procs = [...this.agents, ...this.certManagers, ...(this.ingress ? [this.ingress] : []), ...this.hubs.map((h) => h.process)];
+    const procs = [...this.agents, ...this.certManagers, ...(this.ingress ? [this.ingress] : []), ...this.ingressReplicas.map((i) => i.process), ...this.hubs.map((h) => h.process)];
     await Promise.all(procs.map((p) => p.stop(2_000).catch(() => undefined)));
     await this.nats?.stop().catch(() => undefined);
     await this.redis?.stop().catch(() => undefined);

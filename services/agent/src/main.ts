@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadAgentConfig } from '@hopgate/config';
 import { createLogger } from '@hopgate/log';
 import { errorMessageOf } from '@hopgate/errors';
-import { installCrashHandlers } from '@hopgate/runtime';
+import { installCrashHandlers, LoopMonitor, OpsServer, START_FAILED_EXIT_CODE, addProbeRoutes, notReady, READY } from '@hopgate/runtime';
 import { TunnelAgent } from './agent.js';
 
 /** Exit code when another agent with the same client_id took over the session. */
@@ -45,10 +45,22 @@ function main(): void {
   agent.on('replaced', () => {
     void agent.stop().then(() => process.exit(EXIT_REPLACED));
   });
+  let ops: OpsServer | undefined;
+  if (config.opsListen) {
+    // Optional (`ops_listen`): /healthz while the loop turns, /readyz while a session is online.
+    ops = new OpsServer({ listen: config.opsListen, logger });
+    const loop = new LoopMonitor();
+    loop.start();
+    addProbeRoutes(ops, { readiness: () => (agent.currentState === 'online' ? READY : notReady(`session ${agent.currentState}`)) }, loop);
+    ops.start().catch((err: unknown) => {
+      logger.fatal({ err: errorMessageOf(err) }, 'agent: the ops listener (ops_listen) could not bind');
+      process.exit(START_FAILED_EXIT_CODE);
+    });
+  }
   agent.start();
   const shutdown = (signal: string): void => {
     logger.info({ signal }, 'agent stopping');
-    void agent.stop().then(() => process.exit(0));
+    void agent.stop().then(() => ops?.close()).then(() => process.exit(0));
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));

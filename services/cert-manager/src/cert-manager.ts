@@ -7,7 +7,7 @@ import { errorMessageOf } from '@hopgate/errors';
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import type { Logger } from '@hopgate/log';
 import { RouteLoader } from '@hopgate/routes';
-import { connectRedis, createRedis, connectNats } from '@hopgate/runtime';
+import { connectRedis, createRedis, connectNats, firstNotReady, natsReadiness, notReady, redisReadiness, READY, type Readiness } from '@hopgate/runtime';
 import { AccountStore } from './account-store.js';
 import { AcmeIssuer } from './acme-issuer.js';
 import { CertLock } from './cert-lock.js';
@@ -40,6 +40,7 @@ export class CertManager {
   private syncRunning: Promise<void> | undefined;
   private syncAgain = false;
   private stopped = false;
+  private draining = false;
 
   constructor(
     private readonly config: CertManagerConfig,
@@ -95,11 +96,11 @@ export class CertManager {
       cacheDir: cfg.acmeCacheDir,
       logger: this.logger,
     };
-    const worker = this.queue.startWorker(async (job: Job) => {
+    const worker = this.queue.startWorker(async (job: Job, signal) => {
       if (job.name === SCAN_JOB_NAME) return this.runSync('scheduled');
       if (job.name === ISSUE_JOB_NAME) {
         const { name } = job.data as IssueJobData;
-        return runIssueJob(name, `${job.attemptsMade + 1}/${ISSUE_ATTEMPTS}`, jobDeps);
+        return runIssueJob(name, `${job.attemptsMade + 1}/${ISSUE_ATTEMPTS}`, { ...jobDeps, signal });
       }
       this.log.warn({ job: job.name }, 'unknown job in the cert-manager queue: ignored');
       return undefined;
@@ -148,6 +149,29 @@ export class CertManager {
       this.syncRunning = undefined;
     });
     return this.syncRunning;
+  }
+
+  /** /readyz: Redis (both connections) and NATS connected, the queue worker running, not draining. */
+  readiness(): Readiness {
+    if (this.draining) return notReady('draining');
+    return firstNotReady(
+      redisReadiness(this.redis),
+      this.bullConnection ? redisReadiness(this.bullConnection) : undefined,
+      natsReadiness(this.nc),
+      this.queue?.workerRunning ? READY : notReady('queue worker not running'),
+    );
+  }
+
+  /**
+   * SIGTERM: no new order; the running ones finish within the deadline or are handed back
+   * (their locks released, their jobs back in the queue for another replica). stop() follows.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    this.draining = true;
+    if (!this.queue) return;
+    const began = Date.now();
+    const outcome = await this.queue.drainWorker(deadlineMs);
+    this.log.info({ outcome, drain_ms: Date.now() - began }, outcome === 'finished' ? 'drained: running orders finished' : 'drained: running orders handed back to the queue');
   }
 
   async stop(): Promise<void> {

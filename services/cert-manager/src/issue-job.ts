@@ -26,6 +26,22 @@ export interface IssueJobDeps {
   readonly routeHasHost: (name: string) => boolean;
   readonly cacheDir: string | undefined;
   readonly logger: Logger;
+  /** Aborted when this replica hands the job back (drain): the order is left, the lock released. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * `work`, or a rejection (HopError ERR_CLOSED) as soon as `signal` aborts; `work` itself runs
+ * on in the background, its outcome ignored.
+ */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new HopError(ErrorCode.Closed, 'order handed back: this cert-manager is draining'));
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** True when `record` holds a certificate that is servable and not yet due for renewal. */
@@ -63,9 +79,14 @@ export async function runIssueJob(name: string, attempt: string, deps: IssueJobD
     log.info({ attempt, renewing }, 'ordering certificate');
     let issued: CertRecord;
     try {
-      const { chainPem, keyPem } = await deps.issuer.issue(name);
+      const { chainPem, keyPem } = await unlessAborted(deps.issuer.issue(name), deps.signal);
       issued = await deps.certs.putIssued(name, chainPem, keyPem);
     } catch (err) {
+      if (deps.signal?.aborted) {
+        // Handed back, not failed: the status stays `issuing`/`renewing` for the replica that takes it.
+        log.info({ attempt }, 'order handed back (draining)');
+        throw err;
+      }
       const lastError = lastErrorOf(err);
       await deps.certs.setStatus(name, 'failed', lastError).catch((e: unknown) => log.error({ err: errorMessageOf(e) }, 'could not record the failure'));
       log.warn({ attempt, err: lastError }, 'certificate order failed');

@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, Worker, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /** BullMQ queue of the cert-manager (keys `<prefix>bull:cert-issue:*`). */
@@ -17,6 +17,13 @@ export const MAX_RETRY_DELAY_MS = 3_600_000;
 export const ISSUE_CONCURRENCY = 4;
 /** On stop, running orders get this long to finish (ms) before the worker is closed anyway; a cut order is retried as a stalled job. */
 export const WORKER_CLOSE_GRACE_MS = 10_000;
+/**
+ * Part of a drain's deadline kept for handing running orders back, in ms: at the deadline minus
+ * this, running orders are cancelled, their locks released and their jobs moved back to `wait`.
+ */
+export const HAND_BACK_MARGIN_MS = 2_000;
+/** What a drain did with the orders running when it began. */
+export type WorkerDrainOutcome = 'finished' | 'handed_back';
 /** Name of the backoff strategy registered on the worker. */
 const BACKOFF_TYPE = 'capped-exponential';
 
@@ -78,15 +85,52 @@ export class IssueQueue {
     });
   }
 
-  /** Starts processing jobs. */
-  startWorker(processor: (job: Job) => Promise<unknown>): Worker {
-    this.worker = new Worker(ISSUE_QUEUE_NAME, processor, {
+  /**
+   * Starts processing jobs. `processor` gets an AbortSignal that aborts when a drain hands its
+   * job back; a processor that rejects after the abort has its job moved back to `wait`
+   * (lock released, the attempt not counted), where another replica takes it.
+   */
+  startWorker(processor: (job: Job, signal: AbortSignal | undefined) => Promise<unknown>): Worker {
+    const handBackOnAbort = async (job: Job, token?: string, signal?: AbortSignal): Promise<unknown> => {
+      try {
+        return await processor(job, signal);
+      } catch (err) {
+        if (!signal?.aborted) throw err;
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+    };
+    this.worker = new Worker(ISSUE_QUEUE_NAME, handBackOnAbort, {
       connection: this.options.connection,
       prefix: this.options.prefix,
       concurrency: ISSUE_CONCURRENCY,
       settings: { backoffStrategy: (attemptsMade: number) => retryDelayMs(attemptsMade, this.options.retryBaseMs) },
     });
     return this.worker;
+  }
+
+  /** Whether the worker takes jobs (readiness). */
+  get workerRunning(): boolean {
+    return this.worker?.isRunning() ?? false;
+  }
+
+  /**
+   * Drain: the worker takes no new job; running orders get until `deadlineMs` minus
+   * HAND_BACK_MARGIN_MS to finish, then are handed back (cancelled, jobs back in `wait`).
+   */
+  async drainWorker(deadlineMs: number): Promise<WorkerDrainOutcome> {
+    const worker = this.worker;
+    if (!worker) return 'finished';
+    const closing = worker.close().then(() => true, () => true);
+    let timer: NodeJS.Timeout | undefined;
+    const finishBy = Math.max(0, deadlineMs - HAND_BACK_MARGIN_MS);
+    const finished = await Promise.race([closing, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), finishBy)))]);
+    clearTimeout(timer);
+    if (finished) return 'finished';
+    worker.cancelAllJobs('draining');
+    await Promise.race([closing, new Promise<void>((resolve) => (timer = setTimeout(resolve, HAND_BACK_MARGIN_MS)))]);
+    clearTimeout(timer);
+    return 'handed_back';
   }
 
   /** Stops the worker (running orders get WORKER_CLOSE_GRACE_MS to finish, else they stall and are retried) and the queue. */

@@ -30,6 +30,8 @@ import { ProxyProtocolFront } from './proxy-protocol-front.js';
 import { guardStreamResets } from './stream-resets.js';
 import { ConnectionLimit } from './connection-limit.js';
 import { HandshakeDeadlines } from './handshake-deadline.js';
+import { ConnectionDrain } from './connection-drain.js';
+import { READY, notReady, firstNotReady, natsReadiness, redisReadiness, type Readiness } from '@hopgate/runtime';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -77,12 +79,15 @@ export class Ingress {
   private readonly sockets = new Set<Socket>();
   /** Each connection's client address: the PROXY protocol source or the TCP peer. */
   readonly connections = new ConnectionAddresses();
+  /** HTTP connections as the drain sees them (in-flight responses, HTTP/2 sessions, upgrades). */
+  private readonly drainer: ConnectionDrain;
 
   constructor(
     private readonly config: IngressConfig,
     private readonly logger: Logger,
   ) {
     this.log = logger.child({ component: 'ingress' });
+    this.drainer = new ConnectionDrain(this.log.child({ phase: 'drain' }));
   }
 
   private readonly log: Logger;
@@ -189,11 +194,21 @@ export class Ingress {
         // streams above the concurrency cap are refused (RFC 9113 §5.1.2).
         settings: { maxHeaderListSize: cfg.maxHeaderBytes, maxConcurrentStreams: cfg.h2MaxConcurrentStreams },
       });
-      server.on('request', (req, res) => proxyRequest(req, res, 'https', ctx));
-      server.on('checkContinue', (req, res) => proxyRequest(req, res, 'https', ctx, true));
-      server.on('upgrade', (req: http.IncomingMessage, socket: Socket, early: Buffer) => proxyUpgrade(req, socket, early, 'https', ctx));
+      server.on('request', (req, res) => {
+        this.drainer.request(req, res);
+        proxyRequest(req, res, 'https', ctx);
+      });
+      server.on('checkContinue', (req, res) => {
+        this.drainer.request(req, res);
+        proxyRequest(req, res, 'https', ctx, true);
+      });
+      server.on('upgrade', (req: http.IncomingMessage, socket: Socket, early: Buffer) => {
+        this.drainer.upgraded(socket);
+        proxyUpgrade(req, socket, early, 'https', ctx);
+      });
       const frontLog = this.log.child({ listener: 'https' });
       server.on('session', (session) => {
+        this.drainer.session(session);
         closeWhenIdle(session);
         guardStreamResets(session, { maxResetsPerWindow: cfg.h2MaxResetsPerWindow, remote: this.connections.of(session.socket).address, logger: frontLog });
       });
@@ -201,12 +216,14 @@ export class Ingress {
       const deadlines = new HandshakeDeadlines(cfg.tlsHandshakeTimeoutMs, frontLog);
       server.on('secureConnection', (socket: Socket) => {
         this.track(socket);
+        this.drainer.connection(socket);
         deadlines.settle(socket);
       });
       this.configure(server, 'https', ctx);
       const challenges = new ChallengeStore(this.redis, keys);
       const front = net.createServer((socket) => {
         this.track(socket);
+        this.drainer.accepted(socket);
         deadlines.start(socket);
         // Per-address admission after the PROXY header (when on): the client's address, not the balancer's.
         this.admit(socket, () => {
@@ -222,6 +239,7 @@ export class Ingress {
       const challenges = new ChallengeStore(this.redis, keys);
       const acmeLog = this.log.child({ listener: 'http' });
       const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void => {
+        this.drainer.request(req, res);
         if (isAcmeHttp01(req)) {
           answerAcmeHttp01(req, res, challenges, acmeLog).catch((err: unknown) => {
             acmeLog.warn({ err: errorMessageOf(err) }, 'acme http-01: answer failed');
@@ -234,11 +252,14 @@ export class Ingress {
       server.on('request', (req, res) => onRequest(req, res, false));
       server.on('checkContinue', (req, res) => onRequest(req, res, true));
       server.on('upgrade', (req, socket, early) => {
+        this.drainer.upgraded(socket);
         if (cfg.httpMode === 'serve') proxyUpgrade(req, socket, early, 'http', ctx);
         else writeRawError(socket, 400, 'use https:// (wss://) for upgrades');
       });
       server.on('connection', (socket: Socket) => {
-        if (connections.admit(socket, this.connections.of(socket).address, 'http')) this.track(socket);
+        if (!connections.admit(socket, this.connections.of(socket).address, 'http')) return;
+        this.track(socket);
+        this.drainer.connection(socket);
       });
       this.configure(server, 'http', ctx);
       // With PROXY protocol, a TCP front reads the header, then hands the socket to the HTTP server.
@@ -303,6 +324,38 @@ export class Ingress {
     const bound = server.address() as AddressInfo;
     this.log.info({ listen: `${bound.address}:${bound.port}` }, `${name} listening`);
     return server;
+  }
+
+  /**
+   * /readyz: the route table loaded, Redis and NATS connected, not draining. A lost Redis or
+   * NATS makes the ingress not ready (a balancer sends new connections elsewhere); it keeps
+   * serving what it can meanwhile.
+   */
+  readiness(): Readiness {
+    if (this.drainer.isDraining) return notReady('draining');
+    return firstNotReady(
+      redisReadiness(this.redis),
+      this.routes && this.routes.status.loads > 0 ? READY : notReady('route table not loaded'),
+      natsReadiness(this.nc),
+    );
+  }
+
+  /**
+   * SIGTERM: stop accepting (both listeners closed), then drain the open connections
+   * (ConnectionDrain: `Connection: close`, idle ones closed, HTTP/2 GOAWAY, requests in
+   * flight finish) until none is left or `deadlineMs` passed. stop() follows.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    const began = Date.now();
+    // Stops accepting at once; the callback (all connections gone) is not awaited here. net's
+    // close, also for the plain http.Server: its own would close idle keep-alive connections at
+    // once and stop its header timeouts, where the drain closes them after DRAIN_IDLE_CLOSE_MS.
+    for (const listener of [this.httpsFront, this.httpListener]) {
+      if (listener?.listening) net.Server.prototype.close.call(listener);
+    }
+    this.log.info({ deadline_ms: deadlineMs }, 'draining: listeners closed');
+    const result = await this.drainer.run(deadlineMs);
+    this.log.info({ drained: result.drained, open_connections: result.openConnections, drain_ms: Date.now() - began }, result.drained ? 'drained: every connection closed' : 'drain deadline passed: the rest are cut');
   }
 
   async stop(): Promise<void> {
