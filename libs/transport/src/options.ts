@@ -21,6 +21,11 @@ export interface ConnectionOptions {
   idleTimeoutMs?: number;
   /** A PING when nothing was received for this long; 0 disables. Default DEFAULT_KEEPALIVE_INTERVAL_MS. */
   keepAliveIntervalMs?: number;
+  /**
+   * Close the connection when ack-eliciting packets stay unacknowledged for the dead-peer bound
+   * (MIN_DEAD_PEER_MS .. MAX_DEAD_PEER_MS, from the measured RTT; see DeadPeerDetector). Default true.
+   */
+  deadPeerDetection?: boolean;
   /** Concurrent streams the peer may open. Default DEFAULT_MAX_INCOMING_STREAMS. */
   maxIncomingStreams?: number;
   /** Initial receive window per stream. Default DEFAULT_INITIAL_STREAM_WINDOW_BYTES. */
@@ -49,6 +54,7 @@ export interface ResolvedOptions {
   readonly isClient: boolean;
   readonly idleTimeoutMs: number;
   readonly keepAliveIntervalMs: number;
+  readonly deadPeerDetection: boolean;
   readonly maxIncomingStreams: number;
   readonly initialStreamWindowBytes: number;
   readonly maxStreamWindowBytes: number;
@@ -91,6 +97,7 @@ export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
     pathMtuDiscovery: options.pathMtuDiscovery ?? true,
     idleTimeoutMs,
     keepAliveIntervalMs,
+    deadPeerDetection: options.deadPeerDetection ?? true,
     maxIncomingStreams: check('maxIncomingStreams', options.maxIncomingStreams ?? DEFAULT_MAX_INCOMING_STREAMS, 1, MAX_STREAMS_LIMIT),
     initialStreamWindowBytes: initialStream,
     maxStreamWindowBytes: check('maxStreamWindowBytes', options.maxStreamWindowBytes ?? Math.max(DEFAULT_MAX_STREAM_WINDOW_BYTES, initialStream), initialStream),
