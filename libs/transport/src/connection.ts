@@ -632,7 +632,10 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     const idle = this.opts.idleTimeoutMs;
     // RFC 9000 §10.1: nothing received for the idle timeout closes the connection.
     if (idle > 0 && this.lastReceiveTime + idle <= now) {
-      this.closeOnIdleTimeout();
+      // Nothing received while PINGs or data awaited an ACK: the peer stopped answering (an
+      // idle timeout shorter than keepalive + dead-peer bound gets there first).
+      if (this.opts.deadPeerDetection && this.loss.ackElicitingInFlight > 0) this.closeOnDeadPeer(now, `idle timeout ${idle} ms`);
+      else this.closeOnIdleTimeout();
       return;
     }
     if (this.deadPeerDeadline() <= now) this.confirmDeadPeer();
@@ -704,7 +707,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
       this.deadPeerCheckPending = false;
       if (this.closeError) return;
       const now = performance.now();
-      if (this.deadPeerDeadline() <= now) this.closeOnDeadPeer(now);
+      if (this.deadPeerDeadline() <= now) this.closeOnDeadPeer(now, `bound ${Math.round(this.deadPeer.bound())} ms`);
       else this.armTimer(now);
     });
   }
@@ -712,8 +715,8 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   // ================================================================ closing
 
   /** RFC 9000 §10.1.2 / RFC 9002 §6.2: no acknowledgement within the dead-peer bound. */
-  private closeOnDeadPeer(now: number): void {
-    const reason = `peer stopped answering: no acknowledgement for ${Math.round(this.deadPeer.waitedMs(now))} ms (bound ${Math.round(this.deadPeer.bound())} ms)`;
+  private closeOnDeadPeer(now: number, limit: string): void {
+    const reason = `peer stopped answering: no acknowledgement for ${Math.round(this.deadPeer.waitedMs(now))} ms (${limit})`;
     const details = { closeCode: TransportErrorCode.PeerUnresponsive, application: false, remote: false, reason };
     this.teardown(new ConnectionCloseError(ErrorCode.Closed, details), {
       type: FrameType.ConnectionClose,

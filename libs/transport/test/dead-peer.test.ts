@@ -130,6 +130,25 @@ test('a peer that stops acknowledging data in flight is declared dead within the
   assert.equal(client.streamCount, 0);
 });
 
+test('an idle timeout shorter than keepalive + bound, reached while a PING awaits its ACK, is a dead peer too (not ERR_TIMEOUT)', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const idleTimeoutMs = 900; // keepalive every 300 ms: the idle timeout comes before the 2 s bound
+  pair = connectPair({ delayMs: 1, seed: 76 }, { idleTimeoutMs }, { deadPeerDetection: false, keepAliveIntervalMs: 0 });
+  const { client, server, serverLink } = pair;
+  echo(server);
+  const stream = client.openStream();
+  stream.on('error', () => undefined);
+  stream.write('hello');
+  await new Promise((resolve) => stream.once('data', resolve));
+  const closed = closeOf(client);
+  serverLink.configure({ lossRate: 1 });
+  const cutAt = performance.now();
+  const { err, at } = await closed;
+  assert.equal(err.code, ErrorCode.Closed, err.message);
+  assert.equal(err.closeCode, TransportErrorCode.PeerUnresponsive);
+  assert.match(err.reason, /^peer stopped answering: no acknowledgement for \d+ ms \(idle timeout 900 ms\)$/);
+  assert.ok(at - cutAt < idleTimeoutMs + TIMER_SLACK_MS, `closed ${at - cutAt} ms after the cut`);
+});
+
 for (const lossRate of [0.05, 0.1]) {
   test(`no spurious death at ${lossRate * 100}% loss with reordering, busy and idle in turns`, { timeout: TEST_TIMEOUT_MS }, async () => {
     pair = connectPair(
