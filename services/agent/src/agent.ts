@@ -39,8 +39,10 @@ export type AgentState = 'idle' | 'connecting' | 'online' | 'waiting' | 'stopped
 const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.AuthFailed, ErrorCode.BadVersion]);
 
 /**
- * The agent: dials a hub over DTLS, says hello, serves request streams against local
- * services, and reconnects with backoff and jitter whenever the session ends.
+ * The agent: dials a hub over DTLS (one of `server`, chosen by a HubPicker), says hello,
+ * serves request streams against local services, and reconnects whenever the session ends:
+ * the first time after an established session at once, to another hub (the lost one is marked
+ * failed), then with backoff and jitter.
  * A hub that refuses the agent (ERR_AUTH_FAILED, ERR_BAD_VERSION) is retried on a second,
  * slower backoff (`refused_retry_min_ms` .. `refused_retry_max_ms`), one log line per step.
  * Nothing the hub sends stops the agent except go_away ERR_SESSION_REPLACED.
