@@ -57,12 +57,17 @@ export async function connectDtls(options: DtlsClientOptions): Promise<DtlsClien
   const remote = isIPv6(resolved.address) ? `[${resolved.address}]:${options.port}` : `${resolved.address}:${options.port}`;
 
   let certificateProblem: string | null = null;
-  const udp = await ConnectedUdpSocket.open({
-    type: resolved.family === 6 ? 'udp6' : 'udp4',
-    address: resolved.address,
-    port: options.port,
-    bufferBytes: UDP_SOCKET_BUFFER_BYTES,
-  });
+  let udp: ConnectedUdpSocket;
+  try {
+    udp = await ConnectedUdpSocket.open({
+      type: resolved.family === 6 ? 'udp6' : 'udp4',
+      address: resolved.address,
+      port: options.port,
+      bufferBytes: UDP_SOCKET_BUFFER_BYTES,
+    });
+  } catch (err) {
+    throw new HopError(ErrorCode.Unavailable, `cannot open a UDP socket to ${remote}: ${errorMessageOf(err)}`, { cause: err });
+  }
   const socket = dtls.connect({
     socket: udp,
     cipherSuites: OFFERED_CIPHER_SUITES,
