@@ -6,6 +6,7 @@ import {
   DEFAULT_INITIAL_CONNECTION_WINDOW_BYTES,
   DEFAULT_INITIAL_STREAM_WINDOW_BYTES,
   DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_SERVER_KEEPALIVE_INTERVAL_MS,
   KEEPALIVE_IDLE_TIMEOUT_DIVISOR,
   DEFAULT_MAX_CONNECTION_WINDOW_BYTES,
   DEFAULT_MAX_INCOMING_STREAMS,
@@ -19,7 +20,10 @@ export interface ConnectionOptions {
   role: 'client' | 'server';
   /** No packet received for this long closes the connection; 0 disables. Default DEFAULT_IDLE_TIMEOUT_MS. */
   idleTimeoutMs?: number;
-  /** A PING when nothing was received for this long; 0 disables. Default DEFAULT_KEEPALIVE_INTERVAL_MS. */
+  /**
+   * A PING when nothing was received for this long (at most a third of the idle timeout); 0
+   * disables. Default DEFAULT_KEEPALIVE_INTERVAL_MS for a client, DEFAULT_SERVER_KEEPALIVE_INTERVAL_MS for a server.
+   */
   keepAliveIntervalMs?: number;
   /**
    * Close the connection when ack-eliciting packets stay unacknowledged for the dead-peer bound
@@ -83,7 +87,8 @@ export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
     MIN_WINDOW_BYTES,
   );
   const idleTimeoutMs = check('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, 0);
-  let keepAliveIntervalMs = check('keepAliveIntervalMs', options.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS, 0);
+  const defaultKeepAlive = options.role === 'client' ? DEFAULT_KEEPALIVE_INTERVAL_MS : DEFAULT_SERVER_KEEPALIVE_INTERVAL_MS;
+  let keepAliveIntervalMs = check('keepAliveIntervalMs', options.keepAliveIntervalMs ?? defaultKeepAlive, 0);
   if (keepAliveIntervalMs > 0 && idleTimeoutMs > 0) {
     keepAliveIntervalMs = Math.min(keepAliveIntervalMs, Math.max(1, Math.floor(idleTimeoutMs / KEEPALIVE_IDLE_TIMEOUT_DIVISOR)));
   }

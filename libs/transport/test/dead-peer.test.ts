@@ -10,6 +10,7 @@ import {
   type Connection,
   type ConnectionCloseError,
   DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_SERVER_KEEPALIVE_INTERVAL_MS,
   MAX_DEAD_PEER_MS,
   MIN_DEAD_PEER_MS,
   TransportErrorCode,
@@ -102,7 +103,8 @@ for (const side of ['client', 'server'] as const) {
     assert.ok(Number(waited[1]) >= Number(waited[2]), `declared dead before the bound: ${err.reason}`);
     // The wait may have started a moment before the cut (a PING or an echo not yet acknowledged).
     assert.ok(elapsed >= MIN_DEAD_PEER_MS - CUT_SKEW_MS, `declared the peer dead ${elapsed} ms after the cut, before the bound`);
-    assert.ok(elapsed < DEFAULT_KEEPALIVE_INTERVAL_MS + Number(waited[2]) + TIMER_SLACK_MS, `took ${elapsed} ms: ${err.reason}`);
+    const keepAlive = side === 'client' ? DEFAULT_KEEPALIVE_INTERVAL_MS : DEFAULT_SERVER_KEEPALIVE_INTERVAL_MS;
+    assert.ok(elapsed < keepAlive + Number(waited[2]) + TIMER_SLACK_MS, `took ${elapsed} ms: ${err.reason}`);
   });
 }
 
@@ -147,6 +149,25 @@ test('an idle timeout shorter than keepalive + bound, reached while a PING await
   assert.equal(err.closeCode, TransportErrorCode.PeerUnresponsive);
   assert.match(err.reason, /^peer stopped answering: no acknowledgement for \d+ ms \(idle timeout 900 ms\)$/);
   assert.ok(at - cutAt < idleTimeoutMs + TIMER_SLACK_MS, `closed ${at - cutAt} ms after the cut`);
+});
+
+test('an idle session carries one PING and its ACK a second: the client pings, the server only acknowledges', { timeout: TEST_TIMEOUT_MS }, async () => {
+  pair = connectPair({ delayMs: 1, seed: 77 }, { idleTimeoutMs: 15_000 }, { idleTimeoutMs: 15_000 });
+  const { client, server } = pair;
+  await sleep(1_500);
+  /** Ack-eliciting packets sent so far (PINGs here: nothing else is sent). */
+  const eliciting = (c: Connection): number => c.stats().packetsSent - c.stats().ackOnlyPacketsSent;
+  const before = { client: eliciting(client), server: eliciting(server), serverAcks: server.stats().ackOnlyPacketsSent };
+  const windowMs = 6_000;
+  await sleep(windowMs);
+  const clientPings = eliciting(client) - before.client;
+  const serverPings = eliciting(server) - before.server;
+  const serverAcks = server.stats().ackOnlyPacketsSent - before.serverAcks;
+  // Equal keepalives on both sides lock in phase: two PINGs crossing each second, two ACKs.
+  assert.ok(clientPings >= 5 && clientPings <= 9, `client sent ${clientPings} PINGs in ${windowMs} ms (probe timeouts on a busy machine add a few)`);
+  assert.ok(serverPings <= 1, `server sent ${serverPings} PINGs in ${windowMs} ms`);
+  assert.ok(serverAcks >= 5, `server acknowledged ${serverAcks} times`);
+  assert.equal(client.closed || server.closed, false);
 });
 
 for (const lossRate of [0.05, 0.1]) {
