@@ -6,8 +6,14 @@ import * as D from './defaults.js';
 
 /** The agent's config file (YAML or JSON), keys as in the seed design. */
 export interface AgentConfig {
-  /** `server`: host:port of a hub's DTLS endpoint. */
+  /** The first (or only) entry of `server`; kept for code that reads one address. */
   server: { host: string; port: number };
+  /**
+   * `server`: every hub's DTLS endpoint, as given: a YAML list of `host:port`, a comma-separated
+   * string, or one entry (a name may resolve to several addresses; the agent resolves it at
+   * each connection attempt).
+   */
+  servers: ListenAddress[];
   /** `client_id` */
   clientId: string;
   /** `token` (never logged). */
@@ -17,7 +23,7 @@ export interface AgentConfig {
   /** `ca_file`: PEM bundle to trust instead of the system roots. */
   caPem: string | undefined;
   caFile: string | undefined;
-  /** `server_name`: name verified against the hub certificate; default: the host of `server`. */
+  /** `server_name`: name verified against every hub's certificate; default: the host of the first `server` entry. */
   serverName: string;
   logLevel: string;
   reconnectMinMs: number;
@@ -60,10 +66,43 @@ function int(raw: RawSettings, key: string, fallback: number): number {
   return n;
 }
 
+/** Most `server` entries: more hubs than this is a config mistake, not a cluster. */
+export const MAX_SERVER_ENTRIES = 64;
+
+/** `server`: one `host:port`, a comma-separated string of them, or a YAML list of them. */
+function parseServers(value: unknown): ListenAddress[] {
+  let entries: string[];
+  if (Array.isArray(value)) {
+    entries = value.map((item: unknown) => {
+      if (typeof item !== 'string') throw new HopError(ErrorCode.BadConfig, 'agent config: "server" list entries must be host:port strings');
+      return item;
+    });
+  } else if (typeof value === 'string') {
+    entries = value.split(',');
+  } else if (value === undefined || value === null) {
+    throw new HopError(ErrorCode.BadConfig, 'agent config: "server" is required');
+  } else {
+    throw new HopError(ErrorCode.BadConfig, 'agent config: "server" must be host:port, a comma-separated string or a list of them');
+  }
+  entries = entries.map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (entries.length === 0) throw new HopError(ErrorCode.BadConfig, 'agent config: "server" is required');
+  if (entries.length > MAX_SERVER_ENTRIES) throw new HopError(ErrorCode.BadConfig, `agent config: "server" has more than ${MAX_SERVER_ENTRIES} entries`);
+  const seen = new Set<string>();
+  return entries.map((entry) => {
+    const address = parseHostPort(entry, 'agent config "server"', '');
+    if (address.host === '') throw new HopError(ErrorCode.BadConfig, `agent config: "server" entry "${entry}" needs a host`);
+    if (address.port === 0) throw new HopError(ErrorCode.BadConfig, `agent config: "server" entry "${entry}" needs a port`);
+    const key = `${address.host.toLowerCase()}:${address.port}`;
+    if (seen.has(key)) throw new HopError(ErrorCode.BadConfig, `agent config: "server" lists "${entry}" twice`);
+    seen.add(key);
+    return address;
+  });
+}
+
 /** Parses an agent config object (from YAML/JSON). `HOPGATE_LOG_LEVEL` overrides `log_level`. */
 export function parseAgentConfig(raw: RawSettings, env: Readonly<Record<string, string | undefined>> = processEnv()): AgentConfig {
-  const server = parseHostPort(str(raw, 'server', true)!, 'agent config "server"', '');
-  if (server.host === '') throw new HopError(ErrorCode.BadConfig, 'agent config: "server" needs a host');
+  const servers = parseServers(raw['server']);
+  const server = servers[0]!;
   const clientId = str(raw, 'client_id', true)!;
   if (!ID_PATTERN.test(clientId)) {
     throw new HopError(ErrorCode.BadConfig, `agent config: client_id "${clientId}" must match ${ID_PATTERN}`);
@@ -104,6 +143,7 @@ export function parseAgentConfig(raw: RawSettings, env: Readonly<Record<string, 
   }
   return {
     server,
+    servers,
     clientId,
     token,
     services,

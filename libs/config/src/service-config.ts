@@ -5,6 +5,7 @@ import { HopError, ErrorCode } from '@hopgate/errors';
 import { AddressSet } from '@hopgate/net-address';
 import { parseHostPort, type ListenAddress } from './listen-address.js';
 import { ServiceSettings, processEnv } from './sources.js';
+import { parseCookieSecrets } from './cookie-secret.js';
 import { redisConnectionConfig, natsConnectionConfig, type RedisConnectionConfig, type NatsConnectionConfig } from './bus-config.js';
 import * as D from './defaults.js';
 
@@ -104,6 +105,11 @@ export interface HubConfig extends CommonConfig {
   /** HOPGATE_MAX_STREAMS_PER_AGENT: requests and WebSockets in flight per agent session. */
   maxStreamsPerAgent: number;
   dtlsLimits: DtlsLimitsConfig;
+  /**
+   * HOPGATE_DTLS_COOKIE_SECRET: HMAC keys of the DTLS cookies, the first signs and all verify;
+   * undefined: a random key per process. Never logged.
+   */
+  dtlsCookieSecrets: Buffer[] | undefined;
 }
 
 /** ACME challenge types the cert-manager can answer (RFC 8555 §8.3, RFC 8737). */
@@ -290,7 +296,13 @@ export function loadHubConfig(env: Env = processEnv()): HubConfig {
       handshakeBurstPerIp: atLeastOne(s, 'dtls_handshake_burst_per_ip'),
       statsLogIntervalMs: s.optionalInt('dtls_stats_log_interval_ms'),
     },
+    dtlsCookieSecrets: cookieSecrets(s),
   };
+}
+
+function cookieSecrets(s: ServiceSettings): Buffer[] | undefined {
+  const raw = s.optionalString('dtls_cookie_secret');
+  return raw === undefined ? undefined : parseCookieSecrets(raw, 'HOPGATE_DTLS_COOKIE_SECRET');
 }
 
 /** An optional limit of at least 1. */

@@ -7,6 +7,7 @@ import { MAX_DATAGRAM_SIZE_BYTES, MAX_SEND_DATAGRAM_BYTES } from './constants.js
 import { probeDatagramSizesFor } from './path-mtu.js';
 import { ALERT_CLOSE_NOTIFY } from './record.js';
 import { LinkEvents } from './link-events.js';
+import type { ConnectedUdpSocket } from './connected-udp-socket.js';
 
 /** Counters of one agent-side session. */
 export interface ClientLinkStats {
@@ -25,7 +26,8 @@ export interface ClientLinkStats {
 /**
  * The agent's DTLS session to a hub (patched @nodertc/dtls), as a DatagramLink: one `send`
  * is one AES-128-GCM record in one UDP datagram: at most 1200 bytes, or larger sizes once the
- * transport's path MTU discovery confirmed them. Created by connectDtls.
+ * transport's path MTU discovery confirmed them. Its UDP socket is connected to the hub: an
+ * ICMP port unreachable closes the link at once with that reason. Created by connectDtls.
  */
 export class DtlsClientLink implements DatagramLink {
   readonly maxDatagramSize = MAX_DATAGRAM_SIZE_BYTES;
@@ -48,6 +50,7 @@ export class DtlsClientLink implements DatagramLink {
   /** @internal Use connectDtls. */
   constructor(
     private readonly socket: NodertcSocket,
+    udp: ConnectedUdpSocket,
     peerCertificate: X509Certificate,
     remote: string,
     private readonly logger: Logger,
@@ -67,6 +70,12 @@ export class DtlsClientLink implements DatagramLink {
     });
     socket.on('error', (err: NodertcAlertError) => this.onSocketError(err));
     socket.on('timeout', () => this.finish(new HopError(ErrorCode.Timeout, `DTLS session ${remote} timed out`)));
+    // The hub's host answered a datagram with ICMP port unreachable: its process is gone (or
+    // its port closed). The link closes at once; the transport reports the reason.
+    udp.on('unreachable', () => {
+      this.logger.debug({ remote }, 'ICMP port unreachable from the hub');
+      this.finish(new HopError(ErrorCode.Closed, `hub ${remote} is unreachable: ICMP port unreachable (nothing listens on its UDP port)`));
+    });
   }
 
   send(datagram: Uint8Array): void {

@@ -6,6 +6,7 @@ import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import { type Logger, silentLogger } from '@hopgate/log';
 import { CLIENT_HANDSHAKE_RETRANSMISSIONS, DEFAULT_HANDSHAKE_TIMEOUT_MS, UDP_SOCKET_BUFFER_BYTES } from './constants.js';
 import { DtlsClientLink } from './client-link.js';
+import { ConnectedUdpSocket } from './connected-udp-socket.js';
 import { loadTrustAnchors, verifyServerChain } from './verify-chain.js';
 
 export interface DtlsClientOptions {
@@ -38,7 +39,9 @@ async function resolveHub(host: string): Promise<{ address: string; family: numb
  * Opens a DTLS 1.2 session to a hub and verifies its certificate chain and name.
  * Rejects with HopError(CertVerify) for another CA, another name or an expired certificate,
  * HopError(Timeout) when the hub does not complete the handshake in time, and
- * HopError(Protocol) when the handshake fails otherwise.
+ * HopError(Unavailable) at once when the hub's address answers with an ICMP port unreachable,
+ * and HopError(Protocol) when the handshake fails otherwise. The UDP socket is connected to the
+ * hub (ConnectedUdpSocket), so a hub that dies later is noticed the same way (DtlsClientLink).
  */
 export async function connectDtls(options: DtlsClientOptions): Promise<DtlsClientLink> {
   const logger = options.logger ?? silentLogger();
@@ -54,12 +57,19 @@ export async function connectDtls(options: DtlsClientOptions): Promise<DtlsClien
   const remote = isIPv6(resolved.address) ? `[${resolved.address}]:${options.port}` : `${resolved.address}:${options.port}`;
 
   let certificateProblem: string | null = null;
+  let udp: ConnectedUdpSocket;
+  try {
+    udp = await ConnectedUdpSocket.open({
+      type: resolved.family === 6 ? 'udp6' : 'udp4',
+      address: resolved.address,
+      port: options.port,
+      bufferBytes: UDP_SOCKET_BUFFER_BYTES,
+    });
+  } catch (err) {
+    throw new HopError(ErrorCode.Unavailable, `cannot open a UDP socket to ${remote}: ${errorMessageOf(err)}`, { cause: err });
+  }
   const socket = dtls.connect({
-    type: resolved.family === 6 ? 'udp6' : 'udp4',
-    remoteAddress: resolved.address,
-    remotePort: options.port,
-    recvBufferSize: UDP_SOCKET_BUFFER_BYTES,
-    sendBufferSize: UDP_SOCKET_BUFFER_BYTES,
+    socket: udp,
     cipherSuites: OFFERED_CIPHER_SUITES,
     maxHandshakeRetransmissions: CLIENT_HANDSHAKE_RETRANSMISSIONS,
     checkServerIdentity: (_leaf, chain) => {
@@ -92,6 +102,9 @@ export async function connectDtls(options: DtlsClientOptions): Promise<DtlsClien
       }
     };
     socket.on('error', onError);
+    // ICMP port unreachable: nothing listens at the hub's port; no need to wait for the timeout.
+    const onUnreachable = (): void => fail(new HopError(ErrorCode.Unavailable, `hub ${remote} is unreachable: ICMP port unreachable (nothing listens on its UDP port)`));
+    udp.on('unreachable', onUnreachable);
     socket.once('timeout', () => fail(new HopError(ErrorCode.Timeout, `DTLS handshake with ${remote}: no answer`)));
     socket.once('certificate', (certificate: X509Certificate) => {
       peerCertificate = certificate;
@@ -105,8 +118,9 @@ export async function connectDtls(options: DtlsClientOptions): Promise<DtlsClien
       settled = true;
       clearTimeout(timer);
       socket.off('error', onError);
+      udp.off('unreachable', onUnreachable);
       logger.debug({ remote, server_name: options.serverName }, 'dtls session established');
-      resolve(new DtlsClientLink(socket, peerCertificate, remote, logger));
+      resolve(new DtlsClientLink(socket, udp, peerCertificate, remote, logger));
     });
   }).finally(() => {
     // Keep one error listener after a failure so late stream errors never go uncaught.

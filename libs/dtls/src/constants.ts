@@ -149,6 +149,8 @@ export const DEFAULT_STATS_LOG_INTERVAL_MS = 60_000;
 
 /** Length of the generated cookie secret, in bytes. */
 export const COOKIE_SECRET_BYTES = 32;
+/** Shortest cookie secret accepted (HOPGATE_DTLS_COOKIE_SECRET entries), in bytes: 256 bits of key for HMAC-SHA256. */
+export const MIN_COOKIE_SECRET_BYTES = 32;
 
 /**
  * A HelloVerifyRequest cookie is valid in the time slot it was made in and the next one

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { COOKIE_SECRET_BYTES, COOKIE_TIME_SLOT_MS } from './constants.js';
+import { COOKIE_SECRET_BYTES, COOKIE_TIME_SLOT_MS, MIN_COOKIE_SECRET_BYTES } from './constants.js';
 import { HANDSHAKE_HEADER_BYTES, HandshakeType, type ClientHelloInfo } from './client-hello.js';
 import { ContentType, DTLS_1_0_VERSION, encodeRecord } from './record.js';
 
@@ -8,27 +8,37 @@ import { ContentType, DTLS_1_0_VERSION, encodeRecord } from './record.js';
  * cookie = HMAC-SHA256(secret, time slot | client address | port | ClientHello parameters).
  * Nothing is allocated for a peer until it echoes a valid cookie, which proves it receives
  * datagrams at its source address. A cookie stays valid for one to two time slots.
+ *
+ * Several secrets rotate with an overlap: the first signs, every one verifies (RFC 6347
+ * §4.2.1: "a server can change the secret"). Hubs behind one UDP address that share the list
+ * accept each other's cookies, whichever hub the balancer sends the second ClientHello to.
  */
 export class CookieAuthority {
-  private readonly secret: Buffer;
+  private readonly secrets: readonly Buffer[];
 
-  constructor(secret: Buffer = randomBytes(COOKIE_SECRET_BYTES), private readonly now: () => number = Date.now) {
-    if (secret.length < 16) throw new RangeError('cookie secret must be at least 16 bytes');
-    this.secret = Buffer.from(secret);
+  constructor(secrets: Buffer | readonly Buffer[] = randomBytes(COOKIE_SECRET_BYTES), private readonly now: () => number = Date.now) {
+    const list = Buffer.isBuffer(secrets) ? [secrets] : [...secrets];
+    if (list.length === 0) throw new RangeError('cookie secrets: at least one is needed');
+    for (const secret of list) {
+      if (secret.length < MIN_COOKIE_SECRET_BYTES) throw new RangeError(`cookie secret must be at least ${MIN_COOKIE_SECRET_BYTES} bytes`);
+    }
+    this.secrets = list.map((secret) => Buffer.from(secret));
   }
 
   /** The cookie for this peer and ClientHello in the current time slot. */
   make(address: string, port: number, hello: ClientHelloInfo): Buffer {
-    return this.compute(this.slot(), address, port, hello);
+    return this.compute(this.secrets[0]!, this.slot(), address, port, hello);
   }
 
   /** True when the ClientHello carries a cookie made for this peer in this or the previous slot. */
   verify(address: string, port: number, hello: ClientHelloInfo): boolean {
     if (hello.cookie.length === 0) return false;
     const slot = this.slot();
-    for (const candidate of [slot, slot - 1]) {
-      const expected = this.compute(candidate, address, port, hello);
-      if (expected.length === hello.cookie.length && timingSafeEqual(expected, hello.cookie)) return true;
+    for (const secret of this.secrets) {
+      for (const candidate of [slot, slot - 1]) {
+        const expected = this.compute(secret, candidate, address, port, hello);
+        if (expected.length === hello.cookie.length && timingSafeEqual(expected, hello.cookie)) return true;
+      }
     }
     return false;
   }
@@ -37,7 +47,7 @@ export class CookieAuthority {
     return Math.floor(this.now() / COOKIE_TIME_SLOT_MS);
   }
 
-  private compute(slot: number, address: string, port: number, hello: ClientHelloInfo): Buffer {
+  private compute(secret: Buffer, slot: number, address: string, port: number, hello: ClientHelloInfo): Buffer {
     const fixed = Buffer.alloc(12);
     fixed.writeUIntBE(slot, 0, 6);
     fixed.writeUInt16BE(port, 6);
@@ -46,7 +56,7 @@ export class CookieAuthority {
     lengths.writeUInt8(hello.sessionId.length, 0);
     lengths.writeUInt16BE(hello.cipherSuites.length, 1);
     lengths.writeUInt16BE(hello.compressionMethods.length, 3);
-    return createHmac('sha256', this.secret)
+    return createHmac('sha256', secret)
       .update(fixed)
       .update(address)
       .update(hello.random)

@@ -22,6 +22,8 @@ export {
   MAX_HANDSHAKE_FRAGMENT_BYTES_PER_PEER,
   MAX_FINAL_FLIGHT_RETRANSMITTED_RECORDS,
   COOKIE_TIME_SLOT_MS,
+  COOKIE_SECRET_BYTES,
+  MIN_COOKIE_SECRET_BYTES,
   REPLAY_WINDOW_RECORDS,
 } from './constants.js';
 export { probeDatagramSizesFor, probeDatagramSizesForMtu, isLoopbackRemote, smallestInterfaceMtu, MAX_REMOTE_PROBE_UDP_PAYLOAD_BYTES } from './path-mtu.js';

@@ -7,9 +7,11 @@ declare module '@nodertc/dtls' {
   import type { X509Certificate } from 'node:crypto';
 
   export interface NodertcConnectOptions {
-    type: 'udp4' | 'udp6';
-    remoteAddress: string;
-    remotePort: number;
+    /** A duplex of datagrams to use instead of a socket of its own (then the address options are unused). */
+    socket?: Duplex;
+    type?: 'udp4' | 'udp6';
+    remoteAddress?: string;
+    remotePort?: number;
     recvBufferSize?: number;
     sendBufferSize?: number;
     /** Patched: called with the leaf (Node X509Certificate) and the whole chain as DER. */

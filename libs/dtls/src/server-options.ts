@@ -22,8 +22,12 @@ export interface DtlsServerOptions {
   certPem?: string;
   /** PEM key (PKCS#8, SEC1 or PKCS#1): P-256 ECDSA or RSA. */
   keyPem?: string;
-  /** HMAC key for stateless cookies; default 32 random bytes. Share it between hubs behind one address. */
-  cookieSecret?: Buffer;
+  /**
+   * HMAC key(s) for stateless cookies, each at least MIN_COOKIE_SECRET_BYTES: with a list the first
+   * signs and all verify (rotation with an overlap). Default 32 random bytes per server. Share
+   * it between hubs behind one address.
+   */
+  cookieSecret?: Buffer | readonly Buffer[];
   /** Deadline for a handshake after its verified ClientHello; default DEFAULT_HANDSHAKE_TIMEOUT_MS. */
   handshakeTimeoutMs?: number;
   /** Limit of peers (live sessions + handshakes); default DEFAULT_MAX_SESSIONS. */

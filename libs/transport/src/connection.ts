@@ -18,6 +18,7 @@ import { ConnectionCloseError, StreamResetCode, TransportErrorCode, errorCodeFor
 import { ackFrameSize, writeAckFrame, writeFrame } from './frame-codec.js';
 import { type ConnectionCloseFrame, type Frame, FrameType, isAckEliciting } from './frames.js';
 import type { CongestionController } from './congestion-controller.js';
+import { DeadPeerDetector } from './dead-peer-detector.js';
 import { LossDetector, type PacketFateHandler } from './loss-detector.js';
 import { LossTolerantController } from './loss-tolerant-controller.js';
 import { NewReno } from './new-reno.js';
@@ -62,6 +63,11 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   private closeError: ConnectionCloseError | null = null;
 
   private readonly rtt = new RttEstimator();
+  private readonly deadPeer = new DeadPeerDetector(this.rtt);
+  /** Set by onPacketAcked while an ACK frame is processed: it acknowledged something new. */
+  private ackedSomething = false;
+  /** A dead-peer deadline passed; the verdict waits one loop turn for datagrams already received. */
+  private deadPeerCheckPending = false;
   private readonly cc: CongestionController;
   private readonly pacer: Pacer;
   private readonly loss: LossDetector;
@@ -281,6 +287,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   // ================================================================ PacketFateHandler (called by LossDetector)
 
   onPacketAcked(packet: SentPacket): void {
+    this.ackedSomething = true;
     if (this.pmtu !== undefined) {
       if (packet.pmtuProbe) {
         if (this.pmtu.onProbeAcked(packet.size, performance.now())) this.applyPacketSize('probe acknowledged');
@@ -355,8 +362,11 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
         this.acks.requestImmediateAck();
         return TransportErrorCode.NoError;
       case FrameType.Ack:
+        this.ackedSomething = false;
         // RFC 9000 §13.1: acknowledging a packet never sent is a PROTOCOL_VIOLATION.
-        return this.loss.onAckReceived(frame, now) ? TransportErrorCode.NoError : TransportErrorCode.ProtocolViolation;
+        if (!this.loss.onAckReceived(frame, now)) return TransportErrorCode.ProtocolViolation;
+        if (this.ackedSomething) this.deadPeer.onAcknowledged(now, this.loss.ackElicitingInFlight > 0);
+        return TransportErrorCode.NoError;
       case FrameType.Stream: {
         const core = this.streamFor(frame.streamId);
         if (typeof core === 'number') return core;
@@ -530,8 +540,10 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
       ackRanges,
       pmtuProbe: false,
     });
-    if (pb.ackEliciting) this.pacer.onPacketSent(now, size);
-    else this.counters.ackOnlyPacketsSent++;
+    if (pb.ackEliciting) {
+      this.pacer.onPacketSent(now, size);
+      this.deadPeer.onAckElicitingSent(now);
+    } else this.counters.ackOnlyPacketsSent++;
     this.dataSent += pb.newStreamBytes;
     if (pb.retransmittedBytes > 0) {
       this.counters.packetsRetransmitted++;
@@ -620,9 +632,13 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     const idle = this.opts.idleTimeoutMs;
     // RFC 9000 §10.1: nothing received for the idle timeout closes the connection.
     if (idle > 0 && this.lastReceiveTime + idle <= now) {
-      this.closeOnIdleTimeout();
+      // Nothing received while PINGs or data awaited an ACK: the peer stopped answering (an
+      // idle timeout shorter than keepalive + dead-peer bound gets there first).
+      if (this.opts.deadPeerDetection && this.loss.ackElicitingInFlight > 0) this.closeOnDeadPeer(now, `idle timeout ${idle} ms`);
+      else this.closeOnIdleTimeout();
       return;
     }
+    if (this.deadPeerDeadline() <= now) this.confirmDeadPeer();
     if (this.loss.deadline() <= due && this.loss.onTimeout(due)) {
       this.counters.probeTimeouts++;
       this.probesToSend = PROBE_PACKETS_PER_TIMEOUT;
@@ -650,6 +666,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     if (this.acks.hasNewInfo && this.acks.ackDeadline < deadline) deadline = this.acks.ackDeadline;
     if (this.pacerWakeTime < deadline) deadline = this.pacerWakeTime;
     if (this.opts.idleTimeoutMs > 0) deadline = Math.min(deadline, this.lastReceiveTime + this.opts.idleTimeoutMs);
+    if (!this.deadPeerCheckPending) deadline = Math.min(deadline, this.deadPeerDeadline());
     const keepAlive = this.opts.keepAliveIntervalMs;
     if (keepAlive > 0) deadline = Math.min(deadline, Math.max(this.lastReceiveTime, this.lastKeepAliveTime) + keepAlive);
     return deadline;
@@ -672,7 +689,41 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     this.timer = setTimeout(this.timerBound, Math.ceil(delay));
   }
 
+  /** When the peer is declared dead (RFC 9002 §6.2: probes went unanswered), or Infinity. */
+  private deadPeerDeadline(): number {
+    if (!this.opts.deadPeerDetection) return Infinity;
+    return this.deadPeer.deadline(this.loss.ackElicitingInFlight > 0);
+  }
+
+  /**
+   * The dead-peer deadline passed. Node runs timers before it polls for I/O, so after a stall
+   * of this process the peer's ACKs may be waiting in the socket: the verdict is given one
+   * loop turn later (setImmediate runs after the poll phase), once they were read.
+   */
+  private confirmDeadPeer(): void {
+    if (this.deadPeerCheckPending) return;
+    this.deadPeerCheckPending = true;
+    setImmediate(() => {
+      this.deadPeerCheckPending = false;
+      if (this.closeError) return;
+      const now = performance.now();
+      if (this.deadPeerDeadline() <= now) this.closeOnDeadPeer(now, `bound ${Math.round(this.deadPeer.bound())} ms`);
+      else this.armTimer(now);
+    });
+  }
+
   // ================================================================ closing
+
+  /** RFC 9000 §10.1.2 / RFC 9002 §6.2: no acknowledgement within the dead-peer bound. */
+  private closeOnDeadPeer(now: number, limit: string): void {
+    const reason = `peer stopped answering: no acknowledgement for ${Math.round(this.deadPeer.waitedMs(now))} ms (${limit})`;
+    const details = { closeCode: TransportErrorCode.PeerUnresponsive, application: false, remote: false, reason };
+    this.teardown(new ConnectionCloseError(ErrorCode.Closed, details), {
+      type: FrameType.ConnectionClose,
+      errorCode: TransportErrorCode.PeerUnresponsive,
+      reason,
+    });
+  }
 
   private closeOnIdleTimeout(): void {
     const reason = `no packet received for ${this.opts.idleTimeoutMs} ms`;
@@ -692,7 +743,9 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
 
   private onLinkClosed(err?: Error): void {
     if (this.closeError) return;
-    const details = { closeCode: TransportErrorCode.NoError, application: false, remote: true, reason: 'link closed' };
+    // The link's own reason (a DTLS alert, an ICMP port unreachable) goes into the close reason.
+    const reason = err ? `link closed: ${err.message}` : 'link closed';
+    const details = { closeCode: TransportErrorCode.NoError, application: false, remote: true, reason };
     this.teardown(new ConnectionCloseError(ErrorCode.Closed, details, { cause: err }), null);
   }
 

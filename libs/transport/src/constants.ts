@@ -168,8 +168,38 @@ export const MAX_STREAMS_LIMIT = 2 ** 60;
 
 /** Default idle timeout: no packet received for this long closes the connection, in ms. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
-/** Default keepalive: a PING when nothing was received for this long, in ms (0 disables). */
-export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
+/**
+ * Default keepalive of a client (the agent): a PING when nothing was received for this long,
+ * in ms (0 disables). Short so that an idle peer that died is noticed within KEEPALIVE +
+ * MIN_DEAD_PEER_MS (~3 s). An idle session costs one PING and its ACK per second.
+ */
+export const DEFAULT_KEEPALIVE_INTERVAL_MS = 1_000;
+/**
+ * Default keepalive of a server (the hub), in ms: longer than the client's, so the client's
+ * PING always arrives first and resets it, and an idle session carries one PING a second, not
+ * two crossing each other (equal intervals lock both sides in phase: measured 2 PINGs + 2 ACKs
+ * a second). The server PINGs only when the client went quiet: a silent client is noticed
+ * within 1.5 s + MIN_DEAD_PEER_MS (~3.5 s).
+ */
+export const DEFAULT_SERVER_KEEPALIVE_INTERVAL_MS = 1_500;
+/**
+ * Dead-peer bound as a multiple of smoothed_rtt + 4 * rttvar: 15 is the time four probe
+ * timeouts take with their exponential backoff (1 + 2 + 4 + 8, RFC 9002 §6.2.1), so the peer
+ * had four rounds of probes (each of PROBE_PACKETS_PER_TIMEOUT packets) to answer.
+ */
+export const DEAD_PEER_PTO_MULTIPLIER = 15;
+/**
+ * Least time without an acknowledgement, while ack-eliciting packets are outstanding, before
+ * the peer is declared dead, in ms. Far above loopback and LAN RTTs so that loss (a lost
+ * PING and its probes), a GC pause or a busy event loop on the peer do not look like death.
+ */
+export const MIN_DEAD_PEER_MS = 2_000;
+/**
+ * Most time without an acknowledgement, while ack-eliciting packets are outstanding, before
+ * the peer is declared dead, in ms, however large the RTT estimate grew. The idle timeout
+ * stays the outer bound when it is shorter.
+ */
+export const MAX_DEAD_PEER_MS = 5_000;
 /**
  * The keepalive never waits longer than idleTimeout / this, so an idle but healthy
  * connection always sends PINGs (which elicit ACKs) well before either side's idle timer

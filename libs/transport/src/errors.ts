@@ -16,6 +16,8 @@ export const TransportErrorCode = {
   ProtocolViolation: 0xa,
   /** Ours (outside the RFC 9000 registry's used range). */
   IdleTimeout: 0x100,
+  /** Ours: no acknowledgement within the dead-peer bound (DeadPeerDetector). */
+  PeerUnresponsive: 0x101,
 } as const;
 
 export type TransportErrorCode = (typeof TransportErrorCode)[keyof typeof TransportErrorCode];
@@ -44,7 +46,8 @@ export class StreamResetError extends HopError {
 }
 
 /**
- * Why a connection closed. `code` (from HopError) is Closed, Timeout or Protocol;
+ * Why a connection closed. `code` (from HopError) is Closed (also when the peer stopped
+ * answering: the ingress answers 502), Timeout (idle timeout) or Protocol;
  * `closeCode` is the numeric CONNECTION_CLOSE code (a TransportErrorCode, or the
  * application's code when `application` is true).
  */
@@ -75,5 +78,6 @@ export class ConnectionCloseError extends HopError {
 export function errorCodeForClose(closeCode: number, application: boolean): ErrorCode {
   if (application || closeCode === TransportErrorCode.NoError) return ErrorCode.Closed;
   if (closeCode === TransportErrorCode.IdleTimeout) return ErrorCode.Timeout;
+  if (closeCode === TransportErrorCode.PeerUnresponsive) return ErrorCode.Closed;
   return ErrorCode.Protocol;
 }

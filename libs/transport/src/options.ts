@@ -6,6 +6,7 @@ import {
   DEFAULT_INITIAL_CONNECTION_WINDOW_BYTES,
   DEFAULT_INITIAL_STREAM_WINDOW_BYTES,
   DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_SERVER_KEEPALIVE_INTERVAL_MS,
   KEEPALIVE_IDLE_TIMEOUT_DIVISOR,
   DEFAULT_MAX_CONNECTION_WINDOW_BYTES,
   DEFAULT_MAX_INCOMING_STREAMS,
@@ -19,8 +20,16 @@ export interface ConnectionOptions {
   role: 'client' | 'server';
   /** No packet received for this long closes the connection; 0 disables. Default DEFAULT_IDLE_TIMEOUT_MS. */
   idleTimeoutMs?: number;
-  /** A PING when nothing was received for this long; 0 disables. Default DEFAULT_KEEPALIVE_INTERVAL_MS. */
+  /**
+   * A PING when nothing was received for this long (at most a third of the idle timeout); 0
+   * disables. Default DEFAULT_KEEPALIVE_INTERVAL_MS for a client, DEFAULT_SERVER_KEEPALIVE_INTERVAL_MS for a server.
+   */
   keepAliveIntervalMs?: number;
+  /**
+   * Close the connection when ack-eliciting packets stay unacknowledged for the dead-peer bound
+   * (MIN_DEAD_PEER_MS .. MAX_DEAD_PEER_MS, from the measured RTT; see DeadPeerDetector). Default true.
+   */
+  deadPeerDetection?: boolean;
   /** Concurrent streams the peer may open. Default DEFAULT_MAX_INCOMING_STREAMS. */
   maxIncomingStreams?: number;
   /** Initial receive window per stream. Default DEFAULT_INITIAL_STREAM_WINDOW_BYTES. */
@@ -49,6 +58,7 @@ export interface ResolvedOptions {
   readonly isClient: boolean;
   readonly idleTimeoutMs: number;
   readonly keepAliveIntervalMs: number;
+  readonly deadPeerDetection: boolean;
   readonly maxIncomingStreams: number;
   readonly initialStreamWindowBytes: number;
   readonly maxStreamWindowBytes: number;
@@ -77,7 +87,8 @@ export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
     MIN_WINDOW_BYTES,
   );
   const idleTimeoutMs = check('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, 0);
-  let keepAliveIntervalMs = check('keepAliveIntervalMs', options.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS, 0);
+  const defaultKeepAlive = options.role === 'client' ? DEFAULT_KEEPALIVE_INTERVAL_MS : DEFAULT_SERVER_KEEPALIVE_INTERVAL_MS;
+  let keepAliveIntervalMs = check('keepAliveIntervalMs', options.keepAliveIntervalMs ?? defaultKeepAlive, 0);
   if (keepAliveIntervalMs > 0 && idleTimeoutMs > 0) {
     keepAliveIntervalMs = Math.min(keepAliveIntervalMs, Math.max(1, Math.floor(idleTimeoutMs / KEEPALIVE_IDLE_TIMEOUT_DIVISOR)));
   }
@@ -91,6 +102,7 @@ export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
     pathMtuDiscovery: options.pathMtuDiscovery ?? true,
     idleTimeoutMs,
     keepAliveIntervalMs,
+    deadPeerDetection: options.deadPeerDetection ?? true,
     maxIncomingStreams: check('maxIncomingStreams', options.maxIncomingStreams ?? DEFAULT_MAX_INCOMING_STREAMS, 1, MAX_STREAMS_LIMIT),
     initialStreamWindowBytes: initialStream,
     maxStreamWindowBytes: check('maxStreamWindowBytes', options.maxStreamWindowBytes ?? Math.max(DEFAULT_MAX_STREAM_WINDOW_BYTES, initialStream), initialStream),

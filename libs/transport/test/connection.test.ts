@@ -48,7 +48,7 @@ test('keepalive PINGs keep an idle connection open', { timeout: TEST_TIMEOUT_MS 
 });
 
 test('the default keepalive adapts to a short idle timeout: an idle connection stays open', { timeout: TEST_TIMEOUT_MS }, async () => {
-  // Keepalive left at its default (10 s) while the idle timeout is 300 ms on both sides.
+  // Keepalive left at its default (1 s) while the idle timeout is 300 ms on both sides.
   pair = connectPair({ seed: 54 }, { idleTimeoutMs: 300 }, { idleTimeoutMs: 300 });
   const { client, server } = pair;
   await new Promise((resolve) => setTimeout(resolve, 1000));

@@ -7,6 +7,7 @@ import { connectDtls } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, encodePreface } from '@hopgate/wire';
 import { Backoff } from './backoff.js';
+import { HubPicker, type HubCandidate } from './hub-picker.js';
 import { serveOriginRequest } from './origin-request.js';
 import { originTimeoutsOf, type OriginTimeouts } from './origin-timeouts.js';
 
@@ -25,6 +26,12 @@ export const DEFAULT_ORIGIN_KEEPALIVE_MS = 30_000;
  * body otherwise.
  */
 export const ORIGIN_HEADERS_TIMEOUT_MS = 0;
+/**
+ * The first reconnect after an established session ended is not backed off: it goes to
+ * another hub after a random delay in [0, this], which only spreads a fleet of agents that lost
+ * the same hub over the remaining hubs' handshakes, in ms.
+ */
+export const REHOME_JITTER_MAX_MS = 250;
 
 export type AgentState = 'idle' | 'connecting' | 'online' | 'waiting' | 'stopped';
 
@@ -32,8 +39,10 @@ export type AgentState = 'idle' | 'connecting' | 'online' | 'waiting' | 'stopped
 const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.AuthFailed, ErrorCode.BadVersion]);
 
 /**
- * The agent: dials a hub over DTLS, says hello, serves request streams against local
- * services, and reconnects with backoff and jitter whenever the session ends.
+ * The agent: dials a hub over DTLS (one of `server`, chosen by a HubPicker), says hello,
+ * serves request streams against local services, and reconnects whenever the session ends:
+ * the first time after an established session at once, to another hub (the lost one is marked
+ * failed), then with backoff and jitter.
  * A hub that refuses the agent (ERR_AUTH_FAILED, ERR_BAD_VERSION) is retried on a second,
  * slower backoff (`refused_retry_min_ms` .. `refused_retry_max_ms`), one log line per step.
  * Nothing the hub sends stops the agent except go_away ERR_SESSION_REPLACED.
@@ -52,6 +61,13 @@ export class TunnelAgent extends EventEmitter {
   private readonly dispatcher: UndiciAgent;
   private readonly timeouts: OriginTimeouts;
   private readonly log: Logger;
+  private readonly picker: HubPicker;
+  /**
+   * The immediate reconnect after a lost session was used and no session has been stable
+   * since: the next loss waits on the backoff (a hub that accepts and then drops the agent
+   * must not be hammered).
+   */
+  private rehomeUsed = false;
 
   constructor(
     private readonly config: AgentConfig,
@@ -62,6 +78,7 @@ export class TunnelAgent extends EventEmitter {
     this.backoff = new Backoff(config.reconnectMinMs, config.reconnectMaxMs);
     this.refusedBackoff = new Backoff(config.refusedRetryMinMs, config.refusedRetryMaxMs);
     this.services = new Map(Object.entries(config.services));
+    this.picker = new HubPicker(config.servers, { logger: this.log });
     this.timeouts = originTimeoutsOf(config);
     // undici treats 0 as "no limit", as the config keys document.
     this.dispatcher = new UndiciAgent({
@@ -128,16 +145,45 @@ export class TunnelAgent extends EventEmitter {
     this.timer = setTimeout(() => this.attempt(), delay);
   }
 
+  /**
+   * After an established session ended: the first time, reconnect at once (to another hub:
+   * the lost one is marked failed in the picker); after that, on the backoff as before.
+   */
+  private reconnectAfterSession(reason: string, log: Logger): void {
+    if (this.stopped()) return;
+    if (this.rehomeUsed) {
+      this.scheduleReconnect(reason);
+      return;
+    }
+    this.rehomeUsed = true;
+    this.state = 'waiting';
+    const delay = Math.round(Math.random() * REHOME_JITTER_MAX_MS);
+    log.info({ delay_ms: delay, reason }, 'reconnecting at once, to another hub if there is one');
+    this.timer = setTimeout(() => this.attempt(), delay);
+  }
+
   private async connectOnce(): Promise<void> {
     if (this.stopped()) return;
     this.state = 'connecting';
-    const { server, serverName } = this.config;
-    const log = this.logger.child({ component: 'agent', hub: `${server.host}:${server.port}` });
+    const { serverName } = this.config;
+    let hub: HubCandidate;
+    try {
+      hub = await this.picker.pick();
+    } catch (err) {
+      const code = errorCodeOf(err);
+      this.log.warn({ code, err: errorMessageOf(err) }, 'cannot reach the hub');
+      this.emit('offline', code);
+      this.scheduleReconnect(code);
+      return;
+    }
+    if (this.stopped()) return;
+    const hubFields = hub.entry === hub.key ? { hub: hub.key } : { hub: hub.key, server: hub.entry };
+    const log = this.logger.child({ component: 'agent', ...hubFields });
     let link;
     try {
       link = await connectDtls({
-        host: server.host,
-        port: server.port,
+        host: hub.address,
+        port: hub.port,
         serverName,
         ...(this.config.caPem ? { ca: this.config.caPem } : {}),
         logger: this.logger.child({ component: 'dtls' }),
@@ -149,6 +195,7 @@ export class TunnelAgent extends EventEmitter {
       } else {
         log.warn({ code, err: (err as Error).message }, 'cannot reach the hub');
       }
+      this.picker.markFailed(hub.key);
       this.emit('offline', code);
       this.scheduleReconnect(code);
       return;
@@ -179,6 +226,8 @@ export class TunnelAgent extends EventEmitter {
     });
     /** Set when the hub answered hello_reject with a refusal code: the close then retries on the refusal backoff. */
     let refusal: HopError | undefined;
+    /** Set at hello_ok: the close of an established session reconnects at once (reconnectAfterSession). */
+    let established = false;
     conn.once('close', (err?: HopError) => {
       this.connection = undefined;
       if (this.stopped()) return;
@@ -187,13 +236,21 @@ export class TunnelAgent extends EventEmitter {
         this.scheduleRetryAfterRefusal(refusal, log);
         return;
       }
-      if (Date.now() - connectedAt > DEFAULT_STABLE_SESSION_MS) this.backoff.reset();
+      if (Date.now() - connectedAt > DEFAULT_STABLE_SESSION_MS) {
+        this.backoff.reset();
+        this.rehomeUsed = false;
+      }
+      // Whatever ended it, this hub is avoided for a while if another one is configured.
+      this.picker.markFailed(hub.key);
       log.warn({ code: err?.code, reason: err?.message, transport: conn.stats() }, 'session with the hub ended');
       this.emit('offline', err?.code ?? ErrorCode.Closed);
-      this.scheduleReconnect(err?.code ?? ErrorCode.Closed);
+      if (established) this.reconnectAfterSession(err?.code ?? ErrorCode.Closed, log);
+      else this.scheduleReconnect(err?.code ?? ErrorCode.Closed);
     });
     try {
       await this.hello(conn, log);
+      established = true;
+      this.picker.markHealthy(hub.key);
       this.refusedBackoff.reset();
     } catch (err) {
       const e = err instanceof HopError ? err : new HopError(ErrorCode.Internal, errorMessageOf(err));

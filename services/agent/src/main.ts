@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { loadAgentConfig } from '@hopgate/config';
+import { loadAgentConfig, formatHostPort } from '@hopgate/config';
 import { createLogger } from '@hopgate/log';
 import { errorMessageOf } from '@hopgate/errors';
 import { installCrashHandlers, LoopMonitor, OpsServer, START_FAILED_EXIT_CODE, addProbeRoutes, notReady, READY } from '@hopgate/runtime';
@@ -39,7 +39,7 @@ function main(): void {
   installCrashHandlers(logger, 'agent');
   const agent = new TunnelAgent(config, logger.child({ client_id: config.clientId }));
   logger.info(
-    { client_id: config.clientId, server: `${config.server.host}:${config.server.port}`, services: Object.keys(config.services) },
+    { client_id: config.clientId, server: config.servers.map(formatHostPort).join(','), services: Object.keys(config.services) },
     'agent starting',
   );
   agent.on('replaced', () => {

@@ -132,6 +132,7 @@ export class Hub {
       certPem: initial?.certPem,
       keyPem: initial?.keyPem,
       ...cfg.dtlsLimits,
+      ...(cfg.dtlsCookieSecrets ? { cookieSecret: cfg.dtlsCookieSecrets } : {}),
       logger: this.logger.child({ component: 'dtls' }),
     });
     this.certificate?.start();
