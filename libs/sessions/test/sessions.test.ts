@@ -285,3 +285,38 @@ test('OwnerCache: a lookup in flight during invalidate is not cached; errors are
   fail = false;
   assert.equal(await cache2.lookup('x'), undefined, 'the error was not cached');
 });
+
+test('OwnerCache: while the source fails, the last known owner answers (after its ttl and after invalidate); an id never read fails', async () => {
+  const owner: SessionRecord = { clientId: 'c', hubId: 'hub-1', epoch: 7, connectedAt: 0, remote: '' };
+  let down = false;
+  let reads = 0;
+  const source = {
+    get: async (id: string): Promise<SessionRecord | undefined> => {
+      reads += 1;
+      if (down) throw new Error('Stream isn\'t writeable and enableOfflineQueue options is false');
+      return id === 'c' ? owner : undefined;
+    },
+  };
+  let clock = 1_000_000;
+  const cache = new OwnerCache(source, { ttlMs: 1_000, now: () => clock });
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-1');
+  assert.equal(await cache.lookup('gone'), undefined);
+  down = true;
+  clock += 60_000;
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-1', 'past its ttl, the last known owner answers while the source fails');
+  assert.equal(await cache.lookup('gone'), undefined, '"no session" is kept the same way');
+  cache.invalidate('c');
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-1', 'invalidate during the outage keeps the fallback');
+  assert.equal(cache.staleAnswerCount, 3);
+  assert.equal(reads, 5, 'each stale answer came after a read was tried');
+  await assert.rejects(cache.lookup('never-seen'), /enableOfflineQueue/);
+  down = false;
+  const moved: SessionRecord = { ...owner, hubId: 'hub-2', epoch: 8 };
+  source.get = async () => moved;
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-2', 'a fresh read replaces the fallback once the source answers');
+});
+
+test('OwnerCache<V>: generic over the value a source gives', async () => {
+  const cache = new OwnerCache<readonly string[]>({ get: async (id) => [`${id}-a`, `${id}-b`] });
+  assert.deepEqual(await cache.lookup('x'), ['x-a', 'x-b']);
+});

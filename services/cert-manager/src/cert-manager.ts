@@ -57,10 +57,10 @@ export class CertManager {
   async start(): Promise<void> {
     const cfg = this.config;
     const retryStrategy = (attempt: number): number => Math.min(attempt * REDIS_RECONNECT_STEP_MS, REDIS_RECONNECT_MAX_DELAY_MS);
-    this.redis = await connectRedis(cfg, { name: 'hopgate-cert-manager', logger: this.logger, options: { maxRetriesPerRequest: 2, retryStrategy } });
+    this.redis = await connectRedis(cfg, { name: 'hopgate-cert-manager', logger: this.logger, waitUntilReachable: true, options: { maxRetriesPerRequest: 2, retryStrategy } });
     // BullMQ requires maxRetriesPerRequest: null (its blocking commands wait for a reconnect).
     this.bullConnection = createRedis(cfg, { name: 'hopgate-cert-manager-queue', logger: this.logger, options: { maxRetriesPerRequest: null, retryStrategy } });
-    this.nc = await connectNats(cfg, { name: `cert-manager-${cfg.replicaId}`, service: 'cert-manager', logger: this.logger });
+    this.nc = await connectNats(cfg, { name: `cert-manager-${cfg.replicaId}`, service: 'cert-manager', logger: this.logger, waitUntilReachable: true });
 
     const certs = new CertStore(this.redis, this.keys);
     const issuer = new AcmeIssuer({
