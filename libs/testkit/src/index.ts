@@ -26,3 +26,12 @@ export {
 } from './raw-dtls.js';
 export { SeededRandom, MAX_SEED } from './seeded-random.js';
 export { captureLogger } from './capture-logger.js';
+export {
+  startRedisSentinelSet,
+  redisCli,
+  SENTINEL_DOWN_AFTER_MS,
+  SENTINEL_FAILOVER_TIMEOUT_MS,
+  SENTINEL_SET_READY_TIMEOUT_MS,
+  type RedisSentinelSet,
+  type RedisSentinelSetOptions,
+} from './redis-sentinel.js';
