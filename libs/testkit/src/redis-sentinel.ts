@@ -38,9 +38,11 @@ export interface RedisSentinelSet {
   readonly env: Record<string, string>;
   /** The port of the current primary, as the first answering sentinel says. */
   primaryPort(): Promise<number>;
-  /** `SENTINEL FAILOVER <name>`: a planned switch to a replica; resolves once the sentinels name another primary. */
+  /** Resolves once every live replica acknowledged every write made on the primary so far (WAIT). */
+  waitReplicasInSync(): Promise<void>;
+  /** `SENTINEL FAILOVER <name>` once the replicas are in sync: a planned switch; resolves once the sentinels name another primary. */
   failover(): Promise<number>;
-  /** SIGKILL of the current primary's process; resolves with its port (the sentinels then elect another). */
+  /** SIGKILL of the current primary's process once the replicas are in sync; resolves with its port (the sentinels then elect another). */
   killPrimary(): Promise<number>;
   /** Resolves once the sentinels name a primary other than `port`; returns the new primary's port. */
   waitPrimaryChange(port: number, timeoutMs?: number): Promise<number>;
@@ -72,14 +74,16 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions): P
     await Promise.all([...sentinels, ...nodes].map((s) => s.stop().catch(() => undefined)));
   };
   try {
-    const primary = await startRedis({ notifyKeyspaceEvents: events, logFile: path.join(options.dir, 'redis-node-1.log') });
+    // No 5 s wait before a full sync (repl-diskless-sync-delay): a replica is a copy within milliseconds.
+    const nodeArgs = ['--repl-diskless-sync-delay', '0'];
+    const primary = await startRedis({ notifyKeyspaceEvents: events, logFile: path.join(options.dir, 'redis-node-1.log'), extraArgs: nodeArgs });
     nodes.push(primary);
     for (let i = 0; i < (options.replicas ?? 1); i++) {
       nodes.push(
         await startRedis({
           notifyKeyspaceEvents: events,
           logFile: path.join(options.dir, `redis-node-${i + 2}.log`),
-          extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)],
+          extraArgs: [...nodeArgs, '--replicaof', '127.0.0.1', String(primary.port)],
         }),
       );
     }
@@ -117,6 +121,17 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions): P
     }
     throw new Error(`no sentinel named the primary: ${String(lastError)}`);
   };
+  /** Resolves once every live replica acknowledged every write made on the primary so far (WAIT). */
+  const waitReplicasInSync = async (): Promise<void> => {
+    const port = await primaryPort();
+    const replicas = nodes.filter((n) => n.port !== port && n.process.exitCode === null && n.process.signalCode === null).length;
+    await waitFor(
+      `${replicas} replica(s) in sync with the primary ${port}`,
+      async () => Number((await redisCli(port, ['WAIT', String(replicas), '1000'])).trim()) >= replicas,
+      SENTINEL_SET_READY_TIMEOUT_MS,
+      100,
+    );
+  };
   const waitPrimaryChange = (port: number, timeoutMs = SENTINEL_FAILOVER_TIMEOUT_MS * 3): Promise<number> =>
     waitFor(`a primary other than ${port}`, async () => {
       const now = await primaryPort();
@@ -127,14 +142,18 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions): P
     nodes,
     sentinels,
     sentinelList,
-    env: { HOPGATE_REDIS_URL: 'redis://127.0.0.1:6379', HOPGATE_REDIS_SENTINELS: sentinelList, HOPGATE_REDIS_SENTINEL_NAME: masterName },
+    // The URL's host is not used with Sentinel: a name that never resolves (RFC 6761 .invalid) makes sure of it.
+    env: { HOPGATE_REDIS_URL: 'redis://sentinel-primary.invalid:6379', HOPGATE_REDIS_SENTINELS: sentinelList, HOPGATE_REDIS_SENTINEL_NAME: masterName },
     primaryPort,
+    waitReplicasInSync,
     async failover() {
+      await waitReplicasInSync();
       const before = await primaryPort();
       await redisCli(sentinels[0]!.port, ['SENTINEL', 'FAILOVER', masterName]);
       return waitPrimaryChange(before);
     },
     async killPrimary() {
+      await waitReplicasInSync();
       const port = await primaryPort();
       const node = nodes.find((n) => n.port === port);
       if (!node) throw new Error(`the primary ${port} is none of the set's nodes`);

@@ -140,6 +140,10 @@ export class Hub {
     const addr = this.dtls.address();
     this.boundDtls = formatHostPort({ host: addr.address, port: addr.port });
     await this.registry.register(cfg.hubId, { dtlsListen: this.boundDtls }, cfg.sessionTtlMs);
+    // Back from an outage or on a new primary (Sentinel): re-assert every session record at once, not a period later.
+    this.redis.on('ready', () => {
+      this.refreshAll().catch((err: unknown) => this.log.error({ err }, 'session refresh failed unexpectedly'));
+    });
     this.refreshTimer = setInterval(() => {
       this.refreshAll().catch((err: unknown) => this.log.error({ err }, 'session refresh failed unexpectedly'));
     }, Math.max(MIN_SESSION_REFRESH_INTERVAL_MS, Math.floor(cfg.sessionTtlMs / 3)));
