@@ -340,6 +340,8 @@ export class Hub {
           // The record is gone (expired during a Redis outage, or Redis restarted empty):
           // claim it again; the claim fails only if a newer epoch exists.
           still = await this.sessionStore.claim(clientId, { hubId: this.config.hubId, epoch, remote: session.info.remote, connectedAt: session.info.connectedAt }, ttl);
+          // A Redis that lost its data counts epochs from 0 again: later sessions must still outrank this one.
+          if (still) await this.sessionStore.raiseEpochFloor(epoch);
         }
         if (!still) session.goAway(ErrorCode.SessionReplaced, 'session record replaced by a newer epoch');
       } catch (err) {
