@@ -107,6 +107,8 @@ export function redisTlsOptions(config: RedisConnectionConfig): Pick<RedisOption
  */
 export function createRedis(config: RedisConnectionConfig, options: RedisConnectionOptions): Redis {
   const settings: RedisOptions = { ...options.options, ...redisServerOptions(config), connectionName: options.name };
+  // A caller that must fail fast (the CLI) may shorten the search for the primary too.
+  if (options.options?.sentinelRetryStrategy !== undefined) settings.sentinelRetryStrategy = options.options.sentinelRetryStrategy;
   const redis = config.redisSentinel === undefined ? new Redis(config.redisUrl, settings) : new Redis(settings);
   watchRedis(redis, config, options);
   return redis;
