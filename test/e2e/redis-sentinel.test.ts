@@ -12,9 +12,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { CertStore } from '@hopgate/certs';
-import { Stack, startRedisSentinelSet, waitFor, type RedisSentinelSet } from '@hopgate/testkit';
+import { Stack, startPebble, startRedisSentinelSet, waitFor, type RedisSentinelSet, type RunningPebble } from '@hopgate/testkit';
 import { startOrigin, PublicClient, type Origin } from './helpers.js';
 import { handshake } from './cert-helpers.js';
+import { certManagerEnv, readCert } from './acme-helpers.js';
 
 const HOST = 'app.hopgate.test';
 /** Concurrent GET loops of the load. */
@@ -33,10 +34,14 @@ let stack: Stack;
 let origin: Origin;
 let pub: PublicClient;
 let ca: string;
+let pebble: RunningPebble | undefined;
+let workDir: string;
 
 before(async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-sentinel-'));
-  set = await startRedisSentinelSet({ dir: path.join(dir, 'sentinel-set') });
+  workDir = dir;
+  // Two replicas: after the kill -9 test one is left for the cert-manager test's failover.
+  set = await startRedisSentinelSet({ dir: path.join(dir, 'sentinel-set'), replicas: 2 });
   stack = await Stack.start({ dir, hubs: 1, redisEnv: set.env });
   ca = fs.readFileSync(stack.ca.certFile, 'utf8');
   origin = await startOrigin('sentinel');
@@ -50,6 +55,7 @@ before(async () => {
 after(async () => {
   await pub?.close();
   await stack?.stop();
+  await pebble?.stop();
   await set?.stop();
   await origin?.close();
 });
@@ -176,5 +182,26 @@ test('kill -9 of the primary under load: at most a few seconds of errors, then e
   assert.ok(figures.gapMs <= MAX_ERROR_GAP_MS, `errors lasted ${figures.gapMs} ms`);
   assert.equal((await pub.request(HOST, '/hello')).status, 200);
   await servedFromNewPrimary('kill -9', newPort);
+  assert.deepEqual(stack.crashSigns(), []);
+});
+
+test('cert-manager through Sentinel (its BullMQ queue too): issues before a failover and again after it, on the new primary', async () => {
+  pebble = await startPebble({ dir: path.join(workDir, 'pebble'), httpPort: stack.httpPort });
+  const before = 'before.sentinel.test';
+  const after = 'after.sentinel.test';
+  const manager = await stack.startCertManager(certManagerEnv(pebble, { HOPGATE_ACME_DOMAINS: before }));
+  const valid = (name: string): Promise<unknown> =>
+    waitFor(`certificate for ${name} valid on the primary`, () => withPrimary(async (redis) => (await readCert(redis, name))?.status === 'valid'), 30_000, 200);
+  await valid(before);
+  const newPort = await set.failover();
+  await stack.setRoute(after, '/', 'sentbox/web');
+  await valid(after);
+  const direct = new Redis({ port: newPort, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  try {
+    assert.equal((await readCert(direct, after))?.status, 'valid', 'written to the new primary');
+  } finally {
+    direct.disconnect();
+  }
+  assert.equal(manager.exited, false);
   assert.deepEqual(stack.crashSigns(), []);
 });
