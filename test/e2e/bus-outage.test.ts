@@ -24,6 +24,10 @@ const UNSEEN_HOST = 'unseen.hopgate.test';
 const OUTAGE_MS = 4_000;
 /** A TLS handshake or a request during the outage must not wait on Redis: well under the 3 s seen before, in ms. */
 const FAST_MS = 1_000;
+/** How long Redis stays frozen in the hung-Redis test, in ms. */
+const HUNG_MS = 3_000;
+/** With Redis hung, no answer may wait much longer than DATA_PATH_COMMAND_TIMEOUT_MS (1 s), in ms. */
+const HUNG_SLOWEST_MS = 2_500;
 /** Service must be back within this time after Redis or NATS is, in ms (generous: 2 shared cores). */
 const RECOVERY_MS = 10_000;
 
@@ -116,6 +120,31 @@ test('Redis stopped: requests keep flowing from the cached owner, handshakes com
   } finally {
     check.disconnect();
   }
+  crashFree();
+});
+
+test('Redis hung (SIGSTOP, connections open, no answers): requests still flow from the cached owner, none waits more than the 1 s command timeout', async () => {
+  assert.equal((await freshRequest(HOST)).status, 200);
+  stack.redis.process.kill('SIGSTOP');
+  const started = Date.now();
+  let requests = 0;
+  let slowest = 0;
+  try {
+    while (Date.now() - started < HUNG_MS) {
+      const reply = await freshRequest(HOST);
+      requests += 1;
+      slowest = Math.max(slowest, reply.ms);
+      assert.equal(reply.status, 200, `request ${requests} with Redis hung: ${reply.body}`);
+    }
+    const ghost = await freshRequest(GHOST_HOST);
+    assert.equal(ghost.status, 503, 'an owner never read: 503 after the command timeout');
+    slowest = Math.max(slowest, ghost.ms);
+  } finally {
+    stack.redis.process.kill('SIGCONT');
+  }
+  console.log(`redis hung: ${requests} requests in ${HUNG_MS} ms, all 200, slowest ${slowest} ms`);
+  assert.ok(slowest < HUNG_SLOWEST_MS, `slowest ${slowest} ms`);
+  await waitFor('served after SIGCONT', async () => (await freshRequest(HOST)).status === 200, RECOVERY_MS, 100);
   crashFree();
 });
 
