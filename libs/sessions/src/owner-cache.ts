@@ -38,7 +38,9 @@ interface InFlight<V> {
  * Stale-if-error (riding out a Redis outage): an answer past its `ttlMs`, or one dropped by
  * `invalidate`, is kept as the last known owner. A lookup reads the source again; when that
  * read fails, the last known owner is the answer instead of the error. Only an id never read
- * successfully fails its lookup. Invalidating during an outage therefore keeps the stale
+ * successfully fails its lookup. Once a read has failed, and until one succeeds, a known id is
+ * answered at once with its last value while a read runs behind it (a hung source does not
+ * hold requests for its command timeout each time). Invalidating during an outage keeps the stale
  * answer: with the source unreadable there is nothing better to go by, and a hub that lost
  * the session answers ERR_CLIENT_OFFLINE itself (the same 502 the browser would get without
  * an owner). A read in flight when `invalidate` is called is not cached.
@@ -50,6 +52,8 @@ export class OwnerCache<V = SessionRecord | undefined> {
   private readonly cached = new Map<string, Cached<V>>();
   private readonly inFlight = new Map<string, InFlight<V>>();
   private staleAnswers = 0;
+  /** The last read (of any id) failed; cleared by the next one that succeeds. */
+  private sourceFailing = false;
 
   constructor(
     private readonly source: OwnerSource<V>,
@@ -64,11 +68,26 @@ export class OwnerCache<V = SessionRecord | undefined> {
   lookup(clientId: string): Promise<V> {
     const hit = this.cached.get(clientId);
     if (hit !== undefined && hit.freshUntil > this.now()) return Promise.resolve(hit.value);
+    if (hit !== undefined && this.sourceFailing) {
+      // The last read of any id failed: answer what is known now and read again behind it, so a
+      // hung source (no answer until its command timeout) does not hold every request.
+      this.read(clientId, true).catch(() => undefined);
+      this.staleAnswers += 1;
+      return Promise.resolve(hit.value);
+    }
+    return this.read(clientId);
+  }
+
+  /**
+   * One read of `clientId` (shared by concurrent callers): the fresh value, else the last known
+   * one, else the error. `behind`: nobody waits for it (the caller answered already).
+   */
+  private read(clientId: string, behind = false): Promise<V> {
     const pending = this.inFlight.get(clientId);
     if (pending !== undefined) return pending.promise;
-    const read = this.source.get(clientId);
-    const promise = read.then(
+    const promise = this.source.get(clientId).then(
       (value) => {
+        this.sourceFailing = false;
         if (this.inFlight.get(clientId) !== flight) return value; // invalidated meanwhile: do not cache
         this.inFlight.delete(clientId);
         if (this.cached.size >= this.maxEntries && !this.cached.has(clientId)) this.cached.clear();
@@ -76,10 +95,11 @@ export class OwnerCache<V = SessionRecord | undefined> {
         return value;
       },
       (err: unknown) => {
+        this.sourceFailing = true;
         if (this.inFlight.get(clientId) === flight) this.inFlight.delete(clientId);
         const last = this.cached.get(clientId);
         if (last === undefined) throw err;
-        this.staleAnswers += 1;
+        if (!behind) this.staleAnswers += 1;
         return last.value;
       },
     );

@@ -313,7 +313,34 @@ test('OwnerCache: while the source fails, the last known owner answers (after it
   down = false;
   const moved: SessionRecord = { ...owner, hubId: 'hub-2', epoch: 8 };
   source.get = async () => moved;
-  assert.equal((await cache.lookup('c'))?.hubId, 'hub-2', 'a fresh read replaces the fallback once the source answers');
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-1', 'while the source is known to fail, the last owner answers at once and a read runs behind it');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-2', 'that read replaced the fallback once the source answered');
+});
+
+test('OwnerCache: a hung source holds one lookup, not every one: once a read failed, known ids answer at once', async () => {
+  const owner: SessionRecord = { clientId: 'c', hubId: 'hub-1', epoch: 1, connectedAt: 0, remote: '' };
+  let mode: 'ok' | 'hung' | 'fail' = 'ok';
+  let hungReads = 0;
+  const source = {
+    get: (): Promise<SessionRecord | undefined> => {
+      if (mode === 'ok') return Promise.resolve(owner);
+      if (mode === 'fail') return Promise.reject(new Error('Command timed out'));
+      hungReads += 1;
+      return new Promise(() => undefined); // a hung server: no answer
+    },
+  };
+  let clock = 0;
+  const cache = new OwnerCache(source, { ttlMs: 1_000, now: () => clock });
+  await cache.lookup('c');
+  clock += 5_000;
+  mode = 'fail'; // the first read after the TTL times out (the connection's command timeout)
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-1');
+  mode = 'hung';
+  clock += 5_000;
+  const answers = await Promise.all([cache.lookup('c'), cache.lookup('c'), cache.lookup('c')]);
+  assert.deepEqual(answers.map((a) => a?.hubId), ['hub-1', 'hub-1', 'hub-1'], 'answered without waiting for the hung read');
+  assert.equal(hungReads, 1, 'one read behind them, shared');
 });
 
 test('OwnerCache<V>: generic over the value a source gives', async () => {
