@@ -65,6 +65,8 @@ const stack = await Stack.start({
   hubs: 2,
   httpsPort,
   httpPort,
+  // Clients, routes, certificates and the ACME account must survive a Redis restart (docs/operations.md): AOF in .demo/redis-data.
+  redisPersistent: true,
   hubEnv: {
     HOPGATE_AGENT_IDLE_TIMEOUT_MS: '15000',
     HOPGATE_SESSION_TTL_MS: '15000',
@@ -127,7 +129,7 @@ ${ACME ? `Certificates were issued by pebble (ACME) and are served from Redis; i
   A new route host gets its certificate within seconds:
   HOPGATE_REDIS_URL=${stack.redis.url} node services/cli/dist/main.js route set other.localhost / demo/web
 
-` : ''}Redis ${stack.redis.url}   NATS ${stack.nats.url}   hubs (UDP) ${stack.hubs.map((h) => h.port).join(', ')}
+` : ''}Redis ${stack.redis.url} (data kept in ${path.relative(process.cwd(), path.join(dir, 'redis-data'))}, appendonly)   NATS ${stack.nats.url}   hubs (UDP) ${stack.hubs.map((h) => h.port).join(', ')}
 Logs: ${path.relative(process.cwd(), stack.logDir)}/      Ctrl-C stops everything.
 `);
 

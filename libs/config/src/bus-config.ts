@@ -13,6 +13,24 @@ export interface RedisConnectionConfig {
   redisUrl: string;
   /** HOPGATE_REDIS_CA_FILE: PEM bundle trusted for `rediss://` instead of the system roots. */
   redisCaFile: string | undefined;
+  /**
+   * Redis Sentinel (HOPGATE_REDIS_SENTINELS and HOPGATE_REDIS_SENTINEL_NAME): the primary is
+   * asked of the sentinels, and HOPGATE_REDIS_URL gives only the scheme (TLS), the user, the
+   * password and the database; its host and port are not used. Absent: HOPGATE_REDIS_URL's server.
+   */
+  redisSentinel?: RedisSentinelConfig;
+}
+
+/** How to find the Redis primary through Sentinel. */
+export interface RedisSentinelConfig {
+  /** HOPGATE_REDIS_SENTINELS: the sentinels, `host:port` each (at least one; three or more in production). */
+  sentinels: readonly { readonly host: string; readonly port: number }[];
+  /** HOPGATE_REDIS_SENTINEL_NAME: the name the sentinels monitor the primary under (`mymaster`). */
+  name: string;
+  /** HOPGATE_REDIS_SENTINEL_PASSWORD: the sentinels' own `requirepass`, when they have one. */
+  password: string | undefined;
+  /** HOPGATE_REDIS_SENTINEL_TLS: talk TLS to the sentinels too (with HOPGATE_REDIS_CA_FILE); default false. */
+  tls: boolean;
 }
 
 /** How a service logs in to NATS (at most one of these). */
@@ -82,7 +100,40 @@ export function redisConnectionConfig(s: ServiceSettings): RedisConnectionConfig
     }
     readPemCertificates(redisCaFile, 'HOPGATE_REDIS_CA_FILE');
   }
-  return { redisUrl, redisCaFile };
+  const redisSentinel = redisSentinelConfig(s, url.protocol === 'rediss:');
+  return redisSentinel === undefined ? { redisUrl, redisCaFile } : { redisUrl, redisCaFile, redisSentinel };
+}
+
+/** The default Sentinel port (redis.io sentinel docs), when an entry of HOPGATE_REDIS_SENTINELS has none. */
+const DEFAULT_SENTINEL_PORT = 26379;
+
+/** HOPGATE_REDIS_SENTINELS and its companions, validated; undefined when Sentinel is not used. */
+function redisSentinelConfig(s: ServiceSettings, redisTls: boolean): RedisSentinelConfig | undefined {
+  const entries = s.list('redis_sentinels');
+  const name = s.optionalString('redis_sentinel_name');
+  const password = s.optionalString('redis_sentinel_password');
+  const tls = s.bool('redis_sentinel_tls', false);
+  if (entries.length === 0) {
+    if (name !== undefined || password !== undefined || tls) {
+      throw new HopError(ErrorCode.BadConfig, 'HOPGATE_REDIS_SENTINEL_NAME, _PASSWORD or _TLS is set but HOPGATE_REDIS_SENTINELS (host:port,host:port,...) is not');
+    }
+    return undefined;
+  }
+  if (name === undefined) {
+    throw new HopError(ErrorCode.BadConfig, 'HOPGATE_REDIS_SENTINELS is set but HOPGATE_REDIS_SENTINEL_NAME is not (the name the sentinels monitor the primary under, e.g. mymaster)');
+  }
+  if (tls && !redisTls) {
+    throw new HopError(ErrorCode.BadConfig, 'HOPGATE_REDIS_SENTINEL_TLS is true but HOPGATE_REDIS_URL is not a rediss:// (TLS) URL');
+  }
+  const sentinels = entries.map((entry) => {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+)(?::([0-9]{1,5}))?$/.exec(entry);
+    const port = match?.[2] === undefined ? DEFAULT_SENTINEL_PORT : Number(match[2]);
+    if (!match || port < 1 || port > 65_535) {
+      throw new HopError(ErrorCode.BadConfig, `HOPGATE_REDIS_SENTINELS: ${JSON.stringify(entry)} is not host:port`);
+    }
+    return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+  return { sentinels, name, password, tls };
 }
 
 /** HOPGATE_NATS_URL, the login settings and HOPGATE_NATS_CA_FILE, validated. */

@@ -26,6 +26,7 @@ export {
   readPemCertificates,
   redactUrl,
   type RedisConnectionConfig,
+  type RedisSentinelConfig,
   type NatsConnectionConfig,
   type NatsAuth,
 } from './bus-config.js';

@@ -112,3 +112,24 @@ test('redactUrl hides passwords and keeps the rest', () => {
   assert.equal(redactUrl('tls://nats.internal:4222'), 'tls://nats.internal:4222');
   assert.equal(redactUrl('not a url with //user:pw@host'), 'not a url with //***@host');
 });
+
+test('Redis Sentinel: HOPGATE_REDIS_SENTINELS (host:port list, default port 26379) with HOPGATE_REDIS_SENTINEL_NAME; the URL keeps the login', () => {
+  const cfg = loadIngressConfig({
+    ...base,
+    HOPGATE_REDIS_URL: 'redis://hopgate-ingress:pw@ignored:1/2',
+    HOPGATE_REDIS_SENTINELS: '10.0.0.1:26380, sentinel-b ,[::1]:26381',
+    HOPGATE_REDIS_SENTINEL_NAME: 'mymaster',
+    HOPGATE_REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+  });
+  assert.deepEqual(cfg.redisSentinel, {
+    sentinels: [{ host: '10.0.0.1', port: 26380 }, { host: 'sentinel-b', port: 26379 }, { host: '::1', port: 26381 }],
+    name: 'mymaster',
+    password: 'sentinel-secret',
+    tls: false,
+  });
+  assert.equal(loadIngressConfig(base).redisSentinel, undefined, 'absent without HOPGATE_REDIS_SENTINELS');
+  bad({ HOPGATE_REDIS_SENTINELS: '127.0.0.1:26379' }, /HOPGATE_REDIS_SENTINEL_NAME is not/);
+  bad({ HOPGATE_REDIS_SENTINEL_NAME: 'mymaster' }, /HOPGATE_REDIS_SENTINELS \(host:port,host:port,\.\.\.\) is not/);
+  bad({ HOPGATE_REDIS_SENTINELS: '127.0.0.1:99999', HOPGATE_REDIS_SENTINEL_NAME: 'm' }, /"127\.0\.0\.1:99999" is not host:port/);
+  bad({ HOPGATE_REDIS_SENTINELS: 'a:1', HOPGATE_REDIS_SENTINEL_NAME: 'm', HOPGATE_REDIS_SENTINEL_TLS: 'true' }, /not a rediss:\/\/ \(TLS\) URL/);
+});

@@ -103,6 +103,8 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
   private intervalTimer: NodeJS.Timeout | undefined;
   private lastConnectionError: string | undefined;
   private fallbacksRefused = false;
+  /** The main connection came back (maybe to a new primary after a failover): read notify-keyspace-events again. */
+  private notificationsUnverified = false;
 
   constructor(options: RouteLoaderOptions) {
     super();
@@ -223,7 +225,10 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
   private async loadOnce(): Promise<void> {
     if (this.state === 'stopped') return;
     try {
-      if (this.notifications === 'unchecked' || this.notifications === 'off') await this.checkNotifications();
+      if (this.notifications === 'unchecked' || this.notifications === 'off' || this.notificationsUnverified) {
+        this.notificationsUnverified = false;
+        await this.checkNotifications();
+      }
       const [snapshot, fallbackSnapshot] = await Promise.all([readRouteEntries(this.redis, this.keys), this.readFallbacks()]);
       const { table, errors } = RouteTable.build(snapshot.entries);
       const invalid = [...snapshot.errors, ...errors];
@@ -338,8 +343,14 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
   private async checkNotifications(): Promise<void> {
     const state = await checkKeyspaceNotifications(this.redis);
     if (state === this.notifications) return;
+    const was = this.notifications;
     this.notifications = state;
     if (state === 'off') {
+      if (was === 'on') {
+        // A reconnect reached a server without them (a promoted replica configured apart from the old primary?).
+        this.log.warn({ reload_interval_ms: this.reloadIntervalMs }, 'keyspace notifications are off on the server reached after a reconnect: set notify-keyspace-events (K and h) on every Redis node, replicas included');
+        return;
+      }
       this.log.info(
         { reload_interval_ms: this.reloadIntervalMs },
         'keyspace notifications are off: route edits apply at the next periodic re-read (set notify-keyspace-events to include K and h for instant updates)',
@@ -385,6 +396,7 @@ export class RouteLoader extends EventEmitter<RouteLoaderEvents> {
   /** After any reconnect, pub/sub may have lost events: re-read everything. */
   private onReconnect(connection: 'main' | 'subscriber'): void {
     if (this.state !== 'running') return;
+    if (connection === 'main') this.notificationsUnverified = true;
     if (connection === 'subscriber' && !this.subscribed) return;
     this.log.info({ connection }, 'redis connection ready; re-reading routes');
     this.reload().catch(() => undefined);

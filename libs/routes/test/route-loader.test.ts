@@ -184,3 +184,26 @@ test('when CONFIG is refused, the loader subscribes anyway and still re-reads on
   await redis.hset(new RedisKeys().route('app.example.com'), '/', 'laptop/web');
   await waitFor('applied by the timer', () => loader.current.match('app.example.com', '/'), 2_000);
 });
+
+test('after a reconnect to a server without keyspace notifications (a promoted replica configured apart), the loader notices, warns, and still applies edits by re-reading', async (t) => {
+  const port = await freeTcpPort();
+  let server = await startRedis({ port, notifyKeyspaceEvents: 'Kgh' });
+  const url = `redis://127.0.0.1:${port}`;
+  const { logger, lines } = captureLogger();
+  const loader = new RouteLoader({ redis: redisAt(url), reloadIntervalMs: 300, logger });
+  t.after(async () => {
+    await loader.stop();
+    await server.stop();
+  });
+  await loader.start();
+  await waitFor('subscribed', () => loader.status.subscribed, 5_000);
+  assert.equal(loader.status.notifications, 'on');
+  await server.stop();
+  server = await startRedis({ port, notifyKeyspaceEvents: '' });
+  await waitFor('notifications re-checked after the reconnect', () => loader.status.notifications === 'off', 10_000);
+  assert.ok(lines.some((l) => l['level'] === 'warn' && String(l['msg']).startsWith('keyspace notifications are off on the server reached after a reconnect')));
+  const redis = new Redis(url);
+  t.after(() => redis.disconnect());
+  await redis.hset(new RedisKeys().route('late.example.com'), '/', 'laptop/web');
+  await waitFor('edit applied by the periodic re-read', () => loader.current.match('late.example.com', '/'), 5_000);
+});

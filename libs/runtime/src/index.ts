@@ -8,7 +8,20 @@ export {
   type RunnableService,
   type RunServiceOptions,
 } from './run-service.js';
-export { createRedis, connectRedis, redisTlsOptions, type RedisConnectionOptions } from './redis-connection.js';
+export {
+  createRedis,
+  connectRedis,
+  redisTlsOptions,
+  redisServerOptions,
+  redisLocation,
+  DATA_PATH_REDIS_OPTIONS,
+  DATA_PATH_COMMAND_TIMEOUT_MS,
+  START_WAIT_LOG_INTERVAL_MS,
+  SENTINEL_RETRY_STEP_MS,
+  SENTINEL_RETRY_MAX_DELAY_MS,
+  SENTINEL_COMMAND_TIMEOUT_MS,
+  type RedisConnectionOptions,
+} from './redis-connection.js';
 export { redisErrorCode, isRedisLoginRefusal, isRedisPermissionRefusal } from './redis-replies.js';
 export {
   connectNats,
@@ -18,6 +31,8 @@ export {
   NATS_MAX_PINGS_OUT,
   NATS_CONNECT_TIMEOUT_MS,
   awayFromLastDialed,
+  NATS_START_RETRY_INTERVAL_MS,
+  NATS_START_WAIT_LOG_INTERVAL_MS,
   type NatsConnectionOptions,
 } from './nats-connection.js';
 export { ViolationLog, PERMISSION_VIOLATION_LOG_INTERVAL_MS } from './violation-log.js';

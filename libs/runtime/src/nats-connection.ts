@@ -10,7 +10,7 @@ import {
   type Status,
 } from '@nats-io/transport-node';
 import { readPemCertificates, redactUrl, type NatsConnectionConfig } from '@hopgate/config';
-import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
+import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import { NatsSubjects } from '@hopgate/keys';
 import { silentLogger, type Logger } from '@hopgate/log';
 import { ViolationLog } from './violation-log.js';
@@ -76,7 +76,18 @@ export interface NatsConnectionOptions {
   subjects?: NatsSubjects;
   /** nats.js `noAsyncTraces` (the relay nodes set it: no stack capture per request). */
   noAsyncTraces?: boolean;
+  /**
+   * While no server of HOPGATE_NATS_URL can be reached, try again every
+   * NATS_START_RETRY_INTERVAL_MS and log a warning naming them at most every
+   * NATS_START_WAIT_LOG_INTERVAL_MS, instead of rejecting. A refused login still rejects. Default false.
+   */
+  waitUntilReachable?: boolean;
 }
+
+/** A service waiting at start for an unreachable NATS tries again after this pause, in ms. */
+export const NATS_START_RETRY_INTERVAL_MS = 1_000;
+/** ... and logs it at most once per this interval, in ms. */
+export const NATS_START_WAIT_LOG_INTERVAL_MS = 5_000;
 
 /**
  * The nats.js options for the configured servers: credentials (user and password, token, or a
@@ -136,6 +147,29 @@ export function natsConnectOptions(config: NatsConnectionConfig, options: NatsCo
  * otherwise (unreachable, TLS refused).
  */
 export async function connectNats(config: NatsConnectionConfig, options: NatsConnectionOptions): Promise<NatsConnection> {
+  if (options.waitUntilReachable !== true) return connectNatsOnce(config, options);
+  const log = (options.logger ?? silentLogger()).child({ component: 'nats' });
+  const where = config.natsServers.map(redactUrl).join(',');
+  const since = Date.now();
+  let lastLogAt = 0;
+  for (;;) {
+    try {
+      const nc = await connectNatsOnce(config, options);
+      if (lastLogAt > 0) log.info({ nats: where, waited_ms: Date.now() - since }, 'NATS reachable: starting');
+      return nc;
+    } catch (err) {
+      if (errorCodeOf(err) !== ErrorCode.Closed) throw err;
+      const now = Date.now();
+      if (now - lastLogAt >= NATS_START_WAIT_LOG_INTERVAL_MS) {
+        lastLogAt = now;
+        log.warn({ nats: where, err: errorMessageOf(err), waited_ms: now - since }, `waiting for NATS at ${where}: not reachable yet, retrying`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, NATS_START_RETRY_INTERVAL_MS));
+    }
+  }
+}
+
+async function connectNatsOnce(config: NatsConnectionConfig, options: NatsConnectionOptions): Promise<NatsConnection> {
   const log = (options.logger ?? silentLogger()).child({ component: 'nats', nats: config.natsServers.map(redactUrl).join(',') });
   let nc: NatsConnection;
   try {

@@ -212,3 +212,33 @@ test('ViolationLog: one line per operation per interval, with the number left ou
   assert.deepEqual(lines.at(-1) && [lines.at(-1)!['nats_subject'], lines.at(-1)!['violations_total'], lines.at(-1)!['violations_not_logged']], ['e', 4, 2]);
   assert.deepEqual(log.counts, { publish: 4, subscription: 1 });
 });
+
+test('waitUntilReachable: Redis and NATS that appear later are waited for, with a warning naming each; a refused Redis login still rejects', async () => {
+  const redisPort = await freeTcpPort();
+  const natsPort = await freeTcpPort();
+  const { logger, lines } = captureLogger('warn');
+  const redisReady = connectRedis(redisConfig({ HOPGATE_REDIS_URL: `redis://127.0.0.1:${redisPort}` }), { name: 'test', logger, waitUntilReachable: true });
+  const natsReady = connectNats(natsConfig({ HOPGATE_NATS_URL: `nats://127.0.0.1:${natsPort}` }), { name: 'test', service: 'hub', logger, waitUntilReachable: true });
+  await waitFor('both waits logged', () => lines.some((l) => String(l.msg).startsWith(`waiting for Redis at redis://127.0.0.1:${redisPort}`)) && lines.some((l) => String(l.msg).startsWith(`waiting for NATS at nats://127.0.0.1:${natsPort}`)), 10_000);
+  const redisServer = await startRedis({ port: redisPort });
+  const natsServer = await startNats({ port: natsPort });
+  try {
+    const redis = await redisReady;
+    assert.equal(await redis.ping(), 'PONG');
+    redis.disconnect();
+    const nc = await natsReady;
+    await nc.close();
+    const waits = lines.filter((l) => String(l.msg).startsWith('waiting for')).length;
+    assert.ok(waits <= 4, `a few lines, not one per attempt (${waits})`);
+  } finally {
+    await natsServer.stop();
+    await redisServer.stop();
+  }
+  const acl = file('users-wait.acl', 'user default off\nuser someone on >right ~* +@all\n');
+  const guarded = await startRedis({ aclFile: acl });
+  try {
+    assertError(await refusal(connectRedis(redisConfig({ HOPGATE_REDIS_URL: `redis://someone:wrong@127.0.0.1:${guarded.port}` }), { name: 'test', waitUntilReachable: true })), 'ERR_AUTH_FAILED', /refused the login: WRONGPASS/);
+  } finally {
+    await guarded.stop();
+  }
+});

@@ -13,35 +13,50 @@ export interface OwnerCacheOptions {
   now?: () => number;
 }
 
-/** What the cache needs from a SessionStore. */
-export interface SessionSource {
-  get(clientId: string): Promise<SessionRecord | undefined>;
+/** Where the cache reads an owner from (a SessionStore): rejects when the store cannot be read. */
+export interface OwnerSource<V> {
+  get(clientId: string): Promise<V>;
 }
 
-interface Cached {
-  readonly record: SessionRecord | undefined;
-  readonly expiresAt: number;
+/** What the cache needs from a SessionStore (the default instantiation). */
+export type SessionSource = OwnerSource<SessionRecord | undefined>;
+
+interface Cached<V> {
+  readonly value: V;
+  /** Fresh until then; afterwards kept only as the answer of a lookup whose read fails. */
+  readonly freshUntil: number;
 }
 
-interface InFlight {
-  readonly promise: Promise<SessionRecord | undefined>;
+interface InFlight<V> {
+  readonly promise: Promise<V>;
 }
 
 /**
  * The ingress's view of who owns each client's session: answers (including "no session")
- * are reused for `ttlMs`; concurrent lookups of one id share a single Redis round trip.
- * `invalidate` drops an answer at once (e.g. on a `session.claimed` broadcast or a send
- * that failed); a lookup already in flight is then not cached. Errors are not cached.
+ * are reused for `ttlMs`; concurrent lookups of one id share a single read of the source.
+ *
+ * Stale-if-error (riding out a Redis outage): an answer past its `ttlMs`, or one dropped by
+ * `invalidate`, is kept as the last known owner. A lookup reads the source again; when that
+ * read fails, the last known owner is the answer instead of the error. Only an id never read
+ * successfully fails its lookup. Once a read has failed, and until one succeeds, a known id is
+ * answered at once with its last value while a read runs behind it (a hung source does not
+ * hold requests for its command timeout each time). Invalidating during an outage keeps the stale
+ * answer: with the source unreadable there is nothing better to go by, and a hub that lost
+ * the session answers ERR_CLIENT_OFFLINE itself (the same 502 the browser would get without
+ * an owner). A read in flight when `invalidate` is called is not cached.
  */
-export class OwnerCache {
+export class OwnerCache<V = SessionRecord | undefined> {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
-  private readonly cached = new Map<string, Cached>();
-  private readonly inFlight = new Map<string, InFlight>();
+  private readonly cached = new Map<string, Cached<V>>();
+  private readonly inFlight = new Map<string, InFlight<V>>();
+  private staleAnswers = 0;
+  /** The last read (of any id) failed; cleared by the next one that succeeds. */
+  private sourceFailing = false;
 
   constructor(
-    private readonly source: SessionSource,
+    private readonly source: OwnerSource<V>,
     options: OwnerCacheOptions = {},
   ) {
     this.ttlMs = options.ttlMs ?? DEFAULT_OWNER_CACHE_TTL_MS;
@@ -49,46 +64,70 @@ export class OwnerCache {
     this.now = options.now ?? Date.now;
   }
 
-  /** The owner record of `clientId` (undefined: no live session), at most `ttlMs` old. */
-  lookup(clientId: string): Promise<SessionRecord | undefined> {
+  /** The owner of `clientId` (for SessionRecord: undefined, no live session), at most `ttlMs` old while the source answers. */
+  lookup(clientId: string): Promise<V> {
     const hit = this.cached.get(clientId);
-    if (hit !== undefined) {
-      if (hit.expiresAt > this.now()) return Promise.resolve(hit.record);
-      this.cached.delete(clientId);
+    if (hit !== undefined && hit.freshUntil > this.now()) return Promise.resolve(hit.value);
+    if (hit !== undefined && this.sourceFailing) {
+      // The last read of any id failed: answer what is known now and read again behind it, so a
+      // hung source (no answer until its command timeout) does not hold every request.
+      this.read(clientId, true).catch(() => undefined);
+      this.staleAnswers += 1;
+      return Promise.resolve(hit.value);
     }
+    return this.read(clientId);
+  }
+
+  /**
+   * One read of `clientId` (shared by concurrent callers): the fresh value, else the last known
+   * one, else the error. `behind`: nobody waits for it (the caller answered already).
+   */
+  private read(clientId: string, behind = false): Promise<V> {
     const pending = this.inFlight.get(clientId);
     if (pending !== undefined) return pending.promise;
-    const promise = this.source.get(clientId);
-    const flight: InFlight = { promise };
-    this.inFlight.set(clientId, flight);
-    const settle = (): void => {
-      if (this.inFlight.get(clientId) === flight) this.inFlight.delete(clientId);
-    };
-    promise.then(
-      (record) => {
-        if (this.inFlight.get(clientId) !== flight) return; // invalidated meanwhile: do not cache
-        settle();
-        if (this.cached.size >= this.maxEntries) this.cached.clear();
-        this.cached.set(clientId, { record, expiresAt: this.now() + this.ttlMs });
+    const promise = this.source.get(clientId).then(
+      (value) => {
+        this.sourceFailing = false;
+        if (this.inFlight.get(clientId) !== flight) return value; // invalidated meanwhile: do not cache
+        this.inFlight.delete(clientId);
+        if (this.cached.size >= this.maxEntries && !this.cached.has(clientId)) this.cached.clear();
+        this.cached.set(clientId, { value, freshUntil: this.now() + this.ttlMs });
+        return value;
       },
-      settle,
+      (err: unknown) => {
+        this.sourceFailing = true;
+        if (this.inFlight.get(clientId) === flight) this.inFlight.delete(clientId);
+        const last = this.cached.get(clientId);
+        if (last === undefined) throw err;
+        if (!behind) this.staleAnswers += 1;
+        return last.value;
+      },
     );
+    const flight: InFlight<V> = { promise };
+    this.inFlight.set(clientId, flight);
     return promise;
   }
 
-  /** Forgets what is known about `clientId`; the next lookup asks Redis. */
+  /** Ends the freshness of what is known about `clientId`: the next lookup reads the source (the old answer stays as its fallback). */
   invalidate(clientId: string): void {
-    this.cached.delete(clientId);
+    const hit = this.cached.get(clientId);
+    if (hit !== undefined) this.cached.set(clientId, { value: hit.value, freshUntil: 0 });
     this.inFlight.delete(clientId);
   }
 
+  /** Forgets everything, fallbacks included. */
   clear(): void {
     this.cached.clear();
     this.inFlight.clear();
   }
 
-  /** Number of cached answers (for tests and metrics). */
+  /** Number of cached answers, fresh or kept as fallbacks (for tests and metrics). */
   get size(): number {
     return this.cached.size;
+  }
+
+  /** Lookups answered with a stale owner because the source could not be read (for tests and metrics). */
+  get staleAnswerCount(): number {
+    return this.staleAnswers;
   }
 }

@@ -285,3 +285,74 @@ test('OwnerCache: a lookup in flight during invalidate is not cached; errors are
   fail = false;
   assert.equal(await cache2.lookup('x'), undefined, 'the error was not cached');
 });
+
+test('OwnerCache: while the source fails, the last known owner answers (after its ttl and after invalidate); an id never read fails', async () => {
+  const owner: SessionRecord = { clientId: 'c', hubId: 'hub-1', epoch: 7, connectedAt: 0, remote: '' };
+  let down = false;
+  let reads = 0;
+  const source = {
+    get: async (id: string): Promise<SessionRecord | undefined> => {
+      reads += 1;
+      if (down) throw new Error('Stream isn\'t writeable and enableOfflineQueue options is false');
+      return id === 'c' ? owner : undefined;
+    },
+  };
+  let clock = 1_000_000;
+  const cache = new OwnerCache(source, { ttlMs: 1_000, now: () => clock });
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-1');
+  assert.equal(await cache.lookup('gone'), undefined);
+  down = true;
+  clock += 60_000;
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-1', 'past its ttl, the last known owner answers while the source fails');
+  assert.equal(await cache.lookup('gone'), undefined, '"no session" is kept the same way');
+  cache.invalidate('c');
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-1', 'invalidate during the outage keeps the fallback');
+  assert.equal(cache.staleAnswerCount, 3);
+  assert.equal(reads, 5, 'each stale answer came after a read was tried');
+  await assert.rejects(cache.lookup('never-seen'), /enableOfflineQueue/);
+  down = false;
+  const moved: SessionRecord = { ...owner, hubId: 'hub-2', epoch: 8 };
+  source.get = async () => moved;
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-1', 'while the source is known to fail, the last owner answers at once and a read runs behind it');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-2', 'that read replaced the fallback once the source answered');
+});
+
+test('OwnerCache: a hung source holds one lookup, not every one: once a read failed, known ids answer at once', async () => {
+  const owner: SessionRecord = { clientId: 'c', hubId: 'hub-1', epoch: 1, connectedAt: 0, remote: '' };
+  let mode: 'ok' | 'hung' | 'fail' = 'ok';
+  let hungReads = 0;
+  const source = {
+    get: (): Promise<SessionRecord | undefined> => {
+      if (mode === 'ok') return Promise.resolve(owner);
+      if (mode === 'fail') return Promise.reject(new Error('Command timed out'));
+      hungReads += 1;
+      return new Promise(() => undefined); // a hung server: no answer
+    },
+  };
+  let clock = 0;
+  const cache = new OwnerCache(source, { ttlMs: 1_000, now: () => clock });
+  await cache.lookup('c');
+  clock += 5_000;
+  mode = 'fail'; // the first read after the TTL times out (the connection's command timeout)
+  assert.equal((await cache.lookup('c'))?.hubId, 'hub-1');
+  mode = 'hung';
+  clock += 5_000;
+  const answers = await Promise.all([cache.lookup('c'), cache.lookup('c'), cache.lookup('c')]);
+  assert.deepEqual(answers.map((a) => a?.hubId), ['hub-1', 'hub-1', 'hub-1'], 'answered without waiting for the hung read');
+  assert.equal(hungReads, 1, 'one read behind them, shared');
+});
+
+test('OwnerCache<V>: generic over the value a source gives', async () => {
+  const cache = new OwnerCache<readonly string[]>({ get: async (id) => [`${id}-a`, `${id}-b`] });
+  assert.deepEqual(await cache.lookup('x'), ['x-a', 'x-b']);
+});
+
+test('raiseEpochFloor: after the counter was lost, epochs handed out stay above a re-asserted one; it never lowers the counter', async () => {
+  const keys = freshKeys();
+  const store = new SessionStore(redis, keys);
+  assert.equal(await store.raiseEpochFloor(57), 57);
+  assert.equal(await store.nextEpoch(), 58, 'a new session outranks the re-asserted epoch 57');
+  assert.equal(await store.raiseEpochFloor(3), 58, 'a lower floor leaves the counter alone');
+  assert.equal(await store.nextEpoch(), 59);
+});

@@ -57,3 +57,12 @@ export {
   type ClusterAgent,
   type ClusterOptions,
 } from './cluster.js';
+export {
+  startRedisSentinelSet,
+  redisCli,
+  SENTINEL_DOWN_AFTER_MS,
+  SENTINEL_FAILOVER_TIMEOUT_MS,
+  SENTINEL_SET_READY_TIMEOUT_MS,
+  type RedisSentinelSet,
+  type RedisSentinelSetOptions,
+} from './redis-sentinel.js';

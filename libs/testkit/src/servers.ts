@@ -42,15 +42,27 @@ export interface RedisServerOptions {
   tls?: ServerTls;
   /** Keep the server's log in this file (default: none). */
   logFile?: string;
+  /**
+   * Keep the data in this folder with the append-only file (`--dir`, `appendonly yes`), as
+   * docs/operations.md asks of production: a server started again on it has everything back.
+   * Default: nothing on disk.
+   */
+  dataDir?: string;
 }
 
-/** Starts a private redis-server on a random loopback port (nothing on disk). */
+/** Starts a private redis-server on a random loopback port (nothing on disk unless `dataDir`). */
 export async function startRedis(options: RedisServerOptions = {}): Promise<RunningServer> {
   const port = options.port ?? (await freeTcpPort());
   const listen = options.tls
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.certFile, '--tls-key-file', options.tls.keyFile, '--tls-auth-clients', 'no']
     : ['--port', String(port)];
-  const args = ['--bind', '127.0.0.1', ...listen, '--save', '', '--appendonly', 'no', '--logfile', options.logFile ?? ''];
+  // Without a data folder, a folder of its own all the same: a replica's full sync writes dump.rdb into
+  // the working folder, which the next server started there would load.
+  const scratch = options.dataDir === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-redis-')) : undefined;
+  const persistence = options.dataDir !== undefined
+    ? ['--dir', options.dataDir, '--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--dir', scratch!, '--appendonly', 'no'];
+  const args = ['--bind', '127.0.0.1', ...listen, '--save', '', ...persistence, '--logfile', options.logFile ?? ''];
   if (options.notifyKeyspaceEvents !== undefined) args.push('--notify-keyspace-events', options.notifyKeyspaceEvents);
   if (options.aclFile !== undefined) args.push('--aclfile', options.aclFile);
   args.push(...(options.extraArgs ?? []));
@@ -58,7 +70,10 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Runn
   reapOnExit(child);
   await waitFor(`redis-server on ${port}`, () => child.exitCode !== null || tcpOpen(port), 10_000);
   if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode} (a bad --aclfile or TLS file?)${options.logFile ? `: see ${options.logFile}` : ''}`);
-  return { url: `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`, port, process: child, stop: stopper(child) };
+  const removeScratch = (): void => {
+    if (scratch !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
+  };
+  return { url: `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`, port, process: child, stop: stopper(child, removeScratch) };
 }
 
 export interface NatsServerOptions {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startRedis, startNats, type RunningServer, type NatsServerOptions } from './servers.js';
+import { startRedis, startNats, type RunningServer, type NatsServerOptions, type RedisServerOptions } from './servers.js';
 import { freeTcpPort, freeUdpPort, tcpOpen } from './ports.js';
 import { createDevCa, type DevCa, type DevCertificate } from './certs.js';
 import { ManagedProcess } from './managed-process.js';
@@ -64,6 +64,14 @@ export interface StackOptions {
   busTls?: boolean;
   /** How each service logs in to Redis and NATS (default: no credentials). */
   logins?: StackLogins;
+  /** Redis keeps its data in `<dir>/redis-data` with the append-only file, so restartRedis() finds it again (default false). */
+  redisPersistent?: boolean;
+  /**
+   * Redis settings of every service and the CLI instead of the stack's own server (e.g.
+   * HOPGATE_REDIS_URL + HOPGATE_REDIS_SENTINELS of a startRedisSentinelSet()). The stack's
+   * own redis-server still runs, unused.
+   */
+  redisEnv?: Record<string, string>;
 }
 
 /** A user and its password. */
@@ -184,7 +192,7 @@ export class Stack {
       env['HOPGATE_REDIS_CA_FILE'] = this.ca.certFile;
       env['HOPGATE_NATS_CA_FILE'] = this.ca.certFile;
     }
-    return env;
+    return { ...env, ...(this.options.redisEnv ?? {}) };
   }
 
   /** The stack's Redis URL with `login`'s user and password in it (percent-encoded). */
@@ -213,6 +221,8 @@ export class Stack {
 
   /** Certificate of the TLS listeners of Redis and NATS (busTls). */
   private busCert: DevCertificate | undefined;
+  /** How redis-server was started (restartRedis starts it the same way, on the same port). */
+  private redisServerOptions: RedisServerOptions = {};
 
   private async boot(): Promise<void> {
     fs.mkdirSync(this.logDir, { recursive: true });
@@ -223,12 +233,15 @@ export class Stack {
       aclFile = path.join(this.dir, 'redis-users.acl');
       fs.writeFileSync(aclFile, this.options.redisAcl, { mode: 0o600 });
     }
-    this.redis = await startRedis({
+    this.redisServerOptions = {
       notifyKeyspaceEvents: this.options.redisNotifyKeyspaceEvents ?? 'Kgh',
       aclFile,
       tls: this.busCert,
       logFile: path.join(this.logDir, 'redis-server.log'),
-    });
+      dataDir: this.options.redisPersistent === true ? path.join(this.dir, 'redis-data') : undefined,
+    };
+    if (this.redisServerOptions.dataDir !== undefined) fs.mkdirSync(this.redisServerOptions.dataDir, { recursive: true });
+    this.redis = await startRedis(this.redisServerOptions);
     this.nats = await startNats(this.natsServerOptions());
     this.ingressCert = this.ca.issue('ingress', this.options.ingressNames ?? ['localhost', '*.localhost', 'demo.localhost', '*.hopgate.test', '127.0.0.1']);
     this.hubCert = this.ca.issue('hub', [HUB_SERVER_NAME, 'localhost', '127.0.0.1']);
@@ -332,6 +345,16 @@ export class Stack {
   async restartNats(): Promise<void> {
     await this.nats.stop();
     this.nats = await startNats(this.natsServerOptions(this.nats.port));
+  }
+
+  /** Stops redis-server (SIGTERM: with redisPersistent, the append-only file is complete). */
+  async stopRedis(): Promise<void> {
+    await this.redis.stop();
+  }
+
+  /** Starts redis-server again on the same port, with the same data folder when redisPersistent (services reconnect by themselves). */
+  async startRedisAgain(): Promise<void> {
+    this.redis = await startRedis({ ...this.redisServerOptions, port: this.redis.port });
   }
 
   /** Runs the `hopgate` CLI against this stack's Redis. */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import { startRedis, startNats, waitFor, freeTcpPort, freeUdpPort } from '../src/index.js';
 import { TEST_PORT_RANGE_LOW } from '../src/ports.js';
@@ -39,4 +40,23 @@ test('free ports come from below the kernel ephemeral range, where outgoing conn
       const srv = net.createServer().once('error', reject).listen(tcp, '127.0.0.1', () => srv.close(() => resolve()));
     });
   }
+});
+
+test('startRedis with dataDir keeps the data (AOF) for a server started again on the same folder; without it nothing is left behind', async () => {
+  const dataDir = fs.mkdtempSync(`${os.tmpdir()}/hopgate-redis-data-`);
+  const first = await startRedis({ dataDir });
+  assert.match(await ping(first.port, 'SET kept yes\r\n'), /^\+OK/);
+  await first.stop();
+  const again = await startRedis({ dataDir, port: first.port });
+  try {
+    assert.equal(await ping(again.port, 'GET kept\r\n'), '$3\r\nyes\r\n');
+  } finally {
+    await again.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  const cwdBefore = fs.readdirSync('.').filter((f) => f.endsWith('.rdb')).length;
+  const scratch = await startRedis();
+  await ping(scratch.port, 'SAVE\r\n');
+  await scratch.stop();
+  assert.equal(fs.readdirSync('.').filter((f) => f.endsWith('.rdb')).length, cwdBefore, 'no dump.rdb in the working folder');
 });

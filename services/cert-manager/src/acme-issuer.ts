@@ -9,6 +9,8 @@ import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
 import type { AccountStore } from './account-store.js';
 import { acmeTransportError } from './acme-error.js';
+import { mirrorAccountKey } from './cache-mirror.js';
+import { readCachedAccountKey } from './cache-restore.js';
 
 /**
  * How long challenge material stays in Redis, in ms: longer than the longest order
@@ -41,6 +43,8 @@ export interface AcmeIssuerOptions {
   readonly pollMinMs: number;
   readonly accounts: AccountStore;
   readonly challenges: ChallengeStore;
+  /** HOPGATE_ACME_CACHE_DIR: the account key is mirrored there and taken back from there when Redis has none. */
+  readonly cacheDir?: string | undefined;
   readonly logger: Logger;
 }
 
@@ -88,8 +92,20 @@ export class AcmeIssuer {
 
   /** The account key for this directory, made (cluster-wide, once) if there is none. */
   async ensureAccount(): Promise<void> {
-    const { created } = await this.options.accounts.ensure(this.options.directoryUrl, this.options.email, async () => (await acme.crypto.createPrivateEcdsaKey(CERT_KEY_CURVE)).toString());
-    if (created) this.log.info({ directory: this.options.directoryUrl }, 'acme account key created');
+    const o = this.options;
+    let restored = false;
+    const { account, created } = await o.accounts.ensure(o.directoryUrl, o.email, async () => {
+      // Redis has no account (first start, or a Redis that lost its data): the cached key keeps the same account.
+      const cached = o.cacheDir !== undefined ? await readCachedAccountKey(o.cacheDir, o.directoryUrl) : undefined;
+      restored = cached !== undefined;
+      return cached ?? (await acme.crypto.createPrivateEcdsaKey(CERT_KEY_CURVE)).toString();
+    });
+    if (created) this.log.info({ directory: o.directoryUrl, source: restored ? 'cache' : 'new' }, restored ? 'acme account key restored from the cache folder' : 'acme account key created');
+    if (o.cacheDir !== undefined) {
+      await mirrorAccountKey(o.cacheDir, o.directoryUrl, account.keyPem).catch((err: unknown) =>
+        this.log.error({ err: errorMessageOf(err), dir: o.cacheDir }, 'could not mirror the acme account key to the cache folder'),
+      );
+    }
   }
 
   /** Runs one order for `name` to the end; throws HopError(ERR_ACME) with a one-line message. */

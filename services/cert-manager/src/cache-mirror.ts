@@ -36,3 +36,28 @@ export async function mirrorToCache(dir: string, name: string, chainPem: string,
   await writeAtomically(paths.privkey, keyPem, CACHE_KEY_FILE_MODE);
   await writeAtomically(paths.fullchain, chainPem, CACHE_CERT_FILE_MODE);
 }
+
+/** The folder of the ACME account key in the cache folder: `_` cannot start a certificate's host name. */
+export const ACCOUNT_CACHE_FOLDER = '_acme-account';
+
+/** The account key's files: `<dir>/_acme-account/key.pem` and `directory.txt` (the ACME directory it belongs to). */
+export function mirrorAccountKeyPaths(dir: string): { folder: string; key: string; directory: string } {
+  const folder = path.join(dir, ACCOUNT_CACHE_FOLDER);
+  return { folder, key: path.join(folder, 'key.pem'), directory: path.join(folder, 'directory.txt') };
+}
+
+/**
+ * Mirrors the ACME account key (and its directory URL) to the cache folder, unless the same
+ * key is there already: a Redis that lost its data gets the same account back, not a new one.
+ */
+export async function mirrorAccountKey(dir: string, directoryUrl: string, keyPem: string): Promise<void> {
+  const paths = mirrorAccountKeyPaths(dir);
+  const same = await Promise.all([fs.readFile(paths.key, 'utf8'), fs.readFile(paths.directory, 'utf8')]).then(
+    ([key, directory]) => key === keyPem && directory.trim() === directoryUrl,
+    () => false,
+  );
+  if (same) return;
+  await fs.mkdir(paths.folder, { recursive: true, mode: CACHE_DIR_MODE });
+  await writeAtomically(paths.key, keyPem, CACHE_KEY_FILE_MODE);
+  await writeAtomically(paths.directory, `${directoryUrl}\n`, CACHE_CERT_FILE_MODE);
+}

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Job } from 'bullmq';
 import type { CertManagerConfig } from '@hopgate/config';
-import { CertStore, ChallengeStore } from '@hopgate/certs';
+import { CertStore, ChallengeStore, encodeCertUpdated } from '@hopgate/certs';
 import { errorMessageOf } from '@hopgate/errors';
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import type { Logger } from '@hopgate/log';
@@ -12,6 +12,7 @@ import { AccountStore } from './account-store.js';
 import { AcmeIssuer } from './acme-issuer.js';
 import { CertLock } from './cert-lock.js';
 import { CertSync, type SyncSummary } from './cert-sync.js';
+import { CacheRestore } from './cache-restore.js';
 import { IssueQueue, ISSUE_ATTEMPTS, ISSUE_JOB_NAME, SCAN_JOB_NAME, type IssueJobData } from './issue-queue.js';
 import { runIssueJob, type IssueJobDeps } from './issue-job.js';
 import { wantedNames } from './wanted-names.js';
@@ -58,10 +59,10 @@ export class CertManager {
   async start(): Promise<void> {
     const cfg = this.config;
     const retryStrategy = (attempt: number): number => Math.min(attempt * REDIS_RECONNECT_STEP_MS, REDIS_RECONNECT_MAX_DELAY_MS);
-    this.redis = await connectRedis(cfg, { name: 'hopgate-cert-manager', logger: this.logger, options: { maxRetriesPerRequest: 2, retryStrategy } });
+    this.redis = await connectRedis(cfg, { name: 'hopgate-cert-manager', logger: this.logger, waitUntilReachable: true, options: { maxRetriesPerRequest: 2, retryStrategy } });
     // BullMQ requires maxRetriesPerRequest: null (its blocking commands wait for a reconnect).
     this.bullConnection = createRedis(cfg, { name: 'hopgate-cert-manager-queue', logger: this.logger, options: { maxRetriesPerRequest: null, retryStrategy } });
-    this.nc = await connectNats(cfg, { name: `cert-manager-${cfg.replicaId}`, service: 'cert-manager', logger: this.logger });
+    this.nc = await connectNats(cfg, { name: `cert-manager-${cfg.replicaId}`, service: 'cert-manager', logger: this.logger, waitUntilReachable: true });
 
     const certs = new CertStore(this.redis, this.keys);
     const issuer = new AcmeIssuer({
@@ -71,6 +72,7 @@ export class CertManager {
       caFile: cfg.acmeCaFile,
       pollMinMs: cfg.pollMinMs,
       accounts: new AccountStore(this.redis, this.keys),
+      cacheDir: cfg.acmeCacheDir,
       challenges: new ChallengeStore(this.redis, this.keys),
       logger: this.logger,
     });
@@ -81,7 +83,10 @@ export class CertManager {
     await this.routes.start();
 
     this.queue = new IssueQueue({ connection: this.bullConnection, prefix: this.keys.bullPrefix, retryBaseMs: cfg.retryBaseMs });
-    this.sync = new CertSync({ certs, enqueue: (name) => this.queue!.enqueue(name), logger: this.logger });
+    const restore = cfg.acmeCacheDir === undefined
+      ? undefined
+      : new CacheRestore({ dir: cfg.acmeCacheDir, certs, announce: (record) => this.nc?.publish(this.subjects.certUpdated, encodeCertUpdated(record)), logger: this.logger });
+    this.sync = new CertSync({ certs, enqueue: (name) => this.queue!.enqueue(name), restore: restore && ((name, now) => restore.restore(name, now)), logger: this.logger });
     const configured = new Set(this.configuredNames);
     const jobDeps: IssueJobDeps = {
       redis: this.redis,
@@ -94,6 +99,7 @@ export class CertManager {
       configuredNames: configured,
       routeHasHost: (name) => this.routes?.current.entries().some((r) => r.host === name) ?? false,
       cacheDir: cfg.acmeCacheDir,
+      restore: restore && ((name, now) => restore.restore(name, now)),
       logger: this.logger,
     };
     const worker = this.queue.startWorker(async (job: Job, signal) => {

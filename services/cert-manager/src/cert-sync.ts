@@ -1,4 +1,4 @@
-import type { CertStore } from '@hopgate/certs';
+import { isServable, type CertRecord, type CertStore } from '@hopgate/certs';
 import { errorMessageOf } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
 import type { WantedNames } from './wanted-names.js';
@@ -14,6 +14,11 @@ export interface SyncSummary {
 export interface CertSyncDeps {
   readonly certs: CertStore;
   readonly enqueue: (name: string) => Promise<void>;
+  /**
+   * Puts a still-valid certificate of `name` back from the cache folder (HOPGATE_ACME_CACHE_DIR)
+   * when Redis has no servable one; resolves with the stored record, or undefined. Absent: no cache.
+   */
+  readonly restore?: (name: string, now: number) => Promise<CertRecord | undefined>;
   readonly logger: Logger;
 }
 
@@ -62,6 +67,11 @@ export class CertSync {
 
   private async needsOrder(name: string, now: number): Promise<boolean> {
     const result = await this.deps.certs.get(name);
+    if ((!result.ok || !isServable(result.record, now)) && this.deps.restore !== undefined) {
+      // Nothing servable in Redis (it lost its data?): the cache folder may still hold the certificate.
+      const restored = await this.deps.restore(name, now);
+      if (restored !== undefined) return !isCurrent(restored, now);
+    }
     if (!result.ok) {
       const key = `${name}\u0000${result.problem.reason}`;
       if (!this.loggedMalformed.has(key)) {

@@ -20,3 +20,5 @@ export {
 } from './issue-queue.js';
 export { wantedNames, notIssuableReason, type WantedNames } from './wanted-names.js';
 export { mirrorToCache, cachePaths, CACHE_KEY_FILE_MODE, CACHE_CERT_FILE_MODE, CACHE_DIR_MODE } from './cache-mirror.js';
+export { mirrorAccountKey, mirrorAccountKeyPaths, ACCOUNT_CACHE_FOLDER } from './cache-mirror.js';
+export { CacheRestore, readCachedCertificate, readCachedAccountKey, type CachedCertificate, type CacheMiss, type CacheRestoreDeps } from './cache-restore.js';

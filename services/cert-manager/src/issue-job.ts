@@ -25,6 +25,8 @@ export interface IssueJobDeps {
   /** Whether this replica's route table has an exact route for `name`. */
   readonly routeHasHost: (name: string) => boolean;
   readonly cacheDir: string | undefined;
+  /** Puts a still-valid cached certificate back into Redis (CertSyncDeps.restore); absent without a cache folder. */
+  readonly restore?: (name: string, now: number) => Promise<CertRecord | undefined>;
   readonly logger: Logger;
   /** Aborted when this replica hands the job back (drain): the order is left, the lock released. */
   readonly signal?: AbortSignal;
@@ -68,7 +70,11 @@ export async function runIssueJob(name: string, attempt: string, deps: IssueJobD
       return 'not_wanted';
     }
     const current = await deps.certs.get(name);
-    const record = current.ok ? current.record : undefined;
+    let record = current.ok ? current.record : undefined;
+    if (!isServable(record) && deps.restore !== undefined) {
+      // Checked again under the lock: a job queued before Redis lost its data must not order what the cache holds.
+      record = (await deps.restore(name, Date.now())) ?? record;
+    }
     if (isCurrent(record)) {
       log.debug('certificate is current: no order');
       return 'not_needed';

@@ -17,6 +17,8 @@ import {
   lastErrorOf,
   mirrorToCache,
   cachePaths,
+  readCachedCertificate,
+  CacheRestore,
   retryDelayMs,
   issueJobId,
   wantedNames,
@@ -158,3 +160,30 @@ test('cache mirror: certbot layout, key 0600, atomic replacement', async () => {
   assert.deepEqual(fs.readdirSync(p.folder).sort(), ['fullchain.pem', 'privkey.pem'], 'no temporary files left');
 });
 
+
+test('cache folder: a still-valid certificate that names the name with its own key is restored into Redis; anything else is not', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-cache-restore-'));
+  const ca = createDevCa(path.join(dir, 'pki'));
+  const good = ca.issue('good', ['good.example.test']);
+  const other = ca.issue('other', ['other.example.test']);
+  const cacheDir = path.join(dir, 'cache');
+  assert.deepEqual(await readCachedCertificate(cacheDir, 'good.example.test'), { reason: 'missing' });
+  await mirrorToCache(cacheDir, 'good.example.test', good.certPem, good.keyPem);
+  await mirrorToCache(cacheDir, 'wrong-name.example.test', other.certPem, other.keyPem);
+  await mirrorToCache(cacheDir, 'wrong-key.example.test', ca.issue('wrong-key', ['wrong-key.example.test']).certPem, other.keyPem);
+  const found = await readCachedCertificate(cacheDir, 'good.example.test');
+  assert.ok('chainPem' in found && found.chainPem === good.certPem);
+  assert.match(JSON.stringify(await readCachedCertificate(cacheDir, 'wrong-name.example.test')), /does not name wrong-name\.example\.test/);
+  assert.match(JSON.stringify(await readCachedCertificate(cacheDir, 'good.example.test', Date.now() + 10 * 365 * 86_400_000)), /expired on/);
+  assert.match(JSON.stringify(await readCachedCertificate(cacheDir, 'wrong-key.example.test')), /privkey\.pem is not the key of the certificate/);
+
+  const certs = new CertStore(redis, keys);
+  const announced: string[] = [];
+  const restore = new CacheRestore({ dir: cacheDir, certs, announce: (r) => announced.push(r.name), logger: silentLogger() });
+  const record = await restore.restore('good.example.test');
+  assert.equal(record?.status, 'valid');
+  assert.equal(record?.chainPem, good.certPem);
+  assert.deepEqual(announced, ['good.example.test']);
+  assert.equal(await restore.restore('wrong-name.example.test'), undefined);
+  assert.equal(await restore.restore('absent.example.test'), undefined);
+});

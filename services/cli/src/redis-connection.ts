@@ -17,6 +17,8 @@ export function connectRedis(config: RedisConnectionConfig): Promise<Redis> {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
+      // With Sentinel: one round over the sentinels, then give up.
+      sentinelRetryStrategy: () => null,
       connectTimeout: CLI_CONNECT_TIMEOUT_MS,
     },
   });

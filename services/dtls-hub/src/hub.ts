@@ -8,7 +8,7 @@ import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/error
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import { SessionStore, ClientStore, ClientWatcher, HubRegistry, type CredentialsCheck } from '@hopgate/sessions';
 import { RelayServer, type RelayServerStream, NATS_NO_ASYNC_TRACES } from '@hopgate/relay';
-import { connectRedis, connectNats } from '@hopgate/runtime';
+import { connectRedis, connectNats, DATA_PATH_REDIS_OPTIONS } from '@hopgate/runtime';
 import { DtlsHubServer, type DtlsServerLink } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, encodePreface, encodeSessionClaimed, decodeSessionClaimed, type SessionClaimed } from '@hopgate/wire';
@@ -68,11 +68,12 @@ export class Hub {
   async start(): Promise<void> {
     const cfg = this.config;
     const keys = new RedisKeys(cfg.redisPrefix);
-    this.redis = await connectRedis(cfg, { name: 'hopgate-hub', logger: this.logger, options: { maxRetriesPerRequest: 2 } });
+    // Logins, claims and certificates fail fast while Redis is away; the refresh re-claims once it is back.
+    this.redis = await connectRedis(cfg, { name: 'hopgate-hub', logger: this.logger, waitUntilReachable: true, options: DATA_PATH_REDIS_OPTIONS });
     this.sessionStore = new SessionStore(this.redis, keys);
     this.clientStore = new ClientStore(this.redis, keys);
     this.registry = new HubRegistry(this.redis, keys);
-    this.nc = await connectNats(cfg, { name: `dtls-hub-${cfg.hubId}`, service: 'hub', logger: this.logger, noAsyncTraces: NATS_NO_ASYNC_TRACES });
+    this.nc = await connectNats(cfg, { name: `dtls-hub-${cfg.hubId}`, service: 'hub', logger: this.logger, noAsyncTraces: NATS_NO_ASYNC_TRACES, waitUntilReachable: true });
     this.relay = new RelayServer({
       nc: this.nc,
       subjects: this.subjects,
@@ -140,6 +141,10 @@ export class Hub {
     const addr = this.dtls.address();
     this.boundDtls = formatHostPort({ host: addr.address, port: addr.port });
     await this.registry.register(cfg.hubId, { dtlsListen: this.boundDtls }, cfg.sessionTtlMs);
+    // Back from an outage or on a new primary (Sentinel): re-assert every session record at once, not a period later.
+    this.redis.on('ready', () => {
+      this.refreshAll().catch((err: unknown) => this.log.error({ err }, 'session refresh failed unexpectedly'));
+    });
     this.refreshTimer = setInterval(() => {
       this.refreshAll().catch((err: unknown) => this.log.error({ err }, 'session refresh failed unexpectedly'));
     }, Math.max(MIN_SESSION_REFRESH_INTERVAL_MS, Math.floor(cfg.sessionTtlMs / 3)));
@@ -336,6 +341,8 @@ export class Hub {
           // The record is gone (expired during a Redis outage, or Redis restarted empty):
           // claim it again; the claim fails only if a newer epoch exists.
           still = await this.sessionStore.claim(clientId, { hubId: this.config.hubId, epoch, remote: session.info.remote, connectedAt: session.info.connectedAt }, ttl);
+          // A Redis that lost its data counts epochs from 0 again: later sessions must still outrank this one.
+          if (still) await this.sessionStore.raiseEpochFloor(epoch);
         }
         if (!still) session.goAway(ErrorCode.SessionReplaced, 'session record replaced by a newer epoch');
       } catch (err) {

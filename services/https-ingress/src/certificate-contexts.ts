@@ -99,6 +99,13 @@ export class CertificateContexts {
   private readonly redis: Redis;
   private timer: NodeJS.Timeout | undefined;
   private rereading = false;
+  /**
+   * The last read of a record failed (Redis down or hung); cleared by the next that succeeds.
+   * Meanwhile a name not in memory is answered "none" at once (the default certificate, else
+   * the alert) while its read runs behind the handshake: a hung Redis holds no handshake for
+   * its command timeout, let alone twice (exact name, then wildcard).
+   */
+  private redisFailing = false;
 
   constructor(private readonly options: CertificateContextsOptions) {
     this.negativeTtlMs = options.negativeTtlMs ?? NEGATIVE_CERT_CACHE_TTL_MS;
@@ -172,6 +179,11 @@ export class CertificateContexts {
 
   private lookup(name: string): Promise<Entry> | Entry {
     const pending = this.inflight.get(name);
+    if (this.redisFailing && this.entries.get(name)?.kind !== 'cert') {
+      if (!pending) this.reloadInBackground(name);
+      const known = this.entries.get(name);
+      return known?.kind === 'none' ? known : this.noCert();
+    }
     if (pending) return pending;
     const entry = this.entries.get(name);
     if (entry?.kind === 'cert') {
@@ -207,7 +219,9 @@ export class CertificateContexts {
     let hash: Record<string, string>;
     try {
       hash = await this.options.redis.hgetall(this.options.keys.cert(name));
+      this.redisFailing = false;
     } catch (err) {
+      this.redisFailing = true;
       if (this.mayComplain(`redis:${name}`)) {
         this.log.warn({ server_name: name, err: errorMessageOf(err), cached: previous?.kind === 'cert' }, 'tls: certificate lookup in redis failed: serving what is cached, else the default');
       }
@@ -272,6 +286,7 @@ export class CertificateContexts {
         else if (fingerprint !== entry.fingerprint && this.entries.get(name) === entry) this.reloadInBackground(name);
       });
       if (failure) throw failure;
+      this.redisFailing = false;
     } catch (err) {
       if (this.mayComplain('reread')) this.log.warn({ err: errorMessageOf(err) }, 'tls: periodic certificate re-read failed: keeping what is cached');
     } finally {

@@ -11,7 +11,7 @@ import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import { RouteLoader } from '@hopgate/routes';
 import { SessionStore, OwnerCache } from '@hopgate/sessions';
 import { RelayClient, NATS_NO_ASYNC_TRACES } from '@hopgate/relay';
-import { connectRedis, connectNats } from '@hopgate/runtime';
+import { connectRedis, connectNats, DATA_PATH_REDIS_OPTIONS } from '@hopgate/runtime';
 import { proxyRequest, type ProxyContext } from './proxy-handler.js';
 import { redirectToHttps } from './redirect.js';
 import { proxyUpgrade } from './upgrade-handler.js';
@@ -96,7 +96,8 @@ export class Ingress {
     const cfg = this.config;
     const keys = new RedisKeys(cfg.redisPrefix);
     const subjects = new NatsSubjects();
-    this.redis = await connectRedis(cfg, { name: 'hopgate-ingress', logger: this.logger, options: { maxRetriesPerRequest: 2 } });
+    // On the request path (owners, certificates, challenges): fail fast and serve what is cached (docs/operations.md).
+    this.redis = await connectRedis(cfg, { name: 'hopgate-ingress', logger: this.logger, waitUntilReachable: true, options: DATA_PATH_REDIS_OPTIONS });
     this.routes = new RouteLoader({
       redis: cfg,
       keys,
@@ -106,7 +107,7 @@ export class Ingress {
     });
     await this.routes.start();
     this.owners = new OwnerCache(new SessionStore(this.redis, keys), { ttlMs: cfg.ownerCacheTtlMs });
-    this.nc = await connectNats(cfg, { name: `https-ingress-${cfg.ingressId}`, service: 'ingress', logger: this.logger, noAsyncTraces: NATS_NO_ASYNC_TRACES });
+    this.nc = await connectNats(cfg, { name: `https-ingress-${cfg.ingressId}`, service: 'ingress', logger: this.logger, noAsyncTraces: NATS_NO_ASYNC_TRACES, waitUntilReachable: true });
     this.relay = new RelayClient({
       nc: this.nc,
       subjects,

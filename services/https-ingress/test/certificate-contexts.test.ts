@@ -105,3 +105,41 @@ test('server names: normalized, odd ones never reach Redis; wildcards cover one 
   assert.equal(await contexts().select('*.example.test'), undefined);
   assert.equal((await hgetallCalls()) - before, 0);
 });
+
+test('Redis hung (SIGSTOP): one handshake for an unknown name waits for the command timeout, later ones answer at once; cached certificates never wait', async (t) => {
+  const hungServer = await startRedis();
+  const COMMAND_TIMEOUT_MS = 500;
+  const hung = new Redis(hungServer.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT_MS });
+  t.after(async () => {
+    hungServer.process.kill('SIGCONT');
+    hung.disconnect();
+    await hungServer.stop();
+  });
+  await waitFor('connected', () => hung.status === 'ready', 5_000);
+  const cert = ca.issue('kept', ['kept.example.test']);
+  await new CertStore(hung, keys).putIssued('kept.example.test', cert.certPem, cert.keyPem);
+  const certs = new CertificateContexts({ redis: hung, keys, logger: silentLogger(), defaultContext: undefined, rereadIntervalMs: TEST_REREAD_MS, negativeTtlMs: TEST_NEGATIVE_TTL_MS });
+  assert.equal((await certs.select('kept.example.test'))?.source, 'exact');
+  hungServer.process.kill('SIGSTOP');
+  const timed = async (name: string): Promise<{ ms: number; source: string | undefined }> => {
+    const started = Date.now();
+    const selected = await certs.select(name);
+    return { ms: Date.now() - started, source: selected?.source };
+  };
+  const cached = await timed('kept.example.test');
+  assert.equal(cached.source, 'exact');
+  assert.ok(cached.ms < 100, `a cached certificate asks nothing (${cached.ms} ms)`);
+  const first = await timed('a.unknown.example.test');
+  assert.equal(first.source, undefined);
+  assert.ok(first.ms >= COMMAND_TIMEOUT_MS - 50 && first.ms < COMMAND_TIMEOUT_MS * 3, `the first unknown name waits for the command timeout (${first.ms} ms), not for Redis`);
+  const later = await Promise.all(['b.unknown.example.test', 'c.other.example.test', 'a.unknown.example.test'].map(timed));
+  for (const l of later) {
+    assert.equal(l.source, undefined);
+    assert.ok(l.ms < 100, `once Redis is known to fail, unknown names answer at once (${l.ms} ms)`);
+  }
+  hungServer.process.kill('SIGCONT');
+  const fresh = ca.issue('fresh', ['fresh.example.test']);
+  await waitFor('Redis answers again', async () => (await hung.ping().catch(() => '')) === 'PONG', 5_000);
+  await new CertStore(hung, keys).putIssued('fresh.example.test', fresh.certPem, fresh.keyPem);
+  await waitFor('a new certificate is found once Redis answers', async () => (await certs.select('fresh.example.test'))?.source === 'exact', 5_000, 50);
+});
