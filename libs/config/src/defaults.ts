@@ -26,6 +26,8 @@ export const DEFAULT_PROXY_PROTOCOL = false;
 export const DEFAULT_DTLS_LISTEN = '0.0.0.0:443';
 /** Lifetime of a session ownership record; the owning hub refreshes it every third of it. */
 export const DEFAULT_SESSION_TTL_MS = 15_000;
+/** HOPGATE_DRAIN_TIMEOUT_MS: longest hub drain on SIGTERM (agents move, requests in flight finish), in ms. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** Time an agent has, after the DTLS handshake, to say hello and authenticate. */
 export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
 /** Hub: requests and WebSockets in flight at once over one agent session; more get 503. */

@@ -28,4 +28,4 @@ export {
   type NatsConnectionConfig,
   type NatsAuth,
 } from './bus-config.js';
-export { loadAgentConfig, parseAgentConfig, ID_PATTERN, type AgentConfig } from './agent-config.js';
+export { loadAgentConfig, parseAgentConfig, ID_PATTERN, defaultInstanceId, type AgentConfig } from './agent-config.js';

@@ -93,6 +93,8 @@ export interface HubConfig extends CommonConfig {
   agentIdleTimeoutMs: number;
   /** HOPGATE_MAX_STREAMS_PER_AGENT: requests and WebSockets in flight per agent session. */
   maxStreamsPerAgent: number;
+  /** HOPGATE_DRAIN_TIMEOUT_MS: on SIGTERM, how long the hub waits for its agents to move elsewhere. */
+  drainTimeoutMs: number;
   dtlsLimits: DtlsLimitsConfig;
 }
 
@@ -259,6 +261,7 @@ export function loadHubConfig(env: Env = processEnv()): HubConfig {
     authTimeoutMs: s.int('auth_timeout_ms', D.DEFAULT_AUTH_TIMEOUT_MS),
     agentIdleTimeoutMs: s.int('agent_idle_timeout_ms', D.DEFAULT_AGENT_IDLE_TIMEOUT_MS),
     maxStreamsPerAgent,
+    drainTimeoutMs: s.int('drain_timeout_ms', D.DEFAULT_DRAIN_TIMEOUT_MS),
     dtlsLimits: {
       maxHandshakesPerIp: atLeastOne(s, 'dtls_max_handshakes_per_ip'),
       maxUnauthenticatedPerIp: atLeastOne(s, 'dtls_max_unauthenticated_per_ip'),

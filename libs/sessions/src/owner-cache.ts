@@ -13,18 +13,18 @@ export interface OwnerCacheOptions {
   now?: () => number;
 }
 
-/** What the cache needs from a SessionStore. */
-export interface SessionSource {
-  get(clientId: string): Promise<SessionRecord | undefined>;
+/** What the cache needs from a SessionStore (or an InstanceStore: `V` = the live instances). */
+export interface SessionSource<V = SessionRecord | undefined> {
+  get(clientId: string): Promise<V>;
 }
 
-interface Cached {
-  readonly record: SessionRecord | undefined;
+interface Cached<V> {
+  readonly record: V;
   readonly expiresAt: number;
 }
 
-interface InFlight {
-  readonly promise: Promise<SessionRecord | undefined>;
+interface InFlight<V> {
+  readonly promise: Promise<V>;
 }
 
 /**
@@ -33,15 +33,15 @@ interface InFlight {
  * `invalidate` drops an answer at once (e.g. on a `session.claimed` broadcast or a send
  * that failed); a lookup already in flight is then not cached. Errors are not cached.
  */
-export class OwnerCache {
+export class OwnerCache<V = SessionRecord | undefined> {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
-  private readonly cached = new Map<string, Cached>();
-  private readonly inFlight = new Map<string, InFlight>();
+  private readonly cached = new Map<string, Cached<V>>();
+  private readonly inFlight = new Map<string, InFlight<V>>();
 
   constructor(
-    private readonly source: SessionSource,
+    private readonly source: SessionSource<V>,
     options: OwnerCacheOptions = {},
   ) {
     this.ttlMs = options.ttlMs ?? DEFAULT_OWNER_CACHE_TTL_MS;
@@ -50,7 +50,7 @@ export class OwnerCache {
   }
 
   /** The owner record of `clientId` (undefined: no live session), at most `ttlMs` old. */
-  lookup(clientId: string): Promise<SessionRecord | undefined> {
+  lookup(clientId: string): Promise<V> {
     const hit = this.cached.get(clientId);
     if (hit !== undefined) {
       if (hit.expiresAt > this.now()) return Promise.resolve(hit.record);
@@ -59,7 +59,7 @@ export class OwnerCache {
     const pending = this.inFlight.get(clientId);
     if (pending !== undefined) return pending.promise;
     const promise = this.source.get(clientId);
-    const flight: InFlight = { promise };
+    const flight: InFlight<V> = { promise };
     this.inFlight.set(clientId, flight);
     const settle = (): void => {
       if (this.inFlight.get(clientId) === flight) this.inFlight.delete(clientId);

@@ -14,7 +14,7 @@ export const USAGE = `Usage: hopgate <command>
                                      (<host> may be *.example.com: one-label wildcard)
   route rm <host> [<path>]           remove one route, or every route of <host>
   route ls [<host>]                  list routes (invalid entries are reported on stderr)
-  session ls                         list live agent sessions and their hubs
+  session ls                         list live agent sessions (one line per instance) and their hubs
   hub ls                             list live hubs
   cert ls                            list certificates: status, expiry, renewal, issuer, last error
   cert renew <name>                  make the renewal of <name> due now (the cert-manager

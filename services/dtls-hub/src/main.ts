@@ -6,5 +6,15 @@ import { Hub } from './hub.js';
 void runService({
   name: 'dtls-hub',
   loadConfig: () => loadHubConfig(),
-  create: (config, logger) => new Hub(config, logger.child({ hub_id: config.hubId })),
+  create: (config, logger) => {
+    const hub = new Hub(config, logger.child({ hub_id: config.hubId }));
+    // SIGTERM/SIGINT: drain first (agents move make-before-break, HOPGATE_DRAIN_TIMEOUT_MS), then stop.
+    return {
+      start: () => hub.start(),
+      stop: async () => {
+        await hub.drain(config.drainTimeoutMs);
+        await hub.stop();
+      },
+    };
+  },
 });
