@@ -7,6 +7,8 @@ import {
   loadIngressConfig,
   loadHubConfig,
   parseAgentConfig,
+  ID_PATTERN,
+  defaultInstanceId,
   parseHostPort,
   DEFAULT_REDIS_PREFIX,
   DEFAULT_MAX_HEADER_BYTES,
@@ -290,4 +292,17 @@ test('cert-manager config: defaults, lists folded and deduplicated, clear errors
   bad({ ...base, HOPGATE_ACME_CA_FILE: path.join(tmp, 'missing.pem') }, /HOPGATE_ACME_CA_FILE: no such file/);
   bad({ ...base, HOPGATE_ACME_RETRY_BASE_MS: 'soon' }, /HOPGATE_ACME_RETRY_BASE_MS must be a non-negative integer/);
   bad({ ...base, HOPGATE_ACME_RENEW_CHECK_INTERVAL_MS: '0' }, /HOPGATE_ACME_RENEW_CHECK_INTERVAL_MS must be at least/);
+});
+
+test('agent config: instance_id, default hostname plus a random suffix; a bad one refused', () => {
+  const base = { server: 'h:1', client_id: 'a', token: 't', services: { w: '127.0.0.1:1' } };
+  const a = parseAgentConfig(base, {}).instanceId;
+  const b = parseAgentConfig(base, {}).instanceId;
+  assert.match(a, ID_PATTERN);
+  assert.notEqual(a, b, 'two processes on one host get different ids');
+  assert.match(defaultInstanceId('my host.example'), /^my-host\.example-[0-9a-f]{6}$/);
+  assert.match(defaultInstanceId('x'.repeat(200)), ID_PATTERN);
+  assert.match(defaultInstanceId('---'), /^agent-[0-9a-f]{6}$/);
+  assert.equal(parseAgentConfig({ ...base, instance_id: 'nas-b' }, {}).instanceId, 'nas-b');
+  assert.throws(() => parseAgentConfig({ ...base, instance_id: 'a:b' }, {}), /instance_id "a:b" must match/);
 });

@@ -116,4 +116,4 @@ if s[1] and s[2] then
   table.insert(out, s[2])
 end
 return out
-`);
+`, { readOnly: true });
