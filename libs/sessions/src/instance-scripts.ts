@@ -26,11 +26,13 @@ end
 `;
 
 /**
- * ARGV hub, epoch, connected_at, remote, ttl_ms, instance_id, instance key prefix.
- * Writes the instance record unless it holds a higher epoch, or the same epoch for another hub
- * (then 0); re-claiming one's own (hub, epoch) is idempotent. Adds the id to the index and drops
- * ids whose record is gone (expired with a dead hub). The client-wide record is written when it
- * is absent or older. Returns 1 or 0.
+ * KEYS[4] the epoch counter. ARGV hub, epoch, connected_at, remote, ttl_ms, instance_id,
+ * instance key prefix. Writes the instance record unless it holds a higher epoch, or the same
+ * epoch for another hub (then 0); re-claiming one's own (hub, epoch) is idempotent. Adds the id
+ * to the index and drops ids whose record is gone (expired with a dead hub). The client-wide
+ * record is written when it is absent or older. The counter is raised to the epoch if it is
+ * lower (a Redis that lost its data: epochs handed out later stay above re-claimed ones).
+ * Returns 1 or 0.
  */
 export const CLAIM_INSTANCE_SCRIPT = new LuaScript(`${EPOCH_OF}${EXTEND_INDEX}
 local epoch = tonumber(ARGV[2])
@@ -42,6 +44,8 @@ end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'hub', ARGV[1], 'epoch', ARGV[2], 'connected_at', ARGV[3], 'remote', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
+local counter = redis.call('GET', KEYS[4])
+if not counter or not string.match(counter, '^[0-9]+$') or tonumber(counter) < epoch then redis.call('SET', KEYS[4], ARGV[2]) end
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   if redis.call('EXISTS', ARGV[7] .. id) == 0 then redis.call('SREM', KEYS[2], id) end
 end

@@ -46,7 +46,7 @@ export class InstanceStore {
     checkEpoch(claim.epoch);
     checkTtl(ttlMs);
     if (!claim.hubId) throw new HopError(ErrorCode.Internal, 'instance claim: hubId is empty');
-    const result = await CLAIM_INSTANCE_SCRIPT.run(this.redis, this.keysOf(clientId, instanceId), [
+    const result = await CLAIM_INSTANCE_SCRIPT.run(this.redis, [...this.keysOf(clientId, instanceId), this.keys.sessionEpochCounter], [
       claim.hubId,
       String(claim.epoch),
       String(claim.connectedAt),

@@ -151,3 +151,12 @@ test('the lookup runs with EVALSHA_RO/EVAL_RO: a read-only ACL user can run it',
     reader.disconnect();
   }
 });
+
+test('a claim raises a lower epoch counter (Redis lost its data): later epochs stay above re-claimed ones', async () => {
+  const { keys, store, sessions } = fresh();
+  await store.claim('c', 'a', claimOf('hub-1', 500), TTL_MS);
+  assert.equal(await redis.get(keys.sessionEpochCounter), '500');
+  assert.ok((await sessions.nextEpoch()) > 500);
+  await store.claim('c', 'b', claimOf('hub-1', 7), TTL_MS);
+  assert.ok(Number(await redis.get(keys.sessionEpochCounter)) > 500, 'never lowered');
+});

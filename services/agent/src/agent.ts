@@ -57,7 +57,7 @@ export class TunnelAgent extends EventEmitter {
   /** The current session's connection: new sessions replace it; its close schedules a reconnect. */
   private connection: Connection | undefined;
   /** Sessions told to drain: they serve what still arrives until the new session is up and they are idle. */
-  private readonly retiring = new Set<Connection>();
+  private readonly retiring = new Map<Connection, Logger>();
   /** Requests in flight per connection (the control stream not counted). */
   private readonly inFlight = new WeakMap<Connection, number>();
   /** The hub that asked this agent to move: avoided by the next choice. */
@@ -106,7 +106,7 @@ export class TunnelAgent extends EventEmitter {
     if (this.timer) clearTimeout(this.timer);
     if (this.connection) this.log.info({ transport: this.connection.stats() }, 'closing the session with the hub');
     this.connection?.close(0, 'agent stopping');
-    for (const old of this.retiring) old.close(0, 'agent stopping');
+    for (const old of this.retiring.keys()) old.close(0, 'agent stopping');
     await this.dispatcher.close().catch(() => undefined);
   }
 
@@ -235,7 +235,7 @@ export class TunnelAgent extends EventEmitter {
       await this.hello(conn, log, hubAddress);
       this.refusedBackoff.reset();
       this.avoidHub = undefined;
-      for (const old of this.retiring) this.retireWhenIdle(old, log);
+      for (const [old, oldLog] of this.retiring) this.retireWhenIdle(old, oldLog);
     } catch (err) {
       const e = err instanceof HopError ? err : new HopError(ErrorCode.Internal, errorMessageOf(err));
       if (REFUSAL_CODES.has(e.code)) {
@@ -271,7 +271,7 @@ export class TunnelAgent extends EventEmitter {
   private moveOff(conn: Connection, hubAddress: string, log: Logger): void {
     if (this.connection !== conn || this.stopped()) return;
     this.connection = undefined;
-    this.retiring.add(conn);
+    this.retiring.set(conn, log);
     this.avoidHub = hubAddress;
     if (this.timer) clearTimeout(this.timer);
     log.info({ streams_in_flight: this.inFlight.get(conn) ?? 0 }, 'hub is draining: opening a session on another hub before closing this one');
