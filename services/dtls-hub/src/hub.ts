@@ -167,7 +167,7 @@ export class Hub {
     if (this.state === 'draining' || this.state === 'stopped') return { ready: false, reason: 'draining' };
     if (this.state !== 'started') return { ready: false, reason: 'starting' };
     if (this.redis?.status !== 'ready') return { ready: false, reason: 'redis disconnected' };
-    if (!this.nc || this.nc.isClosed()) return { ready: false, reason: 'nats disconnected' };
+    if (!this.nc || this.nc.isClosed() || this.relay?.connected !== true) return { ready: false, reason: 'nats disconnected' };
     return { ready: true };
   }
 

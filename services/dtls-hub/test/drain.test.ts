@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadHubConfig } from '@hopgate/config';
-import { startRedis, startNats, createDevCa, captureLogger, type RunningServer } from '@hopgate/testkit';
+import { startRedis, startNats, createDevCa, captureLogger, waitFor, type RunningServer } from '@hopgate/testkit';
 import { Hub } from '../src/hub.js';
 
 let redis: RunningServer;
@@ -51,4 +51,23 @@ test('readiness: false until started, true while serving, false ("draining") fro
     await hub.stop();
   }
   assert.deepEqual(hub.readiness(), { ready: false, reason: 'draining' });
+});
+
+test('readiness: false while NATS or Redis is unreachable, true again once they are back', async () => {
+  const { logger } = captureLogger('warn');
+  const hub = new Hub(loadHubConfig(env), logger);
+  await hub.start();
+  try {
+    assert.deepEqual(hub.readiness(), { ready: true });
+    await nats.stop();
+    await waitFor('nats disconnected', () => hub.readiness().reason === 'nats disconnected', 10_000, 20);
+    nats = await startNats({ port: nats.port });
+    await waitFor('ready after nats is back', () => hub.readiness().ready, 20_000, 50);
+    await redis.stop();
+    await waitFor('redis disconnected', () => hub.readiness().reason === 'redis disconnected', 10_000, 20);
+    redis = await startRedis({ port: redis.port });
+    await waitFor('ready after redis is back', () => hub.readiness().ready, 20_000, 50);
+  } finally {
+    await hub.stop();
+  }
 });
