@@ -211,7 +211,8 @@ test('a forged hopgate.session.claimed with a huge epoch ends nothing; a real ta
   const from = hubLog.records.length;
   const nc = await connect({ servers: stack.nats.url });
   try {
-    nc.publish('hopgate.session.claimed', JSON.stringify({ client_id: 'claimed', epoch: Number.MAX_SAFE_INTEGER, hub_id: 'hub-2' }));
+    const instanceId = agent.records.findLast((r) => r.msg === 'online: session established')?.['instance_id'];
+    nc.publish('hopgate.session.claimed', JSON.stringify({ client_id: 'claimed', epoch: Number.MAX_SAFE_INTEGER, hub_id: 'hub-2', instance_id: instanceId }));
     nc.publish('hopgate.session.claimed', JSON.stringify({ client_id: 'claimed', epoch: 'x', hub_id: 'hub-2' }));
     nc.publish('hopgate.session.claimed', 'garbage');
     nc.publish('hopgate.session.claimed', JSON.stringify({ client_id: '__proto__', epoch: 99, hub_id: 'hub-2' }));
@@ -229,7 +230,9 @@ test('a forged hopgate.session.claimed with a huge epoch ends nothing; a real ta
 
   // A real takeover on the other hub: confirmed in Redis, so hub-1 ends its session at once.
   const takeoverAt = Date.now();
-  const second = await stack.startAgent({ clientId: 'claimed', token, services: { web: origin.address }, hub: 1 });
+  // The same instance_id from another process: a takeover, not a replica.
+  const instanceId = agent.records.findLast((r) => r.msg === 'online: session established')?.['instance_id'];
+  const second = await stack.startAgent({ clientId: 'claimed', token, services: { web: origin.address }, hub: 1, extra: { instance_id: instanceId } });
   await agent.waitForLog('replaced', (r) => r.msg === 'another agent with this client_id took over the session: stopping', 5_000);
   console.log(`# takeover: the old agent stopped ${Date.now() - takeoverAt} ms after the new one started (periodic refresh: every ${SESSION_TTL_MS / 3} ms)`);
   await waitFor('old agent exited with 3', () => agent.child.exitCode === 3, 5_000);

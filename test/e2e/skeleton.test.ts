@@ -197,8 +197,11 @@ test('agent killed mid-session (SIGKILL) -> 502, then a new agent on the other h
   await waitFor('served again', async () => (await pub.request('app.hopgate.test', '/hello')).status === 200, 5000, 50);
 });
 
-test('a newer session for the same client replaces the older one (epoch fencing)', async () => {
-  const second = await stack.startAgent({ clientId: 'laptop', token: laptopToken, services: { web: web.address, api: api.address }, hub: 1 });
+test('a newer session for the same client and instance id replaces the older one (epoch fencing)', async () => {
+  // Another process with the same instance_id (a copied config with a fixed id): not a replica.
+  const instanceId = laptopAgent.records.findLast((r) => r.msg === 'online: session established')?.['instance_id'];
+  assert.equal(typeof instanceId, 'string');
+  const second = await stack.startAgent({ clientId: 'laptop', token: laptopToken, services: { web: web.address, api: api.address }, hub: 1, extra: { instance_id: instanceId } });
   await laptopAgent.waitForLog('replaced', (r) => r.msg === 'another agent with this client_id took over the session: stopping' && r['code'] === 'ERR_SESSION_REPLACED');
   // The replaced agent stops (exit code 3) instead of taking the session back: no flapping.
   await waitFor('old agent exited', () => laptopAgent.child.exitCode === 3, 5000);

@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import crypto from 'node:crypto';
 import { HopError, ErrorCode } from '@hopgate/errors';
 import { parseHostPort, type ListenAddress } from './listen-address.js';
 import { readSettingsFile, processEnv, type RawSettings } from './sources.js';
@@ -16,6 +18,11 @@ export interface AgentConfig {
   servers: ListenAddress[];
   /** `client_id` */
   clientId: string;
+  /**
+   * `instance_id`: names this agent process among the replicas of its client (ID_PATTERN);
+   * default the hostname (cut to fit the pattern) plus a random suffix, kept for the process's life.
+   */
+  instanceId: string;
   /** `token` (never logged). */
   token: string;
   /** `services`: name -> local address (`127.0.0.1:PORT`). */
@@ -45,6 +52,16 @@ export interface AgentConfig {
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** Hex characters of the random suffix of a default instance id. */
+const INSTANCE_SUFFIX_HEX_CHARS = 6;
+
+/** `<hostname>-<6 hex>`: the hostname's characters outside ID_PATTERN become `-`, cut so the whole fits 64. */
+export function defaultInstanceId(hostname: string = os.hostname()): string {
+  const suffix = crypto.randomBytes(INSTANCE_SUFFIX_HEX_CHARS / 2).toString('hex');
+  const host = hostname.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64 - 1 - INSTANCE_SUFFIX_HEX_CHARS);
+  return host === '' ? `agent-${suffix}` : `${host}-${suffix}`;
+}
 
 function str(raw: RawSettings, key: string, required: boolean): string | undefined {
   const v = raw[key];
@@ -104,6 +121,10 @@ export function parseAgentConfig(raw: RawSettings, env: Readonly<Record<string, 
   const servers = parseServers(raw['server']);
   const server = servers[0]!;
   const clientId = str(raw, 'client_id', true)!;
+  const instanceId = str(raw, 'instance_id', false) ?? defaultInstanceId();
+  if (!ID_PATTERN.test(instanceId)) {
+    throw new HopError(ErrorCode.BadConfig, `agent config: instance_id "${instanceId}" must match ${ID_PATTERN}`);
+  }
   if (!ID_PATTERN.test(clientId)) {
     throw new HopError(ErrorCode.BadConfig, `agent config: client_id "${clientId}" must match ${ID_PATTERN}`);
   }
@@ -145,6 +166,7 @@ export function parseAgentConfig(raw: RawSettings, env: Readonly<Record<string, 
     server,
     servers,
     clientId,
+    instanceId,
     token,
     services,
     caPem,

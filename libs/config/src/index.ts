@@ -31,4 +31,4 @@ export {
   type NatsAuth,
 } from './bus-config.js';
 export { parseCookieSecrets, MIN_DTLS_COOKIE_SECRET_BYTES } from './cookie-secret.js';
-export { loadAgentConfig, parseAgentConfig, ID_PATTERN, type AgentConfig } from './agent-config.js';
+export { loadAgentConfig, parseAgentConfig, ID_PATTERN, defaultInstanceId, type AgentConfig } from './agent-config.js';

@@ -7,6 +7,8 @@ import {
   loadIngressConfig,
   loadHubConfig,
   parseAgentConfig,
+  ID_PATTERN,
+  defaultInstanceId,
   parseHostPort,
   DEFAULT_REDIS_PREFIX,
   DEFAULT_MAX_HEADER_BYTES,
@@ -321,4 +323,17 @@ test('agent config: ops_listen is off by default; :PORT listens on loopback', ()
   assert.deepEqual(parseAgentConfig({ ...base, ops_listen: ':9191' }, {}).opsListen, { host: '127.0.0.1', port: 9191 });
   assert.deepEqual(parseAgentConfig({ ...base, ops_listen: '0.0.0.0:9191' }, {}).opsListen, { host: '0.0.0.0', port: 9191 });
   assert.throws(() => parseAgentConfig({ ...base, ops_listen: 'nope' }, {}), /ops_listen/);
+});
+
+test('agent config: instance_id, default hostname plus a random suffix; a bad one refused', () => {
+  const base = { server: 'h:1', client_id: 'a', token: 't', services: { w: '127.0.0.1:1' } };
+  const a = parseAgentConfig(base, {}).instanceId;
+  const b = parseAgentConfig(base, {}).instanceId;
+  assert.match(a, ID_PATTERN);
+  assert.notEqual(a, b, 'two processes on one host get different ids');
+  assert.match(defaultInstanceId('my host.example'), /^my-host\.example-[0-9a-f]{6}$/);
+  assert.match(defaultInstanceId('x'.repeat(200)), ID_PATTERN);
+  assert.match(defaultInstanceId('---'), /^agent-[0-9a-f]{6}$/);
+  assert.equal(parseAgentConfig({ ...base, instance_id: 'nas-b' }, {}).instanceId, 'nas-b');
+  assert.throws(() => parseAgentConfig({ ...base, instance_id: 'a:b' }, {}), /instance_id "a:b" must match/);
 });

@@ -27,6 +27,8 @@ export const ErrorCode = {
   AuthFailed: 'ERR_AUTH_FAILED',
   /** A newer session for the same client replaced this one. */
   SessionReplaced: 'ERR_SESSION_REPLACED',
+  /** The hub is draining (shutting down on purpose): go to another hub. */
+  Draining: 'ERR_DRAINING',
   /** Invalid configuration. */
   BadConfig: 'ERR_BAD_CONFIG',
   /** Invalid route entry in Redis. */

@@ -17,3 +17,17 @@ test('tunnel open and response round-trip; garbage is rejected', () => {
   }
   assert.throws(() => decodeTunnelResponse(Buffer.from('junk')), { code: 'ERR_BAD_FRAME' });
 });
+
+test('tunnel open names the chosen agent instance; an envelope without one decodes as before', () => {
+  const request = { type: 'request_head' as const, request_id: 'ing-2', service: 'web', method: 'GET', path: '/', headers: [], has_body: false };
+  const withInstance: TunnelOpen = { clientId: 'nas', route: 'nas.example.com/', instanceId: 'nas-b.lan-0a1b2c', request };
+  assert.deepEqual(decodeTunnelOpen(encodeTunnelOpen(withInstance)), withInstance);
+  const without: TunnelOpen = { clientId: 'nas', route: 'nas.example.com/', request };
+  const decoded = decodeTunnelOpen(encodeTunnelOpen(without));
+  assert.deepEqual(decoded, without);
+  assert.equal('instanceId' in decoded, false);
+  const enc = Buffer.from(encodeTunnelOpen(withInstance));
+  for (let n = 0; n < enc.length; n++) {
+    assert.throws(() => decodeTunnelOpen(enc.subarray(0, n)), { code: 'ERR_BAD_FRAME' });
+  }
+});

@@ -95,6 +95,33 @@ export class RedisKeys {
     return key.startsWith(p) ? key.slice(p.length) : undefined;
   }
 
+  /**
+   * Hash per live agent instance (replica) of a client: `hub`, `epoch`, `connected_at`, `remote`;
+   * TTL refreshed by the owning hub. Ids match ID_PATTERN (no `:`), so the key is unambiguous.
+   */
+  instance(clientId: string, instanceId: string): string {
+    return `${this.prefix}instance:${clientId}:${instanceId}`;
+  }
+
+  /** Set per client: the instance ids that may have a live `instance` record (pruned on lookup); TTL refreshed by the hubs. */
+  instances(clientId: string): string {
+    return `${this.prefix}instances:${clientId}`;
+  }
+
+  /** Prefix of the instance keys of `clientId` (`instance(clientId, id)` = this + id). */
+  instancePrefix(clientId: string): string {
+    return `${this.prefix}instance:${clientId}:`;
+  }
+
+  get instancesScanPattern(): string {
+    return `${escapeGlob(this.prefix)}instances:*`;
+  }
+
+  clientIdOfInstancesKey(key: string): string | undefined {
+    const p = `${this.prefix}instances:`;
+    return key.startsWith(p) ? key.slice(p.length) : undefined;
+  }
+
   /** Cluster-wide counter that hands out session epochs; only grows. */
   get sessionEpochCounter(): string {
     return `${this.prefix}session-epoch`;

@@ -100,6 +100,11 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
     return this.inbound.droppedFrameCount;
   }
 
+  /** Whether NATS is reachable now (false between a disconnect and the reconnect): for readiness. */
+  get connected(): boolean {
+    return this.endpoint.publisher.isConnected;
+  }
+
   /** Subscribes subjects.hub(hubId); resolves once the server has the subscription. */
   async start(): Promise<void> {
     await this.endpoint.start((msg) => this.onMessage(msg), 'relay server started');

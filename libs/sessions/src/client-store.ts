@@ -55,11 +55,14 @@ export class ClientStore {
   }
 
   /**
-   * Deletes the client and its session record. The hub holding its session then fails its
-   * next refresh and closes the session. True when the client existed.
+   * Deletes the client and its session records (client-wide, per instance, and the index). The
+   * hubs holding its sessions end them (credentials check: client removed). True when the client existed.
    */
   async remove(clientId: string): Promise<boolean> {
-    const results = await this.redis.multi().del(this.keys.client(clientId)).del(this.keys.session(clientId)).exec();
+    const instanceIds = await this.redis.smembers(this.keys.instances(clientId));
+    const multi = this.redis.multi().del(this.keys.client(clientId)).del(this.keys.session(clientId)).del(this.keys.instances(clientId));
+    for (const id of instanceIds) multi.del(this.keys.instance(clientId, id));
+    const results = await multi.exec();
     for (const [err] of results ?? []) if (err) throw err;
     const removed = results?.[0]?.[1];
     return removed === 1;

@@ -19,7 +19,7 @@ export interface OwnerSource<V> {
 }
 
 /** What the cache needs from a SessionStore (the default instantiation). */
-export type SessionSource = OwnerSource<SessionRecord | undefined>;
+export type SessionSource<V = SessionRecord | undefined> = OwnerSource<V>;
 
 interface Cached<V> {
   readonly value: V;

@@ -58,6 +58,8 @@ function prng(seed: number): () => number {
 interface Flow {
   socket: dgram.Socket;
   lastSeen: number;
+  /** Where this flow's datagrams go: fixed when the flow starts (retarget moves only new flows). */
+  target: { host: string; port: number };
 }
 
 /**
@@ -73,11 +75,13 @@ export class UdpLossProxy {
   private readonly front = dgram.createSocket('udp4');
   private sweeper: NodeJS.Timeout | undefined;
   private up: Required<UdpImpairments>;
+  private target: { host: string; port: number };
   private down: Required<UdpImpairments>;
   private closed = false;
 
   private constructor(private readonly options: UdpLossProxyOptions) {
     this.random = prng(options.seed ?? 1);
+    this.target = options.target;
     this.up = resolve(options.upstream);
     this.down = resolve(options.downstream);
   }
@@ -97,6 +101,14 @@ export class UdpLossProxy {
   configure(upstream: UdpImpairments, downstream: UdpImpairments = upstream): void {
     this.up = resolve(upstream);
     this.down = resolve(downstream);
+  }
+
+  /**
+   * Sends flows that start from now on to `target`; flows already running stay where they are,
+   * as behind a load balancer with connection tracking (several hubs behind one UDP address).
+   */
+  retarget(target: { host: string; port: number }): void {
+    this.target = target;
   }
 
   async close(): Promise<void> {
@@ -126,12 +138,12 @@ export class UdpLossProxy {
       socket.on('error', () => undefined);
       socket.on('message', (reply) => this.impair(reply, this.down, (d) => this.front.send(d, rinfo.port, rinfo.address)));
       socket.bind(0, '127.0.0.1', () => enlarge(socket));
-      flow = { socket, lastSeen: Date.now() };
+      flow = { socket, lastSeen: Date.now(), target: this.target };
       this.flows.set(key, flow);
     }
     flow.lastSeen = Date.now();
-    const upstream = flow.socket;
-    this.impair(msg, this.up, (d) => upstream.send(d, this.options.target.port, this.options.target.host));
+    const { socket: upstream, target } = flow;
+    this.impair(msg, this.up, (d) => upstream.send(d, target.port, target.host));
   }
 
   private impair(datagram: Buffer, imp: Required<UdpImpairments>, send: (d: Buffer) => void): void {

@@ -88,3 +88,37 @@ test('udp loss proxy: drops, reorders and duplicates at the configured rates', a
     echo.close();
   }
 });
+
+test('retarget: flows that start afterwards go to the new target; a running flow stays where it started', async () => {
+  const first = await echoServer();
+  const second = await echoServer();
+  const seenBy = new Map<dgram.Socket, number>([[first, 0], [second, 0]]);
+  for (const s of [first, second]) s.on('message', () => seenBy.set(s, seenBy.get(s)! + 1));
+  const proxy = await UdpLossProxy.start({ target: { host: '127.0.0.1', port: (first.address() as AddressInfo).port } });
+  const client = (): Promise<dgram.Socket> =>
+    new Promise((resolve) => {
+      const c = dgram.createSocket('udp4');
+      c.bind(0, '127.0.0.1', () => resolve(c));
+    });
+  const echo = (c: dgram.Socket): Promise<void> =>
+    new Promise((resolve) => {
+      c.once('message', () => resolve());
+      c.send(Buffer.from('x'), proxy.port, '127.0.0.1');
+    });
+  const old = await client();
+  try {
+    await echo(old);
+    proxy.retarget({ host: '127.0.0.1', port: (second.address() as AddressInfo).port });
+    const fresh = await client();
+    await echo(fresh);
+    await echo(old);
+    assert.equal(seenBy.get(first), 2, 'the running flow kept its target');
+    assert.equal(seenBy.get(second), 1, 'the new flow went to the new target');
+    fresh.close();
+  } finally {
+    old.close();
+    await proxy.close();
+    first.close();
+    second.close();
+  }
+});

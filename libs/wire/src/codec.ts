@@ -4,7 +4,7 @@
  * preface version leave room for a binary encoding later.
  */
 import { HopError, ErrorCode, isErrorCode } from '@hopgate/errors';
-import { MessageTag, WIRE_MAGIC, WIRE_VERSION, type MessageKind, type WireMessage, type HeaderPairs } from './messages.js';
+import { MessageTag, WIRE_MAGIC, WIRE_VERSION, type Hello, type MessageKind, type WireMessage, type HeaderPairs } from './messages.js';
 
 /** Largest encoded message (tag + payload) accepted, in bytes: bounds header sizes. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
@@ -114,7 +114,9 @@ function validate(kind: MessageKind, payload: unknown): WireMessage {
     case 'hello': {
       const services = o['services'];
       if (!Array.isArray(services) || !services.every((s) => typeof s === 'string')) fail(kind, 'services');
-      return { type: kind, client_id: str(kind, o, 'client_id'), token: str(kind, o, 'token'), agent_version: str(kind, o, 'agent_version'), services: services as string[] };
+      const hello: Hello = { type: kind, client_id: str(kind, o, 'client_id'), token: str(kind, o, 'token'), agent_version: str(kind, o, 'agent_version'), services: services as string[] };
+      if (o['instance_id'] !== undefined) hello.instance_id = str(kind, o, 'instance_id');
+      return hello;
     }
     case 'hello_ok':
       return { type: kind, hub_id: str(kind, o, 'hub_id'), epoch: num(kind, o, 'epoch') };

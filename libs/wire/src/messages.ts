@@ -40,6 +40,12 @@ export interface Hello {
   agent_version: string;
   /** Service names the agent serves (informational). */
   services: string[];
+  /**
+   * This agent process's instance id (ID_PATTERN), kept for the process's life: replicas of one
+   * client differ by it; a newer session with the same id fences the older one. Absent from
+   * agents before replicas: the hub gives them one shared id per client (today's behaviour).
+   */
+  instance_id?: string;
 }
 
 export interface HelloOk {
@@ -82,7 +88,11 @@ export interface StreamError {
   message: string;
 }
 
-/** The hub is ending this session (replaced by a newer one, hub shutting down). */
+/**
+ * The hub is ending this session (replaced by a newer one, hub shutting down). With
+ * `code: ERR_DRAINING` the hub keeps serving the session's streams for a while: the agent opens
+ * its new session on another hub first, then closes this one (make-before-break).
+ */
 export interface GoAway {
   type: 'go_away';
   code: ErrorCode;

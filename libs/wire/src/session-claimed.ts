@@ -11,13 +11,15 @@ export interface SessionClaimed {
   /** The claiming session's epoch (a positive integer from `hopgate:session-epoch`). */
   epoch: number;
   hub_id: string;
+  /** The claimed agent instance (absent from hubs before replicas: the client's only session). */
+  instance_id?: string;
 }
 
 /** Largest accepted message, in bytes: ids are short; anything longer is not ours. */
 export const MAX_SESSION_CLAIMED_BYTES = 1024;
 
 export function encodeSessionClaimed(msg: SessionClaimed): string {
-  return JSON.stringify({ client_id: msg.client_id, epoch: msg.epoch, hub_id: msg.hub_id });
+  return JSON.stringify({ client_id: msg.client_id, epoch: msg.epoch, hub_id: msg.hub_id, ...(msg.instance_id !== undefined ? { instance_id: msg.instance_id } : {}) });
 }
 
 /** Decodes and validates one message; throws HopError ERR_BAD_FRAME when it is not one. */
@@ -37,5 +39,7 @@ export function decodeSessionClaimed(data: Uint8Array): SessionClaimed {
   if (typeof clientId !== 'string' || clientId === '') throw new HopError(ErrorCode.BadFrame, 'session.claimed: bad or missing "client_id"');
   if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 1) throw new HopError(ErrorCode.BadFrame, 'session.claimed: "epoch" must be a positive integer');
   if (typeof hubId !== 'string' || hubId === '') throw new HopError(ErrorCode.BadFrame, 'session.claimed: bad or missing "hub_id"');
-  return { client_id: clientId, epoch, hub_id: hubId };
+  const instanceId = o['instance_id'];
+  if (instanceId !== undefined && (typeof instanceId !== 'string' || instanceId === '')) throw new HopError(ErrorCode.BadFrame, 'session.claimed: bad "instance_id"');
+  return { client_id: clientId, epoch, hub_id: hubId, ...(instanceId !== undefined ? { instance_id: instanceId } : {}) };
 }

@@ -14,6 +14,7 @@ import {
 
 const samples: WireMessage[] = [
   { type: 'hello', client_id: 'laptop', token: 't', agent_version: '0.1.0', services: ['web', 'api'] },
+  { type: 'hello', client_id: 'laptop', token: 't', agent_version: '0.2.0', services: ['web'], instance_id: 'laptop-0a1b2c' },
   { type: 'hello_ok', hub_id: 'hub-1', epoch: 42 },
   { type: 'hello_reject', code: 'ERR_AUTH_FAILED', reason: 'bad token' },
   { type: 'request_head', request_id: 'i1-7', service: 'web', method: 'GET', path: '/a%2Fb?x=1&y', headers: [['set-cookie', 'a'], ['set-cookie', 'b']], has_body: false },

@@ -34,3 +34,12 @@ test('session.claimed: anything else is ERR_BAD_FRAME', () => {
   ];
   for (const text of bad) assert.throws(() => decodeSessionClaimed(bytes(text)), { code: 'ERR_BAD_FRAME' }, text.slice(0, 60));
 });
+
+test('session.claimed names the instance when the agent has one; a bad instance_id is ERR_BAD_FRAME', () => {
+  const msg = { client_id: 'nas', epoch: 7, hub_id: 'hub-1', instance_id: 'nas-b' };
+  const text = encodeSessionClaimed(msg);
+  assert.equal(text, '{"client_id":"nas","epoch":7,"hub_id":"hub-1","instance_id":"nas-b"}');
+  assert.deepEqual(decodeSessionClaimed(bytes(text)), msg);
+  assert.throws(() => decodeSessionClaimed(bytes('{"client_id":"a","epoch":1,"hub_id":"h","instance_id":5}')), { code: 'ERR_BAD_FRAME' });
+  assert.throws(() => decodeSessionClaimed(bytes('{"client_id":"a","epoch":1,"hub_id":"h","instance_id":""}')), { code: 'ERR_BAD_FRAME' });
+});

@@ -35,6 +35,15 @@ export const REHOME_JITTER_MAX_MS = 250;
 
 export type AgentState = 'idle' | 'connecting' | 'online' | 'waiting' | 'stopped';
 
+/**
+ * After go_away ERR_DRAINING, the old session is closed once the new one is online, it has no
+ * request in flight, and this long has passed since the new session came online (time for
+ * every ingress to hear the new session's `session.claimed` and stop sending to the old one), in ms.
+ */
+export const RETIRE_LINGER_MS = 1_000;
+/** How often a retiring session is checked for requests still in flight, in ms. */
+export const RETIRE_POLL_INTERVAL_MS = 50;
+
 /** Codes of a hello_reject that mean "this agent is refused": retried on the refusal backoff. */
 const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.AuthFailed, ErrorCode.BadVersion]);
 
@@ -45,13 +54,23 @@ const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.AuthFailed, Err
  * failed), then with backoff and jitter.
  * A hub that refuses the agent (ERR_AUTH_FAILED, ERR_BAD_VERSION) is retried on a second,
  * slower backoff (`refused_retry_min_ms` .. `refused_retry_max_ms`), one log line per step.
- * Nothing the hub sends stops the agent except go_away ERR_SESSION_REPLACED.
+ * Nothing the hub sends stops the agent except go_away ERR_SESSION_REPLACED on its current
+ * session (another live process uses this instance id). go_away ERR_DRAINING is make-before-break:
+ * the old session keeps serving while the agent opens a new one on another hub, then it is
+ * closed once idle (RETIRE_LINGER_MS).
  * Events: 'online' ({ hub_id, epoch }), 'offline' (reason), 'rejected' (HopError),
  * 'replaced' (reason: another agent with the same client_id took the session; this one stopped).
  */
 export class TunnelAgent extends EventEmitter {
   private state: AgentState = 'idle';
+  /** The current session's connection: new sessions replace it; its close schedules a reconnect. */
   private connection: Connection | undefined;
+  /** Sessions told to drain: they serve what still arrives until the new session is up and they are idle. */
+  private readonly retiring = new Map<Connection, Logger>();
+  /** Requests in flight per connection (the control stream not counted). */
+  private readonly inFlight = new WeakMap<Connection, number>();
+  /** The hub that asked this agent to move: avoided by the next choice. */
+  private avoidHub: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
   /** Retry delays after refusals; reset by a session that reached hello_ok. */
@@ -104,6 +123,7 @@ export class TunnelAgent extends EventEmitter {
     if (this.timer) clearTimeout(this.timer);
     if (this.connection) this.log.info({ transport: this.connection.stats() }, 'closing the session with the hub');
     this.connection?.close(0, 'agent stopping');
+    for (const old of this.retiring.keys()) old.close(0, 'agent stopping');
     await this.dispatcher.close().catch(() => undefined);
   }
 
@@ -168,7 +188,7 @@ export class TunnelAgent extends EventEmitter {
     const { serverName } = this.config;
     let hub: HubCandidate;
     try {
-      hub = await this.picker.pick();
+      hub = await this.picker.pick(this.avoidHub);
     } catch (err) {
       const code = errorCodeOf(err);
       this.log.warn({ code, err: errorMessageOf(err) }, 'cannot reach the hub');
@@ -213,11 +233,14 @@ export class TunnelAgent extends EventEmitter {
       logger: this.logger.child({ component: 'transport' }),
     });
     this.connection = conn;
+    this.inFlight.set(conn, 0);
     const connectedAt = Date.now();
     const proxyLogger = this.logger.child({ component: 'proxy' });
     const context = { services: this.services, dispatcher: this.dispatcher, timeouts: this.timeouts, logger: proxyLogger };
     conn.on('stream', (stream: TransportStream) => {
       stream.on('error', () => undefined);
+      this.inFlight.set(conn, (this.inFlight.get(conn) ?? 0) + 1);
+      stream.once('close', () => this.inFlight.set(conn, (this.inFlight.get(conn) ?? 1) - 1));
       serveOriginRequest(stream, context).catch((err: unknown) => {
         // Each path in serveOriginRequest answers for itself; this is the containment net.
         proxyLogger.error({ err, stream_id: stream.id }, 'request stream failed unexpectedly: resetting it');
@@ -229,6 +252,11 @@ export class TunnelAgent extends EventEmitter {
     /** Set at hello_ok: the close of an established session reconnects at once (reconnectAfterSession). */
     let established = false;
     conn.once('close', (err?: HopError) => {
+      if (this.retiring.delete(conn)) {
+        log.info({ code: err?.code, transport: conn.stats() }, 'old session closed (moved to a new one)');
+        return;
+      }
+      if (this.connection !== conn) return;
       this.connection = undefined;
       if (this.stopped()) return;
       if (refusal) {
@@ -248,10 +276,12 @@ export class TunnelAgent extends EventEmitter {
       else this.scheduleReconnect(err?.code ?? ErrorCode.Closed);
     });
     try {
-      await this.hello(conn, log);
+      await this.hello(conn, log, hub.key);
       established = true;
       this.picker.markHealthy(hub.key);
       this.refusedBackoff.reset();
+      this.avoidHub = undefined;
+      for (const [old, oldLog] of this.retiring) this.retireWhenIdle(old, oldLog);
     } catch (err) {
       const e = err instanceof HopError ? err : new HopError(ErrorCode.Internal, errorMessageOf(err));
       if (REFUSAL_CODES.has(e.code)) {
@@ -264,7 +294,38 @@ export class TunnelAgent extends EventEmitter {
     }
   }
 
-  private async hello(conn: Connection, log: Logger): Promise<void> {
+  /**
+   * Closes `old` (a session whose hub is draining) once it has no request in flight and
+   * RETIRE_LINGER_MS passed: requests in flight on it finish, and ingresses have heard of the
+   * new session by then. The hub closes it anyway at its drain deadline.
+   */
+  private retireWhenIdle(old: Connection, log: Logger): void {
+    const since = Date.now();
+    const check = (): void => {
+      if (old.closed || !this.retiring.has(old)) return;
+      if (Date.now() - since >= RETIRE_LINGER_MS && (this.inFlight.get(old) ?? 0) === 0) {
+        log.info({ waited_ms: Date.now() - since }, 'closing the old session: the new one is online and the old one is idle');
+        old.close(0, 'moved to another hub');
+        return;
+      }
+      setTimeout(check, RETIRE_POLL_INTERVAL_MS).unref();
+    };
+    check();
+  }
+
+  /** go_away ERR_DRAINING on the current session: keep it serving, and dial another hub now. */
+  private moveOff(conn: Connection, hubAddress: string, log: Logger): void {
+    if (this.connection !== conn || this.stopped()) return;
+    this.connection = undefined;
+    this.retiring.set(conn, log);
+    this.avoidHub = hubAddress;
+    if (this.timer) clearTimeout(this.timer);
+    log.info({ streams_in_flight: this.inFlight.get(conn) ?? 0 }, 'hub is draining: opening a session on another hub before closing this one');
+    this.emit('offline', ErrorCode.Draining);
+    this.attempt();
+  }
+
+  private async hello(conn: Connection, log: Logger, hubAddress: string): Promise<void> {
     const control = conn.openStream();
     control.on('error', () => undefined);
     control.write(encodePreface());
@@ -275,6 +336,7 @@ export class TunnelAgent extends EventEmitter {
         token: this.config.token,
         agent_version: AGENT_VERSION,
         services: [...this.services.keys()],
+        instance_id: this.config.instanceId,
       }),
     );
     const reader = new MessageStreamReader(control);
@@ -290,13 +352,13 @@ export class TunnelAgent extends EventEmitter {
       if (reply.type === 'hello_reject') throw new HopError(reply.code, reply.reason);
       if (reply.type !== 'hello_ok') throw new HopError(ErrorCode.Protocol, `unexpected ${reply.type} from hub`);
       this.state = 'online';
-      log.info({ hub_id: reply.hub_id, epoch: reply.epoch }, 'online: session established');
+      log.info({ hub_id: reply.hub_id, epoch: reply.epoch, instance_id: this.config.instanceId }, 'online: session established');
       this.emit('online', { hub_id: reply.hub_id, epoch: reply.epoch });
     } finally {
       clearTimeout(helloTimer);
     }
     // Later control messages (go_away) arrive on the same stream.
-    this.readControl(conn, reader, log).catch((err: unknown) => {
+    this.readControl(conn, reader, log, hubAddress).catch((err: unknown) => {
       log.error({ err }, 'control stream reader failed unexpectedly: closing the session');
       conn.close(1, 'control stream reader failed');
     });
@@ -308,7 +370,7 @@ export class TunnelAgent extends EventEmitter {
    * malformed message, or the hub ending the control stream, closes the session and the agent
    * reconnects on the normal backoff.
    */
-  private async readControl(conn: Connection, reader: MessageStreamReader, log: Logger): Promise<void> {
+  private async readControl(conn: Connection, reader: MessageStreamReader, log: Logger, hubAddress: string): Promise<void> {
     let ignored = 0;
     for (;;) {
       let msg;
@@ -328,11 +390,22 @@ export class TunnelAgent extends EventEmitter {
         else log.debug(fields, 'unexpected message on the control stream: ignored');
         continue;
       }
+      if (msg.code === ErrorCode.Draining) {
+        this.moveOff(conn, hubAddress, log);
+        continue;
+      }
+      if (msg.code === ErrorCode.SessionReplaced && this.connection !== conn) {
+        // An old session of this agent, fenced by its own newer one: not another process.
+        log.info({ code: msg.code, reason: msg.reason }, 'old session replaced by this agent\'s new one: closing it');
+        this.retiring.delete(conn);
+        conn.close(0, 'replaced by this agent\'s new session');
+        return;
+      }
       if (msg.code === ErrorCode.SessionReplaced) {
-        // A live session is only replaced by another agent using the same client_id (a
-        // reconnect of this agent happens after it dropped its old session). Reconnecting
-        // would take the session back and the two would flap: stop instead.
-        log.error({ code: msg.code, reason: msg.reason }, 'another agent with this client_id took over the session: stopping');
+        // The current session is only replaced by another process using the same client_id
+        // and instance_id (a reconnect of this agent happens after it dropped its old session).
+        // Reconnecting would take the session back and the two would flap: stop instead.
+        log.error({ code: msg.code, reason: msg.reason, instance_id: this.config.instanceId }, 'another agent with this client_id took over the session: stopping');
         this.state = 'stopped';
         conn.close(0, 'replaced by another agent');
         this.emit('replaced', msg.reason);

@@ -24,7 +24,7 @@ export const USAGE = `Usage: hopgate <command>
                                      static page <name> (--body-file writes it, at most 64 KiB;
                                      status 2xx or 5xx)
   route fallback rm <host> [<path>]  remove one route's fallback, or every one of <host>
-  session ls                         list live agent sessions and their hubs
+  session ls                         list live agent sessions (one line per instance) and their hubs
   hub ls                             list live hubs
   cert ls                            list certificates: status, expiry, renewal, issuer, last error
   cert renew <name>                  make the renewal of <name> due now (the cert-manager

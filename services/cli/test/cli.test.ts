@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisKeys } from '@hopgate/keys';
 import { readRouteEntries, RouteTable } from '@hopgate/routes';
-import { ClientStore, SessionStore, HubRegistry, hashToken } from '@hopgate/sessions';
+import { ClientStore, SessionStore, InstanceStore, HubRegistry, hashToken } from '@hopgate/sessions';
 import { CertStore } from '@hopgate/certs';
 import { startRedis, freeTcpPort, createDevCa, type RunningServer } from '@hopgate/testkit';
 
@@ -264,8 +264,17 @@ test('session ls and hub ls show what the hubs wrote', async () => {
   const ls = await hopgate(['session', 'ls']);
   assert.equal(ls.code, 0);
   const lines = ls.stdout.trim().split('\n').map((l) => l.split(/\s+/));
-  assert.deepEqual(lines[0], ['CLIENT', 'HUB', 'EPOCH', 'CONNECTED_AT', 'REMOTE', 'TTL']);
+  assert.deepEqual(lines[0], ['CLIENT', 'HUB', 'EPOCH', 'CONNECTED_AT', 'REMOTE', 'TTL', 'INSTANCE']);
   assert.deepEqual(lines[1]?.slice(0, 5), ['laptop', 'hub-1', String(epoch), '2025-01-02T03:04:05.000Z', '198.51.100.4:50000']);
+  assert.equal(lines[1]?.[6], '-', 'a session recorded without instances');
+  // Two replicas of one client: one line each, the client-wide record not listed again.
+  const instances = new InstanceStore(redis);
+  const e1 = await sessions.nextEpoch();
+  const e2 = await sessions.nextEpoch();
+  await instances.claim('nas', 'nas-a', { hubId: 'hub-1', epoch: e1, remote: '198.51.100.5:1', connectedAt: Date.UTC(2025, 0, 3) }, 30_000);
+  await instances.claim('nas', 'nas-b', { hubId: 'hub-2', epoch: e2, remote: '198.51.100.6:2', connectedAt: Date.UTC(2025, 0, 4) }, 30_000);
+  const replicas = (await hopgate(['session', 'ls'])).stdout.trim().split('\n').map((l) => l.split(/\s+/)).filter((l) => l[0] === 'nas');
+  assert.deepEqual(replicas.map((l) => [l[1], l[2], l[6]]), [['hub-1', String(e1), 'nas-a'], ['hub-2', String(e2), 'nas-b']]);
   const hubs = await hopgate(['hub', 'ls']);
   assert.match(hubs.stdout, /hub-1\s+0\.0\.0\.0:443\s+2025-01-01T00:00:00\.000Z/);
 });

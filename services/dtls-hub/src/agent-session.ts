@@ -9,6 +9,8 @@ export const BUSY_REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export interface AgentSessionInfo {
   clientId: string;
+  /** The agent instance (replica) this session belongs to: `hello.instance_id`, or LEGACY_INSTANCE_ID. */
+  instanceId: string;
   epoch: number;
   remote: string;
   connectedAt: number;
@@ -22,7 +24,9 @@ export interface AgentSessionInfo {
 /**
  * One authenticated agent session on this hub: the transport connection, its control
  * stream, and the ownership epoch it holds in Redis.
- * States: open -> closing -> closed (explicit; no way back).
+ * States: open -> closing -> closed (explicit; no way back). An open session may also be
+ * draining (told go_away ERR_DRAINING): it still serves streams, and the agent closes it once
+ * its new session on another hub is up (make-before-break).
  *
  * At most `maxStreams` request streams (requests and WebSockets) are in flight at once: a
  * stream holds its slot from openStream() until it closes (both directions done, or reset),
@@ -32,6 +36,7 @@ export class AgentSession {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private readonly closeHandlers: Array<() => void> = [];
   private inFlight = 0;
+  private drainingSince: number | undefined;
   /** One "too many streams" line per BUSY_REFUSAL_LOG_INTERVAL_MS: a flood of refusals must not flood the log. */
   readonly busyRefusalLog = new LogThrottle(BUSY_REFUSAL_LOG_INTERVAL_MS);
 
@@ -83,6 +88,27 @@ export class AgentSession {
   onClose(handler: () => void): void {
     if (this.state === 'closed') handler();
     else this.closeHandlers.push(handler);
+  }
+
+  /** True once `drain` told the agent to move: the session still serves, but is the last choice. */
+  get draining(): boolean {
+    return this.drainingSince !== undefined;
+  }
+
+  /**
+   * Tells the agent to move to another hub (go_away ERR_DRAINING) and keeps serving: streams
+   * in flight finish and new ones are still accepted until the agent (or the hub's drain
+   * deadline) closes the connection.
+   */
+  drain(reason: string): void {
+    if (this.state !== 'open' || this.drainingSince !== undefined) return;
+    this.drainingSince = Date.now();
+    this.logger.info({ code: ErrorCode.Draining, reason, streams_in_flight: this.inFlight }, 'asking the agent to move (draining)');
+    try {
+      this.control.write(encodeMessage({ type: 'go_away', code: ErrorCode.Draining, reason }));
+    } catch {
+      // The control stream is gone: the connection's close ends the session anyway.
+    }
   }
 
   /** Ends the session: tells the agent why (go_away), then closes the connection. */

@@ -6,7 +6,7 @@ import type { HubConfig } from '@hopgate/config';
 import { formatHostPort, ID_PATTERN } from '@hopgate/config';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
-import { SessionStore, ClientStore, ClientWatcher, HubRegistry, type CredentialsCheck } from '@hopgate/sessions';
+import { SessionStore, InstanceStore, ClientStore, ClientWatcher, HubRegistry, type CredentialsCheck } from '@hopgate/sessions';
 import { RelayServer, type RelayServerStream, NATS_NO_ASYNC_TRACES } from '@hopgate/relay';
 import { connectRedis, connectNats, DATA_PATH_REDIS_OPTIONS } from '@hopgate/runtime';
 import { DtlsHubServer, type DtlsServerLink } from '@hopgate/dtls';
@@ -14,6 +14,7 @@ import { Connection, type TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, encodePreface, encodeSessionClaimed, decodeSessionClaimed, type SessionClaimed } from '@hopgate/wire';
 import { CertStore } from '@hopgate/certs';
 import { AgentSession } from './agent-session.js';
+import { SessionTable, LEGACY_INSTANCE_ID } from './session-table.js';
 import { HubCertificate, credentialsFingerprint, type HubCredentials } from './hub-certificate.js';
 import { forwardRequest } from './request-forwarder.js';
 import { AuthThrottle } from './auth-throttle.js';
@@ -23,13 +24,20 @@ import { throttleAddressOf } from './throttle-address.js';
 export const AUTH_FAILED_REASON = 'authentication failed';
 /** A client id longer than this is cut in log lines (a valid one has at most 64 characters). */
 const MAX_LOGGED_CLIENT_ID_CHARS = 80;
+/** While draining, how often the hub checks whether its sessions have all ended, in ms. */
+export const DRAIN_POLL_INTERVAL_MS = 50;
+
+/** The hub's lifecycle: readiness is true only while `started`. */
+type HubState = 'idle' | 'starting' | 'started' | 'draining' | 'stopped';
 
 /**
  * The dtls-hub: accepts agents over DTLS, authenticates them, owns their sessions in
  * Redis (epoch-fenced), and serves relay streams from any ingress down those sessions.
  */
 export class Hub {
-  private readonly sessions = new Map<string, AgentSession>();
+  private readonly sessions = new SessionTable();
+  private state: HubState = 'idle';
+  private drained: Promise<void> | undefined;
   private redis: Redis | undefined;
   private nc: NatsConnection | undefined;
   private dtls: DtlsHubServer | undefined;
@@ -43,6 +51,7 @@ export class Hub {
   /** The bound DTLS address, as registered in the hub registry. */
   private boundDtls = '';
   private sessionStore!: SessionStore;
+  private instanceStore!: InstanceStore;
   private clientStore!: ClientStore;
   private registry!: HubRegistry;
   private readonly subjects = new NatsSubjects();
@@ -66,11 +75,13 @@ export class Hub {
   }
 
   async start(): Promise<void> {
+    this.state = 'starting';
     const cfg = this.config;
     const keys = new RedisKeys(cfg.redisPrefix);
     // Logins, claims and certificates fail fast while Redis is away; the refresh re-claims once it is back.
     this.redis = await connectRedis(cfg, { name: 'hopgate-hub', logger: this.logger, waitUntilReachable: true, options: DATA_PATH_REDIS_OPTIONS });
     this.sessionStore = new SessionStore(this.redis, keys);
+    this.instanceStore = new InstanceStore(this.redis, keys);
     this.clientStore = new ClientStore(this.redis, keys);
     this.registry = new HubRegistry(this.redis, keys);
     this.nc = await connectNats(cfg, { name: `dtls-hub-${cfg.hubId}`, service: 'hub', logger: this.logger, noAsyncTraces: NATS_NO_ASYNC_TRACES, waitUntilReachable: true });
@@ -81,7 +92,7 @@ export class Hub {
       logger: this.logger,
     });
     const forwardLogger = this.logger.child({ component: 'forward' });
-    const forwardContext = { hubId: cfg.hubId, findSession: (id: string) => this.sessions.get(id), logger: forwardLogger };
+    const forwardContext = { hubId: cfg.hubId, findSession: (id: string, instanceId?: string) => this.sessions.pick(id, instanceId), logger: forwardLogger };
     this.relay.on('open', (stream: RelayServerStream) => {
       forwardRequest(stream, forwardContext).catch((err: unknown) => {
         // Each path in forwardRequest answers for itself; this is the containment net.
@@ -98,8 +109,10 @@ export class Hub {
     });
     this.clientWatcher = new ClientWatcher(this.redis, { keys, logger: this.logger });
     this.clientWatcher.on('change', (clientId) => {
-      const session = this.sessions.get(clientId);
-      if (session) this.checkCredentials(session).catch((err: unknown) => session.logger.warn({ err: errorMessageOf(err) }, 'cannot check the client key'));
+      for (const session of this.sessions.values()) {
+        if (session.info.clientId !== clientId) continue;
+        this.checkCredentials(session).catch((err: unknown) => session.logger.warn({ err: errorMessageOf(err) }, 'cannot check the client key'));
+      }
     });
     this.clientWatcher.on('resync', () => {
       for (const session of this.sessions.values()) {
@@ -148,18 +161,62 @@ export class Hub {
     this.refreshTimer = setInterval(() => {
       this.refreshAll().catch((err: unknown) => this.log.error({ err }, 'session refresh failed unexpectedly'));
     }, Math.max(MIN_SESSION_REFRESH_INTERVAL_MS, Math.floor(cfg.sessionTtlMs / 3)));
+    if (this.state === 'starting') this.state = 'started';
     this.log.info({ dtls_listen: this.boundDtls }, 'dtls-hub listening');
   }
 
+  /**
+   * For the ops endpoint /readyz: false until started, from the first moment of a drain, and
+   * while Redis or NATS is disconnected.
+   */
+  readiness(): { ready: boolean; reason?: string } {
+    if (this.state === 'draining' || this.state === 'stopped') return { ready: false, reason: 'draining' };
+    if (this.state !== 'started') return { ready: false, reason: 'starting' };
+    if (this.redis?.status !== 'ready') return { ready: false, reason: 'redis disconnected' };
+    if (!this.nc || this.nc.isClosed() || this.relay?.connected !== true) return { ready: false, reason: 'nats disconnected' };
+    return { ready: true };
+  }
+
+  /**
+   * Hub drain (SIGTERM): no new sessions (hello_reject ERR_DRAINING); every agent is told
+   * go_away ERR_DRAINING and opens its new session on another hub before it closes this one
+   * (make-before-break); meanwhile this hub keeps serving the streams that still arrive for
+   * its sessions. Resolves once every session ended or `deadlineMs` passed (then the rest are
+   * closed); records are released. Idempotent: a second call returns the same promise.
+   */
+  drain(deadlineMs: number): Promise<void> {
+    this.drained ??= this.runDrain(deadlineMs);
+    return this.drained;
+  }
+
+  private async runDrain(deadlineMs: number): Promise<void> {
+    this.state = 'draining';
+    const until = Date.now() + Math.max(0, deadlineMs);
+    const started = Date.now();
+    this.log.info({ sessions: this.sessions.size, deadline_ms: deadlineMs }, 'draining: asking agents to move to another hub');
+    for (const session of this.sessions.values()) session.drain('hub draining');
+    while (this.sessions.size > 0 && Date.now() < until) {
+      await new Promise<void>((resolve) => setTimeout(resolve, DRAIN_POLL_INTERVAL_MS));
+    }
+    const left = this.sessions.values();
+    await Promise.all(left.map((session) => this.endSession(session, ErrorCode.Draining, 'hub drain deadline reached')));
+    this.log.info({ duration_ms: Date.now() - started, sessions_left: left.length }, 'drained');
+  }
+
+  /** go_away, then release the session's records (fenced: a newer session of the instance is untouched). */
+  private async endSession(session: AgentSession, code: ErrorCode, reason: string): Promise<void> {
+    session.goAway(code, reason);
+    const { clientId, instanceId, epoch } = session.info;
+    await this.instanceStore.release(clientId, instanceId, this.config.hubId, epoch).catch((err: unknown) => {
+      session.logger.warn({ err: errorMessageOf(err) }, 'cannot release the session record');
+    });
+  }
+
   async stop(): Promise<void> {
+    this.state = 'stopped';
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.certificate?.stop();
-    const releases: Array<Promise<unknown>> = [];
-    for (const session of this.sessions.values()) {
-      session.goAway(ErrorCode.Closed, 'hub shutting down');
-      releases.push(this.sessionStore.release(session.info.clientId, this.config.hubId, session.info.epoch).catch(() => undefined));
-    }
-    await Promise.all(releases);
+    if (this.instanceStore) await Promise.all(this.sessions.values().map((session) => this.endSession(session, ErrorCode.Closed, 'hub shutting down')));
     await this.registry?.unregister(this.config.hubId).catch(() => undefined);
     await this.relay?.close().catch(() => undefined);
     this.claimedSub?.unsubscribe();
@@ -208,13 +265,18 @@ export class Hub {
       reject(code, reason);
     };
     let clientId: string;
+    let instanceId: string;
     let tokenSha256: string;
     const address = throttleAddressOf(remote);
     try {
       await reader.readPreface();
       const hello = await reader.readMessage();
       if (hello.type !== 'hello') return refuse(ErrorCode.Protocol, `expected hello, got ${hello.type}`);
+      // A draining hub takes no new session: the agent goes to another hub.
+      if (this.state !== 'started') return reject(ErrorCode.Draining, 'hub is draining; connect to another hub');
       clientId = hello.client_id;
+      instanceId = hello.instance_id ?? LEGACY_INSTANCE_ID;
+      if (hello.instance_id !== undefined && !ID_PATTERN.test(hello.instance_id)) return refuse(ErrorCode.Protocol, `instance_id must match ${ID_PATTERN}`);
       const admission = this.authThrottle.admit(address);
       if (!admission.admitted) {
         // Refused without asking Redis; one line per address per AUTH_THROTTLE_LOG_INTERVAL_MS.
@@ -247,26 +309,26 @@ export class Hub {
       conn.close(1, 'bad handshake');
       return;
     }
-    const slog = log.child({ client_id: clientId });
+    const slog = log.child({ client_id: clientId, instance_id: instanceId });
     try {
       const epoch = await this.sessionStore.nextEpoch();
       const connectedAt = Date.now();
-      const claimed = await this.sessionStore.claim(clientId, { hubId: this.config.hubId, epoch, remote, connectedAt }, this.config.sessionTtlMs);
-      if (!claimed) return refuse(ErrorCode.SessionReplaced, 'a newer session for this client exists');
-      if (conn.closed) {
-        await this.sessionStore.release(clientId, this.config.hubId, epoch);
+      const claimed = await this.instanceStore.claim(clientId, instanceId, { hubId: this.config.hubId, epoch, remote, connectedAt }, this.config.sessionTtlMs);
+      if (!claimed) return refuse(ErrorCode.SessionReplaced, 'a newer session for this agent instance exists');
+      if (conn.closed || this.state !== 'started') {
+        await this.instanceStore.release(clientId, instanceId, this.config.hubId, epoch);
+        if (!conn.closed) reject(ErrorCode.Draining, 'hub is draining; connect to another hub');
         return;
       }
-      const session = new AgentSession({ clientId, epoch, remote, connectedAt, tokenSha256 }, conn, control, slog.child({ epoch }), this.config.maxStreamsPerAgent);
-      const older = this.sessions.get(clientId);
-      this.sessions.set(clientId, session);
-      if (older) older.goAway(ErrorCode.SessionReplaced, `replaced by a newer session (epoch ${epoch})`);
+      const session = new AgentSession({ clientId, instanceId, epoch, remote, connectedAt, tokenSha256 }, conn, control, slog.child({ epoch }), this.config.maxStreamsPerAgent);
+      const older = this.sessions.set(session);
+      if (older) older.goAway(ErrorCode.SessionReplaced, `replaced by a newer session of this instance (epoch ${epoch})`);
       session.onClose(() => {
-        if (this.sessions.get(clientId) === session) this.sessions.delete(clientId);
+        this.sessions.delete(session);
         slog.info({ epoch, transport: session.transportStats() }, 'agent session closed');
-        void this.sessionStore.release(clientId, this.config.hubId, epoch).catch(() => undefined);
+        void this.instanceStore.release(clientId, instanceId, this.config.hubId, epoch).catch((err: unknown) => slog.warn({ err: errorMessageOf(err) }, 'cannot release the session record'));
       });
-      const claim: SessionClaimed = { client_id: clientId, epoch, hub_id: this.config.hubId };
+      const claim: SessionClaimed = { client_id: clientId, epoch, hub_id: this.config.hubId, ...(instanceId !== LEGACY_INSTANCE_ID ? { instance_id: instanceId } : {}) };
       this.nc?.publish(this.subjects.sessionClaimed, encodeSessionClaimed(claim));
       control.write(encodePreface());
       control.write(encodeMessage({ type: 'hello_ok', hub_id: this.config.hubId, epoch }));
@@ -307,14 +369,18 @@ export class Hub {
       this.log.warn({ err: errorMessageOf(err), bytes: data.length }, 'malformed session.claimed message: ignored');
       return;
     }
-    const local = this.sessions.get(claim.client_id);
+    const instanceId = claim.instance_id ?? LEGACY_INSTANCE_ID;
+    const local = this.sessions.get(claim.client_id, instanceId);
     if (!local || !local.isOpen || local.info.epoch >= claim.epoch) return;
-    const record = await this.sessionStore.get(claim.client_id).catch((err: unknown) => {
+    const record = await this.instanceStore.getInstance(claim.client_id, instanceId).catch((err: unknown) => {
       local.logger.warn({ err: errorMessageOf(err), claimed_epoch: claim.epoch, claimed_by: claim.hub_id }, 'cannot confirm session.claimed in redis: ignored');
       return null;
     });
-    if (record === null || this.sessions.get(claim.client_id) !== local || !local.isOpen) return;
+    if (record === null || this.sessions.get(claim.client_id, instanceId) !== local || !local.isOpen) return;
     if (record !== undefined && record.epoch > local.info.epoch) {
+      // A draining session was replaced by the agent's own new session (make-before-break):
+      // it keeps serving what still arrives until the agent closes it.
+      if (local.draining) return;
       local.goAway(ErrorCode.SessionReplaced, `replaced by a newer session on hub ${record.hubId} (epoch ${record.epoch})`);
       return;
     }
@@ -331,20 +397,19 @@ export class Hub {
     await this.clientWatcher?.ensureSubscribed();
     for (const session of [...this.sessions.values()]) {
       if (!session.isOpen) continue;
-      const { clientId, epoch } = session.info;
+      const { clientId, instanceId, epoch } = session.info;
       try {
         // The fallback when keyspace notifications are off or an event was lost.
         await this.checkCredentials(session);
         if (!session.isOpen) continue;
-        let still = await this.sessionStore.refresh(clientId, this.config.hubId, epoch, ttl);
+        let still = await this.instanceStore.refresh(clientId, instanceId, this.config.hubId, epoch, ttl);
         if (!still) {
-          // The record is gone (expired during a Redis outage, or Redis restarted empty):
-          // claim it again; the claim fails only if a newer epoch exists.
-          still = await this.sessionStore.claim(clientId, { hubId: this.config.hubId, epoch, remote: session.info.remote, connectedAt: session.info.connectedAt }, ttl);
-          // A Redis that lost its data counts epochs from 0 again: later sessions must still outrank this one.
-          if (still) await this.sessionStore.raiseEpochFloor(epoch);
+          // The record is gone (expired during a Redis outage, Redis restarted empty, or an
+          // operator's DEL): claim it again; the claim fails only if a newer epoch exists.
+          still = await this.instanceStore.claim(clientId, instanceId, { hubId: this.config.hubId, epoch, remote: session.info.remote, connectedAt: session.info.connectedAt }, ttl);
         }
-        if (!still) session.goAway(ErrorCode.SessionReplaced, 'session record replaced by a newer epoch');
+        // A draining session replaced by its agent's new one serves on until the agent closes it.
+        if (!still && !session.draining) session.goAway(ErrorCode.SessionReplaced, 'session record replaced by a newer epoch');
       } catch (err) {
         session.logger.warn({ err: errorMessageOf(err) }, 'cannot refresh session record');
       }

@@ -9,7 +9,8 @@ import type { AgentSession } from './agent-session.js';
 
 export interface ForwardContext {
   hubId: string;
-  findSession(clientId: string): AgentSession | undefined;
+  /** The session for a request: the named instance's, else another open one of the client. */
+  findSession(clientId: string, instanceId?: string): AgentSession | undefined;
   logger: Logger;
 }
 
@@ -26,7 +27,7 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
     relay.reject(ErrorCode.BadFrame, 'malformed request head');
     return;
   }
-  const log = lazyChild(ctx.logger, { request_id: open.request.request_id, client_id: open.clientId, route: open.route });
+  const log = lazyChild(ctx.logger, { request_id: open.request.request_id, client_id: open.clientId, route: open.route, instance_id: open.instanceId });
   let headBytes: Buffer;
   try {
     headBytes = encodeMessage(open.request);
@@ -35,7 +36,7 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
     relay.reject(ErrorCode.BadFrame, 'request head too large for the tunnel');
     return;
   }
-  const session = ctx.findSession(open.clientId);
+  const session = ctx.findSession(open.clientId, open.instanceId);
   if (!session || !session.isOpen) {
     log.info('no live session for this client on this hub');
     relay.reject(ErrorCode.ClientOffline, `client "${open.clientId}" has no live session on hub ${ctx.hubId}`);

@@ -9,7 +9,8 @@ import { containedCallback, type Logger } from '@hopgate/log';
 import type { IngressConfig, ListenAddress } from '@hopgate/config';
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import { RouteLoader } from '@hopgate/routes';
-import { SessionStore, OwnerCache } from '@hopgate/sessions';
+import { InstanceStore, OwnerCache, type LiveInstance } from '@hopgate/sessions';
+import { InstancePicker } from './instance-picker.js';
 import { RelayClient, NATS_NO_ASYNC_TRACES } from '@hopgate/relay';
 import { connectRedis, connectNats, DATA_PATH_REDIS_OPTIONS } from '@hopgate/runtime';
 import { proxyRequest, type ProxyContext } from './proxy-handler.js';
@@ -65,7 +66,8 @@ export class Ingress {
   private nc: NatsConnection | undefined;
   private routes: RouteLoader | undefined;
   private relay: RelayClient | undefined;
-  private owners: OwnerCache | undefined;
+  private owners: OwnerCache<LiveInstance[]> | undefined;
+  private readonly picker = new InstancePicker();
   private claimedSub: Subscription | undefined;
   private certUpdatedSub: Subscription | undefined;
   private certificates: CertificateContexts | undefined;
@@ -106,7 +108,7 @@ export class Ingress {
       loadFallbacks: true,
     });
     await this.routes.start();
-    this.owners = new OwnerCache(new SessionStore(this.redis, keys), { ttlMs: cfg.ownerCacheTtlMs });
+    this.owners = new OwnerCache(new InstanceStore(this.redis, keys), { ttlMs: cfg.ownerCacheTtlMs });
     this.nc = await connectNats(cfg, { name: `https-ingress-${cfg.ingressId}`, service: 'ingress', logger: this.logger, noAsyncTraces: NATS_NO_ASYNC_TRACES, waitUntilReachable: true });
     this.relay = new RelayClient({
       nc: this.nc,
@@ -143,6 +145,7 @@ export class Ingress {
     const ctx: ProxyContext = {
       routes: this.routes,
       owners: this.owners,
+      picker: this.picker,
       relay: this.relay,
       responseTimeoutMs: cfg.responseTimeoutMs,
       bodyIdleTimeoutMs: cfg.bodyIdleTimeoutMs,

@@ -1,11 +1,12 @@
 import { lazyChild, type Logger } from '@hopgate/log';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import type { RouteLoader, RouteMatch, RouteTarget } from '@hopgate/routes';
-import type { OwnerCache } from '@hopgate/sessions';
+import type { OwnerCache, LiveInstance } from '@hopgate/sessions';
 import type { RelayClient, RelayClientStream } from '@hopgate/relay';
 import type { AddressSet } from '@hopgate/net-address';
-import { stripHopByHop, type RequestClient } from '@hopgate/http-tunnel';
-import { awaitResponseHead } from './response-head.js';
+import { stripHopByHop, type RequestClient, type TunnelOpen } from '@hopgate/http-tunnel';
+import { awaitResponseHead, type ResponseWait } from './response-head.js';
+import { instanceKeyOf, type InstancePicker } from './instance-picker.js';
 import { buildRequestHead, headerListSize } from './request-head.js';
 import { publicReasonFor, sendError, statusForCode } from './error-status.js';
 import { abortResponse, clientGone, isHttp2, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
@@ -20,9 +21,32 @@ import type { RequestTarget } from './request-head.js';
 /** The answer to an upload that stalls or never starts before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
 export const BODY_IDLE_STATUS = 408;
 
+/** Idempotent methods may be sent twice with the effect of once (RFC 9110 §9.2.2). */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/**
+ * Failures of the way to the agent (hub or agent gone, session moved, stream reset, instance
+ * busy) after which the request may go again to another instance. Not: an answer from the agent
+ * (origin unreachable, unknown service), a malformed answer, NATS unreachable, and the
+ * ingress's own response timeout (ResponseWait.timedOut).
+ */
+export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.ClientOffline,
+  ErrorCode.Closed,
+  ErrorCode.StreamReset,
+  ErrorCode.Timeout,
+  ErrorCode.Busy,
+  ErrorCode.SessionReplaced,
+  ErrorCode.Draining,
+  ErrorCode.Internal,
+]);
+
 export interface ProxyContext {
   routes: RouteLoader;
-  owners: OwnerCache;
+  /** Live agent instances per client (InstanceStore behind an OwnerCache). */
+  owners: OwnerCache<LiveInstance[]>;
+  /** Least-streams-in-flight choice among a client's instances (this ingress's counts). */
+  picker: InstancePicker;
   relay: RelayClient;
   responseTimeoutMs: number;
   /** Largest request head accepted, in bytes (HOPGATE_MAX_HEADER_BYTES). */
@@ -70,6 +94,12 @@ class Exchange {
   /** Without a 100, the browser may never send the body it announced: the connection can't be reused. */
   private readonly unreadBody: boolean;
   private clientId: string | undefined;
+  /** The request as the relay carries it, without the instance (added per attempt). */
+  private open: TunnelOpen | undefined;
+  /** Sessions (instanceKeyOf) that failed this request: a retry goes elsewhere. */
+  private readonly failedOn = new Set<string>();
+  /** Set once the request was sent again: never a second retry. */
+  private firstFailure: { err: unknown; instanceKey: string } | undefined;
   /** The matched route, its target as the origin will see it, and the client's address: set once admitted. */
   private admitted: { route: RouteMatch; target: RequestTarget; client: RequestClient } | undefined;
   /** The request went to the route's fallback: no further fallback (route-fallback.ts). */
@@ -109,7 +139,7 @@ class Exchange {
     this.relayTo(match);
   }
 
-  /** Looks up `to`'s owner hub and relays the request there: the route's own client, or its fallback (`fallback` is its label). */
+  /** Relays the request to `to`: the route's own client, or its fallback (`fallback` is its label). */
   private relayTo(to: RouteTarget, fallback?: string): void {
     const { req, ctx } = this;
     const { route: match, target, client } = this.admitted!;
@@ -117,36 +147,91 @@ class Exchange {
     this.log = ctx.logger.child({ request_id: this.requestId, client_id: to.clientId, route: match.route, client_ip: client.clientIp, ...(fallback === undefined ? {} : { fallback }) });
     const head = buildRequestHead(req, target, this.requestId, to.service, client);
     this.hasBody = head.has_body;
-    const open = encodeOpenHead({ clientId: to.clientId, route: match.route, request: head });
+    this.open = { clientId: to.clientId, route: match.route, request: head };
+    // Measured before anything is sent (the instance id, added later, is at most 64 bytes more).
+    const open = encodeOpenHead(this.open);
     if (!open.ok) {
       this.refuse({ status: 431, publicText: 'request header fields too large', reason: open.reason }, true);
       return;
     }
+    this.route();
+  }
+
+  /** Looks up the client's live instances (cached) and forwards to the least busy one not yet failed. */
+  private route(): void {
+    const { req, ctx } = this;
+    const open = this.open!;
+    const clientId = open.clientId;
     ctx.owners
-      .lookup(to.clientId)
+      .lookup(clientId)
       .then(
-        (owner) => {
+        (instances) => {
           // A browser gone before the lookup answered (a rapid reset) costs the hubs nothing.
           if (clientGone(req)) return this.log.debug({ duration_ms: Date.now() - this.started }, 'client went away before the request was relayed');
-          if (!owner) {
-            this.fail(new HopError(ErrorCode.ClientOffline, `client "${to.clientId}" is offline (no agent session)`), this.unreadBody);
+          const instance = ctx.picker.pick(clientId, instances, this.failedOn);
+          if (!instance) {
+            const offline = new HopError(ErrorCode.ClientOffline, `client "${clientId}" is offline (no agent session)`);
+            // Every instance failed: the route's fallback, if it has one (a page, or a bodyless idempotent request to another client).
+            if (this.firstFailure !== undefined && this.useFallback(offline, this.unreadBody)) return;
+            // After a failure with nowhere else to go, the first failure is the answer.
+            this.fail(this.firstFailure?.err ?? offline, this.unreadBody);
             // Unless a fallback took the request (and its body) over: then it is not drained.
             if (this.answered) req.resume();
             return;
           }
-          this.forward(owner.hubId, open.bytes, head.has_body);
+          const bytes = encodeOpenHead(instance.instanceId === '' ? open : { ...open, instanceId: instance.instanceId });
+          if (!bytes.ok) {
+            this.refuse({ status: 431, publicText: 'request header fields too large', reason: bytes.reason }, true);
+            return;
+          }
+          this.forward(instance, bytes.bytes, open.request.has_body);
         },
         (err: unknown) => {
           req.resume();
-          this.fail(new HopError(ErrorCode.Unavailable, `cannot look up the session of client "${to.clientId}" in Redis: ${errorMessageOf(err)}`), this.unreadBody);
+          this.fail(this.firstFailure?.err ?? new HopError(ErrorCode.Unavailable, `cannot look up the session of client "${clientId}" in Redis: ${errorMessageOf(err)}`), this.unreadBody);
         },
       )
       .catch((err: unknown) => this.internalError(err));
   }
 
-  /** The owner hub is known: open the relay stream and carry the request and its answer. */
-  private forward(hubId: string, openBytes: Uint8Array, hasBody: boolean): void {
+  /**
+   * Whether a failure of the relay stream may be answered by sending the request again: not yet
+   * retried, nothing answered to the browser, an idempotent method (RFC 9110 §9.2.2) without a
+   * request body, a failure of the way (RETRYABLE_CODES), not the response timeout.
+   */
+  private mayRetry(err: unknown, wait: ResponseWait, hasBody: boolean): boolean {
+    return (
+      this.firstFailure === undefined &&
+      !this.answered &&
+      !this.res.headersSent &&
+      !hasBody &&
+      IDEMPOTENT_METHODS.has(this.req.method ?? '') &&
+      !wait.timedOut() &&
+      RETRYABLE_CODES.has(errorCodeOf(err)) &&
+      !clientGone(this.req)
+    );
+  }
+
+  /** Sends the request once more, to another instance or to the owner as it is now. */
+  private retry(err: unknown, instanceKey: string): void {
+    this.firstFailure = { err, instanceKey };
+    this.failedOn.add(instanceKey);
+    this.log.info({ code: errorCodeOf(err), reason: errorMessageOf(err), failed_instance: instanceKey }, 'request failed before its answer: retrying once');
+    this.ctx.owners.invalidate(this.open!.clientId);
+    this.route();
+  }
+
+  /** Fields of the access log line about a retry (none for a request sent once). */
+  private retryFields(): Record<string, unknown> {
+    if (!this.firstFailure) return {};
+    return { retried: true, first_failure_code: errorCodeOf(this.firstFailure.err), first_failure_reason: errorMessageOf(this.firstFailure.err) };
+  }
+
+  /** An instance is chosen: open the relay stream to its hub and carry the request and its answer. */
+  private forward(instance: LiveInstance, openBytes: Uint8Array, hasBody: boolean): void {
     const { req, res, ctx } = this;
+    const hubId = instance.hubId;
+    const instanceKey = instanceKeyOf(this.open!.clientId, instance);
     if (!ctx.relay.connected) {
       this.fail(new HopError(ErrorCode.Unavailable, 'the message bus (NATS) is unreachable from this ingress; retry shortly'), this.unreadBody);
       req.resume();
@@ -154,7 +239,18 @@ class Exchange {
     }
     const stream = ctx.relay.open(hubId, openBytes, this.requestId);
     this.stream = stream;
-    const wait = awaitResponseHead(stream, this.clientId ?? '', ctx.responseTimeoutMs, (response) => {
+    stream.once('close', ctx.picker.acquire(instanceKey));
+    /** The stream failed before the browser got a byte: once, sent again elsewhere; else answered. */
+    const failedBeforeAnswer = (err: unknown): void => {
+      if (this.stream !== stream) return;
+      if (this.mayRetry(err, wait, hasBody)) {
+        if (!stream.destroyed) stream.destroy();
+        this.retry(err, instanceKey);
+        return;
+      }
+      this.fail(err);
+    };
+    const wait: ResponseWait = awaitResponseHead(stream, this.clientId ?? '', ctx.responseTimeoutMs, (response) => {
       const checked = checkResponseHead(response, req.method ?? 'GET', false);
       if (!checked.ok) {
         stream.destroy();
@@ -175,7 +271,7 @@ class Exchange {
         if (outcome.kind === 'complete') {
           // The response is complete: a request body still on its way is no longer wanted.
           if (hasBody && !req.readableEnded) stream.destroy();
-          this.log.info({ status: checked.head.status, hub_id: hubId, duration_ms: Date.now() - this.started }, 'request served');
+          this.log.info({ status: checked.head.status, hub_id: hubId, instance_id: instance.instanceId, duration_ms: Date.now() - this.started, ...this.retryFields() }, 'request served');
           return;
         }
         if (outcome.kind === 'overflow') {
@@ -186,11 +282,13 @@ class Exchange {
         this.log.warn({ status: checked.head.status, received_bytes: outcome.receivedBytes, content_length: outcome.expectedBytes }, 'response body shorter than its Content-Length from the agent: response cut');
         abortResponse(res);
       });
-    }, (err) => this.failStream(stream, err), hasBody);
+    }, (err) => {
+      if (this.stream === stream) this.fail(err);
+    }, hasBody);
     stream.on('error', (err: unknown) => {
-      if (this.finished || stream !== this.stream) return;
+      if (this.finished || this.stream !== stream) return;
       if (!wait.responded() || !res.headersSent) {
-        this.fail(err);
+        failedBeforeAnswer(err);
       } else {
         this.log.info({ code: errorCodeOf(err), reason: errorMessageOf(err) }, 'response stream broke mid-body');
         abortResponse(res);
@@ -248,14 +346,9 @@ class Exchange {
     if (this.useFallback(err, closeConnection)) return;
     this.answered = true;
     const status = statusForCode(code);
-    this.log.info({ code, status, reason: errorMessageOf(err), duration_ms: Date.now() - this.started }, 'request failed');
+    this.log.info({ code, status, reason: errorMessageOf(err), duration_ms: Date.now() - this.started, ...this.retryFields() }, 'request failed');
     sendError(this.res, status, publicReasonFor(code), this.requestId, this.h1 && closeConnection, code);
     if (closeConnection) stopRequestBody(this.req);
-  }
-
-  /** A failure of `stream`, unless the request has moved on to a fallback's stream since. */
-  private failStream(stream: RelayClientStream, err: unknown): void {
-    if (stream === this.stream) this.fail(err);
   }
 
   /** The route's fallback, once, for a failure it covers (route-fallback.ts): true when it took the request over. */
@@ -273,7 +366,7 @@ class Exchange {
       closeConnection,
       relayTo: (to, label) => {
         this.onFallback = true;
-        // Later failures of the lost client's stream are no longer this request's (failStream).
+        // Later failures of the lost client's stream are no longer this request's.
         if (this.stream && !this.stream.destroyed) this.stream.destroy();
         this.stream = undefined;
         this.relayTo(to, label);

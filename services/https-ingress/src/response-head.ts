@@ -9,6 +9,8 @@ export interface ResponseWait {
   responded(): boolean;
   /** Starts the timeout clock (once; a no-op if it runs already). */
   startClock(): void;
+  /** Whether this wait's own clock ran out (HOPGATE_RESPONSE_TIMEOUT_MS): such a request is never retried. */
+  timedOut(): boolean;
 }
 
 /**
@@ -28,11 +30,14 @@ export function awaitResponseHead(
   deferStart = false,
 ): ResponseWait {
   let responded = false;
+  let expired = false;
   let timer: NodeJS.Timeout | undefined;
   const startClock = (): void => {
     if (timer || responded || stream.destroyed) return;
     timer = setTimeout(() => {
-      if (!responded) stream.destroy(new HopError(ErrorCode.Timeout, `no response from client "${clientId}" within ${timeoutMs} ms`));
+      if (responded) return;
+      expired = true;
+      stream.destroy(new HopError(ErrorCode.Timeout, `no response from client "${clientId}" within ${timeoutMs} ms`));
     }, timeoutMs);
   };
   const stop = (): void => clearTimeout(timer);
@@ -51,5 +56,5 @@ export function awaitResponseHead(
     onHead(head);
   });
   if (!deferStart) startClock();
-  return { responded: () => responded, startClock };
+  return { responded: () => responded, startClock, timedOut: () => expired };
 }

@@ -1,3 +1,4 @@
+import { instanceKeyOf } from './instance-picker.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
@@ -83,11 +84,15 @@ function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, prot
     ctx.owners
       .lookup(match.clientId)
       .then(
-        (owner) => {
+        (instances) => {
+          const owner = ctx.picker.pick(match.clientId, instances);
           if (!owner) return fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`));
           if (socket.destroyed) return;
           if (!ctx.relay.connected) return fail(new HopError(ErrorCode.Unavailable, 'the message bus (NATS) is unreachable from this ingress; retry shortly'));
-          const opened = ctx.relay.open(owner.hubId, open.bytes, requestId);
+          const bytes = owner.instanceId === '' ? open : encodeOpenHead({ clientId: match.clientId, route: match.route, instanceId: owner.instanceId, request: head });
+          if (!bytes.ok) return fail(new HopError(ErrorCode.Protocol, bytes.reason));
+          const opened = ctx.relay.open(owner.hubId, bytes.bytes, requestId);
+          opened.once('close', ctx.picker.acquire(instanceKeyOf(match.clientId, owner)));
           stream = opened;
           const wait = awaitResponseHead(opened, match.clientId, ctx.responseTimeoutMs, (response) => {
             const checked = checkResponseHead(response, 'GET', true);
@@ -101,7 +106,7 @@ function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, prot
             headers.push(['connection', switched ? 'Upgrade' : 'close']);
             headers.push([REQUEST_ID_HEADER, requestId]);
             socket.write(rawResponseHead(checked.head.status, headers));
-            log.info({ status: checked.head.status, hub_id: owner.hubId, duration_ms: Date.now() - started }, 'upgrade answered');
+            log.info({ status: checked.head.status, hub_id: owner.hubId, instance_id: owner.instanceId, duration_ms: Date.now() - started }, 'upgrade answered');
             if (switched) {
               opened.pipe(socket);
               return;
