@@ -229,15 +229,20 @@ test('garbage on every HopGate subject takes no process down and stops nothing: 
 
 // The last test of the file: Redis stays down (the stack's stop tolerates it).
 test('Redis down: a request whose session owner cannot be looked up gets 503 ERR_UNAVAILABLE for itself alone', async () => {
+  // A route to a client no request has looked up yet: its owner is in no cache.
+  await stack.setRoute(HOST, '/never-read', 'carol/web');
+  // Waited for in the ingress's log, not with a request (which would read carol's owner).
+  await stack.ingress.waitForLog('the /never-read route applied', (r) => Array.isArray(r['added']) && (r['added'] as string[]).some((a) => a.includes('/never-read')), 10_000);
   await stack.redis.stop();
-  // The owner cache answers from memory for HOPGATE_OWNER_CACHE_TTL_MS; then the lookup fails.
+  // Owners read before stay valid while Redis is away (stale-if-error): alice's route still serves.
+  assert.equal((await h1('/public/x')).status, 200);
   const answer = await waitFor('503 while Redis is down', async () => {
-    const a = await h1('/public/x');
+    const a = await h1('/never-read/x');
     return a.status === 503 ? a : undefined;
   }, 20_000, 100);
   assert.equal(answer.headers['retry-after']?.[0], '1');
   const id = assertPublicError(answer.body, 'ERR_UNAVAILABLE', answer.headers['x-hopgate-request-id']?.[0]);
-  await waitForIngressReason(stack, id, /cannot look up the session of client "alice" in Redis/);
+  await waitForIngressReason(stack, id, /cannot look up the session of client "carol" in Redis/);
   assert.equal(stack.ingress.exited, false);
   // Requests that need no lookup are still answered by the edge itself.
   assert.equal((await h1('/public/../x')).status, 400);

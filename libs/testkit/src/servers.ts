@@ -93,6 +93,34 @@ export interface NatsServerOptions {
 
 /** Starts a private nats-server on a random loopback port. */
 export async function startNats(options: NatsServerOptions = {}): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsOnce(options);
+    } catch (err) {
+      // A random port can be taken by another test's server between our probe and nats-server's
+      // bind: pick another one (never when the caller asked for this port).
+      const portRace = err instanceof NatsStartError && /address already in use/i.test(err.serverOutput);
+      if (!portRace || options.port !== undefined || attempt >= NATS_START_PORT_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** Ports tried when nats-server finds its random port taken (see startNats). */
+export const NATS_START_PORT_ATTEMPTS = 3;
+/** Characters of nats-server's own output quoted in a start failure. */
+const NATS_OUTPUT_QUOTED_CHARS = 2_000;
+
+/** nats-server exited before it listened; `serverOutput` is the end of what it printed or logged. */
+export class NatsStartError extends Error {
+  constructor(
+    message: string,
+    readonly serverOutput: string,
+  ) {
+    super(message);
+  }
+}
+
+async function startNatsOnce(options: NatsServerOptions): Promise<RunningServer> {
   const port = options.port ?? (await freeTcpPort());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-nats-'));
   const args = ['-a', '127.0.0.1', '-p', String(port), '-sd', dir];
@@ -103,10 +131,29 @@ export async function startNats(options: NatsServerOptions = {}): Promise<Runnin
   }
   if (options.tls) args.push('--tls', '--tlscert', options.tls.certFile, '--tlskey', options.tls.keyFile);
   if (options.logFile !== undefined) args.push('-l', options.logFile);
-  const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, ...options.env } });
+  const child = spawn('nats-server', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   reapOnExit(child);
+  let output = '';
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-NATS_OUTPUT_QUOTED_CHARS);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   await waitFor(`nats-server on ${port}`, () => child.exitCode !== null || tcpOpen(port), 10_000);
-  if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode} (a bad config?)${options.logFile ? `: see ${options.logFile}` : ''}`);
+  if (child.exitCode !== null) {
+    await new Promise<void>((resolve) => (child.stdout!.readableEnded && child.stderr!.readableEnded ? resolve() : child.once('close', () => resolve())));
+    let logged = '';
+    if (options.logFile !== undefined) {
+      try {
+        logged = fs.readFileSync(options.logFile, 'utf8').slice(-NATS_OUTPUT_QUOTED_CHARS);
+      } catch {
+        // No log written.
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    const said = `${output}${logged}`.trim();
+    throw new NatsStartError(`nats-server on port ${port} exited with ${child.exitCode}${said ? `: ${said}` : ' (a bad config?)'}`, said);
+  }
   return {
     url: `${options.tls ? 'tls' : 'nats'}://127.0.0.1:${port}`,
     port,

@@ -170,7 +170,12 @@ class Exchange {
           if (clientGone(req)) return this.log.debug({ duration_ms: Date.now() - this.started }, 'client went away before the request was relayed');
           const instance = ctx.picker.pick(clientId, instances, this.failedOn);
           if (!instance) {
-            const offline = new HopError(ErrorCode.ClientOffline, `client "${clientId}" is offline (no agent session)`);
+            const offline = new HopError(
+              ErrorCode.ClientOffline,
+              this.firstFailure === undefined
+                ? `client "${clientId}" is offline (no agent session)`
+                : `no other live instance of client "${clientId}" after: ${errorMessageOf(this.firstFailure.err)}`,
+            );
             // Every instance failed: the route's fallback, if it has one (a page, or a bodyless idempotent request to another client).
             if (this.firstFailure !== undefined && this.useFallback(offline, this.unreadBody)) return;
             // After a failure with nowhere else to go, the first failure is the answer.
