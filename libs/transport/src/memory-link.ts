@@ -208,6 +208,11 @@ export class MemoryLink implements DatagramLink {
     return this.closed;
   }
 
+  /** Datagrams sent on this end and not yet delivered (or dropped) at the other: still on the wire. */
+  get inFlight(): number {
+    return this.queue.size;
+  }
+
   /** Test hook: hands `datagram` to this end's receiver now, as if it had arrived. */
   inject(datagram: Uint8Array): void {
     if (!this.closed) this.receiver?.(datagram);
