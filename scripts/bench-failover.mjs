@@ -193,7 +193,8 @@ let cluster;
 let load;
 try {
   console.log(`starting the cluster (3 ingresses, 3 hubs, 3 NATS nodes, ${AGENTS} agents) in ${dir}`);
-  cluster = await Cluster.start({ dir, agents: AGENTS });
+  // Every agent knows every hub (a server list), as a deployment with several hubs would configure it.
+  cluster = await Cluster.start({ dir, agents: AGENTS, agentServer: (_index, c) => c.hubs.map((h) => c.hubAddress(h.index)).join(',') });
   load = cluster.load({ workersPerTarget: WORKERS_PER_AGENT, pauseMs: PAUSE_MS });
   await load.waitAllServing(RESTORE_BOUND_MS);
   await sleep(SETTLE_MS);
