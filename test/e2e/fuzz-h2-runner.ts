@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import http2 from 'node:http2';
 import type { Stack } from '@hopgate/testkit';
+import { DEFAULT_MAX_HEADER_BYTES } from '@hopgate/config';
 import { parseRequestAuthority } from '@hopgate/routes';
 import type { H2Case } from './fuzz-h2-cases.js';
 import { ECHO_HEADER, REFUSED_HEADER, SERVICE_HEADER, decodeEcho, serviceBody } from './fuzz-origin.js';
@@ -60,10 +61,29 @@ function sameHost(a: string, b: string): boolean {
   return one.ok && other.ok && one.authority.name === other.authority.name;
 }
 
+/**
+ * Size of a field section as SETTINGS_MAX_HEADER_LIST_SIZE counts it: each field's name and value
+ * in octets plus 32 (RFC 9113 §6.5.2).
+ */
+function fieldSectionSize(headers: http2.OutgoingHttpHeaders): number {
+  let size = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    for (const v of Array.isArray(value) ? value : [value]) size += Buffer.byteLength(name) + Buffer.byteLength(String(v ?? ''), 'latin1') + 32;
+  }
+  return size;
+}
+
+/** Over the ingress's advertised SETTINGS_MAX_HEADER_LIST_SIZE (HOPGATE_MAX_HEADER_BYTES, its default in the fuzz stack). */
+function overLimit(headers: http2.OutgoingHttpHeaders): boolean {
+  return fieldSectionSize(headers) > DEFAULT_MAX_HEADER_BYTES;
+}
+
 export function judgeH2(testCase: H2Case, outcome: H2Outcome): { problems: string[]; kind: string } {
   if (outcome.clientRefused) return { problems: [], kind: `client refused (${outcome.clientRefused})` };
   const problems: string[] = [];
-  if (outcome.sessionTrouble && !testCase.lengthMismatch) problems.push(`session: ${outcome.sessionTrouble}`);
+  // A field section over the advertised limit may cost the whole connection (RFC 9113 §10.5.1: the
+  // receiver may treat it as a connection error rather than keep decoding it), as a length mismatch may.
+  if (outcome.sessionTrouble && !testCase.lengthMismatch && !overLimit(outcome.sent)) problems.push(`session: ${outcome.sessionTrouble}`);
   if (outcome.timedOut) problems.push(`no end of stream within ${CASE_DEADLINE_MS} ms`);
   if (testCase.reset !== 'none') return { problems, kind: 'client reset' };
   if (outcome.status === undefined) {
@@ -120,10 +140,12 @@ export function judgeH2(testCase: H2Case, outcome: H2Outcome): { problems: strin
   return { problems, kind: `proxied ${service}` };
 }
 
-/** One worker's HTTP/2 session to the ingress, re-opened after it dies. */
+/** One worker's HTTP/2 session to the ingress, re-opened after it dies or after an oversized field section. */
 export class H2FuzzClient {
   private session: http2.ClientHttp2Session | undefined;
   private trouble: string | undefined;
+  /** The last case sent a field section over the ingress's limit: its connection may be gone (RFC 9113 §10.5.1). */
+  private sessionSuspect = false;
   private readonly ca: Buffer;
 
   constructor(
@@ -134,8 +156,9 @@ export class H2FuzzClient {
   }
 
   private async connect(): Promise<http2.ClientHttp2Session> {
-    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
-    this.session?.destroy();
+    if (this.session && !this.session.closed && !this.session.destroyed && !this.sessionSuspect) return this.session;
+    this.session?.close();
+    this.sessionSuspect = false;
     const session = http2.connect(`https://127.0.0.1:${this.stack.httpsPort}`, { ca: this.ca, servername: 'a.hopgate.test' });
     session.on('error', (err: Error & { code?: string }) => (this.trouble ??= `session error ${err.code ?? err.message}`));
     session.on('goaway', (code: number) => (this.trouble ??= `GOAWAY ${code}`));
@@ -189,8 +212,9 @@ export class H2FuzzClient {
     if (testCase.reset === 'at-once') setImmediate(cancel);
     else if (testCase.body !== undefined) {
       if (testCase.reset === 'mid-upload') {
-        stream.write(testCase.body.subarray(0, testCase.body.length >> 1));
-        cancel();
+        // Reset once the half has been handed to the session, not in the tick the stream opened
+        // (the client-side stall described above; seen for this kind too: seed 2982348361, case 17).
+        stream.write(testCase.body.subarray(0, testCase.body.length >> 1), () => setImmediate(cancel));
       } else {
         stream.end(testCase.body);
       }
@@ -199,6 +223,8 @@ export class H2FuzzClient {
     if (outcome.timedOut) stream.close(NGHTTP2_CANCEL);
     outcome.sent = stream.sentHeaders ?? testCase.headers;
     outcome.rstCode = stream.rstCode;
+    // The next case gets a fresh connection: this one may have been ended for the oversized section.
+    if (overLimit(stream.sentHeaders ?? testCase.headers)) this.sessionSuspect = true;
     outcome.body = Buffer.concat(chunks);
     // A GOAWAY or session error the case caused arrives with the stream's end, or just after.
     outcome.sessionTrouble = this.trouble;
