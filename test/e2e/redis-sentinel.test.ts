@@ -116,6 +116,9 @@ async function underLoad(during: () => Promise<void>): Promise<LoadFigures> {
   return figures;
 }
 
+/** Longest wait for the hub to re-assert its session record on a new primary, in ms. */
+const SESSION_REASSERT_TIMEOUT_MS = 15_000;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -126,7 +129,9 @@ async function servedFromNewPrimary(label: string, newPort: number): Promise<voi
   direct.on('error', () => undefined);
   try {
     assert.equal((await direct.call('ROLE') as unknown[])[0], 'master', `${label}: port ${newPort} is the primary`);
-    // Sessions: the record is on the new primary and stays (the hub refreshes it there past its TTL).
+    // Sessions: the record is on the new primary (the hub re-asserts it once its connection follows
+    // the failover, which takes longer on a loaded machine) and stays: refreshed there past its TTL.
+    await waitFor(`${label}: the hub's session record on the new primary`, async () => ((await direct.hget('hopgate:session:sentbox', 'hub')) === 'hub-1' ? true : undefined), SESSION_REASSERT_TIMEOUT_MS, 100);
     await sleep(SESSION_TTL_MS + 500);
     const session = await direct.hgetall('hopgate:session:sentbox');
     assert.equal(session['hub'], 'hub-1', `${label}: the hub keeps its session record on the new primary`);

@@ -132,11 +132,27 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions): P
       100,
     );
   };
-  const waitPrimaryChange = (port: number, timeoutMs = SENTINEL_FAILOVER_TIMEOUT_MS * 3): Promise<number> =>
-    waitFor(`a primary other than ${port}`, async () => {
+  // A failover attempt that fails (a replica slow to answer on a loaded machine) is retried by the
+  // sentinels only after 2 x failover-timeout: leave room for a second attempt.
+  const waitPrimaryChange = async (port: number, timeoutMs = SENTINEL_FAILOVER_TIMEOUT_MS * 6): Promise<number> => {
+    const elected = await waitFor(`a primary other than ${port}`, async () => {
       const now = await primaryPort();
       return now !== port ? now : undefined;
     }, timeoutMs, 50);
+    // Settled, not just elected: for a while after a failover another node may still call itself
+    // master (a former primary the sentinels have not reconfigured yet), and a client that asked
+    // a sentinel with an older view writes there. Wait until every live data node but the new
+    // primary is its replica.
+    await waitFor(`every live node a replica of ${elected}`, async () => {
+      for (const node of nodes) {
+        if (node.port === elected || node.process.exitCode !== null || node.process.signalCode !== null) continue;
+        const role = (await redisCli(node.port, ['ROLE']).catch(() => '')).split('\n').map((l) => l.trim());
+        if (role[0] !== 'slave' || Number(role[2]) !== elected) return undefined;
+      }
+      return true;
+    }, timeoutMs, 100);
+    return elected;
+  };
   return {
     masterName,
     nodes,

@@ -48,6 +48,8 @@ export class Hub {
   private readonly authThrottle = new AuthThrottle();
   private certificate: HubCertificate | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** The hub registry write of a refresh period, while it is pending. */
+  private registering: Promise<void> | undefined;
   /** The bound DTLS address, as registered in the hub registry. */
   private boundDtls = '';
   private sessionStore!: SessionStore;
@@ -390,11 +392,36 @@ export class Hub {
     );
   }
 
+  /**
+   * Every period (and when the Redis connection is ready again): the session records first, then
+   * the hub's registry record and the keyspace subscription. Neither of those is awaited before
+   * the sessions, and a registration still pending from an earlier period is not repeated: a
+   * command that hangs across a failover must not let the session records expire.
+   */
   private async refreshAll(): Promise<void> {
     const ttl = this.config.sessionTtlMs;
-    await this.registry.register(this.config.hubId, { dtlsListen: this.boundDtls }, ttl).catch(() => undefined);
+    await this.refreshSessions(ttl);
+    if (this.registering === undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          this.log.warn({ timeout_ms: REGISTRY_WRITE_TIMEOUT_MS }, 'hub registry write did not settle: trying again next period');
+          resolve();
+        }, REGISTRY_WRITE_TIMEOUT_MS);
+      });
+      const write = this.registry
+        .register(this.config.hubId, { dtlsListen: this.boundDtls }, ttl)
+        .catch((err: unknown) => this.log.debug({ err: errorMessageOf(err) }, 'cannot refresh the hub registry record'));
+      this.registering = Promise.race([write, bound]).finally(() => {
+        clearTimeout(timer);
+        this.registering = undefined;
+      });
+    }
     // Notifications may have been turned on since the last period (never by this hub: no CONFIG SET).
-    await this.clientWatcher?.ensureSubscribed();
+    this.clientWatcher?.ensureSubscribed().catch((err: unknown) => this.log.warn({ err: errorMessageOf(err) }, 'cannot check keyspace notifications'));
+  }
+
+  private async refreshSessions(ttl: number): Promise<void> {
     for (const session of [...this.sessions.values()]) {
       if (!session.isOpen) continue;
       const { clientId, instanceId, epoch } = session.info;
@@ -424,6 +451,9 @@ export class Hub {
 
 /** Session records are refreshed every third of their TTL, but never more often than this, in ms. */
 export const MIN_SESSION_REFRESH_INTERVAL_MS = 250;
+
+/** A hub registry write (MULTI) still pending after this long no longer holds back the next period's, in ms. */
+export const REGISTRY_WRITE_TIMEOUT_MS = 5_000;
 
 /** Time between sending hello_reject and closing the connection, in ms. */
 export const REJECT_GRACE_MS = 200;
