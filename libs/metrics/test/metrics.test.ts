@@ -200,3 +200,24 @@ test('two registries count apart (one per process, never the global one)', async
   assert.equal(await valueOf(one, 'hopgate_ingress_requests_total', { status_class: '2xx' }), 1);
   assert.equal(await valueOf(two, 'hopgate_ingress_requests_total', { status_class: '2xx' }), undefined);
 });
+
+test('docs/metrics.md and deploy/grafana/hopgate.json name only metrics that exist, and the docs name every one', async () => {
+  const { readFileSync } = await import('node:fs');
+  const root = new URL('../../../../', import.meta.url);
+  const registry = createMetricsRegistry();
+  new IngressMetrics(registry, { routeCount: () => 0 });
+  addHubMetrics(registry, { sessions: () => [], closedTransportTotals: () => ({ packetsSent: 0, packetsRetransmitted: 0, packetsLost: 0 }) });
+  addRelayMetrics(registry, () => undefined);
+  addBusGauges(registry, { redisConnected: () => true, natsConnected: () => true });
+  addCertificateExpiry(registry, () => []);
+  new CertManagerMetrics(registry);
+  new AgentMetrics(registry, () => true);
+  const defined = new Set(registry.getMetricsAsArray().map((m) => m.name).filter((n) => n.startsWith('hopgate_')));
+  const named = (text: string): Set<string> => new Set([...text.matchAll(/hopgate_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')).filter((n) => n !== 'hopgate_'));
+  const docs = named(readFileSync(new URL('docs/metrics.md', root), 'utf8'));
+  const dashboard = readFileSync(new URL('deploy/grafana/hopgate.json', root), 'utf8');
+  JSON.parse(dashboard);
+  for (const name of named(dashboard)) assert.ok(defined.has(name), `dashboard names ${name}, which no collector defines`);
+  for (const name of docs) assert.ok(defined.has(name), `docs name ${name}, which no collector defines`);
+  for (const name of defined) assert.ok(docs.has(name), `${name} is not in docs/metrics.md`);
+});
