@@ -11,6 +11,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type tls from 'node:tls';
+import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { Stack, waitFor, type ManagedProcess } from '@hopgate/testkit';
 import { PublicClient } from './helpers.js';
 import { opsPortOf } from './ops-helpers.js';
@@ -50,6 +52,9 @@ async function startStatusOrigin(): Promise<{ server: http.Server; address: stri
       }
     });
   });
+  // WebSocket echo on the same port (upgrades).
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return { server, address: `127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
@@ -181,6 +186,43 @@ test('traffic moves the request counters by exactly the requests sent, per statu
     assert.equal(delta(agentBefore, agentAfter, 'hopgate_agent_requests_total', { status_class: statusClass, service: 'web' }), count, `agent ${statusClass}`);
   }
   assert.equal(samplesOf(agentAfter, 'hopgate_agent_origin_errors_total').length, 0, 'no origin error');
+});
+
+/** Opens a WebSocket through the ingress to `host`; resolves with the status of the answer (101 when switched). */
+function webSocketStatus(host: string): Promise<number> {
+  const options: ClientOptions & tls.ConnectionOptions = { headers: { host }, servername: host, ca: fs.readFileSync(stack.ca.certFile) };
+  const ws = new WebSocket(`wss://127.0.0.1:${stack.httpsPort}/echo`, options);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => {
+      ws.send('ping');
+      ws.once('message', () => {
+        ws.close();
+        resolve(101);
+      });
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      ws.terminate();
+      resolve(res.statusCode ?? 0);
+    });
+    ws.once('error', reject);
+  });
+}
+
+test('WebSocket upgrades: counted apart by status class, route and client, not as requests', async () => {
+  const before = (await scrape(ops.ingress)).samples;
+  assert.equal(await webSocketStatus(HOST), 101);
+  assert.equal(await webSocketStatus(HOST), 101);
+  assert.equal(await webSocketStatus('nowhere.hopgate.test'), 404);
+  const upgrades = 'hopgate_ingress_upgrades_total';
+  const after = await waitFor('upgrades counted', async () => {
+    const samples = (await scrape(ops.ingress)).samples;
+    return samplesOf(samples, upgrades).reduce((sum, s) => sum + s.value, 0) - samplesOf(before, upgrades).reduce((sum, s) => sum + s.value, 0) >= 3 ? samples : undefined;
+  }, METRIC_WAIT_MS, 50);
+  assert.equal(delta(before, after, upgrades, { status_class: '1xx', route: ROUTE, client: 'metered' }), 2);
+  assert.equal(delta(before, after, upgrades, { status_class: '4xx', route: '', client: '' }), 1);
+  const requests = 'hopgate_ingress_requests_total';
+  assert.equal(samplesOf(after, requests).reduce((sum, s) => sum + s.value, 0), samplesOf(before, requests).reduce((sum, s) => sum + s.value, 0), 'no request counted');
 });
 
 test('hub: the sessions gauge is the number of agents online, instances by client; transport figures of live sessions', async () => {

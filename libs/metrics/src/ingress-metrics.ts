@@ -47,6 +47,7 @@ export class IngressMetrics {
   private readonly responseBytes: Counter<'route' | 'client'>;
   private readonly retries: Counter<'route' | 'client'>;
   private readonly fallbacks: Counter<'route' | 'kind'>;
+  private readonly upgrades: Counter<'status_class' | 'route' | 'client'>;
 
   constructor(registry: Registry, source: IngressStateSource) {
     const registers = [registry];
@@ -87,6 +88,12 @@ export class IngressMetrics {
       labelNames: ['route', 'kind'],
       registers,
     });
+    this.upgrades = new Counter({
+      name: 'hopgate_ingress_upgrades_total',
+      help: 'WebSocket upgrade requests answered (101 when switched), by status class, route and client; not in the request metrics.',
+      labelNames: ['status_class', 'route', 'client'],
+      registers,
+    });
     new Gauge({
       name: 'hopgate_ingress_routes',
       help: 'Routes in the route table in force on this ingress.',
@@ -95,6 +102,11 @@ export class IngressMetrics {
         this.set(source.routeCount() ?? 0);
       },
     });
+  }
+
+  /** Counts one upgrade request when its answer head goes out (101, or the status it was refused with). */
+  upgraded(sample: { status: number; route: string; client: string }): void {
+    this.upgrades.inc({ status_class: statusClassOf(sample.status), route: sample.route, client: sample.client });
   }
 
   /** Counts one finished request. */

@@ -63,7 +63,7 @@ export interface ProxyContext {
   /** Each connection's client address (PROXY protocol source or TCP peer). */
   connections: ConnectionAddresses;
   /** Request metrics (GET /metrics): one sample per finished request; absent without an ops listener. */
-  metrics?: { observe(sample: RequestSample): void } | undefined;
+  metrics?: { observe(sample: RequestSample): void; upgraded(sample: { status: number; route: string; client: string }): void } | undefined;
 }
 
 /**
