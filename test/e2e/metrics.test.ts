@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -186,6 +187,34 @@ test('traffic moves the request counters by exactly the requests sent, per statu
     assert.equal(delta(agentBefore, agentAfter, 'hopgate_agent_requests_total', { status_class: statusClass, service: 'web' }), count, `agent ${statusClass}`);
   }
   assert.equal(samplesOf(agentAfter, 'hopgate_agent_origin_errors_total').length, 0, 'no origin error');
+});
+
+test('HTTP/2 requests are counted like HTTP/1.1 ones', async () => {
+  const before = (await scrape(ops.ingress)).samples;
+  const session = http2.connect(`https://127.0.0.1:${stack.httpsPort}`, { servername: HOST, ca: fs.readFileSync(stack.ca.certFile) });
+  try {
+    for (const status of [200, 200, 404]) {
+      const answered = await new Promise<number>((resolve, reject) => {
+        const req = session.request({ ':path': `/status/${status}`, ':authority': HOST });
+        let got = 0;
+        req.on('response', (headers) => (got = Number(headers[':status'])));
+        req.on('end', () => resolve(got));
+        req.on('error', reject);
+        req.resume();
+        req.end();
+      });
+      assert.equal(answered, status);
+    }
+  } finally {
+    session.close();
+  }
+  const requests = 'hopgate_ingress_requests_total';
+  const after = await waitFor('h2 requests counted', async () => {
+    const samples = (await scrape(ops.ingress)).samples;
+    return delta(before, samples, requests, { status_class: '4xx', route: ROUTE, client: 'metered' }) >= 1 && delta(before, samples, requests, { status_class: '2xx', route: ROUTE, client: 'metered' }) >= 2 ? samples : undefined;
+  }, METRIC_WAIT_MS, 50);
+  assert.equal(delta(before, after, requests, { status_class: '2xx', route: ROUTE, client: 'metered' }), 2);
+  assert.equal(delta(before, after, requests, { status_class: '4xx', route: ROUTE, client: 'metered' }), 1);
 });
 
 /** Opens a WebSocket through the ingress to `host`; resolves with the status of the answer (101 when switched). */
