@@ -254,7 +254,7 @@ test('WebSocket upgrades: counted apart by status class, route and client, not a
   assert.equal(samplesOf(after, requests).reduce((sum, s) => sum + s.value, 0), samplesOf(before, requests).reduce((sum, s) => sum + s.value, 0), 'no request counted');
 });
 
-test('hub: the sessions gauge is the number of agents online, instances by client; transport figures of live sessions', async () => {
+test('hub: the sessions gauge is the number of agents online, instances by client; transport figures of live sessions; agent origin errors', async () => {
   const sessionsNow = async (): Promise<MetricSample[]> => (await scrape(ops.hub)).samples;
   let samples = await sessionsNow();
   assert.equal(valueOf(samples, 'hopgate_hub_agent_sessions'), 1);
@@ -266,13 +266,23 @@ test('hub: the sessions gauge is the number of agents online, instances by clien
   assert.ok(sentBefore > 0);
 
   const token = await stack.addClient('second');
-  const second = await stack.startAgent({ clientId: 'second', token, services: { web: '127.0.0.1:9' } });
+  // Its service points at a closed port: every request is an origin error.
+  await stack.setRoute('second.hopgate.test', '/', 'second/web');
+  const second = await stack.startAgent({ clientId: 'second', token, services: { web: '127.0.0.1:9' }, extra: { ops_listen: '127.0.0.1:0' } });
   samples = await waitFor('two sessions', async () => {
     const now = await sessionsNow();
     return valueOf(now, 'hopgate_hub_agent_sessions') === 2 ? now : undefined;
   }, METRIC_WAIT_MS, 50);
   assert.equal(valueOf(samples, 'hopgate_hub_agent_instances', { client: 'second' }), 1);
   assert.equal(valueOf(samples, 'hopgate_hub_agent_instances', { client: 'metered' }), 1);
+  for (let i = 0; i < 2; i += 1) assert.equal((await pub.request('second.hopgate.test', '/x')).status, 502);
+  const secondOps = await opsPortOf(second);
+  const errors = await waitFor('origin errors counted', async () => {
+    const now = (await scrape(secondOps)).samples;
+    return valueOf(now, 'hopgate_agent_origin_errors_total', { service: 'web', code: 'ERR_ORIGIN_UNREACHABLE' }) >= 2 ? now : undefined;
+  }, METRIC_WAIT_MS, 50);
+  assert.equal(valueOf(errors, 'hopgate_agent_origin_errors_total', { service: 'web', code: 'ERR_ORIGIN_UNREACHABLE' }), 2);
+  assert.equal(samplesOf(errors, 'hopgate_agent_requests_total').length, 0, 'no request served');
 
   await second.stop(5_000);
   samples = await waitFor('one session again', async () => {
