@@ -19,8 +19,8 @@ import { HubCertificate, credentialsFingerprint, type HubCredentials } from './h
 import { forwardRequest } from './request-forwarder.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { throttleAddressOf } from './throttle-address.js';
-
 import { addBusGauges, addCertificateExpiry, addHubMetrics, addRelayMetrics, addTransportTotals, type Registry, type TransportTotals } from '@hopgate/metrics';
+
 /** What a refused agent is told, whatever the cause (unknown id, wrong token, throttled): the hub's log says which. */
 export const AUTH_FAILED_REASON = 'authentication failed';
 /** A client id longer than this is cut in log lines (a valid one has at most 64 characters). */

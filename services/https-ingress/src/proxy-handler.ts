@@ -394,17 +394,22 @@ class Exchange {
    * stream carried no body: only bodyless requests are retried).
    */
   recordMetrics(): void {
-    const flow = this.stream?.flowStats();
-    this.ctx.metrics?.observe({
-      status: this.res.headersSent ? this.res.statusCode : undefined,
-      route: this.admitted?.route.route ?? '',
-      client: this.clientId ?? '',
-      durationSeconds: (Date.now() - this.started) / 1000,
-      requestBytes: flow?.sentBytes ?? 0,
-      responseBytes: flow?.receivedBytes ?? 0,
-      retried: this.firstFailure !== undefined,
-      fallback: this.fallbackKind,
-    });
+    try {
+      const flow = this.stream?.flowStats();
+      this.ctx.metrics?.observe({
+        status: this.res.headersSent ? this.res.statusCode : undefined,
+        route: this.admitted?.route.route ?? '',
+        client: this.clientId ?? '',
+        durationSeconds: (Date.now() - this.started) / 1000,
+        requestBytes: flow?.sentBytes ?? 0,
+        responseBytes: flow?.receivedBytes ?? 0,
+        retried: this.firstFailure !== undefined,
+        fallback: this.fallbackKind,
+      });
+    } catch (err) {
+      // Runs from the response's 'close': a failure here must not escape as an uncaught exception.
+      this.log.error({ err }, 'request metrics not recorded');
+    }
   }
 
   /** A failure nothing above expected (a bug): this request alone ends with 502, logged with the stack. */
