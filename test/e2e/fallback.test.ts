@@ -13,6 +13,8 @@ import { Redis } from 'ioredis';
 import { RedisKeys } from '@hopgate/keys';
 import { Stack, waitFor, type ManagedProcess } from '@hopgate/testkit';
 import { startOrigin, PublicClient, assertPublicError, type Origin, type Reply } from './helpers.js';
+import { opsPortOf } from './ops-helpers.js';
+import { scrape, valueOf, type MetricSample } from './metrics-helpers.js';
 
 /** Route with a maintenance page. */
 const PAGE_HOST = 'shop.hopgate.test';
@@ -72,6 +74,20 @@ function startSpare(): Promise<ManagedProcess> {
   return stack.startAgent({ clientId: 'spare', token: spareToken, services: { web: spareOrigin.address }, hub: 1 });
 }
 
+/** The ingress's metrics now. */
+async function ingressMetrics(): Promise<MetricSample[]> {
+  return (await scrape(await opsPortOf(stack.ingress))).samples;
+}
+
+/** Waits until `name{labels}` moved by `by` since `before` (counted at the response's end), then checks it moved by exactly that. */
+async function metricsMoved(before: MetricSample[], name: string, labels: Record<string, string>, by: number): Promise<void> {
+  const moved = await waitFor(`${name} to move`, async () => {
+    const change = valueOf(await ingressMetrics(), name, labels) - valueOf(before, name, labels);
+    return change >= by ? change : undefined;
+  }, APPLY_DEADLINE_MS, 50);
+  assert.equal(moved, by, `${name} ${JSON.stringify(labels)}`);
+}
+
 test('agent never started: the maintenance page (503, Retry-After, no-store, request id), HEAD bodyless, logged with its fallback', async () => {
   const without = await pub.request(PAGE_HOST, '/hello');
   assert.equal(without.status, 502, 'no fallback yet: the usual answer');
@@ -95,8 +111,12 @@ test('agent never started: the maintenance page (503, Retry-After, no-store, req
   assert.equal(line['code'], 'ERR_CLIENT_OFFLINE');
   assert.equal(line['route'], `${PAGE_HOST}/`);
 
+  const metricsBefore = await ingressMetrics();
   const head = await pub.request(PAGE_HOST, '/hello', { method: 'HEAD' });
   assert.equal(head.status, 503);
+  // /metrics: one more page served by the fallback, a 5xx of the route's own client.
+  await metricsMoved(metricsBefore, 'hopgate_ingress_fallbacks_total', { route: `${PAGE_HOST}/`, kind: 'page' }, 1);
+  await metricsMoved(metricsBefore, 'hopgate_ingress_requests_total', { status_class: '5xx', route: `${PAGE_HOST}/`, client: 'shop' }, 1);
   assert.equal(head.body.length, 0);
   assert.equal(head.headers['content-length'], String(Buffer.byteLength(PAGE_HTML)));
 
@@ -122,8 +142,13 @@ test('a <client>/<service> fallback is served by another agent, uploads included
   assert.equal(line['route'], `${ALT_HOST}/`);
 
   const body = crypto.randomBytes(200_000);
+  const metricsBefore = await ingressMetrics();
   const upload = await pub.request(ALT_HOST, '/sha256', { method: 'POST', body });
   assert.equal(upload.status, 200);
+  // /metrics: relayed to the fallback client, counted under it, its upload's bytes too.
+  await metricsMoved(metricsBefore, 'hopgate_ingress_fallbacks_total', { route: `${ALT_HOST}/`, kind: 'client' }, 1);
+  await metricsMoved(metricsBefore, 'hopgate_ingress_requests_total', { status_class: '2xx', route: `${ALT_HOST}/`, client: 'spare' }, 1);
+  await metricsMoved(metricsBefore, 'hopgate_ingress_request_bytes_total', { route: `${ALT_HOST}/`, client: 'spare' }, body.length);
   assert.equal(JSON.parse(upload.body.toString()).sha256, crypto.createHash('sha256').update(body).digest('hex'), 'the whole body reached the fallback');
   assert.ok(spareOrigin.seen.some((r) => r.url === '/sha256' && r.headers['host'] === ALT_HOST), 'the origin sees the public host');
 

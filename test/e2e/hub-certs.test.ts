@@ -13,6 +13,8 @@ import path from 'node:path';
 import { Stack, HUB_SERVER_NAME, createDevCa, type ManagedProcess } from '@hopgate/testkit';
 import { startOrigin, PublicClient, type Origin } from './helpers.js';
 import { CertControl, opensslClient, firstPem } from './cert-helpers.js';
+import { opsPortOf } from './ops-helpers.js';
+import { scrape, valueOf } from './metrics-helpers.js';
 
 /** HOPGATE_CERT_REREAD_INTERVAL_MS of the hub: far beyond the test, so the broadcast is what acts. */
 const REREAD_OFF_MS = 600_000;
@@ -72,10 +74,15 @@ test('a hub with no certificate anywhere starts, says it waits, refuses handshak
 test('a new certificate + broadcast: the next handshake sees the new serial, the existing agent session keeps serving', async () => {
   const hub = stack.hubs[0]!.process;
   const from = hub.records.length;
-  const record = await control.put(HUB_SERVER_NAME, stack.ca.issue('hub-redis-2', [HUB_SERVER_NAME]));
+  const issued = stack.ca.issue('hub-redis-2', [HUB_SERVER_NAME]);
+  const record = await control.put(HUB_SERVER_NAME, issued);
   await control.broadcast(record);
   await hub.waitForLog('swapped', (r) => r.msg === 'hub certificate loaded' && r['serial'] === record.serial, 10_000, from);
   assert.equal(await hubSerial(), record.serial!.toLowerCase());
+  // /metrics: the served certificate's notAfter under the hub's name.
+  const metrics = (await scrape(await opsPortOf(hub))).samples;
+  const notAfterSeconds = Math.floor(Date.parse(new crypto.X509Certificate(issued.certPem).validTo) / 1000);
+  assert.equal(valueOf(metrics, 'hopgate_certificate_expiry_timestamp_seconds', { name: HUB_SERVER_NAME }), notAfterSeconds);
   const res = await pub.request('app.hopgate.test', '/hello');
   assert.equal(res.body.toString(), 'hello from web\n');
   assert.equal(firstAgent.countLogs((r) => r.msg === 'online: session established'), 1, 'the first agent never reconnected');

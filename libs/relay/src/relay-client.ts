@@ -124,6 +124,11 @@ export class RelayClient {
    * Whether NATS is reachable now. While it is not, an OPEN could only time out, so callers
    * answer at once instead (the ingress: 503 with Retry-After).
    */
+  /** Times a writer on this node waited for the peer's CREDIT (monotonic): a window too small for the path shows here. */
+  get creditStalls(): number {
+    return this.endpoint.creditStalls;
+  }
+
   get connected(): boolean {
     return this.endpoint.publisher.isConnected;
   }

@@ -47,6 +47,8 @@ export class RelayEndpoint<S extends RelayStream> {
   readonly publisher: FramePublisher;
   readonly liveness: PeerLiveness;
   readonly link: StreamLink;
+  /** Times a writer of this node waited for the peer's CREDIT (monotonic; hopgate_relay_credit_stalls_total). */
+  creditStalls = 0;
   private subscription: Subscription | undefined;
 
   constructor(private readonly options: RelayEndpointOptions) {
@@ -70,6 +72,9 @@ export class RelayEndpoint<S extends RelayStream> {
         this.liveness.untrack(stream);
       },
       withdrawOpen: (stream) => this.publisher.withdrawOpen(stream.requestId),
+      creditStalled: () => {
+        this.creditStalls += 1;
+      },
     };
   }
 

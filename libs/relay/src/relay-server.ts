@@ -101,6 +101,11 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
   }
 
   /** Whether NATS is reachable now (false between a disconnect and the reconnect): for readiness. */
+  /** Times a writer on this node waited for the peer's CREDIT (monotonic): a window too small for the path shows here. */
+  get creditStalls(): number {
+    return this.endpoint.creditStalls;
+  }
+
   get connected(): boolean {
     return this.endpoint.publisher.isConnected;
   }

@@ -30,6 +30,8 @@ export interface StreamLink {
   release(stream: RelayStream): void;
   /** Takes back the stream's OPEN if it has not left this node yet; true when it was taken back. */
   withdrawOpen(stream: RelayStream): boolean;
+  /** A writer found the peer's window used up and waits for CREDIT (once per wait; counted for metrics). */
+  creditStalled(): void;
 }
 
 export interface RelayStreamInit {
@@ -104,6 +106,8 @@ export abstract class RelayStream extends Duplex {
   private endSent = false;
   private endReceived = false;
   private withdrawn = false;
+  /** A write waits for CREDIT: counted once per wait (StreamLink.creditStalled). */
+  private waitingForCredit = false;
   private readonly idleTimer: NodeJS.Timeout;
 
   protected constructor(init: RelayStreamInit) {
@@ -239,7 +243,14 @@ export abstract class RelayStream extends Duplex {
           return;
         }
         const payload = this.takePayload(write, this.sendCredit);
-        if (payload === undefined) return; // window used up: wait for CREDIT
+        if (payload === undefined) {
+          // Window used up: wait for CREDIT.
+          if (!this.waitingForCredit) {
+            this.waitingForCredit = true;
+            this.link.creditStalled();
+          }
+          return;
+        }
         if (payload.byteLength > 0 && !this.send({ type: FrameType.Data, payload })) return this.connectionLost();
         if (write.index === write.chunks.length) {
           this.pendingWrite = undefined;
@@ -301,6 +312,7 @@ export abstract class RelayStream extends Duplex {
   private onCredit(bytes: number): void {
     if (this.sendCredit === undefined) return this.violation('CREDIT before the stream was open');
     if (!this.sendCredit.grant(bytes)) return this.violation(`CREDIT of ${bytes} bytes returns more than was sent`);
+    this.waitingForCredit = false;
     this.pump();
   }
 

@@ -86,6 +86,9 @@ test('slow reader at the hub: the ingress stops at one window, all arrives on re
   assert.equal(hubFlow.bufferedBytes, DEFAULT_WINDOW_BYTES);
   assert.equal(stream.flowStats().sendOutstandingBytes, DEFAULT_WINDOW_BYTES);
   assert.equal(stream.flowStats().sendCreditBytes, 0);
+  // The stall is counted once per wait (hopgate_relay_credit_stalls_total), on the waiting side only.
+  assert.equal(pair.client.creditStalls, 1);
+  assert.equal(pair.server.creditStalls, 0);
   // The writer was slowed too: it produced at most a window plus the stream buffers, not 10 MiB.
   assert.ok(request.produced() <= DEFAULT_WINDOW_BYTES + 256 * KIB, `source produced ${request.produced()} bytes`);
 

@@ -41,3 +41,4 @@ export { LoopMonitor, LOOP_PROBE_INTERVAL_MS, LOOP_BLOCKED_BOUND_MS, LOOP_BLOCK_
 export { ServiceLifecycle, addProbeRoutes, type LifecyclePhase, type ReadinessSource } from './service-lifecycle.js';
 export { READY, notReady, firstNotReady, type Readiness } from './readiness.js';
 export { redisReadiness, natsReadiness } from './bus-readiness.js';
+export { addMetricsRoute, METRICS_PATH } from './metrics-route.js';

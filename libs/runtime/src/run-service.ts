@@ -1,10 +1,12 @@
 import { createLogger, type Logger } from '@hopgate/log';
 import { errorMessageOf } from '@hopgate/errors';
 import type { LifecycleConfig } from '@hopgate/config';
+import { createMetricsRegistry, type Registry } from '@hopgate/metrics';
 import { installCrashHandlers } from './crash-handlers.js';
 import { LoopMonitor } from './loop-monitor.js';
 import { OpsServer } from './ops-server.js';
 import { ServiceLifecycle, addProbeRoutes } from './service-lifecycle.js';
+import { addMetricsRoute } from './metrics-route.js';
 import type { Readiness } from './readiness.js';
 
 /** Exit status when the configuration is invalid (EX_USAGE-like; the message is on stderr). */
@@ -31,6 +33,12 @@ export interface RunnableService {
   drain?(deadlineMs: number): Promise<void>;
   /** The service's own readiness (connections, state loaded); runService adds starting/draining. */
   readiness?(): Readiness;
+  /**
+   * Registers the service's collectors on the process's registry (GET /metrics on the ops
+   * listener). Called once, right after create(), before start(): collectors read the service's
+   * state at scrape time and must cope with a service not started yet.
+   */
+  metrics?(registry: Registry): void;
 }
 
 export interface RunServiceOptions<C extends { logLevel: string } & Partial<LifecycleConfig>> {
@@ -44,7 +52,7 @@ export interface RunServiceOptions<C extends { logLevel: string } & Partial<Life
 
 /**
  * The main of a long-running service: configuration (exit 2 on an invalid one), one root
- * logger, last-resort crash handlers, the ops listener (/healthz, /readyz; up before start,
+ * logger, last-resort crash handlers, the ops listener (/healthz, /readyz, /metrics; up before start,
  * so a service waiting for Redis or NATS is alive but not ready), start (exit 1 if it fails),
  * and on SIGINT/SIGTERM: readiness false at once, HOPGATE_DRAIN_DELAY_MS, the service's drain
  * (HOPGATE_DRAIN_TIMEOUT_MS; a second signal cuts it short), stop, exit 0.
@@ -68,6 +76,9 @@ export async function runService<C extends { logLevel: string } & Partial<Lifecy
     loop.start();
     ops = new OpsServer({ listen: config.opsListen, logger });
     addProbeRoutes(ops, lifecycle, loop);
+    const registry = createMetricsRegistry();
+    service.metrics?.(registry);
+    addMetricsRoute(ops, registry, logger);
     try {
       await ops.start();
     } catch (err) {

@@ -9,6 +9,8 @@ import { LoopMonitor } from '../src/index.js';
 
 /** This package's built entry (this file is dist/test/run-service.test.js). */
 const RUNTIME_ENTRY = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/index.js')).href;
+/** The metrics package's built entry, resolved from here (a dependency of the runtime). */
+const METRICS_ENTRY = import.meta.resolve('@hopgate/metrics');
 
 /**
  * A service run by runService whose steps the test drives over stdin: `start` resolves on
@@ -19,6 +21,7 @@ function serviceProgram(drainTimeoutMs: number): string {
   return `
     import readline from 'node:readline';
     import { runService } from ${JSON.stringify(RUNTIME_ENTRY)};
+    import { CertManagerMetrics } from ${JSON.stringify(METRICS_ENTRY)};
     const waiters = new Map();
     readline.createInterface({ input: process.stdin }).on('line', (line) => waiters.get(line.trim())?.());
     const when = (line) => new Promise((resolve) => waiters.set(line, resolve));
@@ -32,6 +35,7 @@ function serviceProgram(drainTimeoutMs: number): string {
         stop: async () => logger.info({ after_drain: drained }, 'stopped'),
         drain: async (deadlineMs) => { logger.info({ deadline_ms: deadlineMs }, 'drain called'); await when('drained'); drained = true; },
         readiness: () => (started ? { ready: true } : { ready: false, reason: 'waiting for redis' }),
+        metrics: (registry) => new CertManagerMetrics(registry).order('issued'),
       }),
     });
   `;
@@ -68,7 +72,14 @@ test('ops listener before start: healthz 200 and readyz 503 with the service rea
   try {
     assert.deepEqual(await get(run.port, '/healthz').then((r) => r.status), 200);
     assert.deepEqual(await get(run.port, '/readyz'), { status: 503, body: { ready: false, reason: 'waiting for redis' } });
-    assert.equal((await get(run.port, '/metrics')).status, 404);
+    // /metrics: the process's registry, with the service's collectors, before start too.
+    const metrics = await fetch(`http://127.0.0.1:${run.port}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await metrics.text();
+    assert.match(text, /^process_cpu_user_seconds_total \d/m);
+    assert.match(text, /^hopgate_certmanager_orders_total\{outcome="issued"\} 1$/m);
+    assert.equal((await get(run.port, '/nope')).status, 404);
     assert.equal((await fetch(`http://127.0.0.1:${run.port}/readyz`, { method: 'POST' })).status, 404);
     run.child.stdin!.write('started\n');
     await waitFor('ready', async () => (await get(run.port, '/readyz')).status === 200);

@@ -10,6 +10,7 @@ import { Backoff } from './backoff.js';
 import { HubPicker, type HubCandidate } from './hub-picker.js';
 import { serveOriginRequest } from './origin-request.js';
 import { originTimeoutsOf, type OriginTimeouts } from './origin-timeouts.js';
+import { AgentMetrics, type Registry } from '@hopgate/metrics';
 
 export const AGENT_VERSION = '0.1.0';
 /** Time the hub has to answer `hello` after the DTLS handshake. */
@@ -63,6 +64,8 @@ const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.AuthFailed, Err
  */
 export class TunnelAgent extends EventEmitter {
   private state: AgentState = 'idle';
+  /** Requests served and origin errors, once main registered them (ops_listen). */
+  private requestMetrics: AgentMetrics | undefined;
   /** The current session's connection: new sessions replace it; its close schedules a reconnect. */
   private connection: Connection | undefined;
   /** Sessions told to drain: they serve what still arrives until the new session is up and they are idle. */
@@ -111,6 +114,11 @@ export class TunnelAgent extends EventEmitter {
 
   get currentState(): AgentState {
     return this.state;
+  }
+
+  /** The agent's collectors on its ops listener (call before start()): requests served, origin errors, session state. */
+  metrics(registry: Registry): void {
+    this.requestMetrics = new AgentMetrics(registry, () => this.state === 'online');
   }
 
   start(): void {
@@ -236,7 +244,7 @@ export class TunnelAgent extends EventEmitter {
     this.inFlight.set(conn, 0);
     const connectedAt = Date.now();
     const proxyLogger = this.logger.child({ component: 'proxy' });
-    const context = { services: this.services, dispatcher: this.dispatcher, timeouts: this.timeouts, logger: proxyLogger };
+    const context = { services: this.services, dispatcher: this.dispatcher, timeouts: this.timeouts, logger: proxyLogger, metrics: this.requestMetrics };
     conn.on('stream', (stream: TransportStream) => {
       stream.on('error', () => undefined);
       this.inFlight.set(conn, (this.inFlight.get(conn) ?? 0) + 1);

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { loadAgentConfig, formatHostPort } from '@hopgate/config';
 import { createLogger } from '@hopgate/log';
 import { errorMessageOf } from '@hopgate/errors';
-import { installCrashHandlers, LoopMonitor, OpsServer, START_FAILED_EXIT_CODE, addProbeRoutes, notReady, READY } from '@hopgate/runtime';
+import { installCrashHandlers, LoopMonitor, OpsServer, START_FAILED_EXIT_CODE, addMetricsRoute, addProbeRoutes, notReady, READY } from '@hopgate/runtime';
+import { createMetricsRegistry } from '@hopgate/metrics';
 import { TunnelAgent } from './agent.js';
 
 /** Exit code when another agent with the same client_id took over the session. */
@@ -47,11 +48,14 @@ function main(): void {
   });
   let ops: OpsServer | undefined;
   if (config.opsListen) {
-    // Optional (`ops_listen`): /healthz while the loop turns, /readyz while a session is online.
+    // Optional (`ops_listen`): /healthz while the loop turns, /readyz while a session is online, /metrics.
     ops = new OpsServer({ listen: config.opsListen, logger });
     const loop = new LoopMonitor();
     loop.start();
     addProbeRoutes(ops, { readiness: () => (agent.currentState === 'online' ? READY : notReady(`session ${agent.currentState}`)) }, loop);
+    const registry = createMetricsRegistry();
+    agent.metrics(registry);
+    addMetricsRoute(ops, registry, logger);
     ops.start().catch((err: unknown) => {
       logger.fatal({ err: errorMessageOf(err) }, 'agent: the ops listener (ops_listen) could not bind');
       process.exit(START_FAILED_EXIT_CODE);

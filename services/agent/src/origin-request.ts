@@ -17,7 +17,12 @@ export interface OriginRequestContext {
   /** The limits the dispatcher applies (for messages) and the upgrade path applies itself. */
   timeouts: OriginTimeouts;
   logger: Logger;
+  /** Requests served and origin errors (GET /metrics on `ops_listen`); absent without an ops listener. */
+  metrics?: { served(service: string, status: number): void; originError(service: string, code: string): void } | undefined;
 }
+
+/** `code` of an origin error where the response body broke after its head went out (agent metrics). */
+export const BODY_CUT_METRIC_CODE = 'body_cut';
 
 /** undici error codes that mean "the local service cannot be reached". */
 const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
@@ -49,6 +54,12 @@ function pairsFromUndici(headers: Record<string, string | string[] | undefined>)
 /** Longest stream_error message sent, in characters: it may quote names from the wire. */
 export const MAX_STREAM_ERROR_MESSAGE_CHARS = 1024;
 
+/** Answers the stream with a stream_error, counted as an origin error of `service` ('' for an unknown one). */
+function answerError(stream: TransportStream, ctx: OriginRequestContext, service: string, code: Code, message: string): void {
+  ctx.metrics?.originError(service, code);
+  writeError(stream, code, message);
+}
+
 function writeError(stream: TransportStream, code: Code, message: string): void {
   stream.resume(); // drain any request body so the stream can finish on both ends
   const text = message.length > MAX_STREAM_ERROR_MESSAGE_CHARS ? `${message.slice(0, MAX_STREAM_ERROR_MESSAGE_CHARS)}...` : message;
@@ -76,7 +87,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
   const target = ctx.services.get(head.service);
   if (target === undefined) {
     log.warn('request for a service this agent does not serve');
-    writeError(stream, ErrorCode.UnknownService, `agent has no service "${head.service}"`);
+    answerError(stream, ctx, '', ErrorCode.UnknownService, `agent has no service "${head.service}"`);
     return;
   }
   if (isUpgrade(head)) {
@@ -85,7 +96,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     } catch (err) {
       // Node's http client refuses some heads synchronously (a method or header name it cannot send).
       log.warn({ err }, 'upgrade request head refused by the local HTTP client');
-      writeError(stream, ErrorCode.BadFrame, `request head for "${head.service}" cannot be sent: ${errorMessageOf(err)}`);
+      answerError(stream, ctx, head.service, ErrorCode.BadFrame, `request head for "${head.service}" cannot be sent: ${errorMessageOf(err)}`);
     }
     return;
   }
@@ -142,7 +153,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     if (headerTimedOut && !stream.destroyed) {
       const message = responseHeaderTimeoutMessage(head.service, ctx.timeouts.responseHeaderMs);
       log.warn({ code: ErrorCode.Timeout }, message);
-      writeError(stream, ErrorCode.Timeout, message);
+      answerError(stream, ctx, head.service, ErrorCode.Timeout, message);
       return;
     }
     if (cancelled || stream.destroyed) return;
@@ -150,17 +161,17 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     if (code === CONNECT_TIMEOUT_CODE) {
       const message = connectTimeoutMessage(head.service, where, ctx.timeouts.connectMs);
       log.warn({ code }, message);
-      writeError(stream, ErrorCode.Timeout, message);
+      answerError(stream, ctx, head.service, ErrorCode.Timeout, message);
     } else if (code === HEADERS_TIMEOUT_CODE) {
       const message = responseHeaderTimeoutMessage(head.service, ctx.timeouts.responseHeaderMs);
       log.warn({ code }, message);
-      writeError(stream, ErrorCode.Timeout, message);
+      answerError(stream, ctx, head.service, ErrorCode.Timeout, message);
     } else if (UNREACHABLE_CODES.has(code)) {
       log.warn({ code }, `cannot reach local service ${head.service} at ${where}`);
-      writeError(stream, ErrorCode.OriginUnreachable, `cannot reach local service "${head.service}" at ${where}: ${code}`);
+      answerError(stream, ctx, head.service, ErrorCode.OriginUnreachable, `cannot reach local service "${head.service}" at ${where}: ${code}`);
     } else {
       log.warn({ err }, 'local request failed');
-      writeError(stream, ErrorCode.OriginUnreachable, `local request to "${head.service}" failed: ${code || (err as Error).message}`);
+      answerError(stream, ctx, head.service, ErrorCode.OriginUnreachable, `local request to "${head.service}" failed: ${code || (err as Error).message}`);
     }
     return;
   }
@@ -174,6 +185,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     // Backpressure on the head alone is fine: the pipeline below waits for drain.
   }
   try {
+    ctx.metrics?.served(head.service, response.statusCode);
     await pipeStreams(response.body, stream);
     finished = true;
     log.debug({ status: response.statusCode, duration_ms: Date.now() - started }, 'request served');
@@ -192,6 +204,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
         `response from local service ${head.service} cut: its body failed mid-stream`,
       );
     }
+    if (!cancelledByHub) ctx.metrics?.originError(head.service, code === BODY_TIMEOUT_CODE ? ErrorCode.Timeout : BODY_CUT_METRIC_CODE);
     response.body.destroy();
     stream.destroy();
   }

@@ -16,6 +16,7 @@ import { CacheRestore } from './cache-restore.js';
 import { IssueQueue, ISSUE_ATTEMPTS, ISSUE_JOB_NAME, SCAN_JOB_NAME, type IssueJobData } from './issue-queue.js';
 import { runIssueJob, type IssueJobDeps } from './issue-job.js';
 import { wantedNames } from './wanted-names.js';
+import { CertManagerMetrics, addBusGauges, addCertificateExpiry, type Registry } from '@hopgate/metrics';
 
 /** ioredis reconnect backoff: `attempt * step`, capped (ms). */
 const REDIS_RECONNECT_STEP_MS = 100;
@@ -34,6 +35,8 @@ export class CertManager {
   private routes: RouteLoader | undefined;
   private queue: IssueQueue | undefined;
   private sync: CertSync | undefined;
+  /** Orders by outcome (GET /metrics), once runService registered them. */
+  private orderMetrics: CertManagerMetrics | undefined;
   private readonly keys: RedisKeys;
   private readonly subjects = new NatsSubjects();
   private readonly log: Logger;
@@ -54,6 +57,16 @@ export class CertManager {
   /** HOPGATE_ACME_DOMAINS ∪ HOPGATE_HUB_NAME. */
   private get configuredNames(): string[] {
     return [...this.config.acmeDomains, ...(this.config.hubName !== undefined ? [this.config.hubName] : [])];
+  }
+
+  /** cert-manager's collectors (runService calls it before start): orders, certificate expiry, Redis/NATS. */
+  metrics(registry: Registry): void {
+    this.orderMetrics = new CertManagerMetrics(registry);
+    addCertificateExpiry(registry, () => this.sync?.notAfter() ?? []);
+    addBusGauges(registry, {
+      redisConnected: () => redisReadiness(this.redis).ready && (this.bullConnection === undefined || redisReadiness(this.bullConnection).ready),
+      natsConnected: () => natsReadiness(this.nc).ready,
+    });
   }
 
   async start(): Promise<void> {
@@ -106,7 +119,18 @@ export class CertManager {
       if (job.name === SCAN_JOB_NAME) return this.runSync('scheduled');
       if (job.name === ISSUE_JOB_NAME) {
         const { name } = job.data as IssueJobData;
-        return runIssueJob(name, `${job.attemptsMade + 1}/${ISSUE_ATTEMPTS}`, { ...jobDeps, signal });
+        return runIssueJob(name, `${job.attemptsMade + 1}/${ISSUE_ATTEMPTS}`, { ...jobDeps, signal }).then(
+          async (outcome) => {
+            this.orderMetrics?.order(outcome);
+            if (outcome === 'issued') await this.sync?.readExpiry(name).catch((err: unknown) => this.log.debug({ cert_name: name, err: errorMessageOf(err) }, 'metrics: cannot read the new certificate\'s expiry'));
+            return outcome;
+          },
+          (err: unknown) => {
+            // Aborted by the drain: handed back to another replica, not failed (issue-job.ts).
+            this.orderMetrics?.order(signal?.aborted ? 'handed_back' : 'failed');
+            throw err;
+          },
+        );
       }
       this.log.warn({ job: job.name }, 'unknown job in the cert-manager queue: ignored');
       return undefined;

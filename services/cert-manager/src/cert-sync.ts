@@ -34,14 +34,30 @@ export class CertSync {
   private readonly warnedNotIssuable = new Set<string>();
   /** Malformed records already logged (name + reason). */
   private readonly loggedMalformed = new Set<string>();
+  /** notAfter of each wanted name's stored certificate as the last pass read it (metrics). */
+  private readonly notAfterByName = new Map<string, number>();
   private readonly log: Logger;
 
   constructor(private readonly deps: CertSyncDeps) {
     this.log = deps.logger.child({ component: 'cert-sync' });
   }
 
+  /** The stored certificates of the wanted names, as the last pass read them (hopgate_certificate_expiry_timestamp_seconds). */
+  *notAfter(): IterableIterator<{ name: string; notAfterMs: number }> {
+    for (const [name, notAfterMs] of this.notAfterByName) yield { name, notAfterMs };
+  }
+
+  /** Reads `name`'s record again for its notAfter (after an order issued it). */
+  async readExpiry(name: string): Promise<void> {
+    const result = await this.deps.certs.get(name);
+    const notAfter = result.ok ? result.record?.notAfter : undefined;
+    if (notAfter !== undefined) this.notAfterByName.set(name, notAfter);
+  }
+
   async run(wanted: WantedNames, reason: string, now: number = Date.now()): Promise<SyncSummary> {
     const queued: string[] = [];
+    // Names that left the route table leave the metrics too.
+    for (const name of [...this.notAfterByName.keys()]) if (!wanted.issuable.includes(name)) this.notAfterByName.delete(name);
     for (const [name, why] of wanted.notIssuable) {
       try {
         await this.markNotIssuable(name, why);
@@ -67,6 +83,9 @@ export class CertSync {
 
   private async needsOrder(name: string, now: number): Promise<boolean> {
     const result = await this.deps.certs.get(name);
+    const notAfter = result.ok ? result.record?.notAfter : undefined;
+    if (notAfter !== undefined) this.notAfterByName.set(name, notAfter);
+    else this.notAfterByName.delete(name);
     if ((!result.ok || !isServable(result.record, now)) && this.deps.restore !== undefined) {
       // Nothing servable in Redis (it lost its data?): the cache folder may still hold the certificate.
       const restored = await this.deps.restore(name, now);

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -144,9 +145,17 @@ test('sync pass: queues missing, due, failed and malformed names; marks not_issu
   assert.equal(again.ok ? again.record?.updatedAt : -1, updatedAt, 'an unchanged not_issuable record is not rewritten');
   const cur = await certs.get('current.example.com');
   assert.ok(cur.ok && isCurrent(cur.record));
-  // The names that left the table keep their records.
+  // Metrics: the notAfter of every wanted name with a stored certificate, none for the others.
+  const notAfterOf = (pem: string): number => Date.parse(new crypto.X509Certificate(pem).validTo);
+  assert.deepEqual(new Map([...sync.notAfter()].map((e) => [e.name, e.notAfterMs])), new Map([
+    ['current.example.com', notAfterOf(current.certPem)],
+    ['due.example.com', notAfterOf(due.certPem)],
+    ['failed.example.com', notAfterOf(failed.certPem)],
+  ]));
+  // The names that left the table keep their records (and leave the metrics).
   await sync.run(wantedNames(table([]), []), 'routes gone');
   assert.equal((await certs.names()).length, 6);
+  assert.deepEqual([...sync.notAfter()], []);
 });
 
 test('cache mirror: certbot layout, key 0600, atomic replacement', async () => {

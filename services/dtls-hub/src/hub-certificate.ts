@@ -47,6 +47,8 @@ export interface HubCertificateOptions {
  */
 export class HubCertificate {
   private current: HubCredentials | undefined;
+  /** notAfter of the served certificate, read once per certificate (by fingerprint). */
+  private expiryOf: { fingerprint: string; notAfterMs: number | undefined } | undefined;
   private sub: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -56,6 +58,23 @@ export class HubCertificate {
 
   constructor(private readonly options: HubCertificateOptions) {
     this.log = options.logger.child({ component: 'hub-certificate', hub_name: options.name });
+  }
+
+  /** The served certificate's name and notAfter (metrics); undefined while none is served or it cannot be read. */
+  expiry(): { name: string; notAfterMs: number } | undefined {
+    const served = this.current;
+    if (!served) return undefined;
+    if (this.expiryOf?.fingerprint !== served.fingerprint) {
+      let notAfterMs: number | undefined;
+      try {
+        notAfterMs = Date.parse(new crypto.X509Certificate(served.certPem).validTo);
+      } catch {
+        notAfterMs = undefined; // not a certificate node can read: no expiry to show
+      }
+      this.expiryOf = { fingerprint: served.fingerprint, notAfterMs };
+    }
+    const { notAfterMs } = this.expiryOf;
+    return notAfterMs === undefined || Number.isNaN(notAfterMs) ? undefined : { name: this.options.name, notAfterMs };
   }
 
   /** What the hub serves now (undefined: nothing yet, handshakes are refused). */

@@ -8,7 +8,7 @@ import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/error
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import { SessionStore, InstanceStore, ClientStore, ClientWatcher, HubRegistry, type CredentialsCheck } from '@hopgate/sessions';
 import { RelayServer, type RelayServerStream, NATS_NO_ASYNC_TRACES } from '@hopgate/relay';
-import { connectRedis, connectNats, DATA_PATH_REDIS_OPTIONS } from '@hopgate/runtime';
+import { connectRedis, connectNats, DATA_PATH_REDIS_OPTIONS, natsReadiness, redisReadiness } from '@hopgate/runtime';
 import { DtlsHubServer, type DtlsServerLink } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, encodePreface, encodeSessionClaimed, decodeSessionClaimed, type SessionClaimed } from '@hopgate/wire';
@@ -19,6 +19,7 @@ import { HubCertificate, credentialsFingerprint, type HubCredentials } from './h
 import { forwardRequest } from './request-forwarder.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { throttleAddressOf } from './throttle-address.js';
+import { addBusGauges, addCertificateExpiry, addHubMetrics, addRelayMetrics, addTransportTotals, type Registry, type TransportTotals } from '@hopgate/metrics';
 
 /** What a refused agent is told, whatever the cause (unknown id, wrong token, throttled): the hub's log says which. */
 export const AUTH_FAILED_REASON = 'authentication failed';
@@ -36,6 +37,8 @@ type HubState = 'idle' | 'starting' | 'started' | 'draining' | 'stopped';
  */
 export class Hub {
   private readonly sessions = new SessionTable();
+  /** Packet counters of the sessions that closed (metrics totals never go back). */
+  private readonly closedTransport: TransportTotals = { packetsSent: 0, packetsRetransmitted: 0, packetsLost: 0 };
   private state: HubState = 'idle';
   private drained: Promise<void> | undefined;
   private redis: Redis | undefined;
@@ -74,6 +77,23 @@ export class Hub {
   dtlsAddress(): { address: string; port: number } {
     if (!this.dtls) throw new HopError(ErrorCode.Closed, 'hub not started');
     return this.dtls.address();
+  }
+
+  /** The hub's collectors (runService calls it before start): sessions, transport, relay, Redis/NATS, certificate. */
+  metrics(registry: Registry): void {
+    addHubMetrics(registry, {
+      sessions: () => this.sessions.values().map((session) => ({ clientId: session.info.clientId, transport: session.transportStats() })),
+      closedTransportTotals: () => this.closedTransport,
+    });
+    addBusGauges(registry, {
+      redisConnected: () => redisReadiness(this.redis).ready,
+      natsConnected: () => natsReadiness(this.nc).ready,
+    });
+    addRelayMetrics(registry, () => this.relay);
+    addCertificateExpiry(registry, () => {
+      const expiry = this.certificate?.expiry();
+      return expiry ? [expiry] : [];
+    });
   }
 
   async start(): Promise<void> {
@@ -327,7 +347,9 @@ export class Hub {
       if (older) older.goAway(ErrorCode.SessionReplaced, `replaced by a newer session of this instance (epoch ${epoch})`);
       session.onClose(() => {
         this.sessions.delete(session);
-        slog.info({ epoch, transport: session.transportStats() }, 'agent session closed');
+        const transport = session.transportStats();
+        addTransportTotals(this.closedTransport, transport);
+        slog.info({ epoch, transport }, 'agent session closed');
         void this.instanceStore.release(clientId, instanceId, this.config.hubId, epoch).catch((err: unknown) => slog.warn({ err: errorMessageOf(err) }, 'cannot release the session record'));
       });
       const claim: SessionClaimed = { client_id: clientId, epoch, hub_id: this.config.hubId, ...(instanceId !== LEGACY_INSTANCE_ID ? { instance_id: instanceId } : {}) };

@@ -119,6 +119,11 @@ export class CertificateContexts {
     return this.options.defaultContext !== undefined;
   }
 
+
+  /** The certificates loaded from Redis now, with their notAfter (for hopgate_certificate_expiry_timestamp_seconds). */
+  *loaded(): IterableIterator<{ name: string; notAfterMs: number }> {
+    for (const [name, entry] of this.entries) if (entry.kind === 'cert') yield { name, notAfterMs: entry.notAfter };
+  }
   start(): void {
     this.timer = setInterval(() => void this.reread(), this.options.rereadIntervalMs);
     this.timer.unref();

@@ -33,6 +33,7 @@ import { ConnectionLimit } from './connection-limit.js';
 import { HandshakeDeadlines } from './handshake-deadline.js';
 import { ConnectionDrain } from './connection-drain.js';
 import { READY, notReady, firstNotReady, natsReadiness, redisReadiness, type Readiness } from '@hopgate/runtime';
+import { IngressMetrics, addBusGauges, addCertificateExpiry, addRelayMetrics, type Registry } from '@hopgate/metrics';
 
 /** Headers must arrive within this time, in ms (slowloris guard). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -83,6 +84,8 @@ export class Ingress {
   readonly connections = new ConnectionAddresses();
   /** HTTP connections as the drain sees them (in-flight responses, HTTP/2 sessions, upgrades). */
   private readonly drainer: ConnectionDrain;
+  /** Request counters (GET /metrics), once runService registered them. */
+  private requestMetrics: IngressMetrics | undefined;
 
   constructor(
     private readonly config: IngressConfig,
@@ -93,6 +96,17 @@ export class Ingress {
   }
 
   private readonly log: Logger;
+
+  /** The ingress's collectors (runService calls it before start): requests, routes, Redis/NATS, relay, certificates. */
+  metrics(registry: Registry): void {
+    this.requestMetrics = new IngressMetrics(registry, { routeCount: () => this.routes?.current.size });
+    addBusGauges(registry, {
+      redisConnected: () => redisReadiness(this.redis).ready,
+      natsConnected: () => natsReadiness(this.nc).ready,
+    });
+    addRelayMetrics(registry, () => this.relay);
+    addCertificateExpiry(registry, () => this.certificates?.loaded() ?? []);
+  }
 
   async start(): Promise<void> {
     const cfg = this.config;
@@ -155,6 +169,7 @@ export class Ingress {
       logger: this.logger.child({ component: 'proxy' }),
       trustedProxies: cfg.trustedProxies,
       connections: this.connections,
+      metrics: this.requestMetrics,
     };
     // One count per client address over both listeners (HOPGATE_MAX_CONNECTIONS_PER_IP).
     const connections = new ConnectionLimit({ maxPerAddress: cfg.maxConnectionsPerIp, logger: this.log });

@@ -17,6 +17,7 @@ import { checkResponseHead, pipeResponseBody, REQUEST_ID_HEADER } from './respon
 import { requestClientOf, type ConnectionAddresses } from './client-address.js';
 import { serveFallback } from './route-fallback.js';
 import type { RequestTarget } from './request-head.js';
+import type { FallbackKind, RequestSample } from '@hopgate/metrics';
 
 /** The answer to an upload that stalls or never starts before the response head: 408 Request Timeout (RFC 9110 §15.5.9). */
 export const BODY_IDLE_STATUS = 408;
@@ -61,6 +62,8 @@ export interface ProxyContext {
   trustedProxies: AddressSet;
   /** Each connection's client address (PROXY protocol source or TCP peer). */
   connections: ConnectionAddresses;
+  /** Request metrics (GET /metrics): one sample per finished request; absent without an ops listener. */
+  metrics?: { observe(sample: RequestSample): void; upgraded(sample: { status: number; route: string; client: string }): void } | undefined;
 }
 
 /**
@@ -76,6 +79,7 @@ export interface ProxyContext {
 export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'http' | 'https', ctx: ProxyContext, expectContinue = false): void {
   const requestId = ctx.nextRequestId();
   const exchange = new Exchange(req, res, proto, ctx, expectContinue, requestId);
+  if (ctx.metrics) res.once('close', () => exchange.recordMetrics());
   try {
     exchange.start();
   } catch (err) {
@@ -104,6 +108,8 @@ class Exchange {
   private admitted: { route: RouteMatch; target: RequestTarget; client: RequestClient } | undefined;
   /** The request went to the route's fallback: no further fallback (route-fallback.ts). */
   private onFallback = false;
+  /** How the route's fallback took the request over (metrics). */
+  private fallbackKind: FallbackKind | undefined;
   private hasBody = false;
 
   constructor(
@@ -378,7 +384,32 @@ class Exchange {
       },
     });
     if (outcome === 'page') this.answered = true;
+    if (outcome !== 'none') this.fallbackKind = outcome === 'page' ? 'page' : 'client';
     return outcome !== 'none';
+  }
+
+  /**
+   * The response is over (sent, cut, or the client left): one sample for the request metrics.
+   * Bytes are the body bytes of the relay stream in use at the end (a retried request's first
+   * stream carried no body: only bodyless requests are retried).
+   */
+  recordMetrics(): void {
+    try {
+      const flow = this.stream?.flowStats();
+      this.ctx.metrics?.observe({
+        status: this.res.headersSent ? this.res.statusCode : undefined,
+        route: this.admitted?.route.route ?? '',
+        client: this.clientId ?? '',
+        durationSeconds: (Date.now() - this.started) / 1000,
+        requestBytes: flow?.sentBytes ?? 0,
+        responseBytes: flow?.receivedBytes ?? 0,
+        retried: this.firstFailure !== undefined,
+        fallback: this.fallbackKind,
+      });
+    } catch (err) {
+      // Runs from the response's 'close': a failure here must not escape as an uncaught exception.
+      this.log.error({ err }, 'request metrics not recorded');
+    }
   }
 
   /** A failure nothing above expected (a bug): this request alone ends with 502, logged with the stack. */

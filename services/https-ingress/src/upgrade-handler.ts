@@ -39,10 +39,20 @@ function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, prot
   const method = req.method;
   let log = lazyChild(ctx.logger, { request_id: requestId });
   let stream: RelayClientStream | undefined;
+  /** Route key and client id once routed ('' before): the labels of hopgate_ingress_upgrades_total. */
+  let labels = { route: '', client: '' };
+  let counted = false;
+  /** The answer head (`status`) goes out now: counted once. */
+  const answered = (status: number): void => {
+    if (counted) return;
+    counted = true;
+    ctx.metrics?.upgraded({ status, ...labels });
+  };
   const internalError = (err: unknown): void => {
     try {
       log.error({ err, duration_ms: Date.now() - started }, 'upgrade failed inside the ingress');
       if (stream && !stream.destroyed) stream.destroy();
+      answered(502);
       writeRawError(socket, 502, publicReasonFor(ErrorCode.Internal), requestId, ErrorCode.Internal, method);
     } catch {
       socket.destroy();
@@ -54,6 +64,7 @@ function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, prot
     const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
     if (upgrade !== SUPPORTED_UPGRADE) {
       log.info({ status: 501, upgrade: upgrade.slice(0, 64) }, 'upgrade refused: not websocket');
+      answered(501);
       writeRawError(socket, 501, 'upgrades other than websocket are not supported', requestId, undefined, method);
       return;
     }
@@ -61,15 +72,18 @@ function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, prot
     if (!admission.ok) {
       const { refusal } = admission;
       log.info({ status: refusal.status, reason: refusal.reason }, refusal.status === 404 ? 'no route' : 'malformed request refused');
+      answered(refusal.status);
       writeRawError(socket, refusal.status, refusal.publicText, requestId, refusal.code, method);
       return;
     }
     const { match, target } = admission.request;
+    labels = { route: match.route, client: match.clientId };
     log = ctx.logger.child({ request_id: requestId, client_id: match.clientId, route: match.route, upgrade, client_ip: client.clientIp });
     const fail = (err: unknown): void => {
       const code = errorCodeOf(err);
       if (code === ErrorCode.ClientOffline) ctx.owners.invalidate(match.clientId);
       log.info({ code, reason: errorMessageOf(err), duration_ms: Date.now() - started }, 'upgrade failed');
+      answered(statusForCode(code));
       writeRawError(socket, statusForCode(code), publicReasonFor(code), requestId, code, method);
     };
     const base = buildRequestHead(req, target, requestId, match.service, client, new Set(['upgrade']));
@@ -78,6 +92,7 @@ function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, prot
     const open = encodeOpenHead({ clientId: match.clientId, route: match.route, request: head });
     if (!open.ok) {
       log.info({ status: 431, reason: open.reason }, 'malformed request refused');
+      answered(431);
       writeRawError(socket, 431, 'request header fields too large', requestId, undefined, method);
       return;
     }
@@ -105,6 +120,7 @@ function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, prot
             const headers = stripHopByHop(checked.head.headers, switched ? new Set(['upgrade']) : new Set<string>());
             headers.push(['connection', switched ? 'Upgrade' : 'close']);
             headers.push([REQUEST_ID_HEADER, requestId]);
+            answered(checked.head.status);
             socket.write(rawResponseHead(checked.head.status, headers));
             log.info({ status: checked.head.status, hub_id: owner.hubId, instance_id: owner.instanceId, duration_ms: Date.now() - started }, 'upgrade answered');
             if (switched) {

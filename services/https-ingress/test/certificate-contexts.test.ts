@@ -4,6 +4,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,6 +58,17 @@ test('concurrent handshakes for one name share one Redis read; later ones hit th
   assert.equal((await hgetallCalls()) - before, 1, 'twenty handshakes, one HGETALL');
   await certs.select('shared.example.test');
   assert.equal((await hgetallCalls()) - before, 1, 'a cached name asks Redis nothing');
+});
+
+test('loaded(): the certificates in the cache with their notAfter (metrics), never the names without one', async () => {
+  const cert = ca.issue('expiring', ['expiring.example.test']);
+  await store.putIssued('expiring.example.test', cert.certPem, cert.keyPem);
+  const certs = contexts();
+  assert.deepEqual([...certs.loaded()], [], 'nothing selected yet');
+  await certs.select('expiring.example.test');
+  assert.equal(await certs.select('none.example.test'), undefined);
+  const notAfterMs = Date.parse(new crypto.X509Certificate(cert.certPem).validTo);
+  assert.deepEqual([...certs.loaded()], [{ name: 'expiring.example.test', notAfterMs }]);
 });
 
 test('a name without a certificate is asked again only after the negative TTL', async () => {
