@@ -7,6 +7,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -198,4 +199,24 @@ test('every check fails on a chart broken on purpose', async () => {
   assert.equal(invalid.map(validateSchema).filter(Boolean).length, 2);
   // Nothing left: the unbroken rendering passes all of them.
   assert.deepEqual(allChecks(await fresh()), []);
+});
+
+test('NOTES.txt tells how to add a client and a route and prints the agent one-liner', async () => {
+  // helm template does not render NOTES.txt: render it as a ConfigMap of a copy of the chart.
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-notes-'));
+  try {
+    fs.cpSync(CHART, copy, { recursive: true });
+    const notes = fs.readFileSync(path.join(copy, 'templates/NOTES.txt'), 'utf8');
+    fs.rmSync(path.join(copy, 'templates/NOTES.txt'));
+    fs.writeFileSync(path.join(copy, 'templates/_notes.tpl'), `{{- define "test.notes" -}}\n${notes}\n{{- end -}}\n`);
+    fs.writeFileSync(path.join(copy, 'templates/notes-rendered.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\ndata:\n  notes: {{ include "test.notes" . | toJson }}\n');
+    const { stdout } = await run(helm, ['template', 'hg', copy, '--namespace', 'edge', '--show-only', 'templates/notes-rendered.yaml', '--set', 'hub.name=hub.example.org,redis.bundled.enabled=true'], { timeout: HELM_TIMEOUT_MS });
+    const text = (parseAllDocuments(stdout)[0]!.toJSON() as K8sObject).data!.notes!;
+    assert.match(text, /kubectl -n edge exec deploy\/hg-hopgate-ingress -- hopgate client add laptop/);
+    assert.match(text, /kubectl -n edge exec deploy\/hg-hopgate-ingress -- hopgate route set app\.example\.com \/ laptop\/web/);
+    assert.match(text, new RegExp(`hopgate/agent:${ROOT_VERSION.replaceAll('.', '\\.')} \\\\\\n\\s+--server hub\\.example\\.org:443 --client-id laptop \\\\\\n\\s+--token-file /run/secrets/hopgate --service web=127\\.0\\.0\\.1:8080`));
+    assert.doesNotMatch(text, /WARNING/, 'no placeholder warnings once hub.name and Redis are set');
+  } finally {
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
 });
