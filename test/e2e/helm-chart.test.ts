@@ -95,6 +95,10 @@ test('what each values file is for is what it renders', async () => {
   assert.equal(ingSvc.spec.type, 'LoadBalancer');
   assert.deepEqual(ingSvc.spec.ports.map((p: { port: number; targetPort: string }) => `${p.port}->${p.targetPort}`), ['80->http', '443->https']);
   assert.deepEqual(kindsOf(defaults, 'StatefulSet'), ['hg-hopgate-hub']);
+  const drainDelay = (component: string) => defaults.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `hg-hopgate-${component}`)!.data!.HOPGATE_DRAIN_DELAY_MS;
+  assert.deepEqual(['ingress', 'hub', 'cert-manager'].map(drainDelay), ['5000', '0', '5000']);
+  const grace = (kind: string, name: string) => defaults.find((o) => o.kind === kind && o.metadata.name === name)!.spec.template.spec.terminationGracePeriodSeconds;
+  assert.deepEqual([grace('Deployment', 'hg-hopgate-ingress'), grace('StatefulSet', 'hg-hopgate-hub')], [45, 40]);
   assert.equal(defaults.find((o) => o.kind === 'Deployment' && o.metadata.name === 'hg-hopgate-cert-manager')!.spec.replicas, 2);
 
   // External Redis/NATS credentials come from the user's Secret, by the mapped keys.
@@ -137,7 +141,7 @@ test('a config change changes the checksum annotation (pods roll)', async () => 
 
 test('values the schema or the templates refuse', async () => {
   const refused: Array<[string[], RegExp]> = [
-    [['--set', 'ingress.terminationGracePeriodSeconds=30'], /must be above drain.delayMs \+ drain.timeoutMs \(35 s\)/],
+    [['--set', 'ingress.terminationGracePeriodSeconds=30'], /must be above the drain delay \+ drain.timeoutMs \(35 s\)/],
     [['--set', 'hub.name=*.example.com'], /hub\.name: Does not match pattern/],
     [['--set', 'certManager.acme.challenge=dns-01'], /certManager\.acme\.challenge/],
     [['--set', 'certManager.acme.directory=http://acme.example/dir'], /certManager\.acme\.directory/],
@@ -163,10 +167,14 @@ test('every check fails on a chart broken on purpose', async () => {
   const retagged = await fresh();
   find(retagged, 'StatefulSet', 'hg-hopgate-hub').spec.template.spec.containers[0].image = 'registry.example.com/hopgate/hub:0.0.9';
   assert.equal(checkImageTags(retagged, ROOT_VERSION).length, 1);
-  // A grace period that the drain outlasts (drain 7 s + 45 s in all-on).
+  // Grace periods that the drain outlasts (all-on: ingress 7 s + 45 s, hub 0 s + 45 s).
   const shortGrace = await fresh();
-  find(shortGrace, 'StatefulSet', 'hg-hopgate-hub').spec.template.spec.terminationGracePeriodSeconds = 52;
-  assert.deepEqual(checkDrainGrace(shortGrace), ['hg-hopgate-hub: terminationGracePeriodSeconds 52 is not above drain delay + timeout (52000 ms)']);
+  find(shortGrace, 'Deployment', 'hg-hopgate-ingress').spec.template.spec.terminationGracePeriodSeconds = 52;
+  find(shortGrace, 'StatefulSet', 'hg-hopgate-hub').spec.template.spec.terminationGracePeriodSeconds = 45;
+  assert.deepEqual(checkDrainGrace(shortGrace), [
+    'hg-hopgate-ingress: terminationGracePeriodSeconds 52 is not above drain delay + timeout (52000 ms)',
+    'hg-hopgate-hub: terminationGracePeriodSeconds 45 is not above drain delay + timeout (45000 ms)',
+  ]);
   // Pod labels that no longer match the selectors.
   const relabelled = await fresh();
   find(relabelled, 'StatefulSet', 'hg-hopgate-hub').spec.template.metadata.labels['app.kubernetes.io/component'] = 'hubs';

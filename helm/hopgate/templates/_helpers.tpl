@@ -61,14 +61,14 @@ helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version | replace "+
 {{- default (printf "%s-hub-cookie" (include "hopgate.fullname" .)) .Values.hub.cookieSecret.existingSecret -}}
 {{- end -}}
 
-{{/* terminationGracePeriodSeconds: include "hopgate.grace" (dict "ctx" $ "own" .Values.ingress.terminationGracePeriodSeconds) */}}
+{{/* terminationGracePeriodSeconds: include "hopgate.grace" (dict "ctx" $ "own" .Values.ingress.terminationGracePeriodSeconds "delayMs" .Values.drain.delayMs) */}}
 {{- define "hopgate.grace" -}}
-{{- $drainMs := add .ctx.Values.drain.delayMs .ctx.Values.drain.timeoutMs -}}
+{{- $drainMs := add .delayMs .ctx.Values.drain.timeoutMs -}}
 {{- $drainS := div (add $drainMs 999) 1000 -}}
 {{- if kindIs "invalid" .own -}}
 {{- add $drainS .ctx.Values.drain.stopMarginSeconds -}}
 {{- else if le (int .own) (int $drainS) -}}
-{{- fail (printf "terminationGracePeriodSeconds %v must be above drain.delayMs + drain.timeoutMs (%d s)" .own $drainS) -}}
+{{- fail (printf "terminationGracePeriodSeconds %v must be above the drain delay + drain.timeoutMs (%d s)" .own $drainS) -}}
 {{- else -}}
 {{- .own -}}
 {{- end -}}
