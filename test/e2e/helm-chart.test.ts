@@ -224,6 +224,12 @@ test('NOTES.txt tells how to add a client and a route and prints the agent one-l
     assert.match(text, /kubectl -n edge exec deploy\/hg-hopgate-ingress -- hopgate route set app\.example\.com \/ laptop\/web/);
     assert.match(text, new RegExp(`hopgate/agent:${ROOT_VERSION.replaceAll('.', '\\.')} \\\\\\n\\s+--server hub\\.example\\.org:443 --client-id laptop \\\\\\n\\s+--token-file /run/secrets/hopgate --service web=127\\.0\\.0\\.1:8080`));
     assert.doesNotMatch(text, /WARNING/, 'no placeholder warnings once hub.name and Redis are set');
+    assert.doesNotMatch(text, /Per-pod hub Services/);
+    const { stdout: perPod } = await run(helm, ['template', 'hg', copy, '--show-only', 'templates/notes-rendered.yaml', '-f', path.join(CI_DIR, 'per-pod-hub-values.yaml')], { timeout: HELM_TIMEOUT_MS });
+    const perPodText = (parseAllDocuments(perPod)[0]!.toJSON() as K8sObject).data!.notes!;
+    assert.match(perPodText, /--server hub-0\.example\.com:443,hub-1\.example\.com:443,hub-2\.example\.com:443\n/);
+    assert.doesNotMatch(perPodText, /WARNING: redis\.url/, 'per-pod values set a Redis URL of their own');
+    assert.match(text.replace(/\n/g, ' '), /hub\.example\.org through the ingress/, 'the hub certificate hint without hub.certificateSecret');
   } finally {
     fs.rmSync(copy, { recursive: true, force: true });
   }
