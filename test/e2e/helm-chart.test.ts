@@ -145,7 +145,10 @@ test('values the schema or the templates refuse', async () => {
     [['--set', 'hub.name=*.example.com'], /hub\.name: Does not match pattern/],
     [['--set', 'certManager.acme.challenge=dns-01'], /certManager\.acme\.challenge/],
     [['--set', 'certManager.acme.directory=http://acme.example/dir'], /certManager\.acme\.directory/],
-    [['--set', 'ingress.replicas=3'], /additional properties 'replicas' not allowed|replicas/],
+    [['--set', 'ingress.replicas=3'], /ingress: Additional property replicas is not allowed/],
+    [['--set', 'nats.existingSecret=s,nats.existingSecretKeys.token=t,nats.existingSecretKeys.user=u,nats.existingSecretKeys.password=p'], /a token, or a user and password, not both/],
+    [['--set', 'nats.existingSecret=s,nats.existingSecretKeys.user=u'], /user and password go together/],
+    [['--set', 'redis.sentinels=s1:26379'], /redis\.sentinelName is needed with redis\.sentinels/],
   ];
   for (const [args, message] of refused) {
     await assert.rejects(template(args), (err: Error & { stderr?: string }) => {
