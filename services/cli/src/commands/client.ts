@@ -1,6 +1,7 @@
 import { ID_PATTERN } from '@hopgate/config';
 import { ClientStore } from '@hopgate/sessions';
 import type { CommandContext } from '../context.js';
+import { columns } from '../columns.js';
 import { CommandFailed, UsageError } from '../usage.js';
 
 /** The id, if it matches ID_PATTERN; else a UsageError. */
@@ -27,6 +28,7 @@ export async function clientRemove(ctx: CommandContext, id: string): Promise<voi
   ctx.stderr.write(`removed client ${id}\n`);
 }
 
+/** `client ls`: a CLIENT header, then one id per line (the header also when there is none). */
 export async function clientList(ctx: CommandContext): Promise<void> {
-  for (const id of await new ClientStore(ctx.redis, ctx.keys).list()) ctx.stdout.write(`${id}\n`);
+  ctx.stdout.write(columns([['CLIENT'], ...(await new ClientStore(ctx.redis, ctx.keys).list()).map((id) => [id])]));
 }
