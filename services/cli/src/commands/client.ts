@@ -18,7 +18,7 @@ export async function clientAdd(ctx: CommandContext, id: string, replace: boolea
   const token = await store.add(id, { replace });
   ctx.stdout.write(`${token}\n`);
   ctx.stderr.write(
-    `${exists ? 'new token for' : 'added'} client ${id}. The token above is shown only this once: put it in the agent config as "token".\n`,
+    `${exists ? 'new token for' : 'added'} client ${id}. The token (stdout) is shown only this once: keep it in a file for hopgate-agent --token-file (or HOPGATE_AGENT_TOKEN, or "token" in an agent config file).\n`,
   );
 }
 
