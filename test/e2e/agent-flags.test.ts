@@ -35,6 +35,7 @@ before(async () => {
 after(async () => {
   await stack?.stop();
   await origin?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('the demo certificate covers a new host one label under the demo domain, and not a name beyond it', () => {

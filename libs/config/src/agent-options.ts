@@ -31,7 +31,7 @@ interface FlagSpec {
   short?: string;
 }
 
-/** Every flag of `hopgate-agent`; the key is also the YAML key and, upper-cased, the variable's suffix. */
+/** Every flag of `hopgate-agent`; the key is also the YAML key (its variable: AGENT_ENV_VARIABLES). */
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   server: { key: 'server', multiple: true },
   'client-id': { key: 'client_id' },
@@ -47,27 +47,33 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   help: { key: 'help', boolean: true, short: 'h' },
 };
 
-/** Keys read from `HOPGATE_AGENT_<KEY>`: the flags' plus the tuning keys of the file. */
-const ENV_KEYS = [
-  'server',
-  'client_id',
-  'token',
-  'token_file',
-  'services',
-  'instance_id',
-  'server_name',
-  'ca_file',
-  'ops_listen',
-  'log_level',
-  'reconnect_min_ms',
-  'reconnect_max_ms',
-  'refused_retry_min_ms',
-  'refused_retry_max_ms',
-  'origin_connect_timeout_ms',
-  'response_header_timeout_ms',
-  'body_idle_timeout_ms',
-  'idle_timeout_ms',
-] as const;
+/**
+ * The agent's variables: config key -> variable, `HOPGATE_AGENT_<KEY>` for the flags' keys and
+ * the tuning keys of the file. One exception: `HOPGATE_AGENT_IDLE_TIMEOUT_MS` is the hub's
+ * setting (how long the hub waits for a silent agent), so the agent's own `idle_timeout_ms`
+ * is `HOPGATE_AGENT_SESSION_IDLE_TIMEOUT_MS`: a shell or compose file that sets both services'
+ * variables does not mix them.
+ */
+export const AGENT_ENV_VARIABLES: Readonly<Record<string, string>> = {
+  server: 'HOPGATE_AGENT_SERVER',
+  client_id: 'HOPGATE_AGENT_CLIENT_ID',
+  token: 'HOPGATE_AGENT_TOKEN',
+  token_file: 'HOPGATE_AGENT_TOKEN_FILE',
+  services: 'HOPGATE_AGENT_SERVICES',
+  instance_id: 'HOPGATE_AGENT_INSTANCE_ID',
+  server_name: 'HOPGATE_AGENT_SERVER_NAME',
+  ca_file: 'HOPGATE_AGENT_CA_FILE',
+  ops_listen: 'HOPGATE_AGENT_OPS_LISTEN',
+  log_level: 'HOPGATE_AGENT_LOG_LEVEL',
+  reconnect_min_ms: 'HOPGATE_AGENT_RECONNECT_MIN_MS',
+  reconnect_max_ms: 'HOPGATE_AGENT_RECONNECT_MAX_MS',
+  refused_retry_min_ms: 'HOPGATE_AGENT_REFUSED_RETRY_MIN_MS',
+  refused_retry_max_ms: 'HOPGATE_AGENT_REFUSED_RETRY_MAX_MS',
+  origin_connect_timeout_ms: 'HOPGATE_AGENT_ORIGIN_CONNECT_TIMEOUT_MS',
+  response_header_timeout_ms: 'HOPGATE_AGENT_RESPONSE_HEADER_TIMEOUT_MS',
+  body_idle_timeout_ms: 'HOPGATE_AGENT_BODY_IDLE_TIMEOUT_MS',
+  idle_timeout_ms: 'HOPGATE_AGENT_SESSION_IDLE_TIMEOUT_MS',
+};
 
 export const AGENT_USAGE = `Usage: hopgate-agent --server HOST:PORT --client-id ID --token-file FILE --service NAME=HOST:PORT [...]
 
@@ -165,13 +171,13 @@ function flagLayer(flags: Record<string, string | string[] | true>): RawSettings
   return layer;
 }
 
-/** The `HOPGATE_AGENT_*` variables as file-shaped settings (empty variables are unset). */
+/** The agent's variables (AGENT_ENV_VARIABLES) as file-shaped settings (empty variables are unset). */
 function envLayer(env: Env): RawSettings {
   const layer: RawSettings = {};
-  for (const key of ENV_KEYS) {
-    const value = env[`HOPGATE_AGENT_${key.toUpperCase()}`];
+  for (const [key, variable] of Object.entries(AGENT_ENV_VARIABLES)) {
+    const value = env[variable];
     if (value === undefined || value === '') continue;
-    layer[key] = key === 'services' ? parseServiceEntries(value.split(','), 'HOPGATE_AGENT_SERVICES') : value;
+    layer[key] = key === 'services' ? parseServiceEntries(value.split(','), variable) : value;
   }
   return layer;
 }

@@ -35,6 +35,7 @@ export { loadAgentConfig, parseAgentConfig, ID_PATTERN, defaultInstanceId, type 
 export {
   resolveAgentInvocation,
   AGENT_USAGE,
+  AGENT_ENV_VARIABLES,
   AGENT_USAGE_EXIT_CODE,
   AGENT_LOG_LEVELS,
   MAX_TOKEN_FILE_BYTES,

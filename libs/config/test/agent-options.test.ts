@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,6 +8,7 @@ import { resolveAgentInvocation, type AgentConfig } from '../src/index.js';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-agent-options-'));
 const tokenFile = path.join(tmp, 'token');
 fs.writeFileSync(tokenFile, 'token-from-file\n');
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const BASE_FLAGS = ['--server', 'hub.example.com:443', '--client-id', 'laptop', '--token-file', tokenFile, '--service', 'web=127.0.0.1:8080'];
 
@@ -56,7 +57,8 @@ test('agent variables alone: HOPGATE_AGENT_*', () => {
     HOPGATE_AGENT_CLIENT_ID: 'laptop',
     HOPGATE_AGENT_TOKEN_FILE: tokenFile,
     HOPGATE_AGENT_SERVICES: 'web=127.0.0.1:8080, api=127.0.0.1:9000',
-    HOPGATE_AGENT_IDLE_TIMEOUT_MS: '7000',
+    HOPGATE_AGENT_SESSION_IDLE_TIMEOUT_MS: '7000',
+    HOPGATE_AGENT_IDLE_TIMEOUT_MS: '1', // the hub's setting: not the agent's
     HOPGATE_AGENT_OPS_LISTEN: '0.0.0.0:9090',
   });
   assert.equal(cfg.servers.length, 2);
@@ -129,7 +131,7 @@ test('agent flags: --help, and usage errors with clear messages', () => {
     [['--server', 'a.example.com:443', '--client-id', 'c', '--token', 't', '--service', 'bad name=80'], {}, /service name "bad name" must match/],
     [['--server', 'nohost', '--client-id', 'c', '--token', 't', '--service', 'web=80'], {}, /expected host:port, got "nohost"/],
     [['--client-id', 'c', '--token', 't', '--service', 'web=80'], { HOPGATE_AGENT_SERVICES: 'web' }, /^HOPGATE_AGENT_SERVICES: expected NAME=HOST:PORT/],
-    [BASE_FLAGS, { HOPGATE_AGENT_IDLE_TIMEOUT_MS: 'soon' }, /"idle_timeout_ms" must be a non-negative integer/],
+    [BASE_FLAGS, { HOPGATE_AGENT_SESSION_IDLE_TIMEOUT_MS: 'soon' }, /"idle_timeout_ms" must be a non-negative integer/],
     [['--config', path.join(tmp, 'nope.yaml')], {}, /cannot read config file .*nope\.yaml/],
   ];
   for (const [argv, env, message] of cases) {

@@ -131,6 +131,14 @@ export interface AgentOptions {
   launch?: 'config-file' | 'flags';
 }
 
+/**
+ * The agent's variable for a config key, as AGENT_ENV_VARIABLES in libs/config names it (not
+ * imported: config's tests depend on the testkit). `idle_timeout_ms` is the one exception.
+ */
+function agentVariable(key: string): string {
+  return key === 'idle_timeout_ms' ? 'HOPGATE_AGENT_SESSION_IDLE_TIMEOUT_MS' : `HOPGATE_AGENT_${key.toUpperCase()}`;
+}
+
 /** The agent's bin as npm links it (`hopgate-agent`): a launcher of dist/main.js. */
 export const AGENT_BIN = path.join(REPO_ROOT, 'services', 'agent', 'bin', 'hopgate-agent.mjs');
 
@@ -434,7 +442,8 @@ export class Stack {
       args = [AGENT_BIN, '--server', config.server, '--client-id', config.client_id, '--token-file', tokenFile, '--ca-file', config.ca_file, '--server-name', config.server_name];
       for (const [name, target] of Object.entries(config.services)) args.push('--service', `${name}=${target}`);
       for (const [key, value] of Object.entries(config)) {
-        if (!['server', 'client_id', 'token', 'services', 'ca_file', 'server_name'].includes(key)) env[`HOPGATE_AGENT_${key.toUpperCase()}`] = String(value);
+        if (['server', 'client_id', 'token', 'services', 'ca_file', 'server_name'].includes(key)) continue;
+        env[agentVariable(key)] = String(value);
       }
     } else {
       const file = path.join(this.dir, `agent-${n}.json`);
