@@ -259,5 +259,11 @@ export function resolveAgentInvocation(argv: readonly string[], env: Env = proce
     }
     merged['log_level'] = logLevel;
   }
+  // HOPGATE_OPS_LISTEN (every service's variable; the images set it to 0.0.0.0:9090) likewise, below
+  // --ops-listen and HOPGATE_AGENT_OPS_LISTEN (`off` there turns it off).
+  const sharedOpsListen = env['HOPGATE_OPS_LISTEN'];
+  if (fromFlags['ops_listen'] === undefined && fromEnv['ops_listen'] === undefined && sharedOpsListen !== undefined && sharedOpsListen !== '') {
+    merged['ops_listen'] = sharedOpsListen;
+  }
   return { kind: 'run', config: parseAgentConfig(merged, {}) };
 }

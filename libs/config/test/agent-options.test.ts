@@ -109,6 +109,14 @@ test('agent log level: --log-level > HOPGATE_AGENT_LOG_LEVEL > HOPGATE_LOG_LEVEL
   assert.throws(() => run(['-c', file, '--log-level', 'loud']), { code: 'ERR_BAD_CONFIG', message: /log level must be one of fatal, error/ });
 });
 
+test('agent ops listener: --ops-listen > HOPGATE_AGENT_OPS_LISTEN > HOPGATE_OPS_LISTEN (the images\' 0.0.0.0:9090) > ops_listen of the file', () => {
+  const file = writeYaml('ops.yaml', `server: h.example.com:443\nclient_id: c\ntoken: t\nservices: { web: "127.0.0.1:80" }\nops_listen: ":7000"\n`);
+  assert.deepEqual(run(['-c', file]).opsListen, { host: '127.0.0.1', port: 7000 });
+  assert.deepEqual(run(['-c', file], { HOPGATE_OPS_LISTEN: '0.0.0.0:9090' }).opsListen, { host: '0.0.0.0', port: 9090 });
+  assert.equal(run(['-c', file], { HOPGATE_OPS_LISTEN: '0.0.0.0:9090', HOPGATE_AGENT_OPS_LISTEN: 'off' }).opsListen, undefined);
+  assert.equal(run(['-c', file, '--ops-listen', 'off'], { HOPGATE_OPS_LISTEN: '0.0.0.0:9090', HOPGATE_AGENT_OPS_LISTEN: ':9999' }).opsListen, undefined);
+});
+
 test('agent flags: --help, and usage errors with clear messages', () => {
   assert.deepEqual(resolveAgentInvocation(['--help'], {}), { kind: 'help' });
   assert.deepEqual(resolveAgentInvocation([...BASE_FLAGS, '-h'], {}), { kind: 'help' });
