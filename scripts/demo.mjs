@@ -8,11 +8,15 @@ import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Stack, freeTcpPort, startPebble, waitFor, HUB_SERVER_NAME } from '../libs/testkit/dist/src/index.js';
+import { Stack, freeTcpPort, startPebble, waitFor, HUB_SERVER_NAME, DEMO_DOMAIN, DEMO_INGRESS_NAMES } from '../libs/testkit/dist/src/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = path.join(root, '.demo');
-const DEMO_HOST = 'demo.localhost';
+const DEMO_HOST = DEMO_DOMAIN;
+/** The host the hint suggests for the user's own service: covered by the demo certificate's *.demo.localhost. */
+const OWN_HOST = `myapp.${DEMO_DOMAIN}`;
+/** The port the hint assumes the user's own service listens on. */
+const OWN_SERVICE_PORT = 3000;
 const ACME = process.argv.includes('--acme');
 /** How long the demo waits for Pebble to issue a certificate, in ms. */
 const ISSUE_TIMEOUT_MS = 60_000;
@@ -63,6 +67,8 @@ console.log(`hopgate demo: starting redis-server, nats-server, https-ingress, 2 
 const stack = await Stack.start({
   dir,
   hubs: 2,
+  // *.demo.localhost: a route added for myapp.demo.localhost works over HTTPS with curl (a bare *.localhost does not).
+  ingressNames: [...DEMO_INGRESS_NAMES],
   httpsPort,
   httpPort,
   // Clients, routes, certificates and the ACME account must survive a Redis restart (docs/operations.md): AOF in .demo/redis-data.
@@ -112,6 +118,8 @@ await stack.startAgent({
 });
 
 const ca = path.relative(process.cwd(), trustFile);
+const demoDir = path.relative(process.cwd(), dir);
+const servers = stack.hubs.map((h) => `127.0.0.1:${h.port}`).join(',');
 console.log(`
 HopGate demo is up. Try:
 
@@ -119,15 +127,23 @@ HopGate demo is up. Try:
 
   curl -i --resolve ${DEMO_HOST}:${httpPort}:127.0.0.1 http://${DEMO_HOST}:${httpPort}/        (redirects to HTTPS)
 
-Add your own service (an agent config is in ${path.relative(process.cwd(), dir)}/agent-1.json):
-  HOPGATE_REDIS_URL=${stack.redis.url} node services/cli/dist/main.js route ls
+Add your own service (say it listens on 127.0.0.1:${OWN_SERVICE_PORT}) as https://${OWN_HOST}:${httpsPort}/, in another shell:
+
+  export HOPGATE_REDIS_URL=${stack.redis.url}
+  npx hopgate client add me > ${demoDir}/me.token
+  npx hopgate route set ${OWN_HOST} / me/web
+  npx hopgate-agent --server ${servers} --server-name ${HUB_SERVER_NAME} --ca-file ${ca} \\
+      --client-id me --token-file ${demoDir}/me.token --service web=127.0.0.1:${OWN_SERVICE_PORT}
+
+  curl --cacert ${ca} --resolve ${OWN_HOST}:${httpsPort}:127.0.0.1 https://${OWN_HOST}:${httpsPort}/
+
+  Any name under ${DEMO_DOMAIN} works the same way${ACME ? ' (pebble issues its certificate within seconds of the route)' : ` (the certificate covers *.${DEMO_DOMAIN})`}.
+  npx hopgate route ls
   redis-cli -p ${stack.redis.port} HGETALL hopgate:route:${DEMO_HOST}
 
 ${ACME ? `Certificates were issued by pebble (ACME) and are served from Redis; its root is ${ca}:
-  HOPGATE_REDIS_URL=${stack.redis.url} node services/cli/dist/main.js cert ls
+  npx hopgate cert ls
   openssl s_client -connect 127.0.0.1:${httpsPort} -servername ${DEMO_HOST} -CAfile ${ca} </dev/null | grep -E 'subject=|issuer=|Verify return'
-  A new route host gets its certificate within seconds:
-  HOPGATE_REDIS_URL=${stack.redis.url} node services/cli/dist/main.js route set other.localhost / demo/web
 
 ` : ''}Redis ${stack.redis.url} (data kept in ${path.relative(process.cwd(), path.join(dir, 'redis-data'))}, appendonly)   NATS ${stack.nats.url}   hubs (UDP) ${stack.hubs.map((h) => h.port).join(', ')}
 Logs: ${path.relative(process.cwd(), stack.logDir)}/      Ctrl-C stops everything.

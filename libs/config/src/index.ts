@@ -32,3 +32,12 @@ export {
 } from './bus-config.js';
 export { parseCookieSecrets, MIN_DTLS_COOKIE_SECRET_BYTES } from './cookie-secret.js';
 export { loadAgentConfig, parseAgentConfig, ID_PATTERN, defaultInstanceId, type AgentConfig } from './agent-config.js';
+export {
+  resolveAgentInvocation,
+  AGENT_USAGE,
+  AGENT_ENV_VARIABLES,
+  AGENT_USAGE_EXIT_CODE,
+  AGENT_LOG_LEVELS,
+  MAX_TOKEN_FILE_BYTES,
+  type AgentInvocation,
+} from './agent-options.js';

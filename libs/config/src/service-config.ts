@@ -143,6 +143,8 @@ export interface CertManagerConfig extends CommonConfig {
 
 export interface CliConfig extends RedisConnectionConfig {
   redisPrefix: string;
+  /** True when neither HOPGATE_REDIS_URL nor HOPGATE_REDIS_SENTINELS is set: the CLI says which Redis it uses. */
+  redisUrlIsDefault: boolean;
 }
 
 /** Smallest accepted HOPGATE_MAX_HEADER_BYTES, in bytes: below it ordinary browser requests fail. */
@@ -420,5 +422,6 @@ export function loadCliConfig(env: Env = processEnv()): CliConfig {
   return {
     ...redisConnectionConfig(s),
     redisPrefix: s.string('redis_prefix', D.DEFAULT_REDIS_PREFIX),
+    redisUrlIsDefault: s.get('redis_url') === undefined && s.get('redis_sentinels') === undefined,
   };
 }

@@ -42,7 +42,7 @@ test('Redis: rediss://user:password@ with HOPGATE_REDIS_CA_FILE; the CLI reads t
   const cfg = loadIngressConfig({ ...base, ...env });
   assert.equal(cfg.redisUrl, env.HOPGATE_REDIS_URL);
   assert.equal(cfg.redisCaFile, ca.certFile);
-  assert.deepEqual(loadCliConfig(env), { redisUrl: env.HOPGATE_REDIS_URL, redisCaFile: ca.certFile, redisPrefix: 'hopgate:' });
+  assert.deepEqual(loadCliConfig(env), { redisUrl: env.HOPGATE_REDIS_URL, redisCaFile: ca.certFile, redisPrefix: 'hopgate:', redisUrlIsDefault: false });
   // A password alone logs in as `default` (requirepass).
   assert.equal(loadIngressConfig({ ...base, HOPGATE_REDIS_URL: 'redis://:pw@127.0.0.1:6379' }).redisUrl, 'redis://:pw@127.0.0.1:6379');
 });

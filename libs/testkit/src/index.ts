@@ -3,7 +3,7 @@ export { waitFor, DEFAULT_WAIT_TIMEOUT_MS, DEFAULT_WAIT_INTERVAL_MS } from './wa
 export { startRedis, startNats, type RunningServer, type ServerTls, type RedisServerOptions, type NatsServerOptions } from './servers.js';
 export { createDevCa, DEV_CERT_DAYS, type DevCa, type DevCertificate } from './certs.js';
 export { ManagedProcess, type LogRecord } from './managed-process.js';
-export { Stack, REPO_ROOT, HUB_SERVER_NAME, serviceMain, type StackOptions, type HubNode, type IngressNode, type AgentOptions, type Login, type BusLogin, type StackLogins } from './stack.js';
+export { Stack, REPO_ROOT, HUB_SERVER_NAME, AGENT_BIN, serviceMain, type StackOptions, type HubNode, type IngressNode, type AgentOptions, type Login, type BusLogin, type StackLogins } from './stack.js';
 export { reapOnExit } from './child-reaper.js';
 export { UdpLossProxy, DEFAULT_REORDER_DELAY_MS, PROXY_FLOW_IDLE_MS, type UdpImpairments, type UdpLossProxyOptions, type UdpLossProxyStats } from './udp-loss-proxy.js';
 export { RssSampler, readRssBytes, formatMiB, DEFAULT_RSS_SAMPLE_INTERVAL_MS, type RssFigures } from './rss-sampler.js';
@@ -66,3 +66,4 @@ export {
   type RedisSentinelSet,
   type RedisSentinelSetOptions,
 } from './redis-sentinel.js';
+export { DEMO_DOMAIN, DEMO_INGRESS_NAMES } from './demo-names.js';

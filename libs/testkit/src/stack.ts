@@ -123,7 +123,24 @@ export interface AgentOptions {
   /** Wait for the agent to be online (default true). */
   waitOnline?: boolean;
   extra?: Record<string, unknown>;
+  /**
+   * How the agent gets its settings: `config-file` (default) writes agent-N.json and passes
+   * `--config`; `flags` runs the `hopgate-agent` bin with flags alone (the token in a file,
+   * `--token-file`) and `extra` as `HOPGATE_AGENT_<KEY>` variables.
+   */
+  launch?: 'config-file' | 'flags';
 }
+
+/**
+ * The agent's variable for a config key, as AGENT_ENV_VARIABLES in libs/config names it (not
+ * imported: config's tests depend on the testkit). `idle_timeout_ms` is the one exception.
+ */
+function agentVariable(key: string): string {
+  return key === 'idle_timeout_ms' ? 'HOPGATE_AGENT_SESSION_IDLE_TIMEOUT_MS' : `HOPGATE_AGENT_${key.toUpperCase()}`;
+}
+
+/** The agent's bin as npm links it (`hopgate-agent`): a launcher of dist/main.js. */
+export const AGENT_BIN = path.join(REPO_ROOT, 'services', 'agent', 'bin', 'hopgate-agent.mjs');
 
 /** Hub certificate names: the agent verifies `hub.hopgate.test`. */
 export const HUB_SERVER_NAME = 'hub.hopgate.test';
@@ -417,9 +434,23 @@ export class Stack {
       idle_timeout_ms: 3000,
       ...(options.extra ?? {}),
     };
-    const file = path.join(this.dir, `agent-${n}.json`);
-    fs.writeFileSync(file, JSON.stringify(config, null, 2));
-    const proc = new ManagedProcess(`agent-${n}`, process.execPath, [...(this.options.nodeArgs ?? []), serviceMain('agent'), '--config', file], { HOPGATE_LOG_LEVEL: this.options.logLevel ?? 'info' }, path.join(this.logDir, `agent-${n}.log`));
+    const env: Record<string, string> = { HOPGATE_LOG_LEVEL: this.options.logLevel ?? 'info' };
+    let args: string[];
+    if (options.launch === 'flags') {
+      const tokenFile = path.join(this.dir, `agent-${n}.token`);
+      fs.writeFileSync(tokenFile, `${options.token}\n`, { mode: 0o600 });
+      args = [AGENT_BIN, '--server', config.server, '--client-id', config.client_id, '--token-file', tokenFile, '--ca-file', config.ca_file, '--server-name', config.server_name];
+      for (const [name, target] of Object.entries(config.services)) args.push('--service', `${name}=${target}`);
+      for (const [key, value] of Object.entries(config)) {
+        if (['server', 'client_id', 'token', 'services', 'ca_file', 'server_name'].includes(key)) continue;
+        env[agentVariable(key)] = String(value);
+      }
+    } else {
+      const file = path.join(this.dir, `agent-${n}.json`);
+      fs.writeFileSync(file, JSON.stringify(config, null, 2));
+      args = [serviceMain('agent'), '--config', file];
+    }
+    const proc = new ManagedProcess(`agent-${n}`, process.execPath, [...(this.options.nodeArgs ?? []), ...args], env, path.join(this.logDir, `agent-${n}.log`));
     this.agents.push(proc);
     if (options.waitOnline ?? true) await proc.waitForLog('online', (r) => r.msg === 'online: session established');
     return proc;

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
-import { loadAgentConfig, formatHostPort } from '@hopgate/config';
+import { resolveAgentInvocation, formatHostPort, AGENT_USAGE, AGENT_USAGE_EXIT_CODE, type AgentConfig } from '@hopgate/config';
 import { createLogger } from '@hopgate/log';
 import { errorMessageOf } from '@hopgate/errors';
 import { installCrashHandlers, LoopMonitor, OpsServer, START_FAILED_EXIT_CODE, addMetricsRoute, addProbeRoutes, notReady, READY } from '@hopgate/runtime';
@@ -10,31 +9,18 @@ import { TunnelAgent } from './agent.js';
 /** Exit code when another agent with the same client_id took over the session. */
 export const EXIT_REPLACED = 3;
 
-const USAGE = 'usage: node services/agent/dist/main.js --config agent.yaml';
-
 function main(): void {
-  let configFile: string | undefined;
+  let config: AgentConfig;
   try {
-    const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
+    const invocation = resolveAgentInvocation(process.argv.slice(2));
+    if (invocation.kind === 'help') {
+      process.stdout.write(AGENT_USAGE);
       return;
     }
-    configFile = values.config;
+    config = invocation.config;
   } catch (err) {
-    process.stderr.write(`${errorMessageOf(err)}\n${USAGE}\n`);
-    process.exit(2);
-  }
-  if (!configFile) {
-    process.stderr.write(`missing --config\n${USAGE}\n`);
-    process.exit(2);
-  }
-  let config;
-  try {
-    config = loadAgentConfig(configFile);
-  } catch (err) {
-    process.stderr.write(`hopgate agent: ${errorMessageOf(err)}\n`);
-    process.exit(2);
+    process.stderr.write(`hopgate-agent: ${errorMessageOf(err)}\nRun "hopgate-agent --help" for usage.\n`);
+    process.exit(AGENT_USAGE_EXIT_CODE);
   }
   const logger = createLogger({ service: 'agent', level: config.logLevel });
   installCrashHandlers(logger, 'agent');

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadCliConfig, type CliConfig } from '@hopgate/config';
+import { loadCliConfig, redactUrl, type CliConfig } from '@hopgate/config';
 import { errorMessageOf } from '@hopgate/errors';
 import { RedisKeys } from '@hopgate/keys';
 import type { CommandContext, Output } from './context.js';
@@ -144,6 +144,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   let ctx: CommandContext | undefined;
   try {
     const config = (io.config ?? loadCliConfig)();
+    // A new user's shell often lacks HOPGATE_REDIS_URL: name the Redis rather than list another one's (empty) tables.
+    if (config.redisUrlIsDefault) io.stderr.write(`hopgate: using Redis at ${redactUrl(config.redisUrl)} (the default; set HOPGATE_REDIS_URL to choose another)\n`);
     const redis = await connectRedis(config);
     ctx = { redis, keys: new RedisKeys(config.redisPrefix), stdout: io.stdout, stderr: io.stderr };
     await command(ctx);

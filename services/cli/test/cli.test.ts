@@ -11,6 +11,8 @@ import { readRouteEntries, RouteTable } from '@hopgate/routes';
 import { ClientStore, SessionStore, InstanceStore, HubRegistry, hashToken } from '@hopgate/sessions';
 import { CertStore } from '@hopgate/certs';
 import { startRedis, freeTcpPort, createDevCa, type RunningServer } from '@hopgate/testkit';
+import { loadCliConfig } from '@hopgate/config';
+import { runCli } from '../src/index.js';
 
 /** The built bin (dist/main.js), as operators run it; this test file runs from dist-test/test/. */
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -95,7 +97,7 @@ test('client add prints a token once, stores only its hash; the token verifies',
   assert.equal((await hopgate(['client', 'add', 'desktop'])).code, 0);
   const ls = await hopgate(['client', 'ls']);
   assert.equal(ls.code, 0);
-  assert.equal(ls.stdout, 'desktop\nlaptop\n');
+  assert.equal(ls.stdout, 'CLIENT\ndesktop\nlaptop\n');
 
   const rm = await hopgate(['client', 'rm', 'desktop']);
   assert.equal(rm.code, 0);
@@ -327,5 +329,40 @@ test('cert renew makes renewal due now (renew_at in the past); cert rm deletes; 
     assert.equal(await redis.exists(keys.cert(name)), 0);
   }
   assert.equal((await hopgate(['cert', 'rm', 'app.example.com'])).code, 1);
-  assert.equal((await hopgate(['cert', 'ls'])).stdout, '');
+  assert.match((await hopgate(['cert', 'ls'])).stdout, /^NAME\s+STATUS\s+NOT_AFTER\s+RENEW_AT\s+ISSUER\s+LAST_ERROR\n$/);
+});
+
+test('empty listings print their header alone; a set HOPGATE_REDIS_URL adds no line to stderr', async () => {
+  const empty = { HOPGATE_REDIS_PREFIX: 'empty-listings:' };
+  const headers: [string[], RegExp][] = [
+    [['client', 'ls'], /^CLIENT\n$/],
+    [['route', 'ls'], /^HOST\s+PATH\s+TARGET\s+FALLBACK\n$/],
+    [['session', 'ls'], /^CLIENT\s+HUB\s+EPOCH\s+CONNECTED_AT\s+REMOTE\s+TTL\s+INSTANCE\n$/],
+    [['hub', 'ls'], /^HUB\s+DTLS_LISTEN\s+STARTED_AT\s+TTL\n$/],
+    [['cert', 'ls'], /^NAME\s+STATUS\s+NOT_AFTER\s+RENEW_AT\s+ISSUER\s+LAST_ERROR\n$/],
+  ];
+  for (const [args, header] of headers) {
+    const r = await hopgate(args, empty);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, header, args.join(' '));
+    assert.equal(r.stderr, '', `${args.join(' ')}: nothing on stderr when HOPGATE_REDIS_URL is set`);
+  }
+});
+
+test('the CLI names the Redis it falls back to when HOPGATE_REDIS_URL is not set (one stderr line)', async () => {
+  const fallback = loadCliConfig({});
+  assert.equal(fallback.redisUrlIsDefault, true);
+  assert.equal(fallback.redisUrl, 'redis://127.0.0.1:6379');
+  assert.equal(loadCliConfig({ HOPGATE_REDIS_URL: server.url }).redisUrlIsDefault, false);
+  // The machine's own 6379 is not the test's: the defaulted config is pointed at the test Redis.
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(['route', 'ls'], {
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+    config: () => ({ ...loadCliConfig({ HOPGATE_REDIS_PREFIX: 'empty-listings:' }), redisUrl: server.url }),
+  });
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, `hopgate: using Redis at ${server.url} (the default; set HOPGATE_REDIS_URL to choose another)\n`);
+  assert.match(stdout, /^HOST\s+PATH\s+TARGET\s+FALLBACK\n$/);
 });

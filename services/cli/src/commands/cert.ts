@@ -30,7 +30,6 @@ export async function certList(ctx: CommandContext): Promise<void> {
     ...records.map(row),
     ...problems.map((p) => [p.name, 'malformed', NONE, NONE, NONE, p.reason]),
   ].sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
-  if (rows.length === 0) return;
   ctx.stdout.write(columns([['NAME', 'STATUS', 'NOT_AFTER', 'RENEW_AT', 'ISSUER', 'LAST_ERROR'], ...rows]));
 }
 

@@ -1,6 +1,7 @@
 import { ID_PATTERN } from '@hopgate/config';
 import { ClientStore } from '@hopgate/sessions';
 import type { CommandContext } from '../context.js';
+import { columns } from '../columns.js';
 import { CommandFailed, UsageError } from '../usage.js';
 
 /** The id, if it matches ID_PATTERN; else a UsageError. */
@@ -17,7 +18,7 @@ export async function clientAdd(ctx: CommandContext, id: string, replace: boolea
   const token = await store.add(id, { replace });
   ctx.stdout.write(`${token}\n`);
   ctx.stderr.write(
-    `${exists ? 'new token for' : 'added'} client ${id}. The token above is shown only this once: put it in the agent config as "token".\n`,
+    `${exists ? 'new token for' : 'added'} client ${id}. The token (stdout) is shown only this once: keep it in a file for hopgate-agent --token-file (or HOPGATE_AGENT_TOKEN, or "token" in an agent config file).\n`,
   );
 }
 
@@ -27,6 +28,7 @@ export async function clientRemove(ctx: CommandContext, id: string): Promise<voi
   ctx.stderr.write(`removed client ${id}\n`);
 }
 
+/** `client ls`: a CLIENT header, then one id per line (the header also when there is none). */
 export async function clientList(ctx: CommandContext): Promise<void> {
-  for (const id of await new ClientStore(ctx.redis, ctx.keys).list()) ctx.stdout.write(`${id}\n`);
+  ctx.stdout.write(columns([['CLIENT'], ...(await new ClientStore(ctx.redis, ctx.keys).list()).map((id) => [id])]));
 }

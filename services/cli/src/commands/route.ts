@@ -59,10 +59,9 @@ export async function routeList(ctx: CommandContext, host: string | undefined): 
   const { table, errors } = RouteTable.build(snapshot.entries);
   const fallbacks = FallbackTable.build(table, fallbackSnapshot.entries, fallbackSnapshot.pages);
   const routes = table.entries().filter((r) => only === undefined || r.host === only);
-  if (routes.length > 0) {
-    const fallbackOf = (r: RouteMatch): string => fallbacks.table.forRoute(r)?.label ?? '-';
-    ctx.stdout.write(columns([['HOST', 'PATH', 'TARGET', 'FALLBACK'], ...routes.map((r) => [r.host, r.pathPrefix, `${r.clientId}/${r.service}`, fallbackOf(r)])]));
-  }
+  const fallbackOf = (r: RouteMatch): string => fallbacks.table.forRoute(r)?.label ?? '-';
+  // The header even when empty: an empty listing is an answer, not a silence.
+  ctx.stdout.write(columns([['HOST', 'PATH', 'TARGET', 'FALLBACK'], ...routes.map((r) => [r.host, r.pathPrefix, `${r.clientId}/${r.service}`, fallbackOf(r)])]));
   for (const e of [...snapshot.errors, ...errors]) {
     if (only === undefined || ctx.keys.hostOfRouteKey(e.key)?.toLowerCase() === only) ctx.stderr.write(describe(e));
   }

@@ -21,7 +21,6 @@ export async function sessionList(ctx: CommandContext): Promise<void> {
     ...instances.map((i) => ({ ...i, instance: i.instanceId })),
     ...sessions.filter((s) => !withInstances.has(s.clientId)).map((s) => ({ ...s, instance: NO_INSTANCE })),
   ].sort((a, b) => (a.clientId === b.clientId ? a.instance.localeCompare(b.instance) : a.clientId.localeCompare(b.clientId)));
-  if (rows.length === 0) return;
   ctx.stdout.write(
     columns([
       ['CLIENT', 'HUB', 'EPOCH', 'CONNECTED_AT', 'REMOTE', 'TTL', 'INSTANCE'],
@@ -32,7 +31,6 @@ export async function sessionList(ctx: CommandContext): Promise<void> {
 
 export async function hubList(ctx: CommandContext): Promise<void> {
   const hubs = await new HubRegistry(ctx.redis, ctx.keys).list();
-  if (hubs.length === 0) return;
   ctx.stdout.write(
     columns([
       ['HUB', 'DTLS_LISTEN', 'STARTED_AT', 'TTL'],
