@@ -8,9 +8,13 @@ export function readDeployFile(relative: string): string {
   return fs.readFileSync(path.join(REPO_ROOT, 'deploy', relative), 'utf8');
 }
 
-/** A random password for a test user. */
+/**
+ * A random password for a test user. It starts with a letter: nats-server parses the value of a
+ * `$VARIABLE` in its config as a config value, so one starting with a digit ("7Xk...") is read as a
+ * malformed number and the server refuses to start (seen: one run in a few dozen).
+ */
 export function randomPassword(): string {
-  return crypto.randomBytes(18).toString('base64url');
+  return `p${crypto.randomBytes(18).toString('base64url')}`;
 }
 
 /** Lower-case hex SHA-256 of a password: the `#<hash>` form of a Redis ACL file. */
