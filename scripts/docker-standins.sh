@@ -101,7 +101,12 @@ build_standin() {
   local image="$1" dockerfile="$2"
   if have_image "$image"; then return 0; fi
   log "building ${image} (stand-in from Debian packages)"
-  printf '%s\n' "$dockerfile" | docker build -q -t "$image" - >/dev/null
+  local out
+  # The legacy builder's deprecation notice on stderr is noise here; other output shows on failure.
+  if ! out="$(printf '%s\n' "$dockerfile" | docker build -q -t "$image" - 2>&1)"; then
+    echo "$out" >&2
+    return 1
+  fi
 }
 
 build_standin "$REDIS_IMAGE" "FROM ${NODE_IMAGE}
@@ -114,14 +119,14 @@ CMD [\"redis-server\", \"--protected-mode\", \"no\"]"
 
 build_standin "$NATS_IMAGE" "FROM ${NODE_IMAGE}
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends nats-server >/dev/null \\
- && rm -rf /var/lib/apt/lists/* && ln -s /usr/bin/nats-server /nats-server
+ && rm -rf /var/lib/apt/lists/* && ln -s \"\$(command -v nats-server)\" /nats-server
 EXPOSE 4222 6222 8222
 ENTRYPOINT [\"/nats-server\"]
 CMD [\"-m\", \"8222\"]"
 
 build_standin "$PEBBLE_IMAGE" "FROM ${NODE_IMAGE}
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends pebble >/dev/null \\
- && rm -rf /var/lib/apt/lists/* && ln -s /usr/bin/pebble /app
+ && rm -rf /var/lib/apt/lists/* && ln -s \"\$(command -v pebble)\" /app
 EXPOSE 14000 15000
 ENTRYPOINT [\"/app\"]"
 
