@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages HopGate's demo and tests need, when they are missing:
 # redis-server, nats-server, openssl and curl, python3 for the tests' never-accepting listener,
-# and pebble (the ACME test CA, with pebble-challtestsrv) for the certificate tests and the
-# demo's optional ACME mode (Debian/Ubuntu apt). Idempotent and quiet when all is there.
+# pebble (the ACME test CA, with pebble-challtestsrv) for the certificate tests and the
+# demo's optional ACME mode, and docker.io, docker-compose and debootstrap for the container
+# test (test/e2e/containers.test.ts, scripts/docker-standins.sh) (Debian/Ubuntu apt).
+# Idempotent and quiet when all is there.
 set -euo pipefail
 
 need=()
@@ -12,6 +14,9 @@ command -v openssl      >/dev/null 2>&1 || need+=(openssl)
 command -v curl         >/dev/null 2>&1 || need+=(curl)
 command -v python3      >/dev/null 2>&1 || need+=(python3)
 command -v pebble       >/dev/null 2>&1 || need+=(pebble)
+command -v dockerd      >/dev/null 2>&1 || need+=(docker.io)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v debootstrap  >/dev/null 2>&1 || need+=(debootstrap)
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
 fi
