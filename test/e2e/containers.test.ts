@@ -188,6 +188,10 @@ before(async () => {
   }
   const sizes = await run('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}} {{.Size}}', 'hopgate/*'], COMPOSE_TIMEOUT_MS);
   log(`image sizes: ${sizes.stdout.trim().split('\n').join(', ')}`);
+  // Exact bytes, not docker's rounded sizes (the closing notes quote them).
+  const bytes: string[] = [];
+  for (const { image } of IMAGES) bytes.push(`${image} ${(await run('docker', ['image', 'inspect', '--format', '{{.Size}}', image], COMPOSE_TIMEOUT_MS)).stdout.trim()} B`);
+  log(`image sizes in bytes: ${bytes.join(', ')}`);
   t = performance.now();
   up = true;
   await compose(['up', '-d']);

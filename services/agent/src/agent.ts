@@ -3,7 +3,7 @@ import { Agent as UndiciAgent } from 'undici';
 import type { Logger } from '@hopgate/log';
 import { MAX_STREAMS_PER_AGENT_LIMIT, type AgentConfig, type ListenAddress } from '@hopgate/config';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
-import { connectDtls } from '@hopgate/dtls';
+import { connectDtls } from '@hopgate/dtls/client';
 import { Connection, type TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, encodeMessage, encodePreface } from '@hopgate/wire';
 import { Backoff } from './backoff.js';
