@@ -42,18 +42,3 @@ if cur[1] == ARGV[1] and cur[2] == ARGV[2] then
 end
 return 0
 `);
-
-/**
- * KEYS[1] epoch counter; ARGV epoch. Raises the counter to `epoch` when it is lower (a Redis
- * that lost its data restarts the counter at 0 while hubs re-assert sessions with their old
- * epochs: new sessions must still get higher ones). Returns the counter.
- */
-export const RAISE_EPOCH_FLOOR_SCRIPT = new LuaScript(`
-local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-local floor = tonumber(ARGV[1])
-if current < floor then
-  redis.call('SET', KEYS[1], ARGV[1])
-  return floor
-end
-return current
-`);

@@ -3,7 +3,7 @@ import { HopError, ErrorCode } from '@hopgate/errors';
 import { RedisKeys } from '@hopgate/keys';
 import { scanAll } from './scan.js';
 import { parseSessionRecord, type SessionRecord } from './session-record.js';
-import { CLAIM_SCRIPT, REFRESH_SCRIPT, RELEASE_SCRIPT, RAISE_EPOCH_FLOOR_SCRIPT } from './session-scripts.js';
+import { CLAIM_SCRIPT, REFRESH_SCRIPT, RELEASE_SCRIPT } from './session-scripts.js';
 
 /** What a hub writes when it takes a client's session. */
 export interface SessionClaim {
@@ -60,16 +60,6 @@ export class SessionStore {
       [claim.hubId, String(claim.epoch), String(claim.connectedAt), claim.remote, String(ttlMs)],
     );
     return result === 1;
-  }
-
-  /**
-   * Makes sure the epoch counter is at least `epoch`, so that every later `nextEpoch()` is
-   * higher: a hub calls it when it re-creates a session record that was gone (a Redis that
-   * lost its data restarts the counter from 0).
-   */
-  async raiseEpochFloor(epoch: number): Promise<number> {
-    checkEpoch(epoch);
-    return Number(await RAISE_EPOCH_FLOOR_SCRIPT.run(this.redis, [this.keys.sessionEpochCounter], [String(epoch)]));
   }
 
   /**

@@ -160,3 +160,13 @@ test('a claim raises a lower epoch counter (Redis lost its data): later epochs s
   await store.claim('c', 'b', claimOf('hub-1', 7), TTL_MS);
   assert.ok(Number(await redis.get(keys.sessionEpochCounter)) > 500, 'never lowered');
 });
+
+test('a claim raises a lost epoch counter to its epoch, never lowers it: later sessions still outrank a re-asserted one', async () => {
+  const { keys, store, sessions } = fresh();
+  // The counter is gone (a Redis that lost its data) while a hub re-asserts its session of epoch 57.
+  assert.equal(await store.claim('c', 'a', claimOf('hub-1', 57), TTL_MS), true);
+  assert.equal(await redis.get(keys.sessionEpochCounter), '57');
+  assert.equal(await sessions.nextEpoch(), 58, 'a new session outranks the re-asserted epoch 57');
+  assert.equal(await store.claim('c', 'b', claimOf('hub-1', 3), TTL_MS), true);
+  assert.equal(await sessions.nextEpoch(), 59, 'a lower epoch leaves the counter alone');
+});

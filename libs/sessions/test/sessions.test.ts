@@ -347,12 +347,3 @@ test('OwnerCache<V>: generic over the value a source gives', async () => {
   const cache = new OwnerCache<readonly string[]>({ get: async (id) => [`${id}-a`, `${id}-b`] });
   assert.deepEqual(await cache.lookup('x'), ['x-a', 'x-b']);
 });
-
-test('raiseEpochFloor: after the counter was lost, epochs handed out stay above a re-asserted one; it never lowers the counter', async () => {
-  const keys = freshKeys();
-  const store = new SessionStore(redis, keys);
-  assert.equal(await store.raiseEpochFloor(57), 57);
-  assert.equal(await store.nextEpoch(), 58, 'a new session outranks the re-asserted epoch 57');
-  assert.equal(await store.raiseEpochFloor(3), 58, 'a lower floor leaves the counter alone');
-  assert.equal(await store.nextEpoch(), 59);
-});
