@@ -18,16 +18,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { Cluster } from '../libs/testkit/dist/src/index.js';
+import { envNumber } from './bench-env.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-function envNumber(name, fallback) {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(text)}`);
-  return n;
-}
 
 const AGENTS = envNumber('BENCH_FAILOVER_AGENTS', 6);
 const WORKERS_PER_AGENT = envNumber('BENCH_FAILOVER_WORKERS', 2);

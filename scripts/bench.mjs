@@ -15,16 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import autocannon from 'autocannon';
 import { Stack, UdpLossProxy, reapOnExit } from '../libs/testkit/dist/src/index.js';
+import { envNumber } from './bench-env.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-function envNumber(name, fallback) {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(text)}`);
-  return n;
-}
 
 /** Duration of each autocannon GET run (direct and tunnel), in seconds. */
 const GET_DURATION_S = envNumber('BENCH_GET_DURATION_S', 8);
