@@ -147,8 +147,9 @@ test('through every ingress, the agents of every hub answer; the balancer spread
   assert.ok(perIngress.every((n) => n > 0), `connections per ingress: ${perIngress.join(',')}`);
 });
 
-test('NATS node of an ingress killed under load: only streams with a leg on it fail; all agents serve again within 2 s', async () => {
-  const node = await nodeOf('ingress', 0);
+/** Kills the NATS node that `part` 0 is on under load (killNodeUnderLoad), then starts it again. */
+async function killNodeOf(part: 'ingress' | 'hub'): Promise<void> {
+  const node = await nodeOf(part, 0);
   const load = cluster.load();
   try {
     await killNodeUnderLoad(load, node);
@@ -157,19 +158,11 @@ test('NATS node of an ingress killed under load: only streams with a leg on it f
   }
   await cluster.restart('nats', node);
   restarted.push(node);
-});
+}
 
-test('NATS node of a hub killed under load: the hub re-subscribes on another node; all agents serve again within 2 s', async () => {
-  const node = await nodeOf('hub', 0);
-  const load = cluster.load();
-  try {
-    await killNodeUnderLoad(load, node);
-  } finally {
-    await load.stop();
-  }
-  await cluster.restart('nats', node);
-  restarted.push(node);
-});
+test('NATS node of an ingress killed under load: only streams with a leg on it fail; all agents serve again within 2 s', () => killNodeOf('ingress'));
+
+test('NATS node of a hub killed under load: the hub re-subscribes on another node; all agents serve again within 2 s', () => killNodeOf('hub'));
 
 test('restarted NATS nodes re-join: with the two others killed, the last one carries every service', async () => {
   for (const n of cluster.nats.nodes) assert.equal(await cluster.nats.routeCount(n.index), cluster.nats.nodes.length - 1, `${n.name} routes`);
