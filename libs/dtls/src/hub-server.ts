@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
-import { type Logger, silentLogger } from '@hopgate/log';
+import { type Logger, silentLogger, ThrottledLog } from '@hopgate/log';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES,
@@ -23,7 +23,6 @@ import { loadServerCredentials, type ServerCredentials } from './server-credenti
 import { DtlsServerLink } from './server-link.js';
 import { serverLimits, type DtlsServerOptions, type ServerLimits } from './server-options.js';
 import { SourceTokenBuckets } from './source-token-buckets.js';
-import { ThrottledLog } from './throttled-log.js';
 import { WeriftHandshake } from './werift-handshake.js';
 
 /** "No certificate yet" refusals are logged at most once per this many ms. */

@@ -14,7 +14,7 @@ import { parseClientFlightFragments } from '../src/handshake-fragment.js';
 import { PeerAdmission, sourceKeyOf } from '../src/peer-admission.js';
 import { parseRecords, type DtlsRecord } from '../src/record.js';
 import { SourceTokenBuckets } from '../src/source-token-buckets.js';
-import { ThrottledLog } from '../src/throttled-log.js';
+import { ThrottledLog } from '@hopgate/log';
 import { DtlsHubServer, MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, MAX_FINAL_FLIGHT_RETRANSMITTED_RECORDS, MAX_HANDSHAKE_FRAGMENTS_PER_PEER } from '../src/index.js';
 import { makeTestPki } from '../test-support/certs.js';
 

@@ -12,7 +12,7 @@ import {
 import { readPemCertificates, redactUrl, type NatsConnectionConfig } from '@hopgate/config';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import { NatsSubjects } from '@hopgate/keys';
-import { silentLogger, type Logger } from '@hopgate/log';
+import { silentLogger, ThrottledLog, type Logger } from '@hopgate/log';
 import { ViolationLog } from './violation-log.js';
 import { setNatsLinkState } from './bus-readiness.js';
 
@@ -202,28 +202,10 @@ function loginDescription(config: NatsConnectionConfig): string {
 /** The same error from the server (a refused login at every re-dial, say) is logged at most once per this interval, in ms. */
 export const NATS_ERROR_LOG_INTERVAL_MS = 10_000;
 
-/** One line per distinct server error per NATS_ERROR_LOG_INTERVAL_MS; the repeats are counted in the next line. */
-class ServerErrorLog {
-  private readonly last = new Map<string, { at: number; repeats: number }>();
-
-  constructor(private readonly log: Logger) {}
-
-  record(message: string): void {
-    const now = Date.now();
-    const seen = this.last.get(message);
-    if (seen !== undefined && now - seen.at < NATS_ERROR_LOG_INTERVAL_MS) {
-      seen.repeats += 1;
-      return;
-    }
-    if (this.last.size > 100) this.last.clear();
-    this.last.set(message, { at: now, repeats: 0 });
-    this.log.warn({ err: message, ...(seen && seen.repeats > 0 ? { repeats_since_last_line: seen.repeats } : {}) }, 'nats: error from the server');
-  }
-}
-
 async function watchNats(nc: NatsConnection, log: Logger): Promise<void> {
   const violations = new ViolationLog(log);
-  const serverErrors = new ServerErrorLog(log);
+  // One line per distinct server error per interval (a refused login repeats at every re-dial).
+  const serverErrors = new ThrottledLog(log, NATS_ERROR_LOG_INTERVAL_MS);
   setNatsLinkState(nc, true);
   for await (const status of nc.status()) {
     if (status.type === 'disconnect') setNatsLinkState(nc, false);
@@ -232,11 +214,14 @@ async function watchNats(nc: NatsConnection, log: Logger): Promise<void> {
   }
 }
 
-function onStatus(status: Status, log: Logger, violations: ViolationLog, serverErrors: ServerErrorLog): void {
+function onStatus(status: Status, log: Logger, violations: ViolationLog, serverErrors: ThrottledLog): void {
   switch (status.type) {
     case 'error':
       if (status.error instanceof natsErrors.PermissionViolationError) violations.record(status.error.operation, status.error.subject);
-      else serverErrors.record(errorMessageOf(status.error));
+      else {
+        const err = errorMessageOf(status.error);
+        serverErrors.warn(err, { err }, 'nats: error from the server');
+      }
       return;
     case 'disconnect':
       log.warn({ server: status.server }, 'nats: disconnected; reconnecting');
