@@ -42,3 +42,5 @@ done
 find . -path ./node_modules -prune -o \( -name '*.map' -o -name '*.d.ts' -o -name '*.tsbuildinfo' \) -type f -print | xargs -r rm -f
 find node_modules \( -name '*.map' -o -name '*.d.ts' -o -name '*.md' -o -name '*.markdown' \) -type f -print | xargs -r rm -f
 rm -f package-lock.json node_modules/.package-lock.json
+# The agent is the image users pull: its two entry points become one bundle each (bundle.mjs says why).
+if [ "$service" = agent ]; then node /src/deploy/docker/bundle.mjs /src/node_modules/.bin/esbuild; fi

@@ -165,6 +165,8 @@ let up = false;
 const opsPorts = new Map<string, number>();
 let httpsPorts: number[] = [];
 let buildCaWritten = false;
+/** Each image's size in bytes (docker image inspect), by build target. */
+const imageBytes = new Map<string, number>();
 
 before(async () => {
   let t = performance.now();
@@ -190,7 +192,11 @@ before(async () => {
   log(`image sizes: ${sizes.stdout.trim().split('\n').join(', ')}`);
   // Exact bytes, not docker's rounded sizes (the closing notes quote them).
   const bytes: string[] = [];
-  for (const { image } of IMAGES) bytes.push(`${image} ${(await run('docker', ['image', 'inspect', '--format', '{{.Size}}', image], COMPOSE_TIMEOUT_MS)).stdout.trim()} B`);
+  for (const { target, image } of IMAGES) {
+    const size = Number((await run('docker', ['image', 'inspect', '--format', '{{.Size}}', image], COMPOSE_TIMEOUT_MS)).stdout.trim());
+    imageBytes.set(target, size);
+    bytes.push(`${image} ${size} B`);
+  }
   log(`image sizes in bytes: ${bytes.join(', ')}`);
   t = performance.now();
   up = true;
@@ -292,6 +298,20 @@ test('every service answers /healthz and /readyz on its ops port; non-root, read
   for (const line of inspect.stdout.trim().split('\n')) assert.match(line, /^10001:10001 true (healthy|starting)$/);
   // Nothing of the image is writable: a write outside /tmp and the volume fails.
   await assert.rejects(compose(['exec', '-T', 'ingress-1', 'sh', '-c', 'touch /app/x']), /Read-only file system/);
+});
+
+test('the agent image is the smallest, and its bundled agent and hopgate CLI run in it', async () => {
+  const agent = imageBytes.get('agent')!;
+  for (const [target, size] of imageBytes) {
+    if (target !== 'agent') assert.ok(agent < size, `agent image ${agent} B is not smaller than the ${target} image ${size} B`);
+  }
+  const image = IMAGES.find((i) => i.target === 'agent')!.image;
+  const help = await run('docker', ['run', '--rm', '--read-only', image, '--help'], COMPOSE_TIMEOUT_MS);
+  assert.match(help.stdout + help.stderr, /Usage: hopgate-agent --server HOST:PORT/);
+  const cli = await run('docker', ['run', '--rm', '--read-only', '--entrypoint', 'hopgate', image, '--help'], COMPOSE_TIMEOUT_MS);
+  assert.match(cli.stdout + cli.stderr, /Usage: hopgate <command>/);
+  const licenses = await run('docker', ['run', '--rm', '--entrypoint', 'cat', image, '/app/licenses/PACKAGES.txt'], COMPOSE_TIMEOUT_MS);
+  assert.match(licenses.stdout, /^undici@\S+ MIT$/m, 'the bundled packages and their licenses are listed');
 });
 
 test('docker-compose down -v leaves no container, network or volume of the project', async () => {
