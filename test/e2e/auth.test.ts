@@ -22,7 +22,7 @@ import { Redis } from 'ioredis';
 import { Stack, waitFor, type ManagedProcess, type LogRecord } from '@hopgate/testkit';
 import { AUTH_FAILED_REASON, AUTH_FAILURE_BURST, AUTH_FAILURE_REFILL_INTERVAL_MS } from '@hopgate/dtls-hub';
 import { startOrigin, PublicClient, type Origin } from './helpers.js';
-import { tryLogin } from './agent-login.js';
+import { tryLegacyLogin, tryLogin } from './agent-login.js';
 
 const run = promisify(execFile);
 
@@ -109,6 +109,23 @@ test('unknown id, wrong token and a malformed id get the same refusal; the hub l
     await ghost.stop();
     await wrong.stop();
   }
+});
+
+test('an agent of the old wire version (1, JSON) is refused in its own encoding with "upgrade the agent"; the hub logs it', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const token = await stack.addClient('old-agent');
+  const from = hubLog.records.length;
+  const bytes = await tryLegacyLogin(stack, 'old-agent', token);
+  // What a version-1 agent reads: its preface (version 1), then [u32 length][u8 tag 3 hello_reject][JSON].
+  assert.equal(bytes.toString('latin1', 0, 4), 'HOPG');
+  assert.equal(bytes.readUInt16BE(4), 1, 'the preface speaks the old agent\'s version');
+  assert.equal(bytes[10], 3, 'hello_reject');
+  const reply = JSON.parse(bytes.toString('utf8', 11, 10 + bytes.readUInt32BE(6))) as { code: string; reason: string };
+  assert.equal(reply.code, 'ERR_BAD_VERSION');
+  assert.match(reply.reason, /this agent speaks wire version 1, the hub speaks 2: upgrade the agent/);
+  const logged = await hubLog.waitForLog('refusal logged', (r) => r.msg === 'agent refused' && r['agent_wire_version'] === 1, 5_000, from);
+  assert.equal(logged.level, 'warn');
+  // A current agent with the same credentials gets in.
+  assert.equal((await tryLogin(stack, 'old-agent', token)).type, 'hello_ok');
 });
 
 test('hopgate client add --replace ends the session within 2 s; the agent reconnects with the old token and is refused', { timeout: TEST_TIMEOUT_MS }, async () => {

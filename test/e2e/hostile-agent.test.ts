@@ -19,7 +19,7 @@ import { Stack, waitFor } from '@hopgate/testkit';
 import { MessageTag, encodeMessage, type HeaderPairs } from '@hopgate/wire';
 import { PublicClient } from './helpers.js';
 import { RawConnection, h2Connect, ANSWER_TIMEOUT_MS } from './edge-helpers.js';
-import { HostileAgent, responseHeadFrame, sendThenEnd, wireFrame, type HostileScript } from './hostile-agent.js';
+import { HostileAgent, responseHeadFrame, sendThenEnd, wireFrame, wireString, type HostileScript } from './hostile-agent.js';
 import { readResponses, responseHeader, closesConnection, type ReadResult } from './http1-response-reader.js';
 import { startFuzzOrigin, serviceBody, type FuzzOrigin } from './fuzz-origin.js';
 
@@ -46,20 +46,21 @@ const BAD_NAMES = ['x bad', 'x\r\nx-injected', 'x\nx-injected', '', 'x:y', 'x\u0
 const BAD_VALUES = ['a\r\nx-injected: 1', 'a\nx-injected: 1', 'a\rx-injected: 1', 'a\u0000b', 'a\r\n\r\nHTTP/1.1 200 OK', '\r\n'];
 /** Statuses an ordinary request must never get from an agent: 1xx (101 included) and above 599. */
 const BAD_STATUSES = [100, 101, 102, 103, 150, 199, 600, 700, 999];
-/** Hand-made statuses the wire codec itself refuses (the hub cannot decode the head). */
+/** Hand-made statuses the wire codec itself refuses (the ingress cannot decode the head; the hub passes it on undecoded). */
 const UNDECODABLE_STATUSES = [0, 42, 99, 1000, -200];
 
 /** Bad framing on the wire, instead of a response head. */
 const BAD_FRAMING: ReadonlyArray<[name: string, script: HostileScript]> = [
   ['garbage bytes', sendThenEnd(Buffer.from(`${SMUGGLED_RESPONSE}`))],
   ['a truncated head, then FIN', sendThenEnd(head(200, [['content-length', '2']]).subarray(0, 12))],
-  ['an unknown message type', sendThenEnd(wireFrame(99, { status: 200, headers: [] }), Buffer.from('hi'))],
+  ['an unknown message type', sendThenEnd(wireFrame(99, Buffer.from([0, 200, 0, 0])), Buffer.from('hi'))],
   ['a request_head instead of a response head', sendThenEnd(encodeMessage({ type: 'request_head', request_id: 'x', service: 'web', method: 'GET', path: '/', headers: [], has_body: false }))],
   ['a zero-length frame', sendThenEnd(Buffer.from([0, 0, 0, 0]))],
   ['a frame announcing 4 GiB', sendThenEnd(Buffer.from([0xff, 0xff, 0xff, 0xff, MessageTag.response_head]))],
-  ['a head whose JSON is cut', sendThenEnd(wireFrame(MessageTag.response_head, '{"status":200,"headers":[['))],
-  ['a head with headers that are not pairs', sendThenEnd(wireFrame(MessageTag.response_head, { status: 200, headers: [['a']] }))],
-  ['a head with a string status', sendThenEnd(wireFrame(MessageTag.response_head, { status: '200', headers: [] }))],
+  ['a head whose header value is cut', sendThenEnd(wireFrame(MessageTag.response_head, Buffer.concat([Buffer.from([0, 200, 0, 1]), wireString('content-type'), Buffer.from([0, 10]), Buffer.from('text')])))],
+  ['a head with a name and no value', sendThenEnd(wireFrame(MessageTag.response_head, Buffer.concat([Buffer.from([0, 200, 0, 1]), wireString('a')])))],
+  ['a head whose status is cut', sendThenEnd(wireFrame(MessageTag.response_head, Buffer.from([0])))],
+  ['a head with an extension longer than the message', sendThenEnd(wireFrame(MessageTag.response_head, Buffer.from([0, 200, 0, 0, 1, 0, 40, 1, 2])))],
   ['nothing, then FIN', sendThenEnd()],
   ['nothing, then a reset', (stream) => stream.reset(0)],
 ];

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { connectDtls } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
-import { MessageStreamReader, MessageTag, encodeMessage, encodePreface, LENGTH_PREFIX_BYTES, type HeaderPairs, type RequestHead } from '@hopgate/wire';
+import { MessageStreamReader, MessageTag, decodeMessage, encodeMessage, encodePreface, LENGTH_PREFIX_BYTES, type HeaderPairs, type RequestHead } from '@hopgate/wire';
 import { HUB_SERVER_NAME, type Stack } from '@hopgate/testkit';
 
 /** The hostile agent's transport idle timeout, in ms (the stack's hubs use 3 s; keep-alives keep it up). */
@@ -26,8 +26,8 @@ const HOSTILE_MAX_INCOMING_STREAMS = 1_000;
 export type HostileScript = (stream: TransportStream, head: RequestHead) => void;
 
 /** One wire frame by hand: `[u32 length][u8 tag][payload]` (libs/wire/src/codec.ts), with no checks at all. */
-export function wireFrame(tag: number, payload: Buffer | string | object): Buffer {
-  const body = Buffer.isBuffer(payload) ? payload : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload), 'utf8');
+export function wireFrame(tag: number, payload: Buffer | string): Buffer {
+  const body = Buffer.isBuffer(payload) ? payload : Buffer.from(payload, 'utf8');
   const out = Buffer.alloc(LENGTH_PREFIX_BYTES + 1 + body.length);
   out.writeUInt32BE(1 + body.length, 0);
   out[LENGTH_PREFIX_BYTES] = tag;
@@ -35,9 +35,23 @@ export function wireFrame(tag: number, payload: Buffer | string | object): Buffe
   return out;
 }
 
-/** A `response_head` frame with any status and any header strings (the codec accepts 100-999). */
+/** A binary string field by hand: `[u16 byte length][UTF-8]`. */
+export function wireString(s: string): Buffer {
+  const bytes = Buffer.from(s, 'utf8');
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(bytes.length);
+  return Buffer.concat([length, bytes]);
+}
+
+/**
+ * A `response_head` frame with any status (as u16: a negative or huge one wraps) and any header
+ * strings: `[u16 status][u16 count]([string name][string value])*` (the codec accepts 100-999).
+ */
 export function responseHeadFrame(status: number, headers: HeaderPairs): Buffer {
-  return wireFrame(MessageTag.response_head, { status, headers });
+  const fixed = Buffer.alloc(4);
+  fixed.writeUInt16BE(status & 0xffff, 0);
+  fixed.writeUInt16BE(headers.length, 2);
+  return wireFrame(MessageTag.response_head, Buffer.concat([fixed, ...headers.flatMap(([name, value]) => [wireString(name), wireString(value)])]));
 }
 
 /** A script that writes `parts` in order, then ends the stream (FIN). */
@@ -62,6 +76,8 @@ export interface HostileAgentOptions {
 export class HostileAgent {
   /** Request heads received, in order. */
   readonly requests: RequestHead[] = [];
+  /** The same heads as the exact bytes that came down the stream. */
+  readonly rawHeads: Buffer[] = [];
 
   private constructor(
     private readonly connection: Connection,
@@ -109,12 +125,14 @@ export class HostileAgent {
   private serve(stream: TransportStream): void {
     stream.on('error', () => undefined);
     const reader = new MessageStreamReader(stream);
-    reader.readMessage().then(
-      (msg) => {
-        if (msg.type !== 'request_head') {
+    reader.readRawMessage().then(
+      (raw) => {
+        const msg = raw.kind === 'request_head' ? decodeMessage(raw.bytes)?.message : undefined;
+        if (msg?.type !== 'request_head') {
           stream.reset(1);
           return;
         }
+        this.rawHeads.push(Buffer.from(raw.bytes));
         this.requests.push(msg);
         // The request body (if any) is not wanted: drain it so the stream can finish.
         stream.resume();

@@ -51,6 +51,7 @@ test('GET small: served through ingress -> NATS -> hub -> DTLS -> agent -> origi
   assert.equal(res.status, 200);
   assert.equal(res.body.toString(), 'hello from web\n');
   assert.ok(typeof res.headers['x-hopgate-request-id'] === 'string');
+  assert.equal(res.headers['server-timing'], undefined, 'no Server-Timing unless HOPGATE_SERVER_TIMING is set');
 });
 
 test('longest prefix wins, origin sees the public Host rebuilt from its parsed name (lower case) and X-Forwarded-*', async () => {

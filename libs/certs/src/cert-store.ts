@@ -1,3 +1,4 @@
+import { encodeCertUpdated as encodeWireCertUpdated, decodeCertUpdated as decodeWireCertUpdated, type CertUpdated } from '@hopgate/wire';
 import type { Redis } from 'ioredis';
 import { RedisKeys } from '@hopgate/keys';
 import { CERT_STATUSES, certificateFacts, assertKeyMatches, renewalDueAt, type CertRecord, type CertStatus } from './cert-record.js';
@@ -225,28 +226,12 @@ export class ChallengeStore {
   }
 }
 
-/** A `hopgate.cert.updated` broadcast (docs/nats.md). */
-export interface CertUpdatedMessage {
-  readonly name: string;
-  readonly not_after: string;
-  readonly serial: string;
-}
+/** A `hopgate.cert.updated` broadcast (docs/nats.md); the message type lives in @hopgate/wire. */
+export type CertUpdatedMessage = CertUpdated;
 
 export function encodeCertUpdated(record: CertRecord): Uint8Array {
-  const msg: CertUpdatedMessage = {
-    name: record.name,
-    not_after: record.notAfter !== undefined ? iso(record.notAfter) : '',
-    serial: record.serial ?? '',
-  };
-  return Buffer.from(JSON.stringify(msg), 'utf8');
+  return encodeWireCertUpdated({ name: record.name, not_after: record.notAfter !== undefined ? iso(record.notAfter) : '', serial: record.serial ?? '' });
 }
 
 /** The name in a `hopgate.cert.updated` message, or undefined when malformed. */
-export function decodeCertUpdated(data: Uint8Array): string | undefined {
-  try {
-    const msg = JSON.parse(Buffer.from(data).toString('utf8')) as { name?: unknown };
-    return typeof msg.name === 'string' && msg.name.length > 0 ? msg.name : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const decodeCertUpdated = decodeWireCertUpdated;

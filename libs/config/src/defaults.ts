@@ -39,6 +39,8 @@ export const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
 export const DEFAULT_TRUSTED_PROXIES = '';
 /** Ingress: whether both TCP listeners require a PROXY protocol header (v1 or v2) first on every connection. */
 export const DEFAULT_PROXY_PROTOCOL = false;
+/** HOPGATE_SERVER_TIMING: no Server-Timing header unless asked for. */
+export const DEFAULT_SERVER_TIMING = false;
 
 export const DEFAULT_DTLS_LISTEN = '0.0.0.0:443';
 /** Lifetime of a session ownership record; the owning hub refreshes it every third of it. */

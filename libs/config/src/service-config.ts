@@ -59,6 +59,12 @@ export interface IngressConfig extends CommonConfig {
    * peer in trustedProxies before any TLS or HTTP byte; off by default.
    */
   proxyProtocol: boolean;
+  /**
+   * HOPGATE_SERVER_TIMING: responses carry a `Server-Timing` header with the ingress's time to the
+   * response head, the local service's time (measured by the agent) and the tunnel's share; off
+   * by default (it tells every visitor how long the origin took).
+   */
+  serverTiming: boolean;
   /** HOPGATE_BODY_START_TIMEOUT_MS: an announced request body with no byte this long is cancelled (408). */
   bodyStartTimeoutMs: number;
   /** HOPGATE_H2_MAX_CONCURRENT_STREAMS: SETTINGS_MAX_CONCURRENT_STREAMS per HTTP/2 connection. */
@@ -208,6 +214,7 @@ export function loadIngressConfig(env: Env = processEnv()): IngressConfig {
     certRereadIntervalMs: s.int('cert_reread_interval_ms', D.DEFAULT_CERT_REREAD_INTERVAL_MS),
     trustedProxies: trustedProxies(s),
     proxyProtocol: s.bool('proxy_protocol', D.DEFAULT_PROXY_PROTOCOL),
+    serverTiming: s.bool('server_timing', D.DEFAULT_SERVER_TIMING),
   };
   if (cfg.proxyProtocol && cfg.trustedProxies.isEmpty) {
     throw new HopError(

@@ -13,8 +13,12 @@ import type { ErrorCode } from '@hopgate/errors';
 
 /** First bytes of every control stream, both directions. */
 export const WIRE_MAGIC = 'HOPG';
-/** Bumped on any incompatible change of messages or encoding. */
-export const WIRE_VERSION = 1;
+/**
+ * Bumped on any incompatible change of messages or encoding. 1: JSON payloads; 2: binary fields
+ * (codec.ts). A hub answers a version-1 agent in version 1 with a hello_reject that says to
+ * upgrade it (legacy.ts), so an old agent logs why instead of a decoding error.
+ */
+export const WIRE_VERSION = 2;
 
 /** Numeric type tags on the wire; never reuse a number. */
 export const MessageTag = {
@@ -32,7 +36,27 @@ export type MessageKind = keyof typeof MessageTag;
 /** A header list keeps order and repeats (e.g. several Set-Cookie). */
 export type HeaderPairs = Array<[name: string, value: string]>;
 
-export interface Hello {
+/**
+ * A field added after a message's fixed ones: `id` (0-255) and opaque bytes. A receiver skips
+ * the ids it does not know; the hub splices heads without reading them (codec.ts).
+ */
+export interface Extension {
+  id: number;
+  value: Uint8Array;
+}
+
+/** Extension ids; never reuse a number. */
+export const ExtensionId = {
+  /** response_head: the agent's origin time, u32 microseconds (request sent to head received). */
+  originMicros: 1,
+} as const;
+
+/** Fields every message may carry. */
+interface MessageBase {
+  extensions?: Extension[];
+}
+
+export interface Hello extends MessageBase {
   type: 'hello';
   client_id: string;
   token: string;
@@ -48,20 +72,20 @@ export interface Hello {
   instance_id?: string;
 }
 
-export interface HelloOk {
+export interface HelloOk extends MessageBase {
   type: 'hello_ok';
   hub_id: string;
   /** The session's epoch: a newer one replaces this session cluster-wide. */
   epoch: number;
 }
 
-export interface HelloReject {
+export interface HelloReject extends MessageBase {
   type: 'hello_reject';
   code: ErrorCode;
   reason: string;
 }
 
-export interface RequestHead {
+export interface RequestHead extends MessageBase {
   type: 'request_head';
   /** Unique cluster-wide (built by the ingress). */
   request_id: string;
@@ -75,14 +99,14 @@ export interface RequestHead {
   has_body: boolean;
 }
 
-export interface ResponseHead {
+export interface ResponseHead extends MessageBase {
   type: 'response_head';
   status: number;
   headers: HeaderPairs;
 }
 
 /** The agent could not produce a response head (origin unreachable, unknown service, ...). */
-export interface StreamError {
+export interface StreamError extends MessageBase {
   type: 'stream_error';
   code: ErrorCode;
   message: string;
@@ -93,7 +117,7 @@ export interface StreamError {
  * `code: ERR_DRAINING` the hub keeps serving the session's streams for a while: the agent opens
  * its new session on another hub first, then closes this one (make-before-break).
  */
-export interface GoAway {
+export interface GoAway extends MessageBase {
   type: 'go_away';
   code: ErrorCode;
   reason: string;

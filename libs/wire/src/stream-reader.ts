@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { HopError, ErrorCode } from '@hopgate/errors';
-import { decodeMessage, decodePreface, PREFACE_BYTES } from './codec.js';
-import type { WireMessage } from './messages.js';
+import { decodeMessage, decodePreface, peekMessage, PREFACE_BYTES } from './codec.js';
+import type { MessageKind, WireMessage } from './messages.js';
 
 /** Tries to take one item from the front of `buf`: the item and the bytes it used, or undefined. */
 type Extractor<T> = (buf: Buffer) => { value: T; bytes: number } | undefined;
@@ -27,6 +27,18 @@ export class MessageStreamReader {
     return this.readItem((buf) => {
       const decoded = decodeMessage(buf);
       return decoded ? { value: decoded.message, bytes: decoded.bytes } : undefined;
+    });
+  }
+
+  /**
+   * Reads one whole message without decoding it: its kind (from the tag) and its exact bytes.
+   * The hub's splice uses it for the agent's response head, which it passes on as it came.
+   */
+  async readRawMessage(): Promise<{ kind: MessageKind; bytes: Buffer }> {
+    return this.readItem((buf) => {
+      const framing = peekMessage(buf);
+      if (!framing || buf.length < framing.bytes) return undefined;
+      return { value: { kind: framing.kind, bytes: buf.subarray(0, framing.bytes) }, bytes: framing.bytes };
     });
   }
 

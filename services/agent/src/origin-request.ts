@@ -4,7 +4,7 @@ import { lazyChild, type Logger } from '@hopgate/log';
 import { ErrorCode, errorMessageOf, type ErrorCode as Code } from '@hopgate/errors';
 import { formatHostPort, type ListenAddress } from '@hopgate/config';
 import type { TransportStream } from '@hopgate/transport';
-import { MessageStreamReader, encodeMessage, type HeaderPairs, type RequestHead } from '@hopgate/wire';
+import { MessageStreamReader, encodeMessage, originTimingExtension, type HeaderPairs, type RequestHead } from '@hopgate/wire';
 import { Coalescer, flattenHeaders, pipeStreams, stripHopByHop } from '@hopgate/http-tunnel';
 import { isUpgrade, serveOriginUpgrade } from './origin-upgrade.js';
 import { bodyIdleTimeoutMessage, connectTimeoutMessage, responseHeaderTimeoutMessage, type OriginTimeouts } from './origin-timeouts.js';
@@ -134,6 +134,7 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
   const requestBody = head.has_body ? stream.pipe(new Coalescer()) : null;
   if (requestBody) requestBody.once('end', startHeaderTimer);
   let response: Dispatcher.ResponseData;
+  const originStarted = performance.now();
   try {
     response = await ctx.dispatcher.request({
       origin: `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
@@ -176,19 +177,21 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     return;
   }
   clearTimeout(headerTimer);
+  /** The local service's time to its response head, in ms (the access log's origin_ms; Server-Timing at the ingress). */
+  const originMs = performance.now() - originStarted;
   // Once the origin's body is fully read, a later close of the tunnel stream is no cancel.
   response.body.once('end', () => {
     finished = true;
   });
   const headers = stripHopByHop(pairsFromUndici(response.headers));
-  if (!stream.write(encodeMessage({ type: 'response_head', status: response.statusCode, headers }))) {
+  if (!stream.write(encodeMessage({ type: 'response_head', status: response.statusCode, headers, extensions: [originTimingExtension(originMs * 1000)] }))) {
     // Backpressure on the head alone is fine: the pipeline below waits for drain.
   }
   try {
     ctx.metrics?.served(head.service, response.statusCode);
     await pipeStreams(response.body, stream);
     finished = true;
-    log.debug({ status: response.statusCode, duration_ms: Date.now() - started }, 'request served');
+    log.info({ method: head.method, status: response.statusCode, origin_ms: roundMs(originMs), duration_ms: Date.now() - started }, 'request served');
   } catch (err) {
     finished = true;
     const code = (err as { code?: string }).code;
@@ -208,4 +211,9 @@ export async function serveOriginRequest(stream: TransportStream, ctx: OriginReq
     response.body.destroy();
     stream.destroy();
   }
+}
+
+/** A duration in ms with microsecond precision, for the logs. */
+function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }

@@ -11,7 +11,7 @@ import { RelayServer, type RelayServerStream, NATS_NO_ASYNC_TRACES } from '@hopg
 import { connectRedis, connectNats, DATA_PATH_REDIS_OPTIONS, natsReadiness, redisReadiness } from '@hopgate/runtime';
 import { DtlsHubServer, type DtlsServerLink } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
-import { MessageStreamReader, encodeMessage, encodePreface, encodeSessionClaimed, decodeSessionClaimed, type SessionClaimed } from '@hopgate/wire';
+import { MessageStreamReader, WIRE_VERSION, WireVersionError, encodeLegacyRejection, encodeMessage, encodePreface, encodeSessionClaimed, decodeSessionClaimed, upgradeAgentReason, type SessionClaimed } from '@hopgate/wire';
 import { CertStore } from '@hopgate/certs';
 import { AgentSession } from './agent-session.js';
 import { SessionTable, LEGACY_INSTANCE_ID } from './session-table.js';
@@ -326,6 +326,15 @@ export class Hub {
       tokenSha256 = check.tokenSha256;
     } catch (err) {
       const code = errorCodeOf(err);
+      if (err instanceof WireVersionError && err.peerVersion < WIRE_VERSION) {
+        // An older agent is told in its own encoding, so it logs the reason rather than a decoding error.
+        const reason = upgradeAgentReason(err.peerVersion);
+        log.warn({ code, reason, agent_wire_version: err.peerVersion }, 'agent refused');
+        control.end(encodeLegacyRejection(reason));
+        setTimeout(() => conn.close(1, reason), REJECT_GRACE_MS).unref();
+        return;
+      }
+      if (err instanceof WireVersionError) return refuse(code, `this hub speaks wire version ${WIRE_VERSION}, the agent ${err.peerVersion}: upgrade the hub`);
       if (code === ErrorCode.BadVersion) return refuse(code, errorMessageOf(err));
       log.warn({ code, reason: errorMessageOf(err) }, 'bad handshake from agent: closing');
       conn.close(1, 'bad handshake');

@@ -3,8 +3,8 @@ import { lazyChild, type Logger } from '@hopgate/log';
 import { ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import type { RelayServerStream } from '@hopgate/relay';
 import type { TransportStream } from '@hopgate/transport';
-import { MessageStreamReader, encodeMessage } from '@hopgate/wire';
-import { Coalescer, decodeTunnelOpen, encodeTunnelResponse, pipeStreams, type TunnelOpen } from '@hopgate/http-tunnel';
+import { MessageStreamReader, decodeMessage, decodeRelayOpen, type RelayEnvelope } from '@hopgate/wire';
+import { Coalescer, pipeStreams } from '@hopgate/http-tunnel';
 import type { AgentSession } from './agent-session.js';
 
 export interface ForwardContext {
@@ -16,26 +16,26 @@ export interface ForwardContext {
 
 /**
  * Carries one request from the relay (NATS, from an ingress) down the agent's session and
- * the response back. Cancel on either side resets the other.
+ * the response back. Cancel on either side resets the other. A splice: the hub reads the
+ * routing envelope only and passes the request head and the agent's response head on as
+ * they came (their framing checked, never decoded or re-encoded).
  */
 export async function forwardRequest(relay: RelayServerStream, ctx: ForwardContext): Promise<void> {
-  let open: TunnelOpen;
+  let open: RelayEnvelope;
+  let headBytes: Uint8Array;
   try {
-    open = decodeTunnelOpen(relay.head);
+    ({ envelope: open, head: headBytes } = decodeRelayOpen(relay.head));
   } catch (err) {
     ctx.logger.warn({ err: errorMessageOf(err), request_id: relay.requestId }, 'malformed request from ingress: rejected');
     relay.reject(ErrorCode.BadFrame, 'malformed request head');
     return;
   }
-  const log = lazyChild(ctx.logger, { request_id: open.request.request_id, client_id: open.clientId, route: open.route, instance_id: open.instanceId });
-  let headBytes: Buffer;
-  try {
-    headBytes = encodeMessage(open.request);
-  } catch (err) {
-    log.warn({ err: errorMessageOf(err) }, 'request head cannot be sent to the agent: rejected');
-    relay.reject(ErrorCode.BadFrame, 'request head too large for the tunnel');
-    return;
-  }
+  const log = lazyChild(ctx.logger, { request_id: relay.requestId, client_id: open.clientId, route: open.route, instance_id: open.instanceId });
+  const started = performance.now();
+  /** Time from the OPEN to the agent's response head, in ms (undefined before it). */
+  let headMs: number | undefined;
+  /** The access log's durations: held_ms (OPEN to the stream's end here), head_ms. */
+  const timing = (): { held_ms: number; head_ms?: number } => ({ held_ms: roundMs(performance.now() - started), ...(headMs === undefined ? {} : { head_ms: roundMs(headMs) }) });
   const session = ctx.findSession(open.clientId, open.instanceId);
   if (!session || !session.isOpen) {
     log.info('no live session for this client on this hub');
@@ -70,38 +70,46 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
     if (!done && !tunnel.destroyed) tunnel.destroy();
   });
   tunnel.write(headBytes);
-  const requestBody = open.request.has_body
+  const requestBody = open.hasBody
     ? pipeline(relay, tunnel, { end: true }).catch((err: unknown) => {
         if (!done) log.debug({ code: errorCodeOf(err) }, 'request body stream ended early');
       })
     : (relay.resume(), tunnel.end(), Promise.resolve());
   try {
     const reader = new MessageStreamReader(tunnel);
-    const msg = await reader.readMessage();
-    if (msg.type === 'stream_error') {
-      log.info({ code: msg.code, reason: msg.message }, 'agent could not serve the request');
+    const msg = await reader.readRawMessage();
+    if (msg.kind === 'stream_error') {
+      const error = decodeMessage(msg.bytes)!.message as { code: ErrorCode; message: string };
+      log.info({ code: error.code, reason: error.message, ...timing() }, 'agent could not serve the request');
       done = true;
-      relay.fail(msg.code, msg.message);
+      relay.fail(error.code, error.message);
       tunnel.resume();
       return;
     }
-    if (msg.type !== 'response_head') {
+    if (msg.kind !== 'response_head') {
       done = true;
-      relay.fail(ErrorCode.Protocol, `agent sent ${msg.type} instead of a response head`);
+      relay.fail(ErrorCode.Protocol, `agent sent ${msg.kind} instead of a response head`);
       tunnel.destroy();
       return;
     }
-    relay.respond(encodeTunnelResponse(msg));
+    headMs = performance.now() - started;
+    relay.respond(msg.bytes);
     // Datagram-sized chunks are joined before they become NATS publishes.
     await pipeStreams(tunnel, new Coalescer(), relay);
     await requestBody;
     done = true;
+    log.info(timing(), 'request relayed');
   } catch (err) {
     if (done) return;
     done = true;
     const code = errorCodeOf(err);
-    log.info({ code, reason: errorMessageOf(err) }, 'request stream ended early');
+    log.info({ code, reason: errorMessageOf(err), ...timing() }, 'request stream ended early');
     if (!relay.destroyed) relay.fail(code === ErrorCode.Internal ? ErrorCode.StreamReset : code, errorMessageOf(err));
     if (!tunnel.destroyed) tunnel.destroy();
   }
+}
+
+/** A duration in ms with microsecond precision, for the logs. */
+function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }

@@ -13,7 +13,7 @@ export { redirectToHttps } from './redirect.js';
 export { proxyUpgrade, SUPPORTED_UPGRADE } from './upgrade-handler.js';
 export { writeRawError, rawResponseHead } from './raw-response.js';
 export { admitRequest, type Admission, type AdmittedRequest, type Refusal } from './request-admission.js';
-export { encodeOpenHead, type OpenHeadResult } from './open-head.js';
+export { encodeOpenHead, encodeRequestHead, type OpenHeadResult } from './open-head.js';
 export { checkResponseHead, pipeResponseBody, REQUEST_ID_HEADER, type CheckedResponseHead, type ResponseHeadCheck, type BodyOutcome } from './response-framing.js';
 export { parseClientHello, ClientHelloReader, MAX_CLIENT_HELLO_BYTES, MAX_TLS_PLAINTEXT_BYTES, TLS_RECORD_HEADER_BYTES, TLS_HANDSHAKE_HEADER_BYTES, type TlsClientHello, type ClientHelloParse } from './tls-client-hello.js';
 export { CertificateContexts, normalizeServerName, wildcardOf, NEGATIVE_CERT_CACHE_TTL_MS, MAX_CACHED_CERT_NAMES, CERT_LOG_INTERVAL_MS, type CertificateContextsOptions, type SelectedCertificate, type CertificateSource } from './certificate-contexts.js';

@@ -162,6 +162,7 @@ export class Ingress {
       picker: this.picker,
       relay: this.relay,
       responseTimeoutMs: cfg.responseTimeoutMs,
+      serverTiming: cfg.serverTiming,
       bodyIdleTimeoutMs: cfg.bodyIdleTimeoutMs,
       bodyStartTimeoutMs: cfg.bodyStartTimeoutMs,
       maxHeaderBytes: cfg.maxHeaderBytes,

@@ -4,7 +4,8 @@ import type { RouteLoader, RouteMatch, RouteTarget } from '@hopgate/routes';
 import type { OwnerCache, LiveInstance } from '@hopgate/sessions';
 import type { RelayClient, RelayClientStream } from '@hopgate/relay';
 import type { AddressSet } from '@hopgate/net-address';
-import { stripHopByHop, type RequestClient, type TunnelOpen } from '@hopgate/http-tunnel';
+import { stripHopByHop, type RequestClient } from '@hopgate/http-tunnel';
+import { originMicrosOf, type RelayEnvelope } from '@hopgate/wire';
 import { awaitResponseHead, type ResponseWait } from './response-head.js';
 import { instanceKeyOf, type InstancePicker } from './instance-picker.js';
 import { buildRequestHead, headerListSize } from './request-head.js';
@@ -12,7 +13,8 @@ import { publicReasonFor, sendError, statusForCode } from './error-status.js';
 import { abortResponse, clientGone, isHttp2, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
 import { watchBody } from './body-idle.js';
 import { admitRequest, type Refusal } from './request-admission.js';
-import { encodeOpenHead } from './open-head.js';
+import { encodeOpenHead, encodeRequestHead } from './open-head.js';
+import { roundMs, serverTimingValue } from './server-timing.js';
 import { checkResponseHead, pipeResponseBody, REQUEST_ID_HEADER } from './response-framing.js';
 import { requestClientOf, type ConnectionAddresses } from './client-address.js';
 import { serveFallback } from './route-fallback.js';
@@ -50,6 +52,8 @@ export interface ProxyContext {
   picker: InstancePicker;
   relay: RelayClient;
   responseTimeoutMs: number;
+  /** HOPGATE_SERVER_TIMING: add a Server-Timing header to every relayed response. */
+  serverTiming?: boolean;
   /** Largest request head accepted, in bytes (HOPGATE_MAX_HEADER_BYTES). */
   maxHeaderBytes: number;
   /** A request body with no progress for this long is cancelled (HOPGATE_BODY_IDLE_TIMEOUT_MS). */
@@ -90,6 +94,8 @@ export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'ht
 /** One request's way through the ingress; its failure paths all end in `fail` or `internalError`. */
 class Exchange {
   private readonly started = Date.now();
+  /** performance.now() at the start, for the sub-millisecond durations (head_ms, Server-Timing). */
+  private readonly startedAt = performance.now();
   private readonly h1: boolean;
   private log: Logger;
   private answered = false;
@@ -99,7 +105,10 @@ class Exchange {
   private readonly unreadBody: boolean;
   private clientId: string | undefined;
   /** The request as the relay carries it, without the instance (added per attempt). */
-  private open: TunnelOpen | undefined;
+  /** Where the request goes (the instance is added per attempt). */
+  private open: RelayEnvelope | undefined;
+  /** The request head, encoded once for every attempt. */
+  private headBytes: Uint8Array | undefined;
   /** Sessions (instanceKeyOf) that failed this request: a retry goes elsewhere. */
   private readonly failedOn = new Set<string>();
   /** Set once the request was sent again: never a second retry. */
@@ -153,9 +162,15 @@ class Exchange {
     this.log = ctx.logger.child({ request_id: this.requestId, client_id: to.clientId, route: match.route, client_ip: client.clientIp, ...(fallback === undefined ? {} : { fallback }) });
     const head = buildRequestHead(req, target, this.requestId, to.service, client);
     this.hasBody = head.has_body;
-    this.open = { clientId: to.clientId, route: match.route, request: head };
+    this.open = { clientId: to.clientId, route: match.route, hasBody: head.has_body };
+    const encoded = encodeRequestHead(head);
+    if (!encoded.ok) {
+      this.refuse({ status: 431, publicText: 'request header fields too large', reason: encoded.reason }, true);
+      return;
+    }
+    this.headBytes = encoded.bytes;
     // Measured before anything is sent (the instance id, added later, is at most 64 bytes more).
-    const open = encodeOpenHead(this.open);
+    const open = encodeOpenHead(this.open, this.headBytes);
     if (!open.ok) {
       this.refuse({ status: 431, publicText: 'request header fields too large', reason: open.reason }, true);
       return;
@@ -190,12 +205,12 @@ class Exchange {
             if (this.answered) req.resume();
             return;
           }
-          const bytes = encodeOpenHead(instance.instanceId === '' ? open : { ...open, instanceId: instance.instanceId });
+          const bytes = encodeOpenHead(instance.instanceId === '' ? open : { ...open, instanceId: instance.instanceId }, this.headBytes!);
           if (!bytes.ok) {
             this.refuse({ status: 431, publicText: 'request header fields too large', reason: bytes.reason }, true);
             return;
           }
-          this.forward(instance, bytes.bytes, open.request.has_body);
+          this.forward(instance, bytes.bytes, open.hasBody);
         },
         (err: unknown) => {
           req.resume();
@@ -268,8 +283,12 @@ class Exchange {
         this.fail(new HopError(ErrorCode.Protocol, `invalid response head from the agent: ${checked.reason}`));
         return;
       }
+      const headMs = performance.now() - this.startedAt;
+      const originMicros = originMicrosOf(response.extensions);
+      const originMs = originMicros === undefined ? undefined : originMicros / 1000;
       const headers = stripHopByHop(checked.head.headers);
       headers.push([REQUEST_ID_HEADER, this.requestId]);
+      if (ctx.serverTiming) headers.push(['server-timing', serverTimingValue(headMs, originMs)]);
       try {
         writeResponseHead(res, checked.head.status, headers);
       } catch (err) {
@@ -282,7 +301,7 @@ class Exchange {
         if (outcome.kind === 'complete') {
           // The response is complete: a request body still on its way is no longer wanted.
           if (hasBody && !req.readableEnded) stream.destroy();
-          this.log.info({ status: checked.head.status, hub_id: hubId, instance_id: instance.instanceId, duration_ms: Date.now() - this.started, ...this.retryFields() }, 'request served');
+          this.log.info({ status: checked.head.status, hub_id: hubId, instance_id: instance.instanceId, duration_ms: Date.now() - this.started, head_ms: roundMs(headMs), ...(originMs === undefined ? {} : { origin_ms: roundMs(originMs) }), ...this.retryFields() }, 'request served');
           return;
         }
         if (outcome.kind === 'overflow') {

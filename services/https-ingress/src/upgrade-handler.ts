@@ -11,7 +11,7 @@ import { buildRequestHead } from './request-head.js';
 import { publicReasonFor, statusForCode } from './error-status.js';
 import { rawResponseHead, writeRawError } from './raw-response.js';
 import { admitRequest } from './request-admission.js';
-import { encodeOpenHead } from './open-head.js';
+import { encodeOpenHead, encodeRequestHead } from './open-head.js';
 import { checkResponseHead, pipeResponseBody, REQUEST_ID_HEADER } from './response-framing.js';
 import { afterPendingResponses } from './pending-responses.js';
 import { requestClientOf } from './client-address.js';
@@ -89,7 +89,9 @@ function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, prot
     const base = buildRequestHead(req, target, requestId, match.service, client, new Set(['upgrade']));
     // Connection was stripped as hop-by-hop; the origin needs it to accept the upgrade.
     const head = { ...base, headers: [...base.headers, ['connection', 'Upgrade'] as [string, string]], has_body: true };
-    const open = encodeOpenHead({ clientId: match.clientId, route: match.route, request: head });
+    const encoded = encodeRequestHead(head);
+    const envelope = { clientId: match.clientId, route: match.route, hasBody: true };
+    const open = encoded.ok ? encodeOpenHead(envelope, encoded.bytes) : encoded;
     if (!open.ok) {
       log.info({ status: 431, reason: open.reason }, 'malformed request refused');
       answered(431);
@@ -104,7 +106,7 @@ function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, prot
           if (!owner) return fail(new HopError(ErrorCode.ClientOffline, `client "${match.clientId}" is offline (no agent session)`));
           if (socket.destroyed) return;
           if (!ctx.relay.connected) return fail(new HopError(ErrorCode.Unavailable, 'the message bus (NATS) is unreachable from this ingress; retry shortly'));
-          const bytes = owner.instanceId === '' ? open : encodeOpenHead({ clientId: match.clientId, route: match.route, instanceId: owner.instanceId, request: head });
+          const bytes = owner.instanceId === '' || !encoded.ok ? open : encodeOpenHead({ ...envelope, instanceId: owner.instanceId }, encoded.bytes);
           if (!bytes.ok) return fail(new HopError(ErrorCode.Protocol, bytes.reason));
           const opened = ctx.relay.open(owner.hubId, bytes.bytes, requestId);
           opened.once('close', ctx.picker.acquire(instanceKeyOf(match.clientId, owner)));

@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { MAX_HEADER_BYTES_LIMIT } from '@hopgate/config';
 import { MAX_HEAD_BYTES } from '@hopgate/relay';
 import type { HeaderPairs, RequestHead } from '@hopgate/wire';
-import { checkResponseHead, encodeOpenHead, errorBody, pipeResponseBody, statusForCode, type BodyOutcome } from '../src/index.js';
+import { checkResponseHead, encodeOpenHead, encodeRequestHead, errorBody, pipeResponseBody, statusForCode, type BodyOutcome } from '../src/index.js';
 
 test('error codes map to edge statuses', () => {
   assert.equal(statusForCode('ERR_NO_ROUTE'), 404);
@@ -18,6 +18,12 @@ test('error bodies name the code and the request id', () => {
   assert.equal(errorBody('the tunnel did not answer in time', 'ing-1-ab-7', 'ERR_TIMEOUT'), 'hopgate: the tunnel did not answer in time (ERR_TIMEOUT)\nrequest id: ing-1-ab-7\n');
   assert.equal(errorBody('invalid Host', undefined), 'hopgate: invalid Host\n');
 });
+
+/** The OPEN head of `request` behind an envelope for `clientId` and `route`, as the ingress builds it. */
+function openHead(clientId: string, route: string, request: RequestHead) {
+  const encoded = encodeRequestHead(request);
+  return encoded.ok ? encodeOpenHead({ clientId, route, hasBody: request.has_body }, encoded.bytes) : encoded;
+}
 
 function head(request: Partial<RequestHead>): RequestHead {
   return { type: 'request_head', request_id: 'ing-1-abcdef01-1', service: 'web', method: 'GET', path: '/', headers: [], has_body: false, ...request };
@@ -35,21 +41,23 @@ test('a request head at the largest configurable limit fits the relay once encod
     ['x-forwarded-proto', 'https'],
     ['x-forwarded-host', 'app.example.com'],
   ];
-  const open = encodeOpenHead({ clientId: 'c'.repeat(64), route: `app.example.com/${'p'.repeat(1000)}`, request: head({ headers, path: `/${'q'.repeat(2000)}` }) });
+  const open = openHead('c'.repeat(64), `app.example.com/${'p'.repeat(1000)}`, head({ headers, path: `/${'q'.repeat(2000)}` }));
   assert.ok(open.ok, open.ok ? '' : open.reason);
   assert.ok(MAX_HEADER_BYTES_LIMIT < MAX_HEAD_BYTES);
 });
 
 test('a head within the header limit that grows past the relay limit once encoded is refused, not thrown', () => {
-  // 32 KiB of obs-text bytes: every one takes two bytes in UTF-8 JSON.
-  const wide = head({ headers: [['x-wide', '\u00e9'.repeat(32 * 1024)], ['x-wide-2', '\u00e9'.repeat(1024)]] });
-  const refused = encodeOpenHead({ clientId: 'c', route: 'r/', request: wide });
+  // 34 KiB of obs-text bytes: every one takes two bytes in UTF-8.
+  const wide = head({ headers: [['x-wide', '\u00e9'.repeat(30 * 1024)], ['x-wide-2', '\u00e9'.repeat(4 * 1024)]] });
+  const refused = openHead('c', 'r/', wide);
   assert.equal(refused.ok, false);
   assert.match(refused.ok ? '' : refused.reason, /exceeds the relay's limit of 65536/);
-  // Thousands of tiny fields: each becomes a JSON pair.
+  // Thousands of tiny fields: each takes five bytes (two length prefixes and the name).
   const many: HeaderPairs = [];
-  for (let i = 0; i < 8000; i++) many.push(['a', '']);
-  assert.equal(encodeOpenHead({ clientId: 'c', route: 'r/', request: head({ headers: many }) }).ok, false);
+  for (let i = 0; i < 14_000; i++) many.push(['a', '']);
+  const manyRefused = openHead('c', 'r/', head({ headers: many }));
+  assert.equal(manyRefused.ok, false);
+  assert.match(manyRefused.ok ? '' : manyRefused.reason, /exceeds the relay's limit/);
 });
 
 test('response heads: status 200-599 (101 only on upgrades), token names, values without CR, LF, NUL or other controls', () => {
