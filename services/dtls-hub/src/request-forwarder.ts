@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { lazyChild, type Logger } from '@hopgate/log';
+import { Exchange, causeOf, onCancel } from '@hopgate/exchange';
 import { ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import type { RelayServerStream } from '@hopgate/relay';
 import type { TransportStream } from '@hopgate/transport';
@@ -31,11 +32,6 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
     return;
   }
   const log = lazyChild(ctx.logger, { request_id: relay.requestId, client_id: open.clientId, route: open.route, instance_id: open.instanceId });
-  const started = performance.now();
-  /** Time from the OPEN to the agent's response head, in ms (undefined before it). */
-  let headMs: number | undefined;
-  /** The access log's durations: held_ms (OPEN to the stream's end here), head_ms. */
-  const timing = (): { held_ms: number; head_ms?: number } => ({ held_ms: roundMs(performance.now() - started), ...(headMs === undefined ? {} : { head_ms: roundMs(headMs) }) });
   const session = ctx.findSession(open.clientId, open.instanceId);
   if (!session || !session.isOpen) {
     log.info('no live session for this client on this hub');
@@ -61,52 +57,70 @@ export async function forwardRequest(relay: RelayServerStream, ctx: ForwardConte
     return;
   }
   relay.accept();
+  carry(relay, tunnel, open.hasBody, headBytes, log);
+}
+
+/**
+ * The accepted request as a pipeline over one Exchange (libs/exchange): the ingress closing the
+ * relay stream cancels it (the agent's stream is reset); the agent's stream_error or a broken
+ * stream cancels it with that cause (the ingress gets it as RESET); a whole response completes it.
+ * The access log line reports the hub's own durations (held_ms, head_ms).
+ */
+function carry(relay: RelayServerStream, tunnel: TransportStream, hasBody: boolean, headBytes: Uint8Array, log: Logger): void {
+  const ex = new Exchange();
+  ex.accepted();
+  /** The agent answered with its own stream_error (a clean end of its stream, not a break). */
+  let agentAnswered = false;
   tunnel.on('error', () => undefined);
-  tunnel.once('close', () => log.debug({ streams_in_flight: session.streamsInFlight }, 'request stream closed: slot freed'));
   relay.on('error', () => undefined);
-  // Cancel from the ingress (browser left, timeout): reset the agent's stream.
-  let done = false;
+  // The relay stream closes when both directions ended (the response went out whole), or when the
+  // ingress reset it (browser left, timeout): only the second is a cancel.
   relay.once('close', () => {
-    if (!done && !tunnel.destroyed) tunnel.destroy();
+    if (relay.writableFinished) ex.complete();
+    else ex.cancel({ code: ErrorCode.StreamReset, message: 'the ingress closed the stream', source: 'client' });
+  });
+  onCancel(ex, (cause) => {
+    // The agent's own stream_error ended its stream cleanly: read what is left; else reset it.
+    if (agentAnswered) tunnel.resume();
+    else if (!tunnel.destroyed) tunnel.destroy();
+    if (cause.source !== 'client' && !relay.destroyed) relay.fail(cause.code, cause.message);
+  });
+  ex.once('done', (cause) => {
+    const timing = { held_ms: roundMs(ex.heldMs), ...(ex.headMs === undefined ? {} : { head_ms: roundMs(ex.headMs) }) };
+    if (!cause) log.info(timing, 'request relayed');
+    else if (cause.source === 'client') log.debug({ code: cause.code, ...timing }, 'request cancelled by the ingress');
+    else if (agentAnswered) log.info({ code: cause.code, reason: cause.message, ...timing }, 'agent could not serve the request');
+    else log.info({ code: cause.code, reason: cause.message, ...timing }, 'request stream ended early');
   });
   tunnel.write(headBytes);
-  const requestBody = open.hasBody
+  const requestBody = hasBody
     ? pipeline(relay, tunnel, { end: true }).catch((err: unknown) => {
-        if (!done) log.debug({ code: errorCodeOf(err) }, 'request body stream ended early');
+        if (!ex.done) log.debug({ code: errorCodeOf(err) }, 'request body stream ended early');
       })
     : (relay.resume(), tunnel.end(), Promise.resolve());
-  try {
-    const reader = new MessageStreamReader(tunnel);
-    const msg = await reader.readRawMessage();
+  const respond = async (): Promise<void> => {
+    const msg = await new MessageStreamReader(tunnel).readRawMessage();
+    if (ex.done) return;
     if (msg.kind === 'stream_error') {
       const error = decodeMessage(msg.bytes)!.message as { code: ErrorCode; message: string };
-      log.info({ code: error.code, reason: error.message, ...timing() }, 'agent could not serve the request');
-      done = true;
-      relay.fail(error.code, error.message);
-      tunnel.resume();
+      agentAnswered = true;
+      ex.cancel({ code: error.code, message: error.message, source: 'peer' });
       return;
     }
     if (msg.kind !== 'response_head') {
-      done = true;
-      relay.fail(ErrorCode.Protocol, `agent sent ${msg.kind} instead of a response head`);
-      tunnel.destroy();
+      ex.cancel({ code: ErrorCode.Protocol, message: `agent sent ${msg.kind} instead of a response head`, source: 'peer' });
       return;
     }
-    headMs = performance.now() - started;
+    ex.headArrived();
     relay.respond(msg.bytes);
     // Datagram-sized chunks are joined before they become NATS publishes.
     await pipeStreams(tunnel, new Coalescer(), relay);
     await requestBody;
-    done = true;
-    log.info(timing(), 'request relayed');
-  } catch (err) {
-    if (done) return;
-    done = true;
-    const code = errorCodeOf(err);
-    log.info({ code, reason: errorMessageOf(err), ...timing() }, 'request stream ended early');
-    if (!relay.destroyed) relay.fail(code === ErrorCode.Internal ? ErrorCode.StreamReset : code, errorMessageOf(err));
-    if (!tunnel.destroyed) tunnel.destroy();
-  }
+    ex.complete();
+  };
+  respond().catch((err: unknown) => {
+    ex.cancel(causeOf(err, 'peer', ErrorCode.StreamReset));
+  });
 }
 
 /** A duration in ms with microsecond precision, for the logs. */
