@@ -1,7 +1,7 @@
 /**
  * CPU cost of the relay per request and per MiB, per process, over a real nats-server on loopback
  * (a script, not a test):
- *   node dist/bench/cpu.js [--requests N] [--c1-requests N] [--concurrency N] [--mib N] [--runs N]
+ *   node dist/bench/cpu.js [--requests N] [--c1-requests N] [--concurrency N] [--mib N] [--runs N] [--only TEXT]
  *
  * Three processes, as in production: this one is the ingress (RelayClient), a child process is
  * the hub (RelayServer), and nats-server from libs/testkit runs on a random loopback port. CPU is
@@ -13,7 +13,7 @@
  * download (hub writes 60 KiB chunks, as the hub's Coalescer does) and one upload (ingress writes
  * 64 KiB chunks, as an HTTP request body arrives). Each workload runs once to warm up first.
  * With --runs N each figure is the median of N runs.
- * Profile with NODE_OPTIONS: the child inherits them (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+ * Profile with node --cpu-prof --cpu-prof-dir=DIR dist/bench/cpu.js --only ...: the hub inherits the flags (fork).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -186,6 +186,8 @@ async function main(): Promise<void> {
       concurrency: { type: 'string', default: '64' },
       mib: { type: 'string', default: '100' },
       runs: { type: 'string', default: '3' },
+      /** Only the workloads whose label contains this (e.g. c=64, download): for profiles. */
+      only: { type: 'string', default: '' },
     },
   });
   const requests = Number(values.requests);
@@ -209,7 +211,7 @@ async function main(): Promise<void> {
     ];
     console.log(`CPU per request (us) or per MiB (ms), median of ${runs} runs, from /proc/<pid>/stat`);
     console.log(`${'workload'.padEnd(22)} ${'ingress'.padStart(9)} ${'hub'.padStart(9)} ${'nats'.padStart(9)} ${'total'.padStart(9)}`);
-    for (const workload of workloads) {
+    for (const workload of workloads.filter((w) => w.label.includes(values.only))) {
       await workload.run(); // warm-up
       const samples: Sample[] = [];
       for (let i = 0; i < runs; i += 1) samples.push(await sample(pids, workload.run));

@@ -76,3 +76,16 @@ export const MAX_INSTANCE_ID_BYTES = 64;
  * only to have a nicer stack if it fails. The errors themselves (timeout, no responders) are unchanged.
  */
 export const NATS_NO_ASYNC_TRACES = true;
+
+/** nats-server's default max_payload, in bytes: a message's size limit when the server does not tell (its INFO does). */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/**
+ * Frames are encoded one after another into a slab of this many bytes (a new one when it is
+ * used up): room for a whole message of max_payload with a slab to spare, so a turn's message
+ * is usually one contiguous run.
+ */
+export const PUBLISH_SLAB_BYTES = 2 * 1024 * 1024;
+
+/** A new message starts in a fresh slab when less than this many bytes are left in the current one. */
+export const SLAB_FRESH_BATCH_MIN_BYTES = 64 * 1024;
