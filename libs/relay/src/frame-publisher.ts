@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { errorMessageOf } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
 import { FRAME_FIXED_HEADER_BYTES, FrameEncoder, MESSAGE_HEADER_BYTES, writeMessageHeader } from './codec.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_DEFERRED_RESETS, PUBLISH_SLAB_BYTES, SLAB_FRESH_BATCH_MIN_BYTES } from './defaults.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_BATCH_BYTES, MAX_DEFERRED_RESETS, PUBLISH_SLAB_BYTES, SLAB_FRESH_BATCH_MIN_BYTES } from './defaults.js';
 import { FrameType, OPEN_FLAG_FIN, type Frame, type FrameBody } from './frames.js';
 
 /** The frames of one turn to one subject: one NATS message (or more, past the server's max_payload). */
@@ -187,8 +187,8 @@ export class FramePublisher {
   private append(subject: string, id: Uint8Array, seq: number, body: FrameBody, open: { streamId: string; replyPrefix: string } | undefined): string | undefined {
     const size = this.encoder.measure(id, seq, body);
     let batch = this.openBatches.get(subject);
-    const maxPayload = this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    if (batch !== undefined && batch.frames > 0 && batch.bytes + size > maxPayload) {
+    const maxBytes = Math.min(MAX_BATCH_BYTES, this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES);
+    if (batch !== undefined && batch.frames > 0 && batch.bytes + size > maxBytes) {
       this.openBatches.delete(subject); // full: it leaves as it is, a new message follows it
       batch = undefined;
     }

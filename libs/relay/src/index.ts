@@ -28,6 +28,7 @@ export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   PUBLISH_SLAB_BYTES,
   SLAB_FRESH_BATCH_MIN_BYTES,
+  MAX_BATCH_BYTES,
 } from './defaults.js';
 export {
   FrameType,
