@@ -8,6 +8,7 @@
  * user + system time read from /proc/<pid>/stat for each of the three (clock ticks, 10 ms), taken
  * before and after each workload; wall time is printed for information only (the machine is shared).
  *
+ * "NATS msgs" counts the messages the ingress's connection sent and received, per request or MiB.
  * Workloads: GET-like requests (a ~200-byte head, no request body, a ~100-byte response head and
  * a 1 KiB response body) one at a time (c=1) and --concurrency at once; then one --mib MiB
  * download (hub writes 60 KiB chunks, as the hub's Coalescer does) and one upload (ingress writes
@@ -20,7 +21,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connect } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { NatsSubjects } from '@hopgate/keys';
 import { startNats } from '@hopgate/testkit';
 import { RelayClient, RelayServer, type RelayClientStream, type RelayServerStream } from '../src/index.js';
@@ -51,12 +52,15 @@ function cpuSeconds(pid: number): number {
 
 interface Sample {
   wallS: number;
+  /** NATS messages the ingress connection sent and received (every relay message goes one of these ways). */
+  messages: number;
   ingressS: number;
   hubS: number;
   natsS: number;
 }
 
-async function sample(pids: { hub: number; nats: number }, run: () => Promise<unknown>): Promise<Sample> {
+async function sample(pids: { hub: number; nats: number }, nc: NatsConnection, run: () => Promise<unknown>): Promise<Sample> {
+  const messagesBefore = nc.stats().inMsgs + nc.stats().outMsgs;
   const before = { ingress: cpuSeconds(process.pid), hub: cpuSeconds(pids.hub), nats: cpuSeconds(pids.nats) };
   const started = process.hrtime.bigint();
   await run();
@@ -65,6 +69,7 @@ async function sample(pids: { hub: number; nats: number }, run: () => Promise<un
   await new Promise((resolve) => setTimeout(resolve, 20));
   return {
     wallS,
+    messages: nc.stats().inMsgs + nc.stats().outMsgs - messagesBefore,
     ingressS: cpuSeconds(process.pid) - before.ingress,
     hubS: cpuSeconds(pids.hub) - before.hub,
     natsS: cpuSeconds(pids.nats) - before.nats,
@@ -175,7 +180,8 @@ function format(label: string, unit: Workload['unit'], count: number, samples: S
   const total = (s: Sample): number => s.ingressS + s.hubS + s.natsS;
   const rate = count / median(samples.map((s) => s.wallS));
   const rateText = unit === 'request' ? `${rate.toFixed(0)} req/s` : `${((rate * MIB) / 1e6).toFixed(0)} MB/s`;
-  return `${label.padEnd(22)} ${per((s) => s.ingressS)} ${per((s) => s.hubS)} ${per((s) => s.natsS)} ${per(total)}   ${rateText} (wall, shared machine)`;
+  const messages = (median(samples.map((s) => s.messages)) / count).toFixed(unit === 'request' ? 2 : 1).padStart(8);
+  return `${label.padEnd(22)} ${per((s) => s.ingressS)} ${per((s) => s.hubS)} ${per((s) => s.natsS)} ${per(total)} ${messages}   ${rateText} (wall, shared machine)`;
 }
 
 async function main(): Promise<void> {
@@ -210,11 +216,11 @@ async function main(): Promise<void> {
       { label: `upload ${mib} MiB`, unit: 'MiB', count: mib, run: () => transfer(client, 'upload', mib * MIB) },
     ];
     console.log(`CPU per request (us) or per MiB (ms), median of ${runs} runs, from /proc/<pid>/stat`);
-    console.log(`${'workload'.padEnd(22)} ${'ingress'.padStart(9)} ${'hub'.padStart(9)} ${'nats'.padStart(9)} ${'total'.padStart(9)}`);
+    console.log(`${'workload'.padEnd(22)} ${'ingress'.padStart(9)} ${'hub'.padStart(9)} ${'nats'.padStart(9)} ${'total'.padStart(9)} ${'NATS msgs'.padStart(8)}`);
     for (const workload of workloads.filter((w) => w.label.includes(values.only))) {
       await workload.run(); // warm-up
       const samples: Sample[] = [];
-      for (let i = 0; i < runs; i += 1) samples.push(await sample(pids, workload.run));
+      for (let i = 0; i < runs; i += 1) samples.push(await sample(pids, nc, workload.run));
       console.log(format(workload.label, workload.unit, workload.count, samples));
     }
     await client.close();

@@ -24,9 +24,9 @@ export interface RelayClientOptions {
   subjects: NatsSubjects;
   /** This ingress replica's id: names its subject and prefixes every request id. */
   ingressId: string;
-  /** Receive window for response bodies; default DEFAULT_WINDOW_BYTES (16 x 60 KiB). */
+  /** Receive window for response bodies; default DEFAULT_WINDOW_BYTES (32 x 30 KiB). */
   windowBytes?: number;
-  /** Largest DATA payload for request bodies; default DEFAULT_CHUNK_BYTES (60 KiB). */
+  /** Largest DATA payload for request bodies; default DEFAULT_CHUNK_BYTES (30 KiB). */
   chunkBytes?: number;
   /** Time for the hub to ACCEPT or REJECT; default DEFAULT_OPEN_TIMEOUT_MS (5 s). */
   openTimeoutMs?: number;

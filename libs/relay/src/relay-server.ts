@@ -22,9 +22,9 @@ export interface RelayServerOptions {
   subjects: NatsSubjects;
   /** This hub's id: names its subject (subjects.hub(hubId)). */
   hubId: string;
-  /** Receive window for request bodies; default DEFAULT_WINDOW_BYTES (16 x 60 KiB). */
+  /** Receive window for request bodies; default DEFAULT_WINDOW_BYTES (32 x 30 KiB). */
   windowBytes?: number;
-  /** Largest DATA payload for response bodies; default DEFAULT_CHUNK_BYTES (60 KiB). */
+  /** Largest DATA payload for response bodies; default DEFAULT_CHUNK_BYTES (30 KiB). */
   chunkBytes?: number;
   /** A stream silent both ways this long is reset; default DEFAULT_STREAM_IDLE_TIMEOUT_MS (5 min). */
   idleTimeoutMs?: number;
