@@ -49,6 +49,9 @@ const OPEN_FIXED_BODY_BYTES = 6;
 export class FrameEncoder {
   private parts: Uint8Array[] = [];
   private bodyBytes = 0;
+  /** The last OPEN reply subject and its bytes: a node names the same subject in every OPEN. */
+  private subjectText = '';
+  private subjectBytes: Uint8Array = new Uint8Array(0);
 
   /** Bytes the frame takes in a message; throws HopError(BadFrame) for what the format cannot carry. */
   measure(id: Uint8Array, seq: number, body: FrameBody): number {
@@ -77,7 +80,11 @@ export class FrameEncoder {
       case FrameType.Open: {
         checkHead(body.head);
         checkCredit(body.windowBytes);
-        const subject = Buffer.from(body.replyTo, 'latin1');
+        if (body.replyTo !== this.subjectText) {
+          this.subjectBytes = Buffer.from(body.replyTo, 'latin1');
+          this.subjectText = body.replyTo;
+        }
+        const subject = this.subjectBytes;
         if (subject.length === 0 || subject.length > MAX_SUBJECT_BYTES) {
           throw new HopError(ErrorCode.BadFrame, `reply subject must be 1..${MAX_SUBJECT_BYTES} bytes`);
         }
@@ -111,7 +118,7 @@ export class FrameEncoder {
     out[offset] = body.type;
     out.writeUInt32BE(seq, offset + 1);
     out[offset + 5] = id.byteLength;
-    out.set(id, offset + 6);
+    copyInto(out, id, offset + 6);
     let at = offset + 6 + id.byteLength;
     out.writeUInt32BE(this.bodyBytes, at);
     at += 4;
@@ -124,16 +131,16 @@ export class FrameEncoder {
         out.writeUInt32BE(body.creditBytes, at);
         return at + 4;
       case FrameType.Response:
-        out.set(body.head, at);
+        copyInto(out, body.head, at);
         return at + body.head.byteLength;
       case FrameType.Open: {
         out.writeUInt32BE(body.windowBytes, at);
         out[at + 4] = body.fin === true ? OPEN_FLAG_FIN : 0;
         const subject = this.parts[0]!;
         out[at + 5] = subject.byteLength;
-        out.set(subject, at + OPEN_FIXED_BODY_BYTES);
+        copyInto(out, subject, at + OPEN_FIXED_BODY_BYTES);
         at += OPEN_FIXED_BODY_BYTES + subject.byteLength;
-        out.set(body.head, at);
+        copyInto(out, body.head, at);
         return at + body.head.byteLength;
       }
       default:
@@ -144,6 +151,18 @@ export class FrameEncoder {
         return at;
     }
   }
+}
+
+/** Below this many bytes a loop copies faster than TypedArray.set (a call into the runtime). */
+const LOOP_COPY_MAX_BYTES = 64;
+
+function copyInto(out: Uint8Array, src: Uint8Array, at: number): void {
+  const n = src.byteLength;
+  if (n >= LOOP_COPY_MAX_BYTES) {
+    out.set(src, at);
+    return;
+  }
+  for (let i = 0; i < n; i += 1) out[at + i] = src[i]!;
 }
 
 /** Writes the message header (magic, version) at `offset`; returns the offset after it. */

@@ -109,6 +109,8 @@ export abstract class RelayStream extends Duplex {
   private pumping = false;
   private endSent = false;
   private endReceived = false;
+  /** END came with OPEN (FIN) and is pushed at the first _read(). */
+  private endPending = false;
   private withdrawn = false;
   /** A write waits for CREDIT: counted once per wait (StreamLink.creditStalled). */
   private waitingForCredit = false;
@@ -210,10 +212,14 @@ export abstract class RelayStream extends Duplex {
     return this.link.publish(subject, this.idBytes, seq, body, this.requestId);
   }
 
-  /** The peer's OPEN carried FIN: its body is empty, as if END had come (the hub side). */
+  /**
+   * The peer's OPEN carried FIN: its body is empty, as if END had come (the hub side). The end
+   * is pushed at the first read (_read): pushing it from the constructor cost a third of the
+   * hub's stream set-up.
+   */
   protected endedByOpen(): void {
     this.endReceived = true;
-    this.push(null);
+    this.endPending = true;
   }
 
   /** The peer's window is known: DATA may flow once canSendData() says so. */
@@ -349,6 +355,10 @@ export abstract class RelayStream extends Duplex {
 
   override _read(): void {
     // Data is pushed as DATA frames arrive; credit is returned in read().
+    if (this.endPending) {
+      this.endPending = false;
+      this.push(null);
+    }
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
