@@ -1,18 +1,39 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { errorMessageOf } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
-import { encodeFrame } from './codec.js';
-import { MAX_DEFERRED_RESETS } from './defaults.js';
-import { FrameType, type Frame } from './frames.js';
+import { FRAME_FIXED_HEADER_BYTES, FrameEncoder, MESSAGE_HEADER_BYTES, writeMessageHeader } from './codec.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_BATCH_BYTES, MAX_DEFERRED_RESETS, PUBLISH_SLAB_BYTES, SLAB_FRESH_BATCH_MIN_BYTES } from './defaults.js';
+import { FrameType, OPEN_FLAG_FIN, type Frame, type FrameBody } from './frames.js';
 
-/** A frame encoded and waiting for the end of the event-loop turn. */
-interface QueuedFrame {
+/** The frames of one turn to one subject: one NATS message (or more, past the server's max_payload). */
+interface Batch {
   readonly subject: string;
-  readonly data: Uint8Array;
-  readonly requestId: string;
-  readonly reply: string | undefined;
-  /** Taken back before it left (withdrawOpen): skipped by drain(). */
-  withdrawn: boolean;
+  /** Set once the batch holds an OPEN: `<reply prefix><token>` (nats-server's "no responders" goes there). */
+  reply: string | undefined;
+  token: string | undefined;
+  /** Earlier runs of this batch in other slabs (or before another batch's bytes in the same slab). */
+  readonly pieces: Buffer[];
+  /** The current run: slab[start, end). */
+  slab: Buffer;
+  start: number;
+  end: number;
+  /** Bytes of the message so far (header included). */
+  bytes: number;
+  /** Frames in it that were not taken back. */
+  frames: number;
+  /** OPENs taken back (withdrawOpen): [offset in the message, length], cut out at drain. */
+  withdrawn: Array<[number, number]> | undefined;
+}
+
+/** An OPEN still in this turn's batch: where it sits, to set FIN or take it back. */
+interface QueuedOpen {
+  readonly batch: Batch;
+  readonly slab: Buffer;
+  /** Offset of its flags byte in `slab`. */
+  readonly flagsAt: number;
+  /** Offset and length of the frame within its message. */
+  readonly messageOffset: number;
+  readonly length: number;
 }
 
 /**
@@ -22,19 +43,27 @@ interface QueuedFrame {
  * was published while disconnected, so RESETs are held back and sent after the reconnect: the
  * peer frees its side too.
  *
- * Frames are encoded at once and handed to nats.js together once per event-loop turn
- * (setImmediate): nats.js writes its socket once per microtask checkpoint, so publishing as
- * frames are made costs one write (and one wake-up of nats-server) per I/O callback, while a
- * turn's batch costs one. Order is kept: every frame goes through the one queue.
+ * Frames are encoded at once, each straight after the previous one into a shared slab (no buffer
+ * per frame), and the frames of one event-loop turn to one subject leave together as ONE NATS
+ * message at the end of the turn (setImmediate), up to the server's max_payload: per message,
+ * nats.js, nats-server and the receiving node each pay a fixed cost (protocol line, routing, parse,
+ * callback), so at 64 requests in flight or during a transfer this cuts messages several times.
+ * Order is kept: every frame to a subject goes through its batch, batches leave in order.
  */
 export class FramePublisher {
   private connected = true;
   private deferredResets: Array<{ subject: string; frame: Frame }> = [];
   private stopWatching: (() => void) | undefined;
-  /** Encoded frames waiting for the end of this event-loop turn. */
-  private queue: QueuedFrame[] = [];
-  /** The OPENs in `queue`, by stream id: a stream destroyed before its OPEN left takes it back. */
-  private readonly queuedOpens = new Map<string, QueuedFrame>();
+  private readonly encoder = new FrameEncoder();
+  /** Batches of this turn, in the order they were started. */
+  private batches: Batch[] = [];
+  /** The batch still taking frames, by subject. */
+  private readonly openBatches = new Map<string, Batch>();
+  /** The OPENs in this turn's batches, by stream id. */
+  private readonly queuedOpens = new Map<string, QueuedOpen>();
+  private slab: Buffer = Buffer.allocUnsafeSlow(PUBLISH_SLAB_BYTES);
+  private slabUsed = 0;
+  private tokenCounter = 0;
   private drainScheduled = false;
   private readonly drainBound = (): void => this.drain();
 
@@ -74,27 +103,50 @@ export class FramePublisher {
     this.connected = true; // a later watch() starts from the connection as it is
   }
 
+  /** A whole frame (not on a stream's hot path): encodes its stream id, then as publishFrame(). */
+  publish(subject: string, frame: Frame): boolean {
+    return this.publishFrame(subject, Buffer.from(frame.streamId, 'utf8'), frame.seq, frame, frame.streamId);
+  }
+
   /**
-   * Encodes the frame and queues it for this turn's batch; false when the connection cannot
-   * take it (closed). With `reply`, the message carries that reply subject: nats-server then
-   * answers "no responders" (a 503 status message) there when nobody subscribes `subject`.
+   * Encodes a frame into this turn's batch for `subject`; false when the connection cannot take
+   * it (closed). `id` is the stream id's bytes (a stream encodes them once).
    */
-  publish(subject: string, frame: Frame, reply?: string): boolean {
-    if (!this.connected && frame.type === FrameType.Reset) {
-      if (this.deferredResets.length < MAX_DEFERRED_RESETS) this.deferredResets.push({ subject, frame });
+  publishFrame(subject: string, id: Uint8Array, seq: number, body: FrameBody, streamId: string): boolean {
+    if (!this.connected && body.type === FrameType.Reset) {
+      if (this.deferredResets.length < MAX_DEFERRED_RESETS) this.deferredResets.push({ subject, frame: { ...body, streamId, seq } });
       return true;
     }
     if (this.nc.isClosed()) {
-      this.log.warn({ request_id: frame.streamId, err_message: 'connection closed' }, 'relay publish failed');
+      this.log.warn({ request_id: streamId, err_message: 'connection closed' }, 'relay publish failed');
       return false;
     }
-    const queued: QueuedFrame = { subject, data: encodeFrame(frame), requestId: frame.streamId, reply, withdrawn: false };
-    this.queue.push(queued);
-    if (frame.type === FrameType.Open) this.queuedOpens.set(frame.streamId, queued);
-    if (!this.drainScheduled) {
-      this.drainScheduled = true;
-      setImmediate(this.drainBound);
+    this.append(subject, id, seq, body, undefined);
+    return true;
+  }
+
+  /**
+   * Encodes an OPEN into this turn's batch for `subject`. The message that carries it gets the
+   * reply subject `<replyPrefix><token>` (one token per message, shared by its OPENs): nats-server
+   * answers "no responders" there when nobody subscribes `subject`. Returns the token, or
+   * undefined when the connection is closed.
+   */
+  publishOpen(subject: string, id: Uint8Array, body: FrameBody & { type: typeof FrameType.Open }, streamId: string, replyPrefix: string): string | undefined {
+    if (this.nc.isClosed()) {
+      this.log.warn({ request_id: streamId, err_message: 'connection closed' }, 'relay publish failed');
+      return undefined;
     }
+    return this.append(subject, id, 0, body, { streamId, replyPrefix });
+  }
+
+  /**
+   * Sets FIN on the OPEN of stream `streamId` if it has not left yet: true when it did (the
+   * request body is then complete with the OPEN and no END is sent), false once it left.
+   */
+  finishOpen(streamId: string): boolean {
+    const queued = this.queuedOpens.get(streamId);
+    if (queued === undefined) return false;
+    queued.slab[queued.flagsAt] = (queued.slab[queued.flagsAt] ?? 0) | OPEN_FLAG_FIN;
     return true;
   }
 
@@ -108,25 +160,102 @@ export class FramePublisher {
     const queued = this.queuedOpens.get(streamId);
     if (queued === undefined) return false;
     this.queuedOpens.delete(streamId);
-    queued.withdrawn = true;
+    const { batch } = queued;
+    (batch.withdrawn ??= []).push([queued.messageOffset, queued.length]);
+    batch.frames -= 1;
     return true;
   }
 
-  /** Hands the queued frames to nats.js now (also run before a flush, so nothing is left behind). */
+  /** Hands this turn's messages to nats.js now (also run before a flush, so nothing is left behind). */
   drain(): void {
     this.drainScheduled = false;
-    const queue = this.queue;
-    if (queue.length === 0) return;
-    this.queue = [];
+    const batches = this.batches;
+    if (batches.length === 0) return;
+    this.batches = [];
+    this.openBatches.clear();
     this.queuedOpens.clear();
-    for (const { subject, data, requestId, reply, withdrawn } of queue) {
-      if (withdrawn) continue;
+    for (const batch of batches) {
+      if (batch.frames === 0) continue;
       try {
-        this.nc.publish(subject, data, reply === undefined ? undefined : { reply });
+        this.nc.publish(batch.subject, messageOf(batch), batch.reply === undefined ? undefined : { reply: batch.reply });
       } catch (err) {
-        this.log.warn({ request_id: requestId, err_message: errorMessageOf(err) }, 'relay publish failed');
+        this.log.warn({ subject: batch.subject, err_message: errorMessageOf(err) }, 'relay publish failed');
       }
     }
+  }
+
+  private append(subject: string, id: Uint8Array, seq: number, body: FrameBody, open: { streamId: string; replyPrefix: string } | undefined): string | undefined {
+    const size = this.encoder.measure(id, seq, body);
+    let batch = this.openBatches.get(subject);
+    const maxBytes = Math.min(MAX_BATCH_BYTES, this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES);
+    if (batch !== undefined && batch.frames > 0 && batch.bytes + size > maxBytes) {
+      this.openBatches.delete(subject); // full: it leaves as it is, a new message follows it
+      batch = undefined;
+    }
+    if (batch === undefined) batch = this.startBatch(subject, size);
+    if (open !== undefined && batch.reply === undefined) {
+      this.tokenCounter += 1;
+      batch.token = String(this.tokenCounter);
+      batch.reply = `${open.replyPrefix}${batch.token}`;
+    }
+    const messageOffset = batch.bytes;
+    const at = this.reserve(batch, size);
+    this.encoder.write(this.slab, at, id, seq, body);
+    batch.frames += 1;
+    if (open !== undefined) {
+      const flagsAt = at + FRAME_FIXED_HEADER_BYTES + id.byteLength + 4;
+      this.queuedOpens.set(open.streamId, { batch, slab: this.slab, flagsAt, messageOffset, length: size });
+    }
+    return batch.token;
+  }
+
+  private startBatch(subject: string, firstFrameBytes: number): Batch {
+    // A message should sit in one run of one slab: start a fresh slab rather than the last few bytes of this one.
+    const left = this.slab.length - this.slabUsed;
+    if (left < MESSAGE_HEADER_BYTES + firstFrameBytes || left < SLAB_FRESH_BATCH_MIN_BYTES) this.newSlab(firstFrameBytes);
+    const batch: Batch = {
+      subject,
+      reply: undefined,
+      token: undefined,
+      pieces: [],
+      slab: this.slab,
+      start: this.slabUsed,
+      end: this.slabUsed,
+      bytes: 0,
+      frames: 0,
+      withdrawn: undefined,
+    };
+    writeMessageHeader(this.slab, this.reserve(batch, MESSAGE_HEADER_BYTES));
+    this.batches.push(batch);
+    this.openBatches.set(subject, batch);
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(this.drainBound);
+    }
+    return batch;
+  }
+
+  /** Room for `bytes` more in the batch, at the end of its current run when it can; returns the offset in this.slab. */
+  private reserve(batch: Batch, bytes: number): number {
+    if (this.slab.length - this.slabUsed < bytes) this.newSlab(bytes);
+    const at = this.slabUsed;
+    this.slabUsed += bytes;
+    if (batch.slab === this.slab && batch.end === at) {
+      batch.end += bytes;
+    } else {
+      if (batch.end > batch.start) batch.pieces.push(batch.slab.subarray(batch.start, batch.end));
+      batch.slab = this.slab;
+      batch.start = at;
+      batch.end = at + bytes;
+    }
+    batch.bytes += bytes;
+    return at;
+  }
+
+  private newSlab(atLeastBytes: number): void {
+    // The old slab stays alive only while a message still points into it (nats.js copies at publish).
+    this.slab = Buffer.allocUnsafeSlow(Math.max(PUBLISH_SLAB_BYTES, atLeastBytes + MESSAGE_HEADER_BYTES));
+    this.slabUsed = 0;
   }
 
   private flushDeferred(): void {
@@ -135,4 +264,20 @@ export class FramePublisher {
     for (const { subject, frame } of resets) this.publish(subject, frame);
     if (resets.length > 0) this.log.info({ resets: resets.length }, 'NATS reconnected: sent the held-back stream resets');
   }
+}
+
+/** The bytes of a batch as one message, without the OPENs taken back. */
+function messageOf(batch: Batch): Uint8Array {
+  const run = batch.slab.subarray(batch.start, batch.end);
+  const whole = batch.pieces.length === 0 ? run : Buffer.concat([...batch.pieces, run]);
+  if (batch.withdrawn === undefined) return whole;
+  const cuts = batch.withdrawn.sort((a, b) => a[0] - b[0]);
+  const kept: Buffer[] = [];
+  let from = 0;
+  for (const [offset, length] of cuts) {
+    kept.push(whole.subarray(from, offset));
+    from = offset + length;
+  }
+  kept.push(whole.subarray(from));
+  return Buffer.concat(kept);
 }

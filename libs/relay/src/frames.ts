@@ -4,11 +4,14 @@ import type { ErrorCode } from '@hopgate/errors';
  * Every frame of the relay wire format, as plain typed records (encoding lives in codec.ts).
  * See docs/nats.md for the byte layout and the subjects each frame travels on.
  *
- * Direction and transport:
- *   ingress -> hub, NATS request on subjects.hub(hubId):    OPEN
- *   hub -> ingress, reply to that request:                   ACCEPT | REJECT
- *   ingress -> hub, publish on subjects.hub(hubId):          DATA, END, CREDIT, RESET
- *   hub -> ingress, publish on subjects.ingress(ingressId):  RESPONSE, DATA, END, CREDIT, RESET
+ * Direction and transport (one NATS message carries the frames of one event-loop turn to one subject):
+ *   ingress -> hub, publish on subjects.hub(hubId):          OPEN (the message has a reply subject,
+ *                                                            for nats-server's "no responders"),
+ *                                                            DATA, END, CREDIT, RESET
+ *   hub -> ingress, publish on subjects.ingress(ingressId):  ACCEPT | REJECT, RESPONSE, DATA, END,
+ *                                                            CREDIT, RESET (REJECT goes to the
+ *                                                            message's reply subject instead when
+ *                                                            OPEN names no ingress subject)
  *   either node -> its peer node, NATS request on the peer's subject:  PING
  *   the peer node -> the prober, reply to that request:                PONG
  *
@@ -17,8 +20,14 @@ import type { ErrorCode } from '@hopgate/errors';
 
 /** Two magic bytes, "HR" (HopGate Relay). */
 export const RELAY_MAGIC = 0x4852;
-/** Wire format version; a receiver drops frames of any other version. */
-export const RELAY_VERSION = 1;
+/**
+ * Wire format version; a receiver drops messages of any other version. 2: several frames per
+ * message, a body length per frame, OPEN flags (FIN), ACCEPT on the ingress subject.
+ */
+export const RELAY_VERSION = 2;
+
+/** OPEN flag: the request body is empty and complete (no END follows; HTTP/2's END_STREAM on HEADERS, RFC 9113 §6.2). */
+export const OPEN_FLAG_FIN = 0x01;
 
 export const FrameType = {
   Open: 1,
@@ -50,6 +59,8 @@ export interface OpenFrame extends FrameHeader {
   replyTo: string;
   /** Request head: opaque to the relay. */
   head: Uint8Array;
+  /** The request body is empty: the stream's ingress -> hub half is closed from the start (no END follows). */
+  fin?: boolean;
 }
 
 /** The hub takes the stream; `creditBytes` is the credit the ingress may use for the request body. */
@@ -136,11 +147,13 @@ export const HUB_INBOUND_TYPES: ReadonlySet<FrameType> = new Set([
   FrameType.Ping,
 ]);
 
-/** Frame types an ingress accepts as the reply to its OPEN request. */
+/** Frame types an ingress accepts on the reply subject of a message with OPENs (a REJECT of an OPEN that named no ingress subject). */
 export const OPEN_REPLY_TYPES: ReadonlySet<FrameType> = new Set([FrameType.Accept, FrameType.Reject]);
 
 /** Frame types an ingress accepts on subjects.ingress(ingressId). */
 export const INGRESS_INBOUND_TYPES: ReadonlySet<FrameType> = new Set([
+  FrameType.Accept,
+  FrameType.Reject,
   FrameType.Response,
   FrameType.Data,
   FrameType.End,

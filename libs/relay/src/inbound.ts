@@ -1,6 +1,6 @@
 import { errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
-import { decodeFrame } from './codec.js';
+import { decodeFrames } from './codec.js';
 import { frameTypeName, type Frame, type FrameType } from './frames.js';
 import type { RelayStream } from './relay-stream.js';
 
@@ -21,19 +21,35 @@ export class Inbound {
     return this.dropped;
   }
 
-  decode(data: Uint8Array, subject: string, allowed: ReadonlySet<FrameType> = this.allowed): Frame | undefined {
-    let frame: Frame;
+  /**
+   * The frames of a message, in order; undefined when the message is garbage (all of it is
+   * dropped: past a bad frame nothing can be trusted). A frame of a type that does not belong on
+   * this subject is dropped alone.
+   */
+  decode(data: Uint8Array, subject: string, allowed: ReadonlySet<FrameType> = this.allowed): Frame[] | undefined {
+    let frames: Frame[];
     try {
-      frame = decodeFrame(data);
+      frames = decodeFrames(data);
     } catch (err) {
       this.drop(subject, data.byteLength, errorMessageOf(err), errorCodeOf(err));
       return undefined;
     }
-    if (!allowed.has(frame.type)) {
+    for (const frame of frames) {
+      if (allowed.has(frame.type)) continue;
       this.drop(subject, data.byteLength, `${frameTypeName(frame.type)} does not belong on this subject`);
+      return frames.filter((f) => allowed.has(f.type));
+    }
+    return frames;
+  }
+
+  /** The one frame of a message (a PONG): undefined when it is garbage or holds anything else. */
+  decodeOne(data: Uint8Array, subject: string, allowed: ReadonlySet<FrameType>): Frame | undefined {
+    const frames = this.decode(data, subject, allowed);
+    if (frames === undefined || frames.length !== 1) {
+      if (frames !== undefined) this.drop(subject, data.byteLength, `${frames.length} frames where one was expected`);
       return undefined;
     }
-    return frame;
+    return frames[0];
   }
 
   drop(subject: string, bytes: number, reason: string, code?: string): void {

@@ -25,11 +25,16 @@ export {
   PEER_INSTANCE_ID_BYTES,
   MAX_INSTANCE_ID_BYTES,
   NATS_NO_ASYNC_TRACES,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  PUBLISH_SLAB_BYTES,
+  SLAB_FRESH_BATCH_MIN_BYTES,
+  MAX_BATCH_BYTES,
 } from './defaults.js';
 export {
   FrameType,
   RELAY_MAGIC,
   RELAY_VERSION,
+  OPEN_FLAG_FIN,
   frameTypeName,
   type Frame,
   type FrameHeader,
@@ -44,4 +49,4 @@ export {
   type PingFrame,
   type PongFrame,
 } from './frames.js';
-export { encodeFrame, decodeFrame, FRAME_FIXED_HEADER_BYTES } from './codec.js';
+export { encodeFrame, encodeFrames, decodeFrame, decodeFrames, FRAME_FIXED_HEADER_BYTES, MESSAGE_HEADER_BYTES } from './codec.js';

@@ -157,7 +157,7 @@ export class PeerLiveness {
   }
 
   private readPong(msg: Msg, seq: number): ProbeOutcome {
-    const frame = this.init.inbound.decode(msg.data, msg.subject, PING_REPLY_TYPES);
+    const frame = this.init.inbound.decodeOne(msg.data, msg.subject, PING_REPLY_TYPES);
     if (frame?.type !== FrameType.Pong || frame.streamId !== this.probeId || frame.seq !== seq) {
       return { kind: 'miss', reason: 'PING answered with something other than its PONG' };
     }

@@ -5,6 +5,8 @@ import { RelayStream, StreamPhase, type RelayStreamInit } from './relay-stream.j
 
 export interface RelayClientStreamInit extends RelayStreamInit {
   hubId: string;
+  /** Called once when the stream leaves Opening (ACCEPT, REJECT, or destroyed before either). */
+  onOpenSettled: (stream: RelayClientStream) => void;
 }
 
 /**
@@ -29,10 +31,20 @@ export class RelayClientStream extends RelayStream {
   /** Frames from the ingress subject that overtook the ACCEPT (which comes on the OPEN's reply subject). */
   private earlyFrames: Frame[] = [];
 
+  /** @internal The reply token of the message that carried this stream's OPEN, while it waits for the answer. */
+  openToken: string | undefined;
+  private readonly onOpenSettled: (stream: RelayClientStream) => void;
+
   /** @internal Streams are made by RelayClient.open(). */
   constructor(init: RelayClientStreamInit) {
     super(init);
     this.hubId = init.hubId;
+    this.onOpenSettled = init.onOpenSettled;
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.openToken !== undefined) this.onOpenSettled(this);
+    super._destroy(error, callback);
   }
 
   /** @internal */
@@ -61,6 +73,7 @@ export class RelayClientStream extends RelayStream {
       case FrameType.Accept: {
         if (this.phase !== StreamPhase.Opening) return this.violation('ACCEPT twice');
         this.phase = StreamPhase.Open;
+        if (this.openToken !== undefined) this.onOpenSettled(this);
         this.startSending(frame.creditBytes);
         const early = this.earlyFrames;
         this.earlyFrames = [];

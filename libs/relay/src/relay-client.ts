@@ -12,7 +12,7 @@ import {
   MAX_HEAD_BYTES,
   MAX_STREAM_ID_BYTES,
 } from './defaults.js';
-import { FrameType, INGRESS_INBOUND_TYPES, OPEN_REPLY_TYPES, type Frame } from './frames.js';
+import { FrameType, INGRESS_INBOUND_TYPES, OPEN_REPLY_TYPES } from './frames.js';
 import { Inbound } from './inbound.js';
 import { chunkOption, idOption, timeoutOption, windowOption } from './options.js';
 import { PeerLiveness } from './peer-liveness.js';
@@ -24,9 +24,9 @@ export interface RelayClientOptions {
   subjects: NatsSubjects;
   /** This ingress replica's id: names its subject and prefixes every request id. */
   ingressId: string;
-  /** Receive window for response bodies; default DEFAULT_WINDOW_BYTES (16 x 60 KiB). */
+  /** Receive window for response bodies; default DEFAULT_WINDOW_BYTES (32 x 30 KiB). */
   windowBytes?: number;
-  /** Largest DATA payload for request bodies; default DEFAULT_CHUNK_BYTES (60 KiB). */
+  /** Largest DATA payload for request bodies; default DEFAULT_CHUNK_BYTES (30 KiB). */
   chunkBytes?: number;
   /** Time for the hub to ACCEPT or REJECT; default DEFAULT_OPEN_TIMEOUT_MS (5 s). */
   openTimeoutMs?: number;
@@ -47,8 +47,10 @@ const OPEN_REPLY_INFIX = '.open.';
 /** nats-server answers a message with a reply subject and no subscriber with an empty 503 status message (NATS ADR-13 "no responders"). */
 const NO_RESPONDERS_STATUS = 503;
 
-interface PendingOpen {
-  readonly stream: RelayClientStream;
+/** The streams whose OPENs left in one message (one reply token), still waiting for ACCEPT or REJECT. */
+interface PendingOpens {
+  readonly streams: Set<RelayClientStream>;
+  /** One open timeout for all of them (they left together). */
   readonly timer: NodeJS.Timeout;
 }
 
@@ -84,8 +86,9 @@ export class RelayClient {
   private counter = 0;
   /** `<ingress subject>.open.`: OPEN n carries the reply subject `<prefix><n>` (n = its request id's counter). */
   private readonly openReplyPrefix: string;
-  /** Streams whose OPEN has no answer yet, by the token of their reply subject. */
-  private readonly pendingOpens = new Map<string, PendingOpen>();
+  /** Streams whose OPEN has no answer yet, by the token of the reply subject of the message that carried them. */
+  private readonly pendingOpens = new Map<string, PendingOpens>();
+  private readonly settledBound = (stream: RelayClientStream): void => this.onOpenSettled(stream);
   private openReplySubscription: Subscription | undefined;
 
   constructor(options: RelayClientOptions) {
@@ -173,12 +176,12 @@ export class RelayClient {
   }
 
   /**
-   * Opens a stream to a hub. OPEN is published with a reply subject of its own
-   * (`<ingress subject>.open.<n>`), in the same per-turn batch as every other frame: the hub
-   * answers ACCEPT or REJECT there, and nats-server answers "no responders" there when the hub
-   * is not subscribed, which fails the stream at once with ERR_CLIENT_OFFLINE. No answer within
-   * openTimeoutMs fails it with ERR_TIMEOUT. Request body writes wait for ACCEPT. (A nats.js
-   * request() per OPEN cost a socket write of its own, a timer and an Error object per request.)
+   * Opens a stream to a hub. OPEN goes in this turn's message to the hub, which carries a reply
+   * subject of its own (`<ingress subject>.open.<n>`, one n per message): nats-server answers
+   * "no responders" there when the hub is not subscribed, which fails the message's streams at
+   * once with ERR_CLIENT_OFFLINE. The hub answers ACCEPT or REJECT on the ingress subject. No
+   * answer within openTimeoutMs fails the stream with ERR_TIMEOUT. Request body writes wait for
+   * ACCEPT; an end() in the same turn as open() (a GET) sets FIN on the OPEN instead of an END.
    */
   open(hubId: string, head: Uint8Array, requestId: string = this.nextRequestId()): RelayClientStream {
     if (!this.endpoint.started) throw new HopError(ErrorCode.Closed, 'relay client is not started');
@@ -201,34 +204,40 @@ export class RelayClient {
       logger: this.log,
       sendSeq: 1,
       receiveSeq: 0,
+      onOpenSettled: this.settledBound,
     });
     this.streams.set(requestId, stream);
     this.liveness.track(stream, hubSubject, hubId);
-    const open: Frame = {
-      type: FrameType.Open,
-      streamId: requestId,
-      seq: 0,
-      windowBytes: this.windowBytes,
-      replyTo: this.subject,
-      head,
-    };
-    const token = requestId.slice(this.requestIdPrefix.length);
-    const pending: PendingOpen = {
-      stream,
-      timer: setTimeout(() => this.onOpenTimeout(token), this.openTimeoutMs),
-    };
-    this.pendingOpens.set(token, pending);
-    // A stream destroyed before its answer (cancel, idle, reset) stops waiting for it.
-    stream.once('close', () => this.forgetOpen(token, pending));
-    if (!this.endpoint.publisher.publish(hubSubject, open, `${this.openReplyPrefix}${token}`)) {
-      this.forgetOpen(token, pending);
+    const token = this.endpoint.publisher.publishOpen(
+      hubSubject,
+      stream.idBytes,
+      { type: FrameType.Open, windowBytes: this.windowBytes, replyTo: this.subject, head },
+      requestId,
+      this.openReplyPrefix,
+    );
+    if (token === undefined) {
       stream.failOpen(new HopError(ErrorCode.Closed, `OPEN to hub ${hubId} failed: NATS connection closed`), false);
+      return stream;
     }
+    let pending = this.pendingOpens.get(token);
+    if (pending === undefined) {
+      pending = { streams: new Set(), timer: setTimeout(() => this.onOpenTimeout(token), this.openTimeoutMs) };
+      this.pendingOpens.set(token, pending);
+    }
+    pending.streams.add(stream);
+    stream.openToken = token;
     return stream;
   }
 
-  private forgetOpen(token: string, pending: PendingOpen): void {
-    if (this.pendingOpens.get(token) !== pending) return;
+  /** A stream left Opening (ACCEPT, REJECT, destroyed): it no longer waits with its message's others. */
+  private onOpenSettled(stream: RelayClientStream): void {
+    const token = stream.openToken;
+    if (token === undefined) return;
+    stream.openToken = undefined;
+    const pending = this.pendingOpens.get(token);
+    if (pending === undefined) return;
+    pending.streams.delete(stream);
+    if (pending.streams.size > 0) return;
     clearTimeout(pending.timer);
     this.pendingOpens.delete(token);
   }
@@ -237,10 +246,16 @@ export class RelayClient {
     const pending = this.pendingOpens.get(token);
     if (pending === undefined) return;
     this.pendingOpens.delete(token);
-    pending.stream.failOpen(new HopError(ErrorCode.Timeout, `no ACCEPT from hub ${pending.stream.hubId} within ${this.openTimeoutMs} ms`), true);
+    for (const stream of [...pending.streams]) {
+      stream.failOpen(new HopError(ErrorCode.Timeout, `no ACCEPT from hub ${stream.hubId} within ${this.openTimeoutMs} ms`), true);
+    }
   }
 
-  /** An answer on `<ingress subject>.open.<n>`: ACCEPT or REJECT from the hub, or "no responders" from nats-server. */
+  /**
+   * A message on `<ingress subject>.open.<n>`: nats-server's "no responders" for the OPENs of
+   * message n, or REJECT / ACCEPT frames from a hub that answers there (a REJECT of an OPEN that
+   * named no ingress subject).
+   */
   private onOpenReply(msg: Msg): void {
     const token = msg.subject.slice(this.openReplyPrefix.length);
     const pending = this.pendingOpens.get(token);
@@ -248,35 +263,43 @@ export class RelayClient {
       this.log.debug({ subject: msg.subject }, 'answer to an OPEN that is no longer waiting dropped');
       return;
     }
-    this.forgetOpen(token, pending);
-    const { stream } = pending;
-    if (stream.destroyed) return;
     if (isNoResponders(msg)) {
-      stream.failOpen(new HopError(ErrorCode.ClientOffline, `hub ${stream.hubId} is not subscribed (no responders)`), false);
+      this.pendingOpens.delete(token);
+      clearTimeout(pending.timer);
+      for (const stream of [...pending.streams]) {
+        stream.failOpen(new HopError(ErrorCode.ClientOffline, `hub ${stream.hubId} is not subscribed (no responders)`), false);
+      }
       return;
     }
-    const frame = this.inbound.decode(msg.data, msg.subject, OPEN_REPLY_TYPES);
-    if (frame === undefined || frame.streamId !== stream.requestId) {
-      stream.failOpen(new HopError(ErrorCode.Protocol, `hub ${stream.hubId} answered OPEN with garbage`), true);
+    const frames = this.inbound.decode(msg.data, msg.subject, OPEN_REPLY_TYPES);
+    if (frames === undefined) {
+      this.pendingOpens.delete(token);
+      clearTimeout(pending.timer);
+      for (const stream of [...pending.streams]) {
+        stream.failOpen(new HopError(ErrorCode.Protocol, `hub ${stream.hubId} answered OPEN with garbage`), true);
+      }
       return;
     }
-    this.inbound.deliver(stream, frame);
+    for (const frame of frames) {
+      const stream = this.streams.get(frame.streamId);
+      if (stream !== undefined && pending.streams.has(stream)) this.inbound.deliver(stream, frame);
+    }
   }
 
-
-
   private onMessage(msg: Msg): void {
-    const frame = this.inbound.decode(msg.data, msg.subject);
-    if (frame === undefined) return;
-    if (frame.type === FrameType.Ping) {
-      this.liveness.answer(msg, frame);
-      return;
+    const frames = this.inbound.decode(msg.data, msg.subject);
+    if (frames === undefined) return;
+    for (const frame of frames) {
+      if (frame.type === FrameType.Ping) {
+        this.liveness.answer(msg, frame);
+        continue;
+      }
+      const stream = this.streams.get(frame.streamId);
+      if (stream === undefined) {
+        this.log.debug({ request_id: frame.streamId, frame_type: frame.type }, 'frame for a closed stream dropped');
+        continue;
+      }
+      this.inbound.deliver(stream, frame);
     }
-    const stream = this.streams.get(frame.streamId);
-    if (stream === undefined) {
-      this.log.debug({ request_id: frame.streamId, frame_type: frame.type }, 'frame for a closed stream dropped');
-      return;
-    }
-    this.inbound.deliver(stream, frame);
   }
 }

@@ -66,12 +66,13 @@ export class RelayEndpoint<S extends RelayStream> {
       goneError: options.goneError,
     });
     this.link = {
-      publish: (subject, frame) => this.publisher.publish(subject, frame),
+      publish: (subject, id, seq, body, streamId) => this.publisher.publishFrame(subject, id, seq, body, streamId),
       release: (stream) => {
         if (this.streams.get(stream.requestId) === stream) this.streams.delete(stream.requestId);
         this.liveness.untrack(stream);
       },
       withdrawOpen: (stream) => this.publisher.withdrawOpen(stream.requestId),
+      finishOpen: (stream) => this.publisher.finishOpen(stream.requestId),
       creditStalled: () => {
         this.creditStalls += 1;
       },

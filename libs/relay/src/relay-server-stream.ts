@@ -5,10 +5,10 @@ import { RelayStream, StreamPhase, type RelayStreamInit } from './relay-stream.j
 
 export interface RelayServerStreamInit extends RelayStreamInit {
   head: Uint8Array;
-  /** The NATS reply subject of the OPEN request: where ACCEPT / REJECT go. */
-  openReply: string;
   /** The ingress's window for the response body (from OPEN). */
   peerWindowBytes: number;
+  /** OPEN carried FIN: the request body is empty (its readable side ends at once). */
+  fin: boolean;
 }
 
 /**
@@ -26,29 +26,29 @@ export interface RelayServerStreamInit extends RelayStreamInit {
  */
 export class RelayServerStream extends RelayStream {
   readonly head: Uint8Array;
-  private readonly openReply: string;
   private responded = false;
 
   /** @internal Streams are made by RelayServer on OPEN. */
   constructor(init: RelayServerStreamInit) {
     super(init);
     this.head = init.head;
-    this.openReply = init.openReply;
     this.startSending(init.peerWindowBytes);
+    if (init.fin) this.endedByOpen();
   }
 
   /** Takes the stream: sends ACCEPT, granting the ingress this side's window for the request body. */
   accept(): void {
     if (this.phase !== StreamPhase.Opening) return;
     this.phase = StreamPhase.Open;
-    if (!this.send({ type: FrameType.Accept, creditBytes: this.windowBytes }, this.openReply)) this.connectionLost();
+    // On the ingress subject, in order with what follows (RESPONSE, DATA): one message for all of them.
+    if (!this.send({ type: FrameType.Accept, creditBytes: this.windowBytes })) this.connectionLost();
   }
 
   /** Refuses the stream: the ingress stream errors with HopError(code, message). No-op once closed. */
   reject(code: ErrorCode, message: string): void {
     if (this.phase === StreamPhase.Closed) return;
     if (this.phase === StreamPhase.Open) return this.fail(code, message);
-    this.send({ type: FrameType.Reject, code, message }, this.openReply);
+    this.send({ type: FrameType.Reject, code, message });
     this.peerClosed = true;
     this.destroy();
   }
@@ -89,8 +89,8 @@ export class RelayServerStream extends RelayStream {
   }
 
   protected override abort(code: ErrorCode, message: string, phaseBefore: StreamPhase): void {
-    // The ingress is still waiting on its OPEN request: answer it rather than publish a RESET.
-    if (phaseBefore === StreamPhase.Opening) this.send({ type: FrameType.Reject, code, message }, this.openReply);
+    // The ingress is still waiting for the answer to its OPEN: REJECT rather than RESET.
+    if (phaseBefore === StreamPhase.Opening) this.send({ type: FrameType.Reject, code, message });
     else super.abort(code, message, phaseBefore);
   }
 }

@@ -22,9 +22,9 @@ export interface RelayServerOptions {
   subjects: NatsSubjects;
   /** This hub's id: names its subject (subjects.hub(hubId)). */
   hubId: string;
-  /** Receive window for request bodies; default DEFAULT_WINDOW_BYTES (16 x 60 KiB). */
+  /** Receive window for request bodies; default DEFAULT_WINDOW_BYTES (32 x 30 KiB). */
   windowBytes?: number;
-  /** Largest DATA payload for response bodies; default DEFAULT_CHUNK_BYTES (60 KiB). */
+  /** Largest DATA payload for response bodies; default DEFAULT_CHUNK_BYTES (30 KiB). */
   chunkBytes?: number;
   /** A stream silent both ways this long is reset; default DEFAULT_STREAM_IDLE_TIMEOUT_MS (5 min). */
   idleTimeoutMs?: number;
@@ -125,22 +125,24 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
   }
 
   private onMessage(msg: Msg): void {
-    const frame = this.inbound.decode(msg.data, msg.subject);
-    if (frame === undefined) return;
-    if (frame.type === FrameType.Open) {
-      this.onOpen(frame, msg);
-      return;
+    const frames = this.inbound.decode(msg.data, msg.subject);
+    if (frames === undefined) return;
+    for (const frame of frames) {
+      if (frame.type === FrameType.Open) {
+        this.onOpen(frame, msg);
+        continue;
+      }
+      if (frame.type === FrameType.Ping) {
+        this.liveness.answer(msg, frame);
+        continue;
+      }
+      const stream = this.streams.get(frame.streamId);
+      if (stream === undefined) {
+        this.log.debug({ request_id: frame.streamId, frame_type: frame.type }, 'frame for a closed stream dropped');
+        continue;
+      }
+      this.inbound.deliver(stream, frame);
     }
-    if (frame.type === FrameType.Ping) {
-      this.liveness.answer(msg, frame);
-      return;
-    }
-    const stream = this.streams.get(frame.streamId);
-    if (stream === undefined) {
-      this.log.debug({ request_id: frame.streamId, frame_type: frame.type }, 'frame for a closed stream dropped');
-      return;
-    }
-    this.inbound.deliver(stream, frame);
   }
 
   private onOpen(frame: OpenFrame, msg: Msg): void {
@@ -153,13 +155,14 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
       this.inbound.drop(msg.subject, msg.data.byteLength, `OPEN with seq ${frame.seq}`);
       return;
     }
-    const reject = (code: ErrorCode, message: string): void => {
+    /** REJECT goes where ACCEPT would (the ingress subject), or to the message's reply subject when OPEN names none. */
+    const reject = (code: ErrorCode, message: string, subject = frame.replyTo): void => {
       this.log.warn({ request_id: frame.streamId, err_code: code, reason: message }, 'relay OPEN rejected');
-      this.endpoint.publisher.publish(reply, { type: FrameType.Reject, streamId: frame.streamId, seq: 0, code, message });
+      this.endpoint.publisher.publish(subject, { type: FrameType.Reject, streamId: frame.streamId, seq: 0, code, message });
     };
     const ingressToken = frame.replyTo.slice(this.ingressSubjectPrefix.length);
     if (!frame.replyTo.startsWith(this.ingressSubjectPrefix) || !SUBJECT_TOKEN.test(ingressToken)) {
-      return reject(ErrorCode.BadFrame, `OPEN names ${frame.replyTo}, not an ingress subject`);
+      return reject(ErrorCode.BadFrame, `OPEN names ${frame.replyTo}, not an ingress subject`, reply);
     }
     if (this.streams.has(frame.streamId)) return reject(ErrorCode.Protocol, `duplicate stream id ${frame.streamId}`);
     if (this.streams.size >= this.maxStreams) return reject(ErrorCode.Busy, `hub ${this.hubId} holds ${this.maxStreams} streams`);
@@ -170,8 +173,8 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
       side: 'hub',
       link: this.link,
       peerSubject: frame.replyTo,
-      openReply: reply,
       head: frame.head,
+      fin: frame.fin === true,
       peerWindowBytes: frame.windowBytes,
       windowBytes: this.windowBytes,
       chunkBytes: this.chunkBytes,

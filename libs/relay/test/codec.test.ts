@@ -3,9 +3,12 @@ import assert from 'node:assert/strict';
 import { ErrorCode, HopError } from '@hopgate/errors';
 import {
   decodeFrame,
+  decodeFrames,
   encodeFrame,
+  encodeFrames,
   FrameType,
   FRAME_FIXED_HEADER_BYTES,
+  MESSAGE_HEADER_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_HEAD_BYTES,
   MAX_INSTANCE_ID_BYTES,
@@ -16,8 +19,8 @@ import {
 const bytes = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 
 const samples: Frame[] = [
-  { type: FrameType.Open, streamId: 'ing-1-abcd-1', seq: 0, windowBytes: 983_040, replyTo: 'hopgate.ingress.ing-1', head: bytes('GET / HTTP/1.1') },
-  { type: FrameType.Open, streamId: 's', seq: 0, windowBytes: 1, replyTo: 'x', head: new Uint8Array(0) },
+  { type: FrameType.Open, streamId: 'ing-1-abcd-1', seq: 0, windowBytes: 983_040, replyTo: 'hopgate.ingress.ing-1', head: bytes('GET / HTTP/1.1'), fin: false },
+  { type: FrameType.Open, streamId: 's', seq: 0, windowBytes: 1, replyTo: 'x', head: new Uint8Array(0), fin: true },
   { type: FrameType.Accept, streamId: 'ing-1-abcd-1', seq: 0, creditBytes: 0xffff_ffff },
   { type: FrameType.Reject, streamId: 'ing-1-abcd-1', seq: 0, code: ErrorCode.UnknownService, message: 'no service "db" — sorry' },
   { type: FrameType.Data, streamId: 'ing-1-abcd-1', seq: 7, payload: Buffer.alloc(60 * 1024, 0xab) },
@@ -51,27 +54,47 @@ test('every frame type round-trips', () => {
   for (const frame of samples) assert.deepEqual(plain(decodeFrame(encodeFrame(frame))), plain(frame), `type ${frame.type}`);
 });
 
-test('the header layout is magic "HR", version, type, seq, id', () => {
+test('the layout is magic "HR" and version once per message, then type, seq, id, body length, body per frame', () => {
   const encoded = Buffer.from(encodeFrame({ type: FrameType.End, streamId: 'ab', seq: 258 }));
-  assert.equal(encoded.toString('hex'), '4852' + '01' + '05' + '00000102' + '02' + '6162');
-  assert.equal(encoded.length, FRAME_FIXED_HEADER_BYTES + 2);
+  assert.equal(encoded.toString('hex'), '4852' + '02' + '05' + '00000102' + '02' + '6162' + '00000000');
+  assert.equal(encoded.length, MESSAGE_HEADER_BYTES + FRAME_FIXED_HEADER_BYTES + 2);
+  const open = Buffer.from(encodeFrame({ type: FrameType.Open, streamId: 'a', seq: 0, windowBytes: 16, replyTo: 'r', head: bytes('h'), fin: true }));
+  assert.equal(open.subarray(MESSAGE_HEADER_BYTES + FRAME_FIXED_HEADER_BYTES + 1).toString('hex'), '00000010' + '01' + '01' + '72' + '68');
+});
+
+test('a message carries several frames, in order; decodeFrame wants exactly one', () => {
+  const encoded = encodeFrames(samples);
+  assert.deepEqual(decodeFrames(encoded).map(plain), samples.map(plain));
+  assert.equal(codeOf(() => decodeFrame(encoded)), ErrorCode.BadFrame);
+  assert.equal(codeOf(() => encodeFrames([])), ErrorCode.BadFrame);
+  // A message with nothing after the header is garbage, not an empty batch.
+  assert.equal(codeOf(() => decodeFrames(encoded.subarray(0, MESSAGE_HEADER_BYTES))), ErrorCode.BadFrame);
 });
 
 test('every truncation of every frame is rejected with ERR_BAD_FRAME, never a partial frame', () => {
   for (const frame of samples) {
     const encoded = encodeFrame(frame);
     for (let length = 0; length < encoded.length; length += 1) {
-      const cut = encoded.subarray(0, length);
-      // DATA and RESPONSE bodies (and heads, messages) are "the rest": a cut inside them still
-      // decodes, as a shorter but well-formed frame. Anything cut before the body must fail.
-      const fixedBody = { [FrameType.Open]: 5, [FrameType.Accept]: 4, [FrameType.Credit]: 4, [FrameType.Reject]: 1, [FrameType.Reset]: 1, [FrameType.Pong]: 1 } as Record<number, number>;
-      const bodyStart = FRAME_FIXED_HEADER_BYTES + Buffer.byteLength(frame.streamId);
-      const mustFail = length < bodyStart || length < bodyStart + (fixedBody[frame.type] ?? 0) ||
-        frame.type === FrameType.Accept || frame.type === FrameType.Credit || frame.type === FrameType.End ||
-        frame.type === FrameType.Ping;
-      if (mustFail) assert.equal(codeOf(() => decodeFrame(cut)), ErrorCode.BadFrame, `type ${frame.type} cut at ${length}`);
+      assert.equal(codeOf(() => decodeFrames(encoded.subarray(0, length))), ErrorCode.BadFrame, `type ${frame.type} cut at ${length}`);
     }
   }
+  // In a message of several frames too: a cut anywhere but between frames fails the whole message.
+  const two = encodeFrames([samples[4]!, samples[6]!]);
+  const firstEnd = encodeFrame(samples[4]!).length;
+  for (let length = MESSAGE_HEADER_BYTES + 1; length < two.length; length += 97) {
+    if (length === firstEnd) continue;
+    assert.equal(codeOf(() => decodeFrames(two.subarray(0, length))), ErrorCode.BadFrame, `cut at ${length}`);
+  }
+});
+
+test('a body length that disagrees with the type, and unknown OPEN flags, are rejected', () => {
+  const credit = Buffer.from(encodeFrame({ type: FrameType.Credit, streamId: 'a', seq: 1, creditBytes: 10 }));
+  const longer = Buffer.concat([credit, Buffer.from([0])]);
+  longer.writeUInt32BE(5, MESSAGE_HEADER_BYTES + 6 + 1);
+  assert.equal(codeOf(() => decodeFrames(longer)), ErrorCode.BadFrame);
+  const open = Buffer.from(encodeFrame({ type: FrameType.Open, streamId: 'a', seq: 0, windowBytes: 16, replyTo: 'r', head: bytes('h') }));
+  open[MESSAGE_HEADER_BYTES + FRAME_FIXED_HEADER_BYTES + 1 + 4] = 0x02;
+  assert.equal(codeOf(() => decodeFrames(open)), ErrorCode.BadFrame);
 });
 
 test('bad magic, other versions, unknown types and bad fields are rejected', () => {
@@ -102,11 +125,11 @@ test('bad magic, other versions, unknown types and bad fields are rejected', () 
   assert.equal(codeOf(() => decodeFrame(longPong)), ErrorCode.BadFrame);
 });
 
-test('PING and PONG keep version 1 and the common header (types 9 and 10)', () => {
+test('PING and PONG are one-frame messages of the common layout (types 9 and 10)', () => {
   const ping = Buffer.from(encodeFrame({ type: FrameType.Ping, streamId: 'ab', seq: 258 }));
-  assert.equal(ping.toString('hex'), '4852' + '01' + '09' + '00000102' + '02' + '6162');
+  assert.equal(ping.toString('hex'), '4852' + '02' + '09' + '00000102' + '02' + '6162' + '00000000');
   const pong = Buffer.from(encodeFrame({ type: FrameType.Pong, streamId: 'ab', seq: 258, instance: 'xy' }));
-  assert.equal(pong.toString('hex'), '4852' + '01' + '0a' + '00000102' + '02' + '6162' + '7879');
+  assert.equal(pong.toString('hex'), '4852' + '02' + '0a' + '00000102' + '02' + '6162' + '00000002' + '7879');
 });
 
 test('random bytes never decode into an exception other than HopError', () => {
@@ -128,7 +151,11 @@ test('a REJECT with a code this version does not know decodes as ERR_STREAM_RESE
   const frame = Buffer.from(encodeFrame({ type: FrameType.Reject, streamId: 'a', seq: 0, code: ErrorCode.Busy, message: 'm' }));
   const known = decodeFrame(frame);
   assert.equal(known.type === FrameType.Reject && known.code, ErrorCode.Busy);
-  const future = Buffer.concat([frame.subarray(0, FRAME_FIXED_HEADER_BYTES + 1), Buffer.from([11]), Buffer.from('ERR_FUTURE1'), Buffer.from('m')]);
+  const idEnd = MESSAGE_HEADER_BYTES + 6 + 1;
+  const body = Buffer.concat([Buffer.from([11]), Buffer.from('ERR_FUTURE1'), Buffer.from('m')]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(body.length);
+  const future = Buffer.concat([frame.subarray(0, idEnd), length, body]);
   const decoded = decodeFrame(future);
   assert.equal(decoded.type, FrameType.Reject);
   assert.equal(decoded.type === FrameType.Reject && decoded.code, ErrorCode.StreamReset);

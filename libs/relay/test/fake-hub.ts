@@ -1,11 +1,12 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decodeFrame, encodeFrame, FrameType, type Frame, type ResetFrame } from '../src/index.js';
+import { decodeFrames, encodeFrame, FrameType, type Frame, type ResetFrame } from '../src/index.js';
 
 /**
  * A hub written with raw frames on a real NATS connection, for what a RelayServer will not do on
  * demand: stop answering PING while its subscription stays (a wedged process), never answer it
  * (an older version), or answer with another instance id (a restart under the same hub id).
- * It accepts every OPEN and sends RESPONSE "200" at once.
+ * It accepts every OPEN and sends RESPONSE "200" at once, ACCEPT as the answer to the message
+ * that carried the OPEN (as a hub of version 1 did: the ingress takes it there too).
  */
 export class FakeHub {
   /** Answer PING with PONG (false: drop PINGs, as a hub that predates them does). */
@@ -45,12 +46,16 @@ export class FakeHub {
   }
 
   private onMessage(msg: Msg): void {
-    let frame: Frame;
+    let frames: Frame[];
     try {
-      frame = decodeFrame(msg.data);
+      frames = decodeFrames(msg.data);
     } catch {
       return;
     }
+    for (const frame of frames) this.onFrame(msg, frame);
+  }
+
+  private onFrame(msg: Msg, frame: Frame): void {
     switch (frame.type) {
       case FrameType.Open:
         msg.respond(encodeFrame({ type: FrameType.Accept, streamId: frame.streamId, seq: 0, creditBytes: 64 * 1024 }));

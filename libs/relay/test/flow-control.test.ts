@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReceiveWindow, SendCredit } from '../src/flow-control.js';
+import { CREDIT_UPDATE_WINDOW_DIVISOR } from '../src/defaults.js';
 
 test('a sender never has more than its window outstanding', () => {
   const credit = new SendCredit(100);
@@ -30,21 +31,22 @@ test('a receiver rejects data beyond its window', () => {
   assert.equal(window.receivedBytes, 100);
 });
 
-test('a receiver grants credit only for consumed bytes, in batches of a quarter window', () => {
+test('a receiver grants credit only for consumed bytes, in batches of half a window (RFC 9000 §4.2)', () => {
+  assert.equal(CREDIT_UPDATE_WINDOW_DIVISOR, 2);
   const window = new ReceiveWindow(100);
   window.onData(100);
   assert.equal(window.onConsumed(100), 0, 'nothing read, nothing granted');
-  assert.equal(window.onConsumed(80), 0, '20 read: below the 25 byte batch');
-  assert.equal(window.onConsumed(70), 30, '30 read: granted');
-  assert.equal(window.onConsumed(70), 0, 'granted once only');
-  assert.equal(window.outstandingBytes, 70);
-  assert.equal(window.onData(30), true, 'the peer may use the granted 30');
+  assert.equal(window.onConsumed(51), 0, '49 read: below the 50 byte batch');
+  assert.equal(window.onConsumed(40), 60, '60 read: granted');
+  assert.equal(window.onConsumed(40), 0, 'granted once only');
+  assert.equal(window.outstandingBytes, 40);
+  assert.equal(window.onData(60), true, 'the peer may use the granted 60');
   assert.equal(window.onData(1), false);
   assert.equal(window.onConsumed(0), 100);
-  assert.equal(window.grantedBytes, 130);
+  assert.equal(window.grantedBytes, 160);
 });
 
-test('credit batching never stalls: a drained reader leaves the sender more than 3/4 window', () => {
+test('credit batching never stalls: a drained reader leaves the sender more than half the window', () => {
   // Simulate sender and receiver with 7-byte frames and a reader that drains one frame at a time.
   const windowBytes = 100;
   const send = new SendCredit(windowBytes);

@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, HopError } from '@hopgate/errors';
 import { waitFor } from '@hopgate/testkit';
-import { encodeFrame, FrameType, RELAY_VERSION, RelayServerStream } from '../src/index.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { decodeFrames, encodeFrame, FrameType, RELAY_VERSION, RelayServerStream, type Frame } from '../src/index.js';
 import { NatsFixture, relayPair, randomSource, drain, errorOf, text, KIB, MIB } from './helpers.js';
 
 /** A broken flow-control or reset path shows up as a hang: fail it instead. */
@@ -275,5 +276,87 @@ test('a NATS disconnect resets the streams on that side, and the peer after the 
   assert.equal(Buffer.from(head as Uint8Array).toString(), 'again');
   await drain(again);
   await waitFor('both sides free', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  await pair.close();
+});
+
+/** Every message on `subject` seen by a connection of its own, decoded. */
+async function spy(nc: NatsConnection, subject: string): Promise<{ messages: Array<{ reply: string | undefined; frames: Frame[] }>; flush(): Promise<void>; stop(): void }> {
+  const messages: Array<{ reply: string | undefined; frames: Frame[] }> = [];
+  const subscription = nc.subscribe(subject, {
+    callback: (err, msg) => {
+      if (!err) messages.push({ reply: msg.reply, frames: decodeFrames(msg.data) });
+    },
+  });
+  await nc.flush();
+  // flush(): a round trip to the server, by which time what it routed to the spy before has arrived.
+  return { messages, flush: () => nc.flush(), stop: () => subscription.unsubscribe() };
+}
+
+test('an empty request body ended in the turn of open() rides on the OPEN as FIN: no END follows', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  const wire = await spy(await nats.connect(), pair.subjects.hub('hub-1'));
+  pair.server.on('open', (hubStream: RelayServerStream) => {
+    hubStream.respond(text('200'));
+    hubStream.end(text('hello'));
+    hubStream.resume();
+  });
+  const stream = pair.client.open('hub-1', text('GET /'));
+  stream.end();
+  assert.equal((await drain(stream)).bytes, 5);
+  await waitFor('both sides free', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  await wire.flush();
+  const frames = wire.messages.flatMap((m) => m.frames).filter((f) => f.streamId === stream.requestId);
+  assert.deepEqual(frames.map((f) => [f.type, f.type === FrameType.Open && f.fin]), [[FrameType.Open, true]]);
+  wire.stop();
+  await pair.close();
+});
+
+test('end() after the OPEN left: END follows ACCEPT, and the hub reads an empty body', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  const wire = await spy(await nats.connect(), pair.subjects.hub('hub-1'));
+  const opened = once(pair.server, 'open') as Promise<[RelayServerStream]>;
+  const stream = pair.client.open('hub-1', text('POST /'));
+  const [hubStream] = await opened;
+  stream.end();
+  hubStream.accept();
+  assert.equal((await drain(hubStream)).bytes, 0);
+  const framesOf = (): Frame[] => wire.messages.flatMap((m) => m.frames).filter((f) => f.streamId === stream.requestId);
+  await waitFor('the spy to see END', () => framesOf().length >= 2);
+  const frames = framesOf();
+  assert.deepEqual(frames.map((f) => [f.type, f.seq, f.type === FrameType.Open && f.fin]), [[FrameType.Open, 0, false], [FrameType.End, 1, false]]);
+  hubStream.respond(text('204'));
+  hubStream.end();
+  stream.resume();
+  await waitFor('both sides free', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
+  wire.stop();
+  await pair.close();
+});
+
+test('the frames of one turn to one subject leave as one message: ten OPENs, one reply subject; the answers come back together', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  const toHub = await spy(await nats.connect(), pair.subjects.hub('hub-1'));
+  const toIngress = await spy(await nats.connect(), pair.subjects.ingress('ing-1'));
+  pair.server.on('open', (hubStream: RelayServerStream) => {
+    hubStream.respond(text('200'));
+    hubStream.end(text('ok'));
+    hubStream.resume();
+  });
+  const streams = Array.from({ length: 10 }, () => {
+    const stream = pair.client.open('hub-1', text('GET /'));
+    stream.end();
+    return stream;
+  });
+  for (const stream of streams) assert.equal((await drain(stream)).bytes, 2);
+  await toHub.flush();
+  await toIngress.flush();
+  assert.equal(toHub.messages.length, 1);
+  assert.equal(toHub.messages[0]!.frames.length, 10);
+  assert.match(toHub.messages[0]!.reply ?? '', /\.open\.\d+$/);
+  // ACCEPT, RESPONSE, DATA, END of all ten, made in the hub's one turn: one message.
+  assert.equal(toIngress.messages.length, 1);
+  assert.deepEqual(toIngress.messages[0]!.frames.slice(0, 4).map((f) => f.type), [FrameType.Accept, FrameType.Response, FrameType.Data, FrameType.End]);
+  assert.equal(toIngress.messages[0]!.frames.length, 40);
+  toHub.stop();
+  toIngress.stop();
   await pair.close();
 });
