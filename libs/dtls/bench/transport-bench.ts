@@ -24,6 +24,8 @@ import { makeTestPki, TEST_SERVER_NAME } from '../test-support/certs.js';
 const MIB = 1024 * 1024;
 const CHUNK_BYTES = 64 * 1024;
 const WARM_UP_MIB = 16;
+/** How often the agent samples its bytes in flight and pacing rate, in ms. */
+const FLIGHT_SAMPLE_INTERVAL_MS = 5;
 /** First byte of the agent's request on a stream: the hub then sends (Down) or receives (Up). */
 const Request = { Down: 0x44, Up: 0x55 } as const;
 
@@ -118,6 +120,16 @@ async function transfer(conn: Connection, hub: ReturnType<typeof fork>, directio
   const report = once(hub, 'message') as Promise<[Report]>;
   const start = process.cpuUsage();
   const t0 = performance.now();
+  // What the sending side keeps in flight (it is this process when uploading): mean over the transfer.
+  let inFlightSum = 0;
+  let pacingSum = 0;
+  let samples = 0;
+  const sampler = setInterval(() => {
+    const s = conn.stats();
+    inFlightSum += s.bytesInFlight;
+    pacingSum += s.pacingRateBytesPerSecond;
+    samples++;
+  }, FLIGHT_SAMPLE_INTERVAL_MS);
   const stream = conn.openStream();
   stream.on('error', () => undefined);
   stream.write(header);
@@ -132,6 +144,7 @@ async function transfer(conn: Connection, hub: ReturnType<typeof fork>, directio
     received = bytes;
   }
   const seconds = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
   const agentCpuMs = cpuMsSince(start);
   const [hubReport] = await report;
   const mib = bytes / MIB;
@@ -142,6 +155,8 @@ async function transfer(conn: Connection, hub: ReturnType<typeof fork>, directio
     mb_per_s: Number((bytes / 1e6 / seconds).toFixed(1)),
     hub_cpu_ms_per_mib: Number((hubReport.cpuMs / mib).toFixed(2)),
     agent_cpu_ms_per_mib: Number((agentCpuMs / mib).toFixed(2)),
+    agent_mean_in_flight_bytes: samples > 0 ? Math.round(inFlightSum / samples) : null,
+    agent_mean_pacing_mb_per_s: samples > 0 ? Number((pacingSum / samples / 1e6).toFixed(1)) : null,
     stats: conn.stats(),
     hubStats: hubReport.stats,
   };
