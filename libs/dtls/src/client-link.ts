@@ -8,6 +8,7 @@ import { probeDatagramSizesFor } from './path-mtu.js';
 import { ALERT_CLOSE_NOTIFY } from './record.js';
 import { LinkEvents } from './link-events.js';
 import type { ConnectedUdpSocket } from './connected-udp-socket.js';
+import { ClientRecordPath, RecordRefusal } from './client-record-path.js';
 
 /** Counters of one agent-side session. */
 export interface ClientLinkStats {
@@ -46,11 +47,13 @@ export class DtlsClientLink implements DatagramLink {
     malformed_dropped: 0,
   };
   private readonly events = new LinkEvents();
+  /** Application records straight between the link and the UDP socket (see ClientRecordPath). */
+  private readonly records: ClientRecordPath;
 
-  /** @internal Use connectDtls. */
+  /** @internal Use connectDtls, once the handshake completed. */
   constructor(
     private readonly socket: NodertcSocket,
-    udp: ConnectedUdpSocket,
+    private readonly udp: ConnectedUdpSocket,
     peerCertificate: X509Certificate,
     remote: string,
     private readonly logger: Logger,
@@ -58,6 +61,10 @@ export class DtlsClientLink implements DatagramLink {
     this.peerCertificate = peerCertificate;
     this.remote = remote;
     this.probeDatagramSizes = probeDatagramSizesFor(this.remote);
+    const layer = socket.recordLayer();
+    if (!layer) throw new HopError(ErrorCode.Internal, `DTLS session ${remote}: no record layer after the handshake`);
+    this.records = new ClientRecordPath(layer);
+    udp.intercept((datagram) => this.onUdpDatagram(datagram));
     socket.on('message', (record: Buffer) => {
       if (this.events.closed) return;
       this.counters.datagrams_received += 1;
@@ -84,8 +91,13 @@ export class DtlsClientLink implements DatagramLink {
       this.counters.oversize_dropped += 1;
       return;
     }
+    const record = this.records.seal(datagram);
+    if (!record) {
+      this.finish(new HopError(ErrorCode.Closed, `DTLS session ${this.remote}: record sequence space exhausted`));
+      return;
+    }
     this.counters.datagrams_sent += 1;
-    this.socket.write(Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength));
+    this.udp.sendDatagram(record);
   }
 
   onDatagram(handler: (datagram: Uint8Array) => void): void {
@@ -105,6 +117,20 @@ export class DtlsClientLink implements DatagramLink {
 
   stats(): ClientLinkStats {
     return { ...this.counters };
+  }
+
+  /** A datagram from the hub: an application record is delivered here; false hands it to @nodertc/dtls. */
+  private onUdpDatagram(datagram: Buffer): boolean {
+    if (this.events.closed) return false;
+    const opened = this.records.open(datagram);
+    if (opened === RecordRefusal.Declined) return false;
+    if (opened === RecordRefusal.Replay) this.counters.replays_dropped += 1;
+    else if (opened === RecordRefusal.Auth) this.counters.auth_failures += 1;
+    else {
+      this.counters.datagrams_received += 1;
+      this.events.deliver(opened);
+    }
+    return true;
   }
 
   private onSocketError(err: NodertcAlertError): void {

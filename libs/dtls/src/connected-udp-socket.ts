@@ -17,11 +17,18 @@ const ECONNREFUSED = 'ECONNREFUSED';
  */
 export class ConnectedUdpSocket extends Duplex {
   private udpClosed = false;
+  /** Takes datagrams before the stream does (returns true when it consumed one): the established session's fast path. */
+  private interceptor: ((datagram: Buffer) => boolean) | undefined;
+  private readonly onSent = (err: Error | null): void => {
+    if ((err as NodeJS.ErrnoException | null)?.code === ECONNREFUSED) this.emit('unreachable', err);
+  };
 
   private constructor(private readonly socket: dgram.Socket) {
     super({ objectMode: true, allowHalfOpen: true });
     socket.on('message', (datagram: Buffer) => {
-      if (!this.udpClosed) this.push(datagram);
+      if (this.udpClosed) return;
+      if (this.interceptor?.(datagram) === true) return;
+      this.push(datagram);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === ECONNREFUSED) this.emit('unreachable', err);
@@ -47,6 +54,21 @@ export class ConnectedUdpSocket extends Duplex {
     return new ConnectedUdpSocket(socket);
   }
 
+  /**
+   * Datagrams go to `interceptor` first; those it declines (returns false) are pushed to the
+   * stream as before. One object-mode stream hop per datagram is what the fast path saves.
+   */
+  intercept(interceptor: (datagram: Buffer) => boolean): void {
+    this.interceptor = interceptor;
+  }
+
+  /** Sends one datagram straight to the socket, beside the stream's queue (the fast path's records). */
+  sendDatagram(datagram: Buffer): void {
+    if (this.udpClosed) return;
+    // The callback keeps an ICMP port unreachable reported on send from being lost (see _write).
+    this.socket.send(datagram, this.onSent);
+  }
+
   override _read(): void {
     // Datagrams are pushed as they arrive; UDP has no way to ask the sender to wait.
   }
@@ -59,7 +81,7 @@ export class ConnectedUdpSocket extends Duplex {
     // A send error (ECONNREFUSED reported on send, a full buffer) loses this datagram only:
     // UDP is best effort and the layers above retransmit; 'unreachable' tells the link.
     this.socket.send(chunk, (err) => {
-      if ((err as NodeJS.ErrnoException | null)?.code === ECONNREFUSED) this.emit('unreachable', err);
+      this.onSent(err);
       callback();
     });
   }

@@ -8,6 +8,15 @@ export const MAX_UDP_PAYLOAD_BYTES = 1200;
 /** DTLS record header: type(1) version(2) epoch(2) sequence(6) length(2) (RFC 6347 §4.1). */
 export const RECORD_HEADER_BYTES = 13;
 
+/** AES-128-GCM explicit nonce carried in each record: epoch(2) and sequence(6) (RFC 5288 §3). */
+export const GCM_EXPLICIT_NONCE_BYTES = 8;
+/** AES-128-GCM implicit nonce from the key block: client/server_write_IV (RFC 5288 §3). */
+export const GCM_IMPLICIT_NONCE_BYTES = 4;
+/** AES-128-GCM authentication tag (RFC 5288 §3, RFC 5116 §5.1). */
+export const GCM_TAG_BYTES = 16;
+/** AES-128 key length (RFC 5288 §3 via RFC 5116 §5.1), in bytes. */
+export const AES_128_KEY_BYTES = 16;
+
 /** AES-128-GCM per-record overhead: 13 B header + 8 B explicit nonce + 16 B tag (RFC 5288 §3). */
 export const AES_128_GCM_RECORD_OVERHEAD_BYTES = RECORD_HEADER_BYTES + 8 + 16;
 

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import { EventEmitter } from 'node:events';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import { type Logger, silentLogger, ThrottledLog } from '@hopgate/log';
 import {
@@ -54,6 +55,21 @@ interface Peer {
   address: string;
   port: number;
   family: string;
+}
+
+/**
+ * dgram's address lookup: peers' addresses are IP literals (from rinfo), answered at once;
+ * dns.lookup answers even a literal on the next tick, which cost a tick per datagram sent.
+ * Host names (a bind address given by name) still go through dns.lookup.
+ */
+function literalAddressLookup(
+  address: string,
+  family: dns.LookupOneOptions | number,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const literal = isIP(address);
+  if (literal !== 0) callback(null, address, literal);
+  else dns.lookup(address, family as dns.LookupOneOptions, callback);
 }
 
 function formatRemote(peer: Peer): string {
@@ -125,6 +141,7 @@ export class DtlsHubServer extends EventEmitter {
       type: isIPv6(options.host) ? 'udp6' : 'udp4',
       recvBufferSize: UDP_SOCKET_BUFFER_BYTES,
       sendBufferSize: UDP_SOCKET_BUFFER_BYTES,
+      lookup: literalAddressLookup,
     });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -442,10 +459,13 @@ export class DtlsHubServer extends EventEmitter {
     this.logger.info({ dtls: stats }, 'dtls counters');
   }
 
+  /**
+   * Sends without a callback: Node then finishes a send that the kernel took at once without a
+   * process.nextTick per datagram (a callback costs one even on success). A send that fails is
+   * a lost datagram, which UDP allows and the transport repairs.
+   */
   private sendTo(datagram: Buffer, peer: Peer): void {
     if (this.closed) return;
-    this.socket.send(datagram, peer.port, peer.address, (err) => {
-      if (err) this.logger.debug({ err, remote: formatRemote(peer) }, 'udp send failed');
-    });
+    this.socket.send(datagram, peer.port, peer.address);
   }
 }

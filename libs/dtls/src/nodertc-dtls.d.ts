@@ -26,7 +26,28 @@ declare module '@nodertc/dtls' {
     alertDescription?: number;
   }
 
+  /** Patched: the established session's record layer (keys, epochs, shared record counter and replay window). */
+  export interface NodertcRecordLayer {
+    /** 0xfefd (DTLS 1.2). */
+    version: number;
+    clientWriteKey: Buffer;
+    serverWriteKey: Buffer;
+    /** client_write_IV / server_write_IV in the first 4 bytes (RFC 5288 §3). */
+    clientNonce: Buffer;
+    serverNonce: Buffer;
+    writeEpoch(): number;
+    readEpoch(): number;
+    /** The next outgoing record number (the session's own counter). */
+    nextRecordNumber(): number;
+    /** The session's anti-replay window (RFC 6347 §4.1.2.6): check before, accept after authentication. */
+    window: { check(sequence: number): boolean; accept(sequence: number): boolean };
+    /** Restarts the socket's inactivity timer (setTimeout), as a received record does. */
+    received(): void;
+  }
+
   export interface NodertcSocket extends Duplex {
+    /** Patched: the record layer once the handshake completed, else null. */
+    recordLayer(): NodertcRecordLayer | null;
     /** Patched: one event per received application record (datagram semantics). */
     on(event: 'message', listener: (record: Buffer) => void): this;
     /** Patched: a record dropped before the application: 'auth', 'malformed' or 'replay'. */

@@ -1,17 +1,14 @@
+import type { AesGcmRecordCipher } from './aes-gcm-record-cipher.js';
 import { MAX_RECORD_SEQUENCE } from './constants.js';
-import { DTLS_1_2_VERSION, encodeRecord, type ContentType, type DtlsRecord } from './record.js';
+import { DTLS_1_2_VERSION, type ContentType, type DtlsRecord } from './record.js';
 
-/** werift's AEAD cipher (AES-128-GCM here), keyed by the completed handshake. */
-export interface AeadCipher {
-  encrypt(side: 1 | 2, data: Buffer, header: AeadHeader): Buffer;
-  decrypt(side: 1 | 2, data: Buffer, header: AeadHeader): Buffer;
-}
-
-export interface AeadHeader {
-  type: number;
-  version: number;
-  epoch: number;
-  sequenceNumber: number;
+/** werift's AEAD cipher (AES-128-GCM here) after the handshake: the key block's keys (RFC 5246 §6.3). */
+export interface WeriftAeadKeys {
+  clientWriteKey?: Buffer;
+  serverWriteKey?: Buffer;
+  /** client_write_IV in its first 4 bytes (the implicit nonce, RFC 5288 §3). */
+  clientNonce?: Buffer;
+  serverNonce?: Buffer;
 }
 
 /** The record counter of the epoch; shared with werift so that nothing reuses a number. */
@@ -19,43 +16,28 @@ export interface RecordCounter {
   recordSequenceNumber: number;
 }
 
-/** werift's session type for the server side. */
-const SERVER_SIDE = 2;
-
 /**
- * Protects and opens the epoch-1 records of one hub session with werift's keys.
+ * Protects and opens the epoch-1 records of one hub session with the keys werift negotiated.
  * The explicit nonce is epoch|sequence (RFC 5288 §3), so each sequence number is used once:
  * the counter continues from werift's Finished (record 0, patched) and only grows.
  */
 export class RecordProtection {
   constructor(
-    private readonly aead: AeadCipher,
+    private readonly cipher: AesGcmRecordCipher,
     private readonly counter: RecordCounter,
     private readonly epoch: number,
   ) {}
 
   /** Seals a record of the current epoch; null once the 48-bit sequence space is used up. */
-  seal(type: ContentType, plaintext: Buffer): Buffer | null {
+  seal(type: ContentType, plaintext: Uint8Array): Buffer | null {
     if (this.counter.recordSequenceNumber >= MAX_RECORD_SEQUENCE) return null;
     this.counter.recordSequenceNumber += 1;
-    const sequenceNumber = this.counter.recordSequenceNumber;
-    const header = { type, version: DTLS_1_2_VERSION, epoch: this.epoch, sequenceNumber };
-    const fragment = this.aead.encrypt(SERVER_SIDE, plaintext, header);
-    return encodeRecord(type, DTLS_1_2_VERSION, this.epoch, sequenceNumber, fragment);
+    return this.cipher.seal(type, DTLS_1_2_VERSION, this.epoch, this.counter.recordSequenceNumber, plaintext);
   }
 
   /** Opens a record of the current epoch; null when it does not authenticate. */
   open(record: DtlsRecord): Buffer | null {
     if (record.epoch !== this.epoch) return null;
-    try {
-      return this.aead.decrypt(SERVER_SIDE, record.fragment, {
-        type: record.type,
-        version: record.version,
-        epoch: record.epoch,
-        sequenceNumber: record.sequence,
-      });
-    } catch {
-      return null;
-    }
+    return this.cipher.open(record.type, record.version, record.bytes, record.fragment);
   }
 }

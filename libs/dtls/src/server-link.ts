@@ -81,8 +81,7 @@ export class DtlsServerLink implements DatagramLink {
       this.context.counters.oversize_dropped += 1;
       return;
     }
-    const plaintext = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
-    const record = this.context.protection.seal(ContentType.ApplicationData, plaintext);
+    const record = this.context.protection.seal(ContentType.ApplicationData, datagram);
     if (!record) {
       this.finish(new HopError(ErrorCode.Closed, `DTLS session ${this.remote}: record sequence space exhausted`));
       return;

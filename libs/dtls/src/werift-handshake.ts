@@ -7,7 +7,8 @@ import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import type { ClientHelloInfo } from './client-hello.js';
 import { MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, MAX_HANDSHAKE_FRAGMENTS_PER_PEER } from './constants.js';
 import type { ClientFinalFlight } from './final-flight.js';
-import { RecordProtection, type AeadCipher } from './record-protection.js';
+import { AesGcmRecordCipher } from './aes-gcm-record-cipher.js';
+import { RecordProtection, type WeriftAeadKeys } from './record-protection.js';
 import type { ServerCredentials } from './server-credentials.js';
 
 export interface WeriftHandshakeOptions {
@@ -115,9 +116,14 @@ export class WeriftHandshake {
   /** Record protection for the application records; valid once connected. */
   protection(): RecordProtection {
     if (this.state !== 'connected') throw new HopError(ErrorCode.Internal, 'handshake not complete');
-    const aead = this.server.cipher.cipher as unknown as AeadCipher | undefined;
-    if (!aead) throw new HopError(ErrorCode.Internal, 'werift cipher missing after handshake');
-    return new RecordProtection(aead, this.server.dtls, FIRST_PROTECTED_EPOCH);
+    const aead = this.server.cipher.cipher as unknown as WeriftAeadKeys | undefined;
+    const { clientWriteKey, serverWriteKey, clientNonce, serverNonce } = aead ?? {};
+    if (!clientWriteKey || !serverWriteKey || !clientNonce || !serverNonce) {
+      throw new HopError(ErrorCode.Internal, 'werift cipher keys missing after handshake');
+    }
+    // The hub writes with the server's keys and reads with the client's (RFC 5246 §6.3).
+    const cipher = new AesGcmRecordCipher({ key: serverWriteKey, iv: serverNonce }, { key: clientWriteKey, iv: clientNonce });
+    return new RecordProtection(cipher, this.server.dtls, FIRST_PROTECTED_EPOCH);
   }
 
   /**

@@ -16,6 +16,11 @@ export interface UdpImpairments {
    * drops a packet too big for its next link (1452 models a 1500-byte Ethernet path). Default no limit.
    */
   maxPayloadBytes?: number;
+  /**
+   * Fixed one-way delay added to every datagram of this direction, in ms (default 0): two
+   * directions of 10 ms make a 20 ms RTT on loopback. Datagrams keep their order (one FIFO).
+   */
+  delayMs?: number;
 }
 
 export interface UdpLossProxyOptions {
@@ -55,6 +60,13 @@ function prng(seed: number): () => number {
   };
 }
 
+/** A datagram held by the one-way delay until `dueAt` (ms, performance.now()). */
+interface Delayed {
+  dueAt: number;
+  datagram: Buffer;
+  send: (d: Buffer) => void;
+}
+
 interface Flow {
   socket: dgram.Socket;
   lastSeen: number;
@@ -78,6 +90,9 @@ export class UdpLossProxy {
   private target: { host: string; port: number };
   private down: Required<UdpImpairments>;
   private closed = false;
+  /** Datagrams waiting out their direction's delayMs, oldest first (one fixed delay keeps FIFO order per direction). */
+  private readonly delayed: { up: Delayed[]; down: Delayed[] } = { up: [], down: [] };
+  private delayTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly options: UdpLossProxyOptions) {
     this.random = prng(options.seed ?? 1);
@@ -116,6 +131,9 @@ export class UdpLossProxy {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    if (this.delayTimer) clearTimeout(this.delayTimer);
+    this.delayed.up.length = 0;
+    this.delayed.down.length = 0;
     if (this.sweeper) clearInterval(this.sweeper);
     for (const flow of this.flows.values()) flow.socket.close();
     this.flows.clear();
@@ -168,10 +186,42 @@ export class UdpLossProxy {
           if (!this.closed) safeSend(send, datagram);
         }, imp.reorderDelayMs);
         this.timers.add(t);
+      } else if (imp.delayMs > 0) {
+        this.hold(imp === this.up ? this.delayed.up : this.delayed.down, { dueAt: performance.now() + imp.delayMs, datagram, send });
       } else {
         safeSend(send, datagram);
       }
     }
+  }
+
+  /** Queues a delayed datagram; one timer serves both queues (a timer per datagram costs too much at 50k datagrams/s). */
+  private hold(queue: Delayed[], item: Delayed): void {
+    queue.push(item);
+    if (!this.delayTimer) this.armDelayTimer();
+  }
+
+  private armDelayTimer(): void {
+    const next = Math.min(this.delayed.up[0]?.dueAt ?? Infinity, this.delayed.down[0]?.dueAt ?? Infinity);
+    if (next === Infinity) {
+      this.delayTimer = undefined;
+      return;
+    }
+    this.delayTimer = setTimeout(() => this.releaseDue(), Math.max(0, next - performance.now()));
+  }
+
+  private releaseDue(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    for (const queue of [this.delayed.up, this.delayed.down]) {
+      let due = 0;
+      while (due < queue.length && queue[due]!.dueAt <= now) {
+        const item = queue[due]!;
+        safeSend(item.send, item.datagram);
+        due++;
+      }
+      if (due > 0) queue.splice(0, due);
+    }
+    this.armDelayTimer();
   }
 
   private sweep(): void {
@@ -212,5 +262,6 @@ function resolve(imp: UdpImpairments | undefined): Required<UdpImpairments> {
     reorderRate: imp?.reorderRate ?? 0,
     reorderDelayMs: imp?.reorderDelayMs ?? DEFAULT_REORDER_DELAY_MS,
     duplicateRate: imp?.duplicateRate ?? 0,
+    delayMs: imp?.delayMs ?? 0,
   };
 }

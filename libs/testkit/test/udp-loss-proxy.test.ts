@@ -122,3 +122,44 @@ test('retarget: flows that start afterwards go to the new target; a running flow
     second.close();
   }
 });
+
+test('udp loss proxy: delayMs holds each direction back by its delay and keeps the order', async () => {
+  const echo = await echoServer();
+  const oneWayMs = 15;
+  const proxy = await UdpLossProxy.start({
+    target: { host: '127.0.0.1', port: (echo.address() as AddressInfo).port },
+    upstream: { delayMs: oneWayMs },
+    downstream: { delayMs: oneWayMs },
+  });
+  const client = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
+    const count = 50;
+    const got: number[] = [];
+    const rtts: number[] = [];
+    const sentAt: number[] = [];
+    const done = new Promise<void>((resolve) => {
+      client.on('message', (m) => {
+        const n = m.readUInt32BE(0);
+        rtts.push(performance.now() - sentAt[n]!);
+        got.push(n);
+        if (got.length === count) resolve();
+      });
+    });
+    for (let i = 0; i < count; i++) {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(i);
+      sentAt[i] = performance.now();
+      client.send(b, proxy.port, '127.0.0.1');
+    }
+    await done;
+    assert.deepEqual(got, Array.from({ length: count }, (_, i) => i), 'a fixed delay keeps FIFO order');
+    // Timers never fire early; 1 ms of slack for timer rounding.
+    assert.ok(Math.min(...rtts) >= 2 * oneWayMs - 1, `round trip ${Math.min(...rtts).toFixed(1)} ms is below twice the one-way delay`);
+    assert.equal(proxy.stats.forwarded, 2 * count);
+  } finally {
+    client.close();
+    await proxy.close();
+    echo.close();
+  }
+});

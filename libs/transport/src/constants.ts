@@ -119,12 +119,32 @@ export const PACER_BURST_INTERVAL_MS = 2;
 
 // ---------------------------------------------------------------- flow control (RFC 9000 §4)
 
-/** Default initial receive window of one stream, in bytes. */
-export const DEFAULT_INITIAL_STREAM_WINDOW_BYTES = 256 * 1024;
-/** Default upper bound of a stream's auto-tuned receive window, in bytes. */
+/** The path the default windows are sized for: a hub and its agents across a region, 60 MB/s, in bytes per second. */
+export const TARGET_PATH_RATE_BYTES_PER_SECOND = 60_000_000;
+/** ... at this round-trip time, in ms. */
+export const TARGET_PATH_RTT_MS = 20;
+/**
+ * Bandwidth-delay product of the target path (1.2 MB), in bytes. RFC 9000 §4: a sender may
+ * have at most the receiver's credit unacknowledged, so credit below the BDP caps the rate
+ * at credit / RTT (256 KiB at 20 ms: 13 MB/s).
+ */
+export const TARGET_PATH_BDP_BYTES = (TARGET_PATH_RATE_BYTES_PER_SECOND * TARGET_PATH_RTT_MS) / 1000;
+/** Windows are whole multiples of this, in bytes. */
+const WINDOW_GRANULE_BYTES = 64 * 1024;
+/**
+ * Default initial receive window of one stream: the target BDP rounded up to 64 KiB (1,245,184 bytes), so a new
+ * stream (one per request) can fill the path from its first round trip instead of waiting for
+ * auto-tuning to double a smaller window; in bytes. What a stream may hold unread stays bounded
+ * by the connection window.
+ */
+export const DEFAULT_INITIAL_STREAM_WINDOW_BYTES = Math.ceil(TARGET_PATH_BDP_BYTES / WINDOW_GRANULE_BYTES) * WINDOW_GRANULE_BYTES;
+/** Default upper bound of a stream's auto-tuned receive window, in bytes (5x the target BDP: room for loss repair). */
 export const DEFAULT_MAX_STREAM_WINDOW_BYTES = 6 * 1024 * 1024;
-/** Default initial receive window of the whole connection, in bytes. */
-export const DEFAULT_INITIAL_CONNECTION_WINDOW_BYTES = 1024 * 1024;
+/**
+ * Default initial receive window of the whole connection: two streams' initial windows
+ * (above CONNECTION_TO_STREAM_WINDOW_RATIO), in bytes.
+ */
+export const DEFAULT_INITIAL_CONNECTION_WINDOW_BYTES = 2 * DEFAULT_INITIAL_STREAM_WINDOW_BYTES;
 /** Default upper bound of the connection's auto-tuned receive window, in bytes. */
 export const DEFAULT_MAX_CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
 /** Smallest receive window accepted in the options, in bytes. */

@@ -1,0 +1,106 @@
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
+import {
+  AES_128_KEY_BYTES,
+  GCM_EXPLICIT_NONCE_BYTES,
+  GCM_IMPLICIT_NONCE_BYTES,
+  GCM_TAG_BYTES,
+  RECORD_HEADER_BYTES,
+} from './constants.js';
+
+/** One direction's key material from the key block (RFC 5246 §6.3). */
+export interface GcmDirectionKeys {
+  /** client_write_key or server_write_key, 16 bytes. */
+  key: Buffer;
+  /** client_write_IV or server_write_IV: the first 4 bytes are the implicit nonce (RFC 5288 §3). */
+  iv: Buffer;
+}
+
+const ALGORITHM = 'aes-128-gcm';
+/** additional_data: seq_num(8) + type(1) + version(2) + length(2) (RFC 5246 §6.2.3.3, RFC 6347 §4.1.2.1). */
+const AAD_BYTES = 13;
+const NONCE_BYTES = GCM_IMPLICIT_NONCE_BYTES + GCM_EXPLICIT_NONCE_BYTES;
+/** Where the explicit nonce starts in a record: right after the header. */
+const EXPLICIT_NONCE_OFFSET = RECORD_HEADER_BYTES;
+const CIPHERTEXT_OFFSET = RECORD_HEADER_BYTES + GCM_EXPLICIT_NONCE_BYTES;
+
+/**
+ * AES-128-GCM record protection of DTLS 1.2 (RFC 5288 §3, RFC 6347 §4.1.2.1), written once
+ * for both ends: `seal` builds a whole record (header, explicit nonce, ciphertext, tag) in one
+ * buffer, `open` authenticates a record's fragment. The keys are KeyObjects made once, and
+ * the nonce and additional data live in scratch buffers reused for every record (Node copies
+ * them into the cipher), so a record costs one cipher object and one output buffer.
+ * The explicit nonce is epoch|sequence, unique per record as the sequence only grows.
+ */
+export class AesGcmRecordCipher {
+  private readonly writeKey: KeyObject;
+  private readonly readKey: KeyObject;
+  private readonly writeNonce = Buffer.alloc(NONCE_BYTES);
+  private readonly readNonce = Buffer.alloc(NONCE_BYTES);
+  private readonly aad = Buffer.alloc(AAD_BYTES);
+
+  constructor(write: GcmDirectionKeys, read: GcmDirectionKeys) {
+    this.writeKey = createSecretKey(exactKey(write.key));
+    this.readKey = createSecretKey(exactKey(read.key));
+    write.iv.copy(this.writeNonce, 0, 0, GCM_IMPLICIT_NONCE_BYTES);
+    read.iv.copy(this.readNonce, 0, 0, GCM_IMPLICIT_NONCE_BYTES);
+  }
+
+  /** The whole protected record for `plaintext` (RFC 6347 §4.1 header, RFC 5288 §3 fragment). */
+  seal(type: number, version: number, epoch: number, sequence: number, plaintext: Uint8Array): Buffer {
+    const fragmentBytes = GCM_EXPLICIT_NONCE_BYTES + plaintext.length + GCM_TAG_BYTES;
+    const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + fragmentBytes);
+    record[0] = type;
+    record.writeUInt16BE(version, 1);
+    record.writeUInt16BE(epoch, 3);
+    record.writeUIntBE(sequence, 5, 6);
+    record.writeUInt16BE(fragmentBytes, 11);
+    // Explicit nonce = epoch|sequence: the header's bytes 3..10.
+    record.copy(record, EXPLICIT_NONCE_OFFSET, 3, 11);
+    record.copy(this.writeNonce, GCM_IMPLICIT_NONCE_BYTES, 3, 11);
+    this.writeAad(type, version, record, 3, plaintext.length);
+    const cipher = createCipheriv(ALGORITHM, this.writeKey, this.writeNonce, { authTagLength: GCM_TAG_BYTES });
+    cipher.setAAD(this.aad, { plaintextLength: plaintext.length });
+    const encrypted = cipher.update(plaintext);
+    encrypted.copy(record, CIPHERTEXT_OFFSET);
+    // GCM is a stream mode: final() yields no bytes, only the tag.
+    cipher.final();
+    cipher.getAuthTag().copy(record, CIPHERTEXT_OFFSET + plaintext.length);
+    return record;
+  }
+
+  /**
+   * The plaintext of a record fragment (explicit nonce, ciphertext, tag) whose header said
+   * `type`, `version`, `epoch`, `sequence`; null when it is too short or does not authenticate.
+   * `header` is the record's header bytes (for epoch|sequence as they were on the wire).
+   */
+  open(type: number, version: number, header: Buffer, fragment: Buffer): Buffer | null {
+    const ciphertextBytes = fragment.length - GCM_EXPLICIT_NONCE_BYTES - GCM_TAG_BYTES;
+    if (ciphertextBytes < 0) return null;
+    fragment.copy(this.readNonce, GCM_IMPLICIT_NONCE_BYTES, 0, GCM_EXPLICIT_NONCE_BYTES);
+    this.writeAad(type, version, header, 3, ciphertextBytes);
+    try {
+      const decipher = createDecipheriv(ALGORITHM, this.readKey, this.readNonce, { authTagLength: GCM_TAG_BYTES });
+      decipher.setAuthTag(fragment.subarray(fragment.length - GCM_TAG_BYTES));
+      decipher.setAAD(this.aad, { plaintextLength: ciphertextBytes });
+      const plaintext = decipher.update(fragment.subarray(GCM_EXPLICIT_NONCE_BYTES, GCM_EXPLICIT_NONCE_BYTES + ciphertextBytes));
+      decipher.final(); // throws when the tag does not verify
+      return plaintext;
+    } catch {
+      return null;
+    }
+  }
+
+  /** additional_data = epoch|sequence (8 bytes from `source` at `at`) + type + version + length. */
+  private writeAad(type: number, version: number, source: Buffer, at: number, length: number): void {
+    const aad = this.aad;
+    source.copy(aad, 0, at, at + 8);
+    aad[8] = type;
+    aad.writeUInt16BE(version, 9);
+    aad.writeUInt16BE(length, 11);
+  }
+}
+
+function exactKey(key: Buffer): Buffer {
+  if (key.length !== AES_128_KEY_BYTES) throw new RangeError(`AES-128-GCM key must be ${AES_128_KEY_BYTES} bytes, got ${key.length}`);
+  return key;
+}
