@@ -1,0 +1,148 @@
+// The idle-sessions row of `npm run bench`: `count` agent sessions on one hub, opened by a few
+// load processes (scripts/bench/idle-agents.mjs, many TunnelAgents each), then left idle.
+// Figures: the hub's heapUsed after a full GC (scripts/bench/heap-probe.mjs) before and after,
+// per session; the hub's CPU per second of idle over `idleSeconds` (/proc/<pid>/stat).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { ClientStore } from '@hopgate/sessions';
+import { Stack, HUB_SERVER_NAME, reapOnExit } from '../../libs/testkit/dist/src/index.js';
+import { cpuMsOf, stopChild } from './processes.mjs';
+import { heapProbeFile } from './heap-probe.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** How long the heap probe may take to appear after SIGUSR2, in ms. */
+const HEAP_PROBE_TIMEOUT_MS = 10_000;
+/** Quiet time before each heap probe (timers of the last handshakes settle), in ms. */
+const SETTLE_MS = 3_000;
+/** Handshake admission of the hub, raised: every load process dials from 127.0.0.1. */
+const HUB_ADMISSION_ENV = {
+  HOPGATE_DTLS_MAX_HANDSHAKES_PER_IP: '1000',
+  HOPGATE_DTLS_MAX_UNAUTHENTICATED_PER_IP: '1000',
+  HOPGATE_DTLS_HANDSHAKES_PER_IP_PER_S: '100000',
+  HOPGATE_DTLS_HANDSHAKE_BURST_PER_IP: '1000',
+};
+
+async function heapOf(pid) {
+  const file = heapProbeFile(pid);
+  fs.rmSync(file, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  const deadline = Date.now() + HEAP_PROBE_TIMEOUT_MS;
+  while (!fs.existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`no heap probe from pid ${pid}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const usage = JSON.parse(fs.readFileSync(file, 'utf8'));
+  fs.rmSync(file, { force: true });
+  return usage;
+}
+
+/** Starts one load process with its share of the agents; resolves with the child once all of its agents are online or failed. */
+function startLoad(planFile, onProgress) {
+  const child = spawn(process.execPath, [path.join(here, 'idle-agents.mjs'), planFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  reapOnExit(child);
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    child.once('exit', (code) => reject(new Error(`idle-agents load process exited (${code})`)));
+    child.stdout.on('data', (d) => {
+      buffered += d;
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buffered.slice(0, nl));
+        buffered = buffered.slice(nl + 1);
+        onProgress(line);
+        if (line.done) resolve({ child, ...line });
+      }
+    });
+  });
+}
+
+/**
+ * Runs the row: `count` sessions from `loadProcesses` processes, idle for `idleSeconds`.
+ * Returns the figures (sessions reached, heap per session, hub CPU per second idle).
+ */
+export async function measureIdleSessions({ count, idleSeconds, loadProcesses, originPort, log = console.log }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-bench-idle-'));
+  let stack;
+  let redis;
+  const loads = [];
+  try {
+    stack = await Stack.start({
+      dir,
+      hubs: 1,
+      // The hub at info: the harness waits for its readiness line. The ingress at warn.
+      logLevel: 'info',
+      ingressLogLevel: 'warn',
+      nodeArgs: ['--expose-gc', '--import', path.join(here, 'heap-probe.mjs')],
+      hubEnv: { HOPGATE_AGENT_IDLE_TIMEOUT_MS: '15000', HOPGATE_SESSION_TTL_MS: '15000', ...HUB_ADMISSION_ENV },
+    });
+    const hubPid = stack.hubs[0].process.child.pid;
+    redis = new Redis(stack.redis.url, { lazyConnect: false, maxRetriesPerRequest: 2 });
+    const clients = new ClientStore(redis);
+    const agents = [];
+    for (let i = 0; i < count; i++) {
+      const clientId = `idle${i}`;
+      agents.push({ clientId, token: await clients.add(clientId) });
+    }
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const before = await heapOf(hubPid);
+    const perLoad = Math.ceil(count / loadProcesses);
+    const progress = new Map();
+    let lastLog = 0;
+    const onProgress = (i) => (line) => {
+      progress.set(i, line);
+      const online = [...progress.values()].reduce((n, l) => n + l.online, 0);
+      if (Date.now() - lastLog > 10_000) {
+        lastLog = Date.now();
+        log(`  idle sessions online: ${online}/${count}`);
+      }
+    };
+    const openStarted = Date.now();
+    const hubCpuOpen0 = cpuMsOf(hubPid);
+    const results = await Promise.all(
+      Array.from({ length: loadProcesses }, (_, i) => {
+        const share = agents.slice(i * perLoad, (i + 1) * perLoad);
+        const planFile = path.join(dir, `idle-plan-${i}.json`);
+        fs.writeFileSync(planFile, JSON.stringify({ server: `127.0.0.1:${stack.hubs[0].port}`, caFile: stack.ca.certFile, serverName: HUB_SERVER_NAME, service: `127.0.0.1:${originPort}`, agents: share }));
+        return startLoad(planFile, onProgress(i)).then((r) => (loads.push(r.child), r));
+      }),
+    );
+    const openSeconds = (Date.now() - openStarted) / 1e3;
+    const hubCpuOpenMs = cpuMsOf(hubPid) - hubCpuOpen0;
+    const online = results.reduce((n, r) => n + r.online, 0);
+    const failed = results.reduce((n, r) => n + r.failed, 0);
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const hubCpu0 = cpuMsOf(hubPid);
+    const loadCpu0 = loads.map((c) => cpuMsOf(c.pid));
+    await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+    const hubCpuIdleMs = cpuMsOf(hubPid) - hubCpu0;
+    const loadCpuIdleMs = loads.reduce((n, c, i) => n + (cpuMsOf(c.pid) - loadCpu0[i]), 0);
+    const after = await heapOf(hubPid);
+    // Sessions still alive at the end: every agent process still holds its sessions (none exited).
+    const heapDelta = after.heapUsed - before.heapUsed;
+    return {
+      sessions_wanted: count,
+      sessions_online: online,
+      sessions_failed: failed,
+      load_processes: loadProcesses,
+      open_seconds: +openSeconds.toFixed(1),
+      hub_cpu_ms_per_handshake: online ? +(hubCpuOpenMs / online).toFixed(2) : null,
+      hub_heap_used_mib_before: +(before.heapUsed / 1048576).toFixed(1),
+      hub_heap_used_mib_after: +(after.heapUsed / 1048576).toFixed(1),
+      hub_rss_mib_after: +(after.rss / 1048576).toFixed(1),
+      hub_heap_kib_per_session: online ? +(heapDelta / 1024 / online).toFixed(2) : null,
+      hub_rss_kib_per_session: online ? +((after.rss - before.rss) / 1024 / online).toFixed(2) : null,
+      idle_seconds: idleSeconds,
+      hub_cpu_ms_per_s_idle: +(hubCpuIdleMs / idleSeconds).toFixed(2),
+      load_cpu_ms_per_s_idle: +(loadCpuIdleMs / idleSeconds).toFixed(2),
+    };
+  } finally {
+    await Promise.all(loads.map((c) => stopChild(c)));
+    redis?.disconnect();
+    await stack?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
