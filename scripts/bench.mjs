@@ -8,7 +8,7 @@
 // Knobs (env, all optional): BENCH_GET_DURATION_S, BENCH_C1_DURATION_S, BENCH_GET_CONNECTIONS,
 // BENCH_DOWNLOAD_MIB, BENCH_UPLOAD_MIB, BENCH_PMTU_MIB, BENCH_PMTU_BYTES, BENCH_LOSS_MIB,
 // BENCH_LOSS_RATE, BENCH_TRANSFER_DEADLINE_S, BENCH_DTLS_RECORDS, BENCH_NGINX_WORKERS,
-// BENCH_IDLE_SESSIONS, BENCH_IDLE_SECONDS, BENCH_IDLE_LOAD_PROCESSES, BENCH_WAN,
+// BENCH_IDLE_SESSIONS, BENCH_IDLE_SECONDS, BENCH_IDLE_OPEN_S, BENCH_IDLE_LOAD_PROCESSES, BENCH_IDLE_HANDSHAKES_IN_FLIGHT, BENCH_WAN,
 // BENCH_WAN_SETTINGS, BENCH_WAN_MIB, BENCH_WAN_GET_CONNECTIONS, BENCH_WAN_GET_DURATION_S,
 // BENCH_NODE_ARGS (extra node arguments for the services, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
 // BENCH_KEEP_DIR=1 (keep the stack's folder with its logs).
@@ -58,8 +58,12 @@ const NGINX_WORKERS = envNumber('BENCH_NGINX_WORKERS', 1);
 const IDLE_SESSIONS = envNumber('BENCH_IDLE_SESSIONS', 5000);
 /** How long the idle sessions are watched for the hub's CPU, in seconds. */
 const IDLE_SECONDS = envNumber('BENCH_IDLE_SECONDS', 20);
+/** No idle session is started after this long, in seconds (the hub may stop accepting them). */
+const IDLE_OPEN_S = envNumber('BENCH_IDLE_OPEN_S', 300);
 /** Processes the idle sessions are opened from (each runs many TunnelAgents). */
 const IDLE_LOAD_PROCESSES = envNumber('BENCH_IDLE_LOAD_PROCESSES', 2);
+/** Handshakes in flight at once across the idle load processes (the hub's CPU per handshake bounds it). */
+const IDLE_HANDSHAKES_IN_FLIGHT = envNumber('BENCH_IDLE_HANDSHAKES_IN_FLIGHT', 8);
 /** WAN runs (0 skips them). */
 const WAN = envNumber('BENCH_WAN', 1);
 /** Period of the /proc/<pid>/status RSS sampler, in ms. */
@@ -298,7 +302,7 @@ try {
   let idle = null;
   if (IDLE_SESSIONS > 0) {
     console.log(`${IDLE_SESSIONS} idle agent sessions on one hub ...`);
-    idle = await measureIdleSessions({ count: IDLE_SESSIONS, idleSeconds: IDLE_SECONDS, loadProcesses: IDLE_LOAD_PROCESSES, originPort: origin.port });
+    idle = await measureIdleSessions({ count: IDLE_SESSIONS, idleSeconds: IDLE_SECONDS, openSeconds: IDLE_OPEN_S, loadProcesses: IDLE_LOAD_PROCESSES, handshakesInFlight: IDLE_HANDSHAKES_IN_FLIGHT, originPort: origin.port });
   }
   let wan = null;
   if (WAN) {
@@ -335,7 +339,8 @@ try {
     ...Object.entries(transferRss).map(([name, r]) => comparedRow(`RSS +MiB over idle (${r.idle_mib}) during the ${DOWNLOAD_MIB} MiB download: ${name}`, { direct: null, ssh: null, hopgate: r.delta_mib }, TARGETS.transferRssDeltaMibMax)),
     ...(idle
       ? [
-          comparedRow(`idle sessions on one hub (of ${idle.sessions_wanted})`, { direct: null, ssh: null, hopgate: idle.sessions_online }),
+          comparedRow(`idle sessions on one hub at the end (of ${idle.sessions_wanted})`, { direct: null, ssh: null, hopgate: idle.sessions_online }),
+          comparedRow('idle sessions on one hub, peak while opening', { direct: null, ssh: null, hopgate: idle.sessions_peak_while_opening }),
           comparedRow('hub heap KiB per idle session (after GC)', { direct: null, ssh: null, hopgate: idle.hub_heap_kib_per_session }, TARGETS.idleHeapKibMax, idle.sessions_online > 0),
           comparedRow(`hub CPU ms per s, ${idle.sessions_online} idle sessions`, { direct: null, ssh: null, hopgate: idle.hub_cpu_ms_per_s_idle }),
         ]
@@ -368,7 +373,7 @@ try {
         loadavg: os.loadavg(),
         seconds: totalS,
         targets: TARGETS,
-        knobs: { GET_DURATION_S, C1_DURATION_S, GET_CONNECTIONS, DOWNLOAD_MIB, UPLOAD_MIB, PMTU_MIB, PMTU_BYTES, LOSS_MIB, LOSS_RATE, NGINX_WORKERS, IDLE_SESSIONS, IDLE_SECONDS, IDLE_LOAD_PROCESSES, WAN },
+        knobs: { GET_DURATION_S, C1_DURATION_S, GET_CONNECTIONS, DOWNLOAD_MIB, UPLOAD_MIB, PMTU_MIB, PMTU_BYTES, LOSS_MIB, LOSS_RATE, NGINX_WORKERS, IDLE_SESSIONS, IDLE_SECONDS, IDLE_OPEN_S, IDLE_LOAD_PROCESSES, IDLE_HANDSHAKES_IN_FLIGHT, WAN },
         rows,
         details: {
           get_c1: c1,

@@ -18,6 +18,20 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const HEAP_PROBE_TIMEOUT_MS = 10_000;
 /** Quiet time before each heap probe (timers of the last handshakes settle), in ms. */
 const SETTLE_MS = 3_000;
+/** Period of the session-gauge poll while sessions open, in ms. */
+const GAUGE_POLL_MS = 2_000;
+/** The hub's gauge of agent sessions on its ops /metrics. */
+const SESSIONS_GAUGE = 'hopgate_hub_agent_sessions';
+
+/** Agent sessions the hub holds now, from its ops listener's /metrics (`ops listening` log record). */
+async function hubSessions(hub) {
+  const listen = hub.process.records.find((r) => r.msg === 'ops listening')?.listen;
+  if (!listen) return null;
+  const text = await (await fetch(`http://${listen}/metrics`)).text();
+  const m = new RegExp(`^${SESSIONS_GAUGE} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : null;
+}
+
 /** Handshake admission of the hub, raised: every load process dials from 127.0.0.1. */
 const HUB_ADMISSION_ENV = {
   HOPGATE_DTLS_MAX_HANDSHAKES_PER_IP: '1000',
@@ -61,10 +75,11 @@ function startLoad(planFile, onProgress) {
 }
 
 /**
- * Runs the row: `count` sessions from `loadProcesses` processes, idle for `idleSeconds`.
+ * Runs the row: `count` sessions from `loadProcesses` processes (`handshakesInFlight` at once
+ * in all, no new one after `openSeconds`), idle for `idleSeconds`.
  * Returns the figures (sessions reached, heap per session, hub CPU per second idle).
  */
-export async function measureIdleSessions({ count, idleSeconds, loadProcesses, originPort, log = console.log }) {
+export async function measureIdleSessions({ count, idleSeconds, openSeconds, loadProcesses, handshakesInFlight, originPort, log = console.log }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-bench-idle-'));
   let stack;
   let redis;
@@ -94,42 +109,56 @@ export async function measureIdleSessions({ count, idleSeconds, loadProcesses, o
     let lastLog = 0;
     const onProgress = (i) => (line) => {
       progress.set(i, line);
-      const online = [...progress.values()].reduce((n, l) => n + l.online, 0);
       if (Date.now() - lastLog > 10_000) {
         lastLog = Date.now();
-        log(`  idle sessions online: ${online}/${count}`);
+        const sum = (key) => [...progress.values()].reduce((n, l) => n + l[key], 0);
+        log(`  idle sessions: ${sum('online')}/${count} came online, ${sum('live')} up now, ${sum('failed')} failed`);
       }
     };
+    // The hub's session gauge, polled while the sessions open: its peak is the most it held.
+    let peakSessions = 0;
+    const poll = setInterval(() => {
+      hubSessions(stack.hubs[0]).then((n) => (peakSessions = Math.max(peakSessions, n ?? 0)), () => undefined);
+    }, GAUGE_POLL_MS);
     const openStarted = Date.now();
     const hubCpuOpen0 = cpuMsOf(hubPid);
     const results = await Promise.all(
       Array.from({ length: loadProcesses }, (_, i) => {
         const share = agents.slice(i * perLoad, (i + 1) * perLoad);
         const planFile = path.join(dir, `idle-plan-${i}.json`);
-        fs.writeFileSync(planFile, JSON.stringify({ server: `127.0.0.1:${stack.hubs[0].port}`, caFile: stack.ca.certFile, serverName: HUB_SERVER_NAME, service: `127.0.0.1:${originPort}`, agents: share }));
+        fs.writeFileSync(planFile, JSON.stringify({ server: `127.0.0.1:${stack.hubs[0].port}`, caFile: stack.ca.certFile, serverName: HUB_SERVER_NAME, service: `127.0.0.1:${originPort}`, handshakesInFlight: Math.max(1, Math.round(handshakesInFlight / loadProcesses)), openSeconds, logFile: path.join(stack.logDir, `idle-agents-${i}.log`), agents: share }));
         return startLoad(planFile, onProgress(i)).then((r) => (loads.push(r.child), r));
       }),
     );
-    const openSeconds = (Date.now() - openStarted) / 1e3;
+    clearInterval(poll);
+    const openedSeconds = (Date.now() - openStarted) / 1e3;
     const hubCpuOpenMs = cpuMsOf(hubPid) - hubCpuOpen0;
-    const online = results.reduce((n, r) => n + r.online, 0);
     const failed = results.reduce((n, r) => n + r.failed, 0);
+    const stoppedEarly = results.some((r) => r.stopped_early);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const sessionsAtStart = await hubSessions(stack.hubs[0]);
     const hubCpu0 = cpuMsOf(hubPid);
     const loadCpu0 = loads.map((c) => cpuMsOf(c.pid));
     await new Promise((r) => setTimeout(r, idleSeconds * 1000));
     const hubCpuIdleMs = cpuMsOf(hubPid) - hubCpu0;
     const loadCpuIdleMs = loads.reduce((n, c, i) => n + (cpuMsOf(c.pid) - loadCpu0[i]), 0);
     const after = await heapOf(hubPid);
-    // Sessions still alive at the end: every agent process still holds its sessions (none exited).
+    // The hub's own count, at the end of the idle time, is what the heap holds.
+    const online = (await hubSessions(stack.hubs[0])) ?? 0;
     const heapDelta = after.heapUsed - before.heapUsed;
     return {
       sessions_wanted: count,
       sessions_online: online,
+      sessions_at_idle_start: sessionsAtStart,
+      sessions_peak_while_opening: Math.max(peakSessions, sessionsAtStart ?? 0),
+      agents_came_online: results.reduce((n, r) => n + r.online, 0),
+      agents_up_at_end: results.reduce((n, r) => n + r.live, 0),
       sessions_failed: failed,
+      opening_stopped_early: stoppedEarly,
       load_processes: loadProcesses,
-      open_seconds: +openSeconds.toFixed(1),
-      hub_cpu_ms_per_handshake: online ? +(hubCpuOpenMs / online).toFixed(2) : null,
+      handshakes_in_flight: handshakesInFlight,
+      open_seconds: +openedSeconds.toFixed(1),
+      hub_cpu_ms_opening: Math.round(hubCpuOpenMs),
       hub_heap_used_mib_before: +(before.heapUsed / 1048576).toFixed(1),
       hub_heap_used_mib_after: +(after.heapUsed / 1048576).toFixed(1),
       hub_rss_mib_after: +(after.rss / 1048576).toFixed(1),
@@ -143,6 +172,7 @@ export async function measureIdleSessions({ count, idleSeconds, loadProcesses, o
     await Promise.all(loads.map((c) => stopChild(c)));
     redis?.disconnect();
     await stack?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP_DIR) log(`  idle-sessions logs kept in ${dir}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   }
 }
