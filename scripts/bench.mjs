@@ -8,7 +8,8 @@
 // Knobs (env, all optional): BENCH_GET_DURATION_S, BENCH_C1_DURATION_S, BENCH_GET_CONNECTIONS,
 // BENCH_DOWNLOAD_MIB, BENCH_UPLOAD_MIB, BENCH_PMTU_MIB, BENCH_PMTU_BYTES, BENCH_LOSS_MIB,
 // BENCH_LOSS_RATE, BENCH_TRANSFER_DEADLINE_S, BENCH_DTLS_RECORDS, BENCH_NGINX_WORKERS,
-// BENCH_IDLE_SESSIONS, BENCH_IDLE_SECONDS, BENCH_IDLE_OPEN_S, BENCH_IDLE_LOAD_PROCESSES, BENCH_IDLE_HANDSHAKES_IN_FLIGHT, BENCH_WAN,
+// BENCH_IDLE_SESSIONS, BENCH_IDLE_SECONDS, BENCH_IDLE_OPEN_S, BENCH_IDLE_LOAD_PROCESSES, BENCH_IDLE_HANDSHAKES_IN_FLIGHT,
+// BENCH_IDLE_LOAD_NODE_ARGS, BENCH_WAN,
 // BENCH_WAN_SETTINGS, BENCH_WAN_MIB, BENCH_WAN_GET_CONNECTIONS, BENCH_WAN_GET_DURATION_S,
 // BENCH_NODE_ARGS (extra node arguments for the services, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
 // BENCH_KEEP_DIR=1 (keep the stack's folder with its logs).
@@ -352,6 +353,9 @@ try {
   if ([down.ssh, down.hopgate, pmtuDown, lossyDown].some((d) => d.cut)) console.log(`note: a transfer hit the ${TRANSFER_DEADLINE_MS / 1000} s deadline; its MB/s is over the bytes it moved`);
   console.log(`lossy path datagrams: ${JSON.stringify(lossStats)}`);
   console.log(`${PMTU_BYTES}-byte path datagrams: ${JSON.stringify(pmtuStats)}`);
+  if (idle && idle.sessions_online < idle.sessions_peak_while_opening) {
+    console.log(`note: idle sessions dropped (peak ${idle.sessions_peak_while_opening}, ${idle.sessions_online} at the end; longest event-loop stall: load processes ${idle.load_event_loop_stall_max_ms} ms, hub ${idle.hub_event_loop_lag_max_ms_while_opening} ms): the hub's idle CPU includes the dropped agents' reconnect attempts`);
+  }
   if (wan) wanTable(wan);
   console.log('\npeak RSS MiB');
   for (const [name, mib] of Object.entries(peakRssMib)) console.log(`  ${name.padEnd(24)} ${String(mib).padStart(8)}`);

@@ -8,6 +8,7 @@
 // {"done": true, ...} line once every agent is online or gave up, or opening stopped after
 // MAX_FAILURES_IN_A_ROW or after openSeconds; then idles until SIGTERM.
 import fs from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { TunnelAgent } from '@hopgate/agent';
 import { parseAgentConfig } from '@hopgate/config';
 import { createLogger } from '@hopgate/log';
@@ -26,6 +27,8 @@ const ONLINE_TIMEOUT_MS = 20_000;
 const MAX_FAILURES_IN_A_ROW = Math.max(8, 2 * HANDSHAKES_IN_FLIGHT);
 /** Progress line period, in ms. */
 const PROGRESS_INTERVAL_MS = 2_000;
+/** Resolution of this process's event-loop delay histogram, in ms. */
+const LOOP_DELAY_RESOLUTION_MS = 20;
 /** The agents' idle timeout, in ms: as the stack's hub is configured (keep-alives well inside it). */
 const AGENT_IDLE_TIMEOUT_MS = 15_000;
 
@@ -35,7 +38,11 @@ let online = 0;
 let live = 0;
 let failed = 0;
 let failuresInARow = 0;
-const report = (extra = {}) => process.stdout.write(`${JSON.stringify({ online, live, failed, ...extra })}\n`);
+// This process's own event-loop delay: a stall here longer than the transport's dead-peer
+// bound makes its agents give up on a hub that did answer (its ACKs wait in the sockets).
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+loopDelay.enable();
+const report = (extra = {}) => process.stdout.write(`${JSON.stringify({ online, live, failed, loop_delay_max_ms: Math.round(loopDelay.max / 1e6), ...extra })}\n`);
 
 function startOne({ clientId, token }) {
   const config = parseAgentConfig(

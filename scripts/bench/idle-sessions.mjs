@@ -22,14 +22,25 @@ const SETTLE_MS = 3_000;
 const GAUGE_POLL_MS = 2_000;
 /** The hub's gauge of agent sessions on its ops /metrics. */
 const SESSIONS_GAUGE = 'hopgate_hub_agent_sessions';
+/** The hub's longest event-loop delay since the previous scrape (prom-client default metric), in s. */
+const LAG_MAX_GAUGE = 'nodejs_eventloop_lag_max_seconds';
 
 /** Agent sessions the hub holds now, from its ops listener's /metrics (`ops listening` log record). */
 async function hubSessions(hub) {
+  return (await hubGauges(hub, [SESSIONS_GAUGE]))[SESSIONS_GAUGE] ?? null;
+}
+
+/** Values of the hub's ops /metrics gauges `names` (the ops listener from its `ops listening` log record). */
+async function hubGauges(hub, names) {
   const listen = hub.process.records.find((r) => r.msg === 'ops listening')?.listen;
-  if (!listen) return null;
+  if (!listen) return {};
   const text = await (await fetch(`http://${listen}/metrics`)).text();
-  const m = new RegExp(`^${SESSIONS_GAUGE} (\\d+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : null;
+  const out = {};
+  for (const name of names) {
+    const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
+    if (m) out[name] = Number(m[1]);
+  }
+  return out;
 }
 
 /** Handshake admission of the hub, raised: every load process dials from 127.0.0.1. */
@@ -56,7 +67,7 @@ async function heapOf(pid) {
 
 /** Starts one load process with its share of the agents; resolves with the child once all of its agents are online or failed. */
 function startLoad(planFile, onProgress) {
-  const child = spawn(process.execPath, [path.join(here, 'idle-agents.mjs'), planFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_IDLE_LOAD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean), path.join(here, 'idle-agents.mjs'), planFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   reapOnExit(child);
   return new Promise((resolve, reject) => {
     let buffered = '';
@@ -112,13 +123,19 @@ export async function measureIdleSessions({ count, idleSeconds, openSeconds, loa
       if (Date.now() - lastLog > 10_000) {
         lastLog = Date.now();
         const sum = (key) => [...progress.values()].reduce((n, l) => n + l[key], 0);
-        log(`  idle sessions: ${sum('online')}/${count} came online, ${sum('live')} up now, ${sum('failed')} failed`);
+        const lag = Math.max(...[...progress.values()].map((l) => l.loop_delay_max_ms));
+        log(`  idle sessions: ${sum('online')}/${count} came online, ${sum('live')} up now, ${sum('failed')} failed; load processes' longest event-loop stall ${lag} ms`);
       }
     };
     // The hub's session gauge, polled while the sessions open: its peak is the most it held.
+    // Its event-loop lag gauge covers the time since the previous scrape: the largest seen is kept.
     let peakSessions = 0;
+    let hubLagMaxS = 0;
     const poll = setInterval(() => {
-      hubSessions(stack.hubs[0]).then((n) => (peakSessions = Math.max(peakSessions, n ?? 0)), () => undefined);
+      hubGauges(stack.hubs[0], [SESSIONS_GAUGE, LAG_MAX_GAUGE]).then((g) => {
+        peakSessions = Math.max(peakSessions, g[SESSIONS_GAUGE] ?? 0);
+        hubLagMaxS = Math.max(hubLagMaxS, g[LAG_MAX_GAUGE] ?? 0);
+      }, () => undefined);
     }, GAUGE_POLL_MS);
     const openStarted = Date.now();
     const hubCpuOpen0 = cpuMsOf(hubPid);
@@ -155,6 +172,9 @@ export async function measureIdleSessions({ count, idleSeconds, openSeconds, loa
       agents_up_at_end: results.reduce((n, r) => n + r.live, 0),
       sessions_failed: failed,
       opening_stopped_early: stoppedEarly,
+      // Stalls that exceed the transport's dead-peer bound (2 s at least) drop sessions.
+      load_event_loop_stall_max_ms: Math.max(...results.map((r) => r.loop_delay_max_ms)),
+      hub_event_loop_lag_max_ms_while_opening: Math.round(hubLagMaxS * 1000),
       load_processes: loadProcesses,
       handshakes_in_flight: handshakesInFlight,
       open_seconds: +openedSeconds.toFixed(1),
