@@ -6,6 +6,7 @@
 //   GET  /sse?events=<n>&gap_ms=<ms>  n server-sent events, gap_ms apart, each stamped with the
 //                               origin's monotonic clock (process.hrtime, CLOCK_MONOTONIC: the
 //                               same clock in every process of the machine) in nanoseconds.
+// Listens on 127.0.0.1, or on the address given as the first argument (the WAN runs: 0.0.0.0).
 // Prints its port on stdout once listening.
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -97,5 +98,7 @@ const server = http.createServer((req, res) => {
   }
 });
 server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+/** Where the origin listens (argv[2]), default loopback. */
+const LISTEN_HOST = process.argv[2] ?? '127.0.0.1';
+server.listen(0, LISTEN_HOST, () => process.stdout.write(`${server.address().port}\n`));
 process.on('SIGTERM', () => process.exit(0));

@@ -1,65 +1,79 @@
 // See scripts/bench.sh. Not a test: figures, printed as a table and saved as JSON in
-// bench/results/<timestamp>.json. Every figure is measured in the same run against the origin
-// directly (direct) and through the whole path (tunnel: ingress -> NATS -> hub -> DTLS -> agent).
+// bench/results/<timestamp>.json. Every figure is measured in the same run three ways: the
+// origin directly (direct), through an OpenSSH reverse tunnel with nginx in front (ssh -R +
+// nginx, scripts/bench/ssh-tunnel.mjs), and through HopGate (ingress -> NATS -> hub -> DTLS ->
+// agent). Then the idle-sessions row (scripts/bench/idle-sessions.mjs) and the WAN runs
+// (scripts/bench/wan.mjs). docs/benchmark.md describes the rows, the ratios and the knobs.
 //
 // Knobs (env, all optional): BENCH_GET_DURATION_S, BENCH_C1_DURATION_S, BENCH_GET_CONNECTIONS,
-// BENCH_DOWNLOAD_MIB, BENCH_UPLOAD_MIB, BENCH_LOSS_MIB, BENCH_LOSS_RATE, BENCH_DTLS_RECORDS,
+// BENCH_DOWNLOAD_MIB, BENCH_UPLOAD_MIB, BENCH_PMTU_MIB, BENCH_PMTU_BYTES, BENCH_LOSS_MIB,
+// BENCH_LOSS_RATE, BENCH_TRANSFER_DEADLINE_S, BENCH_DTLS_RECORDS, BENCH_NGINX_WORKERS,
+// BENCH_IDLE_SESSIONS, BENCH_IDLE_SECONDS, BENCH_IDLE_OPEN_S, BENCH_IDLE_LOAD_PROCESSES, BENCH_IDLE_HANDSHAKES_IN_FLIGHT,
+// BENCH_IDLE_LOAD_NODE_ARGS, BENCH_WAN,
+// BENCH_WAN_SETTINGS, BENCH_WAN_MIB, BENCH_WAN_GET_CONNECTIONS, BENCH_WAN_GET_DURATION_S,
 // BENCH_NODE_ARGS (extra node arguments for the services, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
 // BENCH_KEEP_DIR=1 (keep the stack's folder with its logs).
 import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import autocannon from 'autocannon';
 import { Stack, UdpLossProxy, reapOnExit } from '../libs/testkit/dist/src/index.js';
 import { envNumber } from './bench-env.mjs';
+import { getLoad, sequentialGet, download, upload, sse, round, nowNs, msSince, SSE_GAP_MS } from './bench/measure.mjs';
+import { startSshTunnel } from './bench/ssh-tunnel.mjs';
+import { CpuMeter } from './bench/processes.mjs';
+import { measureIdleSessions } from './bench/idle-sessions.mjs';
+import { runWan, wanSettingsFromEnv } from './bench/wan.mjs';
+import { TARGETS, printTable, comparedRow, cpuRows, wanTable } from './bench/report.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Duration of each autocannon GET run (direct and tunnel), in seconds. */
+/** Duration of each autocannon GET run, in seconds. */
 const GET_DURATION_S = envNumber('BENCH_GET_DURATION_S', 8);
 /** Duration of each sequential c=1 GET loop, in seconds. */
 const C1_DURATION_S = envNumber('BENCH_C1_DURATION_S', 4);
 /** Connections of the loaded GET run. */
 const GET_CONNECTIONS = envNumber('BENCH_GET_CONNECTIONS', 64);
-/** Requests sent before each c=1 loop starts timing (connection set-up, JIT). */
-const C1_WARMUP_REQUESTS = 200;
-const DOWNLOAD_MIB = envNumber('BENCH_DOWNLOAD_MIB', 200);
+/** The big download, in MiB: 1 GiB, the size the RSS target is set for. */
+const DOWNLOAD_MIB = envNumber('BENCH_DOWNLOAD_MIB', 1024);
 const UPLOAD_MIB = envNumber('BENCH_UPLOAD_MIB', 50);
-/** Size of the download through the lossy path. */
+/** Size of the download with the hub-agent link held to PMTU_BYTES datagrams, in MiB. */
+const PMTU_MIB = envNumber('BENCH_PMTU_MIB', 200);
+/** Largest UDP payload of the held-down path, in bytes: 1500-byte Ethernet less IPv6 (40) and UDP (8) headers. */
+const PMTU_BYTES = envNumber('BENCH_PMTU_BYTES', 1452);
+/** Size of the download through the lossy path, in MiB. */
 const LOSS_MIB = envNumber('BENCH_LOSS_MIB', 50);
 /** Datagram loss rate each way on the lossy path; the same rate of datagrams is reordered. */
 const LOSS_RATE = envNumber('BENCH_LOSS_RATE', 0.02);
 /** How long a reordered datagram is held back on the lossy path, in ms. */
 const LOSS_REORDER_DELAY_MS = 3;
-/** A transfer still running after this long is cut and reported on the bytes it moved, in ms. */
-const TRANSFER_DEADLINE_MS = 45_000;
-/** Upload chunk size in bytes. */
-const UPLOAD_CHUNK_BYTES = 64 * 1024;
-const SSE_EVENTS = 10;
-/** Origin-side spacing of the SSE events, in ms. */
-const SSE_GAP_MS = 50;
-/** SSE streams per side; the median first-event time is reported. */
-const SSE_RUNS = 3;
+/** A transfer still running after this long is cut and reported on the bytes it moved. */
+const TRANSFER_DEADLINE_MS = envNumber('BENCH_TRANSFER_DEADLINE_S', 180) * 1000;
 /** Records per direction of the DTLS-only ceiling (libs/dtls/bench). */
 const DTLS_RECORDS = envNumber('BENCH_DTLS_RECORDS', 30_000);
+/** nginx worker processes of the ssh -R path (1: as the one ingress process of HopGate). */
+const NGINX_WORKERS = envNumber('BENCH_NGINX_WORKERS', 1);
+/** Idle agent sessions on one hub (0 skips the row). */
+const IDLE_SESSIONS = envNumber('BENCH_IDLE_SESSIONS', 5000);
+/** How long the idle sessions are watched for the hub's CPU, in seconds. */
+const IDLE_SECONDS = envNumber('BENCH_IDLE_SECONDS', 20);
+/** No idle session is started after this long, in seconds (the hub may stop accepting them). */
+const IDLE_OPEN_S = envNumber('BENCH_IDLE_OPEN_S', 300);
+/** Processes the idle sessions are opened from (each runs many TunnelAgents). */
+const IDLE_LOAD_PROCESSES = envNumber('BENCH_IDLE_LOAD_PROCESSES', 2);
+/** Handshakes in flight at once across the idle load processes (the hub's CPU per handshake bounds it). */
+const IDLE_HANDSHAKES_IN_FLIGHT = envNumber('BENCH_IDLE_HANDSHAKES_IN_FLIGHT', 8);
+/** WAN runs (0 skips them). */
+const WAN = envNumber('BENCH_WAN', 1);
 /** Period of the /proc/<pid>/status RSS sampler, in ms. */
 const RSS_SAMPLE_INTERVAL_MS = 100;
 const MIB = 1024 * 1024;
 const HOST = 'bench.hopgate.test';
 const LOSSY_HOST = 'lossy.hopgate.test';
-
-/** Targets: tunnel/direct ratios (or absolute figures), each printed as met / not met. */
-const TARGETS = {
-  getHighRatioMin: 0.15,
-  transferRatioMin: 0.08,
-  c1P50RatioMax: 6,
-  sseFirstEventMsMax: 5,
-  lossRatioMin: 0.5,
-};
+const PMTU_HOST = 'pmtu.hopgate.test';
+const SSH_HOST = 'ssh.hopgate.test';
 
 function startOrigin() {
   const child = spawn(process.execPath, [path.join(root, 'scripts/bench-origin.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -70,20 +84,25 @@ function startOrigin() {
   });
 }
 
-const nowNs = () => process.hrtime.bigint();
-const msSince = (t0) => Number(nowNs() - t0) / 1e6;
-const round = (n, digits = 3) => (Number.isFinite(n) ? +n.toFixed(digits) : null);
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+function rssKibOf(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null; // exited
+  }
 }
 
-/** Peak RSS of processes, from VmRSS and VmHWM in /proc/<pid>/status, sampled on a timer. */
+/**
+ * Resident memory of processes on a timer: `peak` of VmRSS and VmHWM over the whole run, and
+ * `window()` ... `windowEnd()`: each process's VmRSS when the window opened (idle) and its
+ * largest VmRSS inside the window.
+ */
 class RssSampler {
   constructor() {
     this.pids = new Map();
     this.peakKib = new Map();
+    this.windowKib = null;
     this.timer = setInterval(() => this.sample(), RSS_SAMPLE_INTERVAL_MS);
     this.timer.unref();
   }
@@ -103,154 +122,27 @@ class RssSampler {
         const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
         if (m) this.peakKib.set(name, Math.max(this.peakKib.get(name) ?? 0, Number(m[1])));
       }
+      const w = this.windowKib?.get(name);
+      if (w) w.peak = Math.max(w.peak, rssKibOf(pid) ?? 0);
     }
+  }
+  window(names) {
+    this.windowKib = new Map(names.map((name) => {
+      const idle = rssKibOf(this.pids.get(name)) ?? 0;
+      return [name, { idle, peak: idle }];
+    }));
+  }
+  windowEnd() {
+    this.sample();
+    const out = Object.fromEntries([...this.windowKib].map(([name, w]) => [name, { idle_mib: round(w.idle / 1024, 1), peak_mib: round(w.peak / 1024, 1), delta_mib: round((w.peak - w.idle) / 1024, 1) }]));
+    this.windowKib = null;
+    return out;
   }
   stop() {
     this.sample();
     clearInterval(this.timer);
     return Object.fromEntries([...this.pids.keys()].map((name) => [name, round((this.peakKib.get(name) ?? 0) / 1024, 1)]));
   }
-}
-
-/** autocannon at GET_CONNECTIONS (latency in whole ms, as autocannon reports it). */
-async function getLoad(url, extra) {
-  const result = await autocannon({ url, connections: GET_CONNECTIONS, duration: GET_DURATION_S, pipelining: 1, ...extra });
-  return {
-    req_per_s: Math.round(result.requests.average),
-    p50_ms: result.latency.p50,
-    p99_ms: result.latency.p99,
-    errors: result.errors + result.non2xx + result.timeouts,
-  };
-}
-
-/** One connection, one request at a time, timed with hrtime (sub-ms latency). */
-async function sequentialGet(url, dispatcher, headers) {
-  let errors = 0;
-  const one = async () => {
-    const t0 = nowNs();
-    try {
-      const res = await request(url, { dispatcher, headers });
-      await res.body.arrayBuffer();
-      if (res.statusCode !== 200) errors += 1;
-    } catch {
-      errors += 1;
-    }
-    return msSince(t0);
-  };
-  for (let i = 0; i < C1_WARMUP_REQUESTS; i++) await one();
-  errors = 0;
-  const latencies = [];
-  const started = nowNs();
-  const until = started + BigInt(Math.round(C1_DURATION_S * 1e9));
-  while (nowNs() < until) latencies.push(await one());
-  const seconds = msSince(started) / 1e3;
-  latencies.sort((a, b) => a - b);
-  return {
-    req_per_s: Math.round(latencies.length / seconds),
-    p50_ms: round(percentile(latencies, 0.5)),
-    p99_ms: round(percentile(latencies, 0.99)),
-    errors,
-  };
-}
-
-/** Reads the body until `bytes` or the deadline; checks sha256 against what the origin sent. */
-async function download(base, dispatcher, headers, bytes, digestOf) {
-  const id = crypto.randomUUID();
-  const hash = crypto.createHash('sha256');
-  const controller = new AbortController();
-  const deadline = setTimeout(() => controller.abort(), TRANSFER_DEADLINE_MS);
-  const started = nowNs();
-  let got = 0;
-  let cut = false;
-  try {
-    const res = await request(`${base}/bytes/${bytes}?id=${id}`, { dispatcher, headers, signal: controller.signal, bodyTimeout: TRANSFER_DEADLINE_MS });
-    if (res.statusCode !== 200) throw new Error(`download status ${res.statusCode}`);
-    for await (const c of res.body) {
-      got += c.length;
-      hash.update(c);
-    }
-  } catch (err) {
-    if (!controller.signal.aborted) throw err;
-    cut = true;
-  } finally {
-    clearTimeout(deadline);
-  }
-  const s = msSince(started) / 1e3;
-  let sha256_ok = null;
-  if (!cut) {
-    if (got !== bytes) throw new Error(`download short: ${got}/${bytes}`);
-    const sent = await digestOf(id);
-    sha256_ok = sent.bytes === bytes && sent.sha256 === hash.digest('hex');
-  }
-  return { mb_per_s: round(got / 1e6 / s, 1), seconds: round(s, 2), bytes: got, cut, sha256_ok };
-}
-
-async function upload(base, dispatcher, headers, bytes) {
-  const chunk = crypto.randomBytes(UPLOAD_CHUNK_BYTES);
-  const hash = crypto.createHash('sha256');
-  async function* body() {
-    for (let sent = 0; sent < bytes; sent += chunk.length) {
-      const part = bytes - sent >= chunk.length ? chunk : chunk.subarray(0, bytes - sent);
-      hash.update(part);
-      yield part;
-    }
-  }
-  const started = nowNs();
-  const res = await request(`${base}/sink`, {
-    method: 'POST',
-    body: body(),
-    dispatcher,
-    headers: { ...headers, 'content-length': String(bytes) },
-    bodyTimeout: TRANSFER_DEADLINE_MS,
-    headersTimeout: TRANSFER_DEADLINE_MS,
-  });
-  const reply = await res.body.json();
-  const s = msSince(started) / 1e3;
-  if (reply.bytes !== bytes) throw new Error(`upload short: ${reply.bytes}/${bytes}`);
-  return { mb_per_s: round(bytes / 1e6 / s, 1), seconds: round(s, 2), sha256_ok: reply.sha256 === hash.digest('hex') };
-}
-
-/** One SSE stream: first-event time from the request, event spacing at the client, transit. */
-async function sseOnce(base, dispatcher, headers) {
-  const t0 = nowNs();
-  const res = await request(`${base}/sse?events=${SSE_EVENTS}&gap_ms=${SSE_GAP_MS}`, { dispatcher, headers });
-  if (res.statusCode !== 200) throw new Error(`sse status ${res.statusCode}`);
-  const arrivals = [];
-  const transitMs = [];
-  let text = '';
-  for await (const c of res.body) {
-    const at = nowNs();
-    text += c.toString('utf8');
-    let end;
-    while ((end = text.indexOf('\n\n')) >= 0) {
-      const event = text.slice(0, end);
-      text = text.slice(end + 2);
-      const data = /^data: (\d+)$/m.exec(event);
-      if (!data) continue;
-      arrivals.push(at);
-      transitMs.push(Number(at - BigInt(data[1])) / 1e6);
-    }
-  }
-  if (arrivals.length !== SSE_EVENTS) throw new Error(`sse: ${arrivals.length}/${SSE_EVENTS} events`);
-  const gaps = arrivals.slice(1).map((a, i) => Number(a - arrivals[i]) / 1e6);
-  return {
-    first_event_ms: Number(arrivals[0] - t0) / 1e6,
-    gap_mean_ms: gaps.reduce((a, b) => a + b, 0) / gaps.length,
-    gap_max_dev_ms: Math.max(...gaps.map((g) => Math.abs(g - SSE_GAP_MS))),
-    transit_max_ms: Math.max(...transitMs),
-  };
-}
-
-async function sse(base, dispatcher, headers) {
-  const runs = [];
-  for (let i = 0; i < SSE_RUNS; i++) runs.push(await sseOnce(base, dispatcher, headers));
-  const median = (key) => runs.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
-  return {
-    first_event_ms: round(median('first_event_ms')),
-    gap_mean_ms: round(median('gap_mean_ms')),
-    gap_max_dev_ms: round(Math.max(...runs.map((r) => r.gap_max_dev_ms))),
-    transit_max_ms: round(Math.max(...runs.map((r) => r.transit_max_ms))),
-  };
 }
 
 /** libs/dtls/bench: one-way DTLS throughput with no HTTP, relay or transport on top. */
@@ -273,20 +165,11 @@ function dtlsCeiling() {
   });
 }
 
-function printTable(rows) {
-  const cols = [
-    ['metric', (r) => r.name, 'padEnd'],
-    ['direct', (r) => (r.direct ?? '-'), 'padStart'],
-    ['tunnel', (r) => (r.tunnel ?? '-'), 'padStart'],
-    ['ratio', (r) => (r.ratio ?? '-'), 'padStart'],
-    ['target', (r) => r.target ?? '', 'padEnd'],
-    ['', (r) => (r.met === undefined ? '' : r.met ? 'met' : 'NOT MET'), 'padEnd'],
-  ];
-  const cells = rows.map((r) => cols.map(([, get]) => String(get(r))));
-  const widths = cols.map(([title], i) => Math.max(title.length, ...cells.map((c) => c[i].length)));
-  const line = (values) => values.map((v, i) => v[cols[i][2]](widths[i])).join('  ').trimEnd();
-  console.log(`\n${line(cols.map(([title]) => title))}`);
-  for (const c of cells) console.log(line(c));
+/** `fn()` with a CpuMeter around it: returns [fn's result, CPU ms per group]. */
+async function withCpu(meter, fn) {
+  meter.start();
+  const result = await fn();
+  return [result, meter.stop()];
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-bench-'));
@@ -296,8 +179,10 @@ rss.watch('bench (load generator)', process.pid);
 const origin = await startOrigin();
 rss.watch('origin', origin.child.pid);
 let stack;
-let proxy;
+let ssh;
+const proxies = [];
 const dispatchers = [];
+const results = { rows: [], details: {} };
 try {
   // Hub and agent log at info (the harness reads their readiness lines); the ingress at warn,
   // so the per-request access log does not load this process, which also runs the load generator.
@@ -308,6 +193,7 @@ try {
     ingressLogLevel: 'warn',
     nodeArgs: process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(/\s+/).filter(Boolean) : undefined,
     hubEnv: { HOPGATE_AGENT_IDLE_TIMEOUT_MS: '15000', HOPGATE_SESSION_TTL_MS: '15000' },
+    ingressEnv: { HOPGATE_RESPONSE_TIMEOUT_MS: String(TRANSFER_DEADLINE_MS) },
   });
   const services = { origin: `127.0.0.1:${origin.port}` };
   const token = await stack.addClient('bench');
@@ -315,98 +201,167 @@ try {
   const agent = await stack.startAgent({ clientId: 'bench', token, services, extra: { idle_timeout_ms: 15000 } });
   // The lossy path: a second agent dials the hub through a UdpLossProxy; lossless until its
   // download, so the handshake is not what is measured.
-  proxy = await UdpLossProxy.start({ target: { host: '127.0.0.1', port: stack.hubs[0].port } });
+  const lossProxy = await UdpLossProxy.start({ target: { host: '127.0.0.1', port: stack.hubs[0].port } });
+  proxies.push(lossProxy);
   const lossyToken = await stack.addClient('bench-lossy');
   await stack.setRoute(LOSSY_HOST, '/', 'bench-lossy/origin');
-  const lossyAgent = await stack.startAgent({ clientId: 'bench-lossy', token: lossyToken, services, serverPort: proxy.port, extra: { idle_timeout_ms: 15000 } });
-  rss.watch('https-ingress', stack.ingress.child.pid);
-  rss.watch('dtls-hub', stack.hubs[0].process.child.pid);
-  rss.watch('agent', agent.child.pid);
+  const lossyAgent = await stack.startAgent({ clientId: 'bench-lossy', token: lossyToken, services, serverPort: lossProxy.port, extra: { idle_timeout_ms: 15000 } });
+  // The internet-sized path: a third agent through a proxy that drops every datagram above
+  // PMTU_BYTES (as a router drops a packet too big for its next link), both ways, from the
+  // handshake on; the transport's PMTU discovery (RFC 8899) must settle at or below it.
+  const clamp = { maxPayloadBytes: PMTU_BYTES };
+  const pmtuProxy = await UdpLossProxy.start({ target: { host: '127.0.0.1', port: stack.hubs[0].port }, upstream: clamp, downstream: clamp });
+  proxies.push(pmtuProxy);
+  const pmtuToken = await stack.addClient('bench-pmtu');
+  await stack.setRoute(PMTU_HOST, '/', 'bench-pmtu/origin');
+  const pmtuAgent = await stack.startAgent({ clientId: 'bench-pmtu', token: pmtuToken, services, serverPort: pmtuProxy.port, extra: { idle_timeout_ms: 15000 } });
+
+  // The reference: ssh -R to the same origin, nginx with the ingress's certificate (same dev CA).
+  ssh = await startSshTunnel({ originHost: '127.0.0.1', originPort: origin.port, certFile: stack.ingressCert.certFile, keyFile: stack.ingressCert.keyFile, nginxWorkers: NGINX_WORKERS });
+
+  const pids = {
+    ingress: stack.ingress.child.pid,
+    'nats-server': stack.nats.process.pid,
+    hub: stack.hubs[0].process.child.pid,
+    agent: agent.child.pid,
+  };
+  rss.watch('https-ingress', pids.ingress);
+  rss.watch('dtls-hub', pids.hub);
+  rss.watch('agent', pids.agent);
   rss.watch('agent (lossy path)', lossyAgent.child.pid);
-  rss.watch('nats-server', stack.nats.process.pid);
+  rss.watch('agent (pmtu path)', pmtuAgent.child.pid);
+  rss.watch('nats-server', pids['nats-server']);
   rss.watch('redis-server', stack.redis.process.pid);
+  const hopgateCpu = new CpuMeter(Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, () => [pid]])));
+  const sshCpu = new CpuMeter({ 'sshd+ssh+nginx': () => ssh.pids() });
+  const bothCpu = async (fn) => {
+    hopgateCpu.start();
+    sshCpu.start();
+    const result = await fn();
+    return [result, { ...hopgateCpu.stop(), ...sshCpu.stop() }];
+  };
 
   const ca = fs.readFileSync(stack.ca.certFile, 'utf8');
-  const tunnelBase = `https://127.0.0.1:${stack.httpsPort}`;
+  const hopgateBase = `https://127.0.0.1:${stack.httpsPort}`;
+  const sshBase = `https://127.0.0.1:${ssh.httpsPort}`;
   const directBase = `http://127.0.0.1:${origin.port}`;
   const newAgent = (options) => {
     const d = new Agent(options);
     dispatchers.push(d);
     return d;
   };
-  const tunnelDispatcher = newAgent({ connect: { ca, servername: HOST } });
+  const paths = {
+    direct: { base: directBase, headers: {}, tls: {}, dispatcher: newAgent(), one: newAgent({ connections: 1 }), fresh: () => new Agent() },
+    ssh: { base: sshBase, headers: { host: SSH_HOST }, tls: { servername: SSH_HOST, ca }, dispatcher: newAgent({ connect: { ca, servername: SSH_HOST } }), one: newAgent({ connections: 1, connect: { ca, servername: SSH_HOST } }), fresh: () => new Agent({ connect: { ca, servername: SSH_HOST } }) },
+    hopgate: { base: hopgateBase, headers: { host: HOST }, tls: { servername: HOST, ca }, dispatcher: newAgent({ connect: { ca, servername: HOST } }), one: newAgent({ connections: 1, connect: { ca, servername: HOST } }), fresh: () => new Agent({ connect: { ca, servername: HOST } }) },
+  };
   const lossyDispatcher = newAgent({ connect: { ca, servername: LOSSY_HOST } });
-  const directDispatcher = newAgent();
-  const tunnelOne = newAgent({ connections: 1, connect: { ca, servername: HOST } });
-  const directOne = newAgent({ connections: 1 });
-  const tunnelHeaders = { host: HOST };
-  const digestOf = async (id) => (await request(`${directBase}/digest/${id}`, { dispatcher: directDispatcher })).body.json();
+  const pmtuDispatcher = newAgent({ connect: { ca, servername: PMTU_HOST } });
+  const digestOf = async (id) => (await request(`${directBase}/digest/${id}`, { dispatcher: paths.direct.dispatcher })).body.json();
+  /** `fn(path)` for direct, ssh, hopgate in turn. */
+  const each = async (fn) => ({ direct: await fn(paths.direct), ssh: await fn(paths.ssh), hopgate: await fn(paths.hopgate) });
 
   console.log('GET 1 KiB c=1 ...');
-  const directC1 = await sequentialGet(`${directBase}/1k`, directOne, {});
-  const tunnelC1 = await sequentialGet(`${tunnelBase}/1k`, tunnelOne, tunnelHeaders);
+  const c1 = await each((p) => sequentialGet(`${p.base}/1k`, p.one, p.headers, C1_DURATION_S));
   console.log(`GET 1 KiB c=${GET_CONNECTIONS} ...`);
-  const directHigh = await getLoad(`${directBase}/1k`);
-  const tunnelHigh = await getLoad(`${tunnelBase}/1k`, { headers: tunnelHeaders, servername: HOST, tlsOptions: { ca, servername: HOST } });
+  const load = (p) => getLoad(`${p.base}/1k`, { connections: GET_CONNECTIONS, seconds: GET_DURATION_S, headers: p.headers, ...p.tls });
+  const high = { direct: await load(paths.direct) };
+  [high.ssh, high.ssh_cpu_ms] = await withCpu(sshCpu, () => load(paths.ssh));
+  [high.hopgate, high.hopgate_cpu_ms] = await withCpu(hopgateCpu, () => load(paths.hopgate));
   console.log('SSE ...');
-  const directSse = await sse(directBase, directDispatcher, {});
-  const tunnelSse = await sse(tunnelBase, tunnelDispatcher, tunnelHeaders);
+  const sseResult = await each((p) => sse(p.base, p.fresh, p.headers));
   console.log(`download ${DOWNLOAD_MIB} MiB, upload ${UPLOAD_MIB} MiB ...`);
-  const directDown = await download(directBase, directDispatcher, {}, DOWNLOAD_MIB * MIB, digestOf);
-  const tunnelDown = await download(tunnelBase, tunnelDispatcher, tunnelHeaders, DOWNLOAD_MIB * MIB, digestOf);
-  const directUp = await upload(directBase, directDispatcher, {}, UPLOAD_MIB * MIB);
-  const tunnelUp = await upload(tunnelBase, tunnelDispatcher, tunnelHeaders, UPLOAD_MIB * MIB);
+  const down = { direct: await download(directBase, paths.direct.dispatcher, {}, DOWNLOAD_MIB * MIB, digestOf, TRANSFER_DEADLINE_MS) };
+  [down.ssh, down.ssh_cpu_ms] = await withCpu(sshCpu, () => download(sshBase, paths.ssh.dispatcher, paths.ssh.headers, DOWNLOAD_MIB * MIB, digestOf, TRANSFER_DEADLINE_MS));
+  rss.window(['https-ingress', 'dtls-hub', 'agent']);
+  [down.hopgate, down.hopgate_cpu_ms] = await withCpu(hopgateCpu, () => download(hopgateBase, paths.hopgate.dispatcher, paths.hopgate.headers, DOWNLOAD_MIB * MIB, digestOf, TRANSFER_DEADLINE_MS));
+  const transferRss = rss.windowEnd();
+  const up = { direct: await upload(directBase, paths.direct.dispatcher, {}, UPLOAD_MIB * MIB, TRANSFER_DEADLINE_MS) };
+  [up.ssh, up.ssh_cpu_ms] = await withCpu(sshCpu, () => upload(sshBase, paths.ssh.dispatcher, paths.ssh.headers, UPLOAD_MIB * MIB, TRANSFER_DEADLINE_MS));
+  [up.hopgate, up.hopgate_cpu_ms] = await withCpu(hopgateCpu, () => upload(hopgateBase, paths.hopgate.dispatcher, paths.hopgate.headers, UPLOAD_MIB * MIB, TRANSFER_DEADLINE_MS));
+  console.log(`download ${PMTU_MIB} MiB with ${PMTU_BYTES}-byte datagrams ...`);
+  const pmtuDown = await download(hopgateBase, pmtuDispatcher, { host: PMTU_HOST }, PMTU_MIB * MIB, digestOf, TRANSFER_DEADLINE_MS);
+  const pmtuStats = { ...pmtuProxy.stats };
   console.log(`download ${LOSS_MIB} MiB at ${LOSS_RATE * 100}% loss ...`);
   const impaired = { lossRate: LOSS_RATE, reorderRate: LOSS_RATE, reorderDelayMs: LOSS_REORDER_DELAY_MS };
-  proxy.configure(impaired, impaired);
-  const lossyDown = await download(tunnelBase, lossyDispatcher, { host: LOSSY_HOST }, LOSS_MIB * MIB, digestOf);
-  proxy.configure({}, {});
-  const lossStats = { ...proxy.stats };
+  lossProxy.configure(impaired, impaired);
+  const lossyDown = await download(hopgateBase, lossyDispatcher, { host: LOSSY_HOST }, LOSS_MIB * MIB, digestOf, TRANSFER_DEADLINE_MS);
+  lossProxy.configure({}, {});
+  const lossStats = { ...lossProxy.stats };
   console.log('DTLS-only ceiling ...');
   const dtls = await dtlsCeiling();
-
-  const ratio = (tunnel, direct) => (typeof direct === 'number' && typeof tunnel === 'number' && direct ? round(tunnel / direct) : null);
-  const row = (name, direct, tunnel, extra = {}) => ({ name, direct, tunnel, ratio: ratio(tunnel, direct), ...extra });
-  const withTarget = (r, target, met) => ({ ...r, target, met });
-  const c1Ratio = ratio(tunnelC1.p50_ms, directC1.p50_ms);
-  const highRatio = ratio(tunnelHigh.req_per_s, directHigh.req_per_s);
-  const downRatio = ratio(tunnelDown.mb_per_s, directDown.mb_per_s);
-  const upRatio = ratio(tunnelUp.mb_per_s, directUp.mb_per_s);
-  const lossRatio = ratio(lossyDown.mb_per_s, tunnelDown.mb_per_s);
-  const rows = [
-    row('GET 1 KiB c=1 req/s', directC1.req_per_s, tunnelC1.req_per_s),
-    withTarget(row('GET 1 KiB c=1 p50 ms', directC1.p50_ms, tunnelC1.p50_ms), `ratio <= ${TARGETS.c1P50RatioMax}`, c1Ratio !== null && c1Ratio <= TARGETS.c1P50RatioMax),
-    row('GET 1 KiB c=1 p99 ms', directC1.p99_ms, tunnelC1.p99_ms),
-    row('GET 1 KiB c=1 errors', directC1.errors, tunnelC1.errors),
-    withTarget(row(`GET 1 KiB c=${GET_CONNECTIONS} req/s`, directHigh.req_per_s, tunnelHigh.req_per_s), `ratio >= ${TARGETS.getHighRatioMin}`, highRatio !== null && highRatio >= TARGETS.getHighRatioMin),
-    row(`GET 1 KiB c=${GET_CONNECTIONS} p50 ms`, directHigh.p50_ms, tunnelHigh.p50_ms),
-    row(`GET 1 KiB c=${GET_CONNECTIONS} p99 ms`, directHigh.p99_ms, tunnelHigh.p99_ms),
-    row(`GET 1 KiB c=${GET_CONNECTIONS} errors`, directHigh.errors, tunnelHigh.errors),
-    withTarget(row(`download ${DOWNLOAD_MIB} MiB MB/s`, directDown.mb_per_s, tunnelDown.mb_per_s), `ratio >= ${TARGETS.transferRatioMin}`, downRatio !== null && downRatio >= TARGETS.transferRatioMin && !tunnelDown.cut),
-    row(`download sha256 ok`, directDown.cut ? 'cut' : directDown.sha256_ok, tunnelDown.cut ? 'cut' : tunnelDown.sha256_ok),
-    withTarget(row(`upload ${UPLOAD_MIB} MiB MB/s`, directUp.mb_per_s, tunnelUp.mb_per_s), `ratio >= ${TARGETS.transferRatioMin}`, upRatio !== null && upRatio >= TARGETS.transferRatioMin),
-    row(`upload sha256 ok`, directUp.sha256_ok, tunnelUp.sha256_ok),
-    withTarget(row('SSE first event ms', directSse.first_event_ms, tunnelSse.first_event_ms), `tunnel <= ${TARGETS.sseFirstEventMsMax} ms`, tunnelSse.first_event_ms <= TARGETS.sseFirstEventMsMax),
-    row(`SSE mean gap ms (${SSE_GAP_MS} sent)`, directSse.gap_mean_ms, tunnelSse.gap_mean_ms),
-    row('SSE max gap deviation ms', directSse.gap_max_dev_ms, tunnelSse.gap_max_dev_ms),
-    row('SSE max origin->client ms', directSse.transit_max_ms, tunnelSse.transit_max_ms),
-    // The lossy row compares with the lossless tunnel download, not with the origin.
-    withTarget(
-      { name: `download ${LOSS_MIB} MiB at ${LOSS_RATE * 100}% loss MB/s (direct = lossless tunnel)`, direct: tunnelDown.mb_per_s, tunnel: lossyDown.mb_per_s, ratio: lossRatio },
-      `ratio >= ${TARGETS.lossRatioMin}`,
-      lossRatio !== null && lossRatio >= TARGETS.lossRatioMin && !lossyDown.cut && lossyDown.sha256_ok === true,
-    ),
-    { name: 'DTLS-only ceiling agent->hub MB/s', direct: null, tunnel: dtls.agent_to_hub_mb_per_s, ratio: null },
-    { name: 'DTLS-only ceiling hub->agent MB/s', direct: null, tunnel: dtls.hub_to_agent_mb_per_s, ratio: null },
-  ];
   const peakRssMib = rss.stop();
+
+  // The stack and the ssh path stop before the idle-sessions and WAN runs, which start their own.
+  await Promise.all(dispatchers.splice(0).map((d) => d.close().catch(() => undefined)));
+  await ssh.stop();
+  ssh = undefined;
+  for (const proxy of proxies.splice(0)) await proxy.close();
+  await stack.stop();
+  stack = undefined;
+
+  let idle = null;
+  if (IDLE_SESSIONS > 0) {
+    console.log(`${IDLE_SESSIONS} idle agent sessions on one hub ...`);
+    idle = await measureIdleSessions({ count: IDLE_SESSIONS, idleSeconds: IDLE_SECONDS, openSeconds: IDLE_OPEN_S, loadProcesses: IDLE_LOAD_PROCESSES, handshakesInFlight: IDLE_HANDSHAKES_IN_FLIGHT, originPort: origin.port });
+  }
+  let wan = null;
+  if (WAN) {
+    console.log('WAN runs ...');
+    wan = await runWan({ settings: wanSettingsFromEnv(), root });
+  }
+
+  const sseFirst = { direct: sseResult.direct.first_event_ms, ssh: sseResult.ssh.first_event_ms, hopgate: sseResult.hopgate.first_event_ms };
+  const pick = (r, key) => ({ direct: r.direct[key], ssh: r.ssh[key], hopgate: r.hopgate[key] });
+  const rows = [
+    comparedRow('GET 1 KiB c=1 req/s', pick(c1, 'req_per_s')),
+    comparedRow('GET 1 KiB c=1 p50 ms', pick(c1, 'p50_ms'), TARGETS.c1P50VsSshMax),
+    comparedRow('GET 1 KiB c=1 p99 ms', pick(c1, 'p99_ms')),
+    comparedRow('GET 1 KiB c=1 errors', pick(c1, 'errors')),
+    comparedRow(`GET 1 KiB c=${GET_CONNECTIONS} req/s`, pick(high, 'req_per_s'), TARGETS.getHighVsSshMin),
+    comparedRow(`GET 1 KiB c=${GET_CONNECTIONS} p50 ms`, pick(high, 'p50_ms')),
+    comparedRow(`GET 1 KiB c=${GET_CONNECTIONS} p99 ms`, pick(high, 'p99_ms')),
+    comparedRow(`GET 1 KiB c=${GET_CONNECTIONS} errors`, pick(high, 'errors')),
+    comparedRow(`download ${DOWNLOAD_MIB} MiB MB/s`, pick(down, 'mb_per_s'), TARGETS.transferVsSshMin, !down.hopgate.cut),
+    comparedRow('download sha256 ok', { direct: down.direct.cut ? 'cut' : down.direct.sha256_ok, ssh: down.ssh.cut ? 'cut' : down.ssh.sha256_ok, hopgate: down.hopgate.cut ? 'cut' : down.hopgate.sha256_ok }),
+    comparedRow(`upload ${UPLOAD_MIB} MiB MB/s`, pick(up, 'mb_per_s'), TARGETS.transferVsSshMin),
+    comparedRow('upload sha256 ok', pick(up, 'sha256_ok')),
+    // The datagram-clamped row: HopGate through the PMTU_BYTES proxy against the same ssh download.
+    comparedRow(`download ${PMTU_MIB} MiB, ${PMTU_BYTES}-byte datagrams MB/s`, { direct: down.direct.mb_per_s, ssh: down.ssh.mb_per_s, hopgate: pmtuDown.mb_per_s }, TARGETS.pmtuVsSshMin, !pmtuDown.cut && pmtuDown.sha256_ok === true),
+    comparedRow('SSE first event ms (fresh connection)', sseFirst, TARGETS.sseFirstVsDirectMax),
+    comparedRow(`SSE mean gap ms (${SSE_GAP_MS} sent)`, pick(sseResult, 'gap_mean_ms')),
+    comparedRow('SSE max gap deviation ms', pick(sseResult, 'gap_max_dev_ms')),
+    comparedRow('SSE max origin->client ms', pick(sseResult, 'transit_max_ms')),
+    // The lossy row compares with the lossless HopGate download (in the direct column), not with the origin.
+    comparedRow(`download ${LOSS_MIB} MiB at ${LOSS_RATE * 100}% loss MB/s (direct = lossless HopGate)`, { direct: down.hopgate.mb_per_s, ssh: null, hopgate: lossyDown.mb_per_s }, TARGETS.lossVsLosslessMin, !lossyDown.cut && lossyDown.sha256_ok === true),
+    ...cpuRows(`CPU us/request, GET c=${GET_CONNECTIONS}`, high.hopgate_cpu_ms, high.ssh_cpu_ms, high.hopgate.requests, high.ssh.requests, 1000),
+    ...cpuRows(`CPU ms/MiB, download`, down.hopgate_cpu_ms, down.ssh_cpu_ms, DOWNLOAD_MIB, DOWNLOAD_MIB, 1),
+    ...cpuRows(`CPU ms/MiB, upload`, up.hopgate_cpu_ms, up.ssh_cpu_ms, UPLOAD_MIB, UPLOAD_MIB, 1),
+    ...Object.entries(transferRss).map(([name, r]) => comparedRow(`RSS +MiB over idle (${r.idle_mib}) during the ${DOWNLOAD_MIB} MiB download: ${name}`, { direct: null, ssh: null, hopgate: r.delta_mib }, TARGETS.transferRssDeltaMibMax)),
+    ...(idle
+      ? [
+          comparedRow(`idle sessions on one hub at the end (of ${idle.sessions_wanted})`, { direct: null, ssh: null, hopgate: idle.sessions_online }),
+          comparedRow('idle sessions on one hub, peak while opening', { direct: null, ssh: null, hopgate: idle.sessions_peak_while_opening }),
+          comparedRow('hub heap KiB per idle session (after GC)', { direct: null, ssh: null, hopgate: idle.hub_heap_kib_per_session }, TARGETS.idleHeapKibMax, idle.sessions_online > 0),
+          comparedRow(`hub CPU ms per s, ${idle.sessions_online} idle sessions`, { direct: null, ssh: null, hopgate: idle.hub_cpu_ms_per_s_idle }),
+        ]
+      : []),
+    comparedRow('DTLS-only ceiling agent->hub MB/s', { direct: null, ssh: null, hopgate: dtls.agent_to_hub_mb_per_s }),
+    comparedRow('DTLS-only ceiling hub->agent MB/s', { direct: null, ssh: null, hopgate: dtls.hub_to_agent_mb_per_s }),
+  ];
   printTable(rows);
-  if (tunnelDown.cut || lossyDown.cut) console.log(`note: a transfer hit the ${TRANSFER_DEADLINE_MS / 1000} s deadline; its MB/s is over the bytes it moved`);
+  if ([down.ssh, down.hopgate, pmtuDown, lossyDown].some((d) => d.cut)) console.log(`note: a transfer hit the ${TRANSFER_DEADLINE_MS / 1000} s deadline; its MB/s is over the bytes it moved`);
   console.log(`lossy path datagrams: ${JSON.stringify(lossStats)}`);
+  console.log(`${PMTU_BYTES}-byte path datagrams: ${JSON.stringify(pmtuStats)}`);
+  if (idle && idle.sessions_online < idle.sessions_peak_while_opening) {
+    console.log(`note: idle sessions dropped (peak ${idle.sessions_peak_while_opening}, ${idle.sessions_online} at the end; longest event-loop stall: load processes ${idle.load_event_loop_stall_max_ms} ms, hub ${idle.hub_event_loop_lag_max_ms_while_opening} ms): the hub's idle CPU includes the dropped agents' reconnect attempts`);
+  }
+  if (wan) wanTable(wan);
   console.log('\npeak RSS MiB');
   for (const [name, mib] of Object.entries(peakRssMib)) console.log(`  ${name.padEnd(24)} ${String(mib).padStart(8)}`);
+  const withTargets = [...rows, ...(wan?.rows ?? [])].filter((r) => r.met !== undefined);
   const totalS = round(msSince(benchStarted) / 1e3, 1);
-  console.log(`\ntargets met: ${rows.filter((r) => r.met).length}/${rows.filter((r) => r.met !== undefined).length}; run took ${totalS} s`);
+  console.log(`\ntargets met: ${withTargets.filter((r) => r.met).length}/${withTargets.length}; run took ${totalS} s`);
 
   const out = path.join(root, 'bench', 'results');
   fs.mkdirSync(out, { recursive: true });
@@ -422,14 +377,19 @@ try {
         loadavg: os.loadavg(),
         seconds: totalS,
         targets: TARGETS,
+        knobs: { GET_DURATION_S, C1_DURATION_S, GET_CONNECTIONS, DOWNLOAD_MIB, UPLOAD_MIB, PMTU_MIB, PMTU_BYTES, LOSS_MIB, LOSS_RATE, NGINX_WORKERS, IDLE_SESSIONS, IDLE_SECONDS, IDLE_OPEN_S, IDLE_LOAD_PROCESSES, IDLE_HANDSHAKES_IN_FLIGHT, WAN },
         rows,
         details: {
-          get_c1: { direct: directC1, tunnel: tunnelC1 },
-          [`get_c${GET_CONNECTIONS}`]: { direct: directHigh, tunnel: tunnelHigh },
-          download: { direct: directDown, tunnel: tunnelDown, lossy: lossyDown, loss_rate: LOSS_RATE, lossy_datagrams: lossStats },
-          upload: { direct: directUp, tunnel: tunnelUp },
-          sse: { direct: directSse, tunnel: tunnelSse },
+          get_c1: c1,
+          [`get_c${GET_CONNECTIONS}`]: high,
+          download: { ...down, transfer_rss: transferRss },
+          upload: up,
+          pmtu_download: { bytes_limit: PMTU_BYTES, ...pmtuDown, datagrams: pmtuStats },
+          lossy_download: { loss_rate: LOSS_RATE, ...lossyDown, datagrams: lossStats },
+          sse: sseResult,
           dtls_ceiling: dtls,
+          idle_sessions: idle,
+          wan,
         },
         peak_rss_mib: peakRssMib,
       },
@@ -441,7 +401,8 @@ try {
 } finally {
   rss.stop();
   await Promise.all(dispatchers.map((d) => d.close().catch(() => undefined)));
-  await proxy?.close();
+  await ssh?.stop();
+  for (const proxy of proxies) await proxy.close();
   await stack?.stop();
   origin.child.kill('SIGTERM');
   if (process.env.BENCH_KEEP_DIR) console.log(`logs kept in ${dir}`);

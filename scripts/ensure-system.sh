@@ -4,7 +4,8 @@
 # pebble (the ACME test CA, with pebble-challtestsrv) for the certificate tests and the
 # demo's optional ACME mode, and docker.io, docker-compose and debootstrap for the container
 # test (test/e2e/containers.test.ts, scripts/docker-standins.sh) (Debian/Ubuntu apt).
-# Idempotent and quiet when all is there.
+# Idempotent and quiet when all is there. Arguments COMMAND=PACKAGE add more (scripts/bench.sh:
+# sshd=openssh-server nginx=nginx ...); COMMAND is looked up in /usr/sbin and /sbin too.
 set -euo pipefail
 
 need=()
@@ -17,6 +18,9 @@ command -v pebble       >/dev/null 2>&1 || need+=(pebble)
 command -v dockerd      >/dev/null 2>&1 || need+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v debootstrap  >/dev/null 2>&1 || need+=(debootstrap)
+for pair in "$@"; do
+  PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%=*}" >/dev/null 2>&1 || need+=("${pair#*=}")
+done
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
 fi
