@@ -49,7 +49,12 @@ test('startRedis with dataDir keeps the data (AOF) for a server started again on
   await first.stop();
   const again = await startRedis({ dataDir, port: first.port });
   try {
-    assert.equal(await ping(again.port, 'GET kept\r\n'), '$3\r\nyes\r\n');
+    // The port opens before the AOF is loaded: until then Redis answers -LOADING.
+    const kept = await waitFor('the AOF loaded', async () => {
+      const answer = await ping(again.port, 'GET kept\r\n');
+      return answer.startsWith('-LOADING') ? undefined : answer;
+    });
+    assert.equal(kept, '$3\r\nyes\r\n');
   } finally {
     await again.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
