@@ -32,6 +32,7 @@ import { guardStreamResets } from './stream-resets.js';
 import { ConnectionLimit } from './connection-limit.js';
 import { HandshakeDeadlines } from './handshake-deadline.js';
 import { ConnectionDrain } from './connection-drain.js';
+import { RequestIds } from './request-ids.js';
 import { READY, notReady, firstNotReady, natsReadiness, redisReadiness, type Readiness } from '@hopgate/runtime';
 import { IngressMetrics, addBusGauges, addCertificateExpiry, addRelayMetrics, type Registry } from '@hopgate/metrics';
 
@@ -86,12 +87,15 @@ export class Ingress {
   private readonly drainer: ConnectionDrain;
   /** Request counters (GET /metrics), once runService registered them. */
   private requestMetrics: IngressMetrics | undefined;
+  /** Mints every request id of this ingress (request-ids.ts). */
+  private readonly requestIds: RequestIds;
 
   constructor(
     private readonly config: IngressConfig,
     private readonly logger: Logger,
   ) {
     this.log = logger.child({ component: 'ingress' });
+    this.requestIds = new RequestIds(config.ingressId);
     this.drainer = new ConnectionDrain(this.log.child({ phase: 'drain' }));
   }
 
@@ -166,7 +170,7 @@ export class Ingress {
       bodyIdleTimeoutMs: cfg.bodyIdleTimeoutMs,
       bodyStartTimeoutMs: cfg.bodyStartTimeoutMs,
       maxHeaderBytes: cfg.maxHeaderBytes,
-      nextRequestId: () => this.relay!.nextRequestId(),
+      nextRequestId: () => this.requestIds.next(),
       logger: this.logger.child({ component: 'proxy' }),
       trustedProxies: cfg.trustedProxies,
       connections: this.connections,
@@ -241,7 +245,10 @@ export class Ingress {
       });
       this.configure(server, 'https', ctx);
       const challenges = new ChallengeStore(this.redis, keys);
-      const front = net.createServer((socket) => {
+      // noDelay: http.Server sets TCP_NODELAY only on sockets its own listener accepts, not on the
+      // ones a front hands over; without it Nagle holds a small write (an SSE event after its head)
+      // until the browser's delayed ACK, 40 ms on Linux.
+      const front = net.createServer({ noDelay: true }, (socket) => {
         this.track(socket);
         this.drainer.accepted(socket);
         deadlines.start(socket);
@@ -284,7 +291,7 @@ export class Ingress {
       this.configure(server, 'http', ctx);
       // With PROXY protocol, a TCP front reads the header, then hands the socket to the HTTP server.
       const listener = cfg.proxyProtocol
-        ? net.createServer((socket) => {
+        ? net.createServer({ noDelay: true }, (socket) => {
             this.track(socket);
             this.admit(socket, () => server.emit('connection', socket));
           })
