@@ -78,6 +78,8 @@ export class RelayClient {
   private readonly idleTimeoutMs: number;
   private readonly log: Logger;
   private readonly requestIdPrefix: string;
+  /** `<ingressId>-`: every request id this client opens starts with it (the ingress mints them). */
+  private readonly ownIdPrefix: string;
   private readonly endpoint: RelayEndpoint<RelayClientStream>;
   private readonly streams: Map<string, RelayClientStream>;
   private readonly inbound: Inbound;
@@ -101,7 +103,8 @@ export class RelayClient {
     this.openTimeoutMs = timeoutOption('openTimeoutMs', options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS);
     this.idleTimeoutMs = timeoutOption('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS);
     this.log = (options.logger ?? silentLogger()).child({ component: 'relay-client' });
-    this.requestIdPrefix = `${this.ingressId}-${randomBytes(BOOT_NONCE_BYTES).toString('hex')}-`;
+    this.ownIdPrefix = `${this.ingressId}-`;
+    this.requestIdPrefix = `${this.ownIdPrefix}${randomBytes(BOOT_NONCE_BYTES).toString('hex')}-`;
     this.openReplyPrefix = `${this.subject}${OPEN_REPLY_INFIX}`;
     if (Buffer.byteLength(this.requestIdPrefix) + STREAM_ID_SUFFIX_MAX_BYTES > MAX_STREAM_ID_BYTES) {
       throw new HopError(ErrorCode.BadConfig, 'ingressId is too long for a request id');
@@ -167,8 +170,9 @@ export class RelayClient {
   }
 
   /**
-   * A new request id, unique cluster-wide (`<ingressId>-<boot nonce>-<counter>`), for callers
-   * that need the id inside the head they pass to `open()`.
+   * A request id of the same form the ingress mints (`<ingressId>-<boot nonce>-<counter>`, unique
+   * cluster-wide), for library callers without ids of their own (tests, benches). The ingress
+   * passes its own ids to `open()`.
    */
   nextRequestId(): string {
     this.counter += 1;
@@ -188,8 +192,9 @@ export class RelayClient {
     if (head.byteLength > MAX_HEAD_BYTES) {
       throw new HopError(ErrorCode.BadFrame, `request head of ${head.byteLength} bytes exceeds ${MAX_HEAD_BYTES}`);
     }
-    if (this.streams.has(requestId) || !requestId.startsWith(this.requestIdPrefix)) {
-      throw new HopError(ErrorCode.Internal, `request id ${requestId} was not issued by nextRequestId() or is in use`);
+    // Stream ids are unique on a hub only if each ingress keeps to ids that start with its own id.
+    if (!requestId.startsWith(this.ownIdPrefix) || Buffer.byteLength(requestId) > MAX_STREAM_ID_BYTES || this.streams.has(requestId)) {
+      throw new HopError(ErrorCode.Internal, `request id ${requestId} does not start with "${this.ownIdPrefix}", is over ${MAX_STREAM_ID_BYTES} bytes, or is in use`);
     }
     const hubSubject = this.subjects.hub(hubId);
     const stream = new RelayClientStream({

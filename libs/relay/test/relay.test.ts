@@ -173,6 +173,31 @@ test('no hub subscribed: the stream fails with ERR_CLIENT_OFFLINE', { timeout: T
   await pair.close();
 });
 
+test('open() takes request ids the caller minted if they start with its ingress id; others, over-long and in-use ids are refused', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const pair = await relayPair(nats);
+  const heads: string[] = [];
+  pair.server.on('open', (stream) => {
+    heads.push(stream.requestId);
+    stream.accept();
+    stream.respond(text('200'));
+    stream.end();
+    stream.resume();
+  });
+  const prefix = 'ing-1-';
+  const own = pair.client.open('hub-1', text('GET /'), `${prefix}minted-7`);
+  own.end();
+  await drain(own);
+  assert.deepEqual(heads, [`${prefix}minted-7`], 'the hub sees the id the caller minted');
+  const held = pair.client.open('hub-1', text('GET /'), `${prefix}held`);
+  for (const id of [`other-ingress-1`, `x${prefix}1`, `${prefix}${'9'.repeat(300)}`, `${prefix}held`]) {
+    assert.throws(() => pair.client.open('hub-1', text('GET /'), id), (err: unknown) => err instanceof HopError && err.code === ErrorCode.Internal, id);
+  }
+  held.end();
+  await drain(held);
+  assert.equal(heads.length, 2, 'no refused id reached the hub');
+  await pair.close();
+});
+
 test('reject(code, message): the ingress stream errors with that code and message', { timeout: TEST_TIMEOUT_MS }, async () => {
   const pair = await relayPair(nats);
   pair.server.once('open', (stream) => stream.reject(ErrorCode.UnknownService, 'no service "db" on laptop'));
