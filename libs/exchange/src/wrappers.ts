@@ -25,6 +25,25 @@ export function deadline(exchange: Exchange, state: ExchangeState, ms: number, c
 }
 
 /**
+ * `deadline(exchange, state, ms, cause)` whose clock starts when `emitter` emits `event` (once),
+ * not now: the ingress's response timeout counts from the end of the upload (its request body's
+ * 'end'), so an upload's own duration is never the origin's delay. Nothing is armed if the
+ * exchange is done or past `state` by then; the listener goes with the exchange.
+ */
+export function deadlineFrom(exchange: Exchange, emitter: EventEmitter, event: string, state: ExchangeState, ms: number, cause: CancelCause): void {
+  if (exchange.done) return;
+  const start = (): void => {
+    exchange.off('done', forget);
+    deadline(exchange, state, ms, cause);
+  };
+  const forget = (): void => {
+    emitter.off(event, start);
+  };
+  emitter.once(event, start);
+  exchange.once('done', forget);
+}
+
+/**
  * Cancels `exchange` with `cause` when `body` delivers no 'data' for `ms` while the exchange
  * runs (the body-idle timeout). `ms <= 0` sets no timer.
  */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HopError } from '@hopgate/errors';
-import { Exchange, ExchangeState, bodyIdle, cancelOn, causeOf, deadline, onCancel, type CancelCause } from '../src/index.js';
+import { Exchange, ExchangeState, bodyIdle, cancelOn, causeOf, deadline, deadlineFrom, onCancel, type CancelCause } from '../src/index.js';
 
 const timeout: CancelCause = { code: 'ERR_TIMEOUT', message: 'too slow', source: 'timeout' };
 const gone: CancelCause = { code: 'ERR_STREAM_RESET', message: 'browser left', source: 'client' };
@@ -62,6 +62,35 @@ test('deadline: cancels when the state is not reached in time, never once it is'
   deadline(off, ExchangeState.Streaming, 0, timeout);
   await sleep(20);
   assert.equal(off.done, false, '0 ms: no deadline');
+});
+
+test('deadlineFrom: the clock starts at the event, not before; none once the state is reached or the exchange is done', async () => {
+  const upload = new EventEmitter();
+  const ex = new Exchange();
+  deadlineFrom(ex, upload, 'end', ExchangeState.Streaming, 30, timeout);
+  ex.accepted();
+  await sleep(60);
+  assert.equal(ex.done, false, 'no clock before the event: a long upload is not the origin\'s delay');
+  upload.emit('end');
+  await sleep(60);
+  assert.equal(ex.cause, timeout, 'cancelled 30 ms after the event');
+  assert.equal(upload.listenerCount('end'), 0);
+  const answered = new Exchange();
+  const body = new EventEmitter();
+  deadlineFrom(answered, body, 'end', ExchangeState.Streaming, 20, timeout);
+  answered.headArrived();
+  body.emit('end');
+  await sleep(50);
+  assert.equal(answered.done, false, 'the head came before the event: no clock');
+  const abandoned = new Exchange();
+  const never = new EventEmitter();
+  deadlineFrom(abandoned, never, 'end', ExchangeState.Streaming, 20, timeout);
+  abandoned.cancel(timeout);
+  assert.equal(never.listenerCount('end'), 0, 'the listener goes with the exchange');
+  const done = new Exchange();
+  done.complete();
+  deadlineFrom(done, never, 'end', ExchangeState.Streaming, 20, timeout);
+  assert.equal(never.listenerCount('end'), 0, 'nothing armed on a done exchange');
 });
 
 test('bodyIdle: data keeps the exchange alive, silence cancels it; the timer goes with the exchange', async () => {

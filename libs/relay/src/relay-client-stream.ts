@@ -11,7 +11,8 @@ export interface RelayClientStreamInit extends RelayStreamInit {
 
 /**
  * The ingress end of a relay stream: the writable side is the request body, the readable side the
- * response body. Emits 'response' (head: Uint8Array) exactly once, before any readable data.
+ * response body. Emits 'accepted' once when the hub's ACCEPT arrives (never for a stream the hub
+ * rejected), and 'response' (head: Uint8Array) exactly once, after it and before any readable data.
  * Errors are HopErrors: ERR_CLIENT_OFFLINE (no hub subscribed, or the hub went away mid-stream:
  * liveness probes, see PeerLiveness), ERR_TIMEOUT (no ACCEPT in time, or
  * idle), ERR_STREAM_RESET (cancelled by the hub), ERR_PROTOCOL (lost frame, flow-control
@@ -74,6 +75,7 @@ export class RelayClientStream extends RelayStream {
         if (this.phase !== StreamPhase.Opening) return this.violation('ACCEPT twice');
         this.phase = StreamPhase.Open;
         if (this.openToken !== undefined) this.onOpenSettled(this);
+        this.emit('accepted');
         this.startSending(frame.creditBytes);
         const early = this.earlyFrames;
         this.earlyFrames = [];

@@ -48,7 +48,7 @@ test('round trip: 10 MiB request body and 10 MiB response body arrive intact', {
   await pair.close();
 });
 
-test('response head comes exactly once and before any body byte', { timeout: TEST_TIMEOUT_MS }, async () => {
+test("'accepted' once at the hub's ACCEPT, then the response head exactly once and before any body byte", { timeout: TEST_TIMEOUT_MS }, async () => {
   const pair = await relayPair(nats);
   pair.server.once('open', (stream) => {
     stream.respond(text('head'));
@@ -58,12 +58,13 @@ test('response head comes exactly once and before any body byte', { timeout: TES
   const stream = pair.client.open('hub-1', text('GET /'));
   stream.end();
   const events: string[] = [];
+  stream.on('accepted', () => events.push('accepted'));
   stream.on('response', () => events.push('response'));
   stream.on('data', () => {
     if (events.at(-1) !== 'data') events.push('data');
   });
   await once(stream, 'end');
-  assert.deepEqual(events, ['response', 'data']);
+  assert.deepEqual(events, ['accepted', 'response', 'data']);
   await waitFor('both sides free', () => pair.client.streamCount === 0 && pair.server.streamCount === 0);
   await pair.close();
 });
@@ -198,11 +199,14 @@ test('open() takes request ids the caller minted if they start with its ingress 
   await pair.close();
 });
 
-test('reject(code, message): the ingress stream errors with that code and message', { timeout: TEST_TIMEOUT_MS }, async () => {
+test("reject(code, message): the ingress stream errors with that code and message, never 'accepted'", { timeout: TEST_TIMEOUT_MS }, async () => {
   const pair = await relayPair(nats);
   pair.server.once('open', (stream) => stream.reject(ErrorCode.UnknownService, 'no service "db" on laptop'));
   const stream = pair.client.open('hub-1', text('GET /'));
+  let accepted = false;
+  stream.once('accepted', () => (accepted = true));
   const err = await errorOf(stream);
+  assert.equal(accepted, false, 'a rejected stream was never accepted');
   assert.ok(err instanceof HopError);
   assert.equal(err.code, ErrorCode.UnknownService);
   assert.equal(err.message, 'no service "db" on laptop');

@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream';
+import { ErrorCode } from '@hopgate/errors';
+import type { CancelCause, Exchange } from '@hopgate/exchange';
 
 /**
  * Calls `onIdle` once if `body` delivers no data for `idleMs` while it is flowing.
@@ -121,4 +123,28 @@ export function watchBody(body: Readable, limits: BodyLimits, onStall: (stall: B
     }),
   );
   return stop;
+}
+
+/** The cause a stalled request body cancels its exchange with (ERR_TIMEOUT, source 'timeout'; answered 408). */
+export interface BodyStallCause extends CancelCause {
+  readonly stall: BodyStall;
+}
+
+export function isBodyStall(cause: CancelCause): cause is BodyStallCause {
+  return (cause as Partial<BodyStallCause>).stall !== undefined;
+}
+
+/**
+ * The wrapper over an exchange (libs/exchange's shape): watchBody on an announced request body,
+ * a stall cancels `exchange` with a BodyStallCause; the watches end with the exchange. Like
+ * watchBody, call it after `body.pipe(...)`. (Not libs/exchange's bodyIdle: time spent paused by
+ * backpressure does not count here, and a body that never starts has its own limit.)
+ */
+export function cancelOnBodyStall(exchange: Exchange, body: Readable, limits: BodyLimits): void {
+  if (exchange.done) return;
+  const stop = watchBody(body, limits, (stall) => {
+    const cause: BodyStallCause = { code: ErrorCode.Timeout, message: stall.reason, source: 'timeout', stall };
+    exchange.cancel(cause);
+  });
+  exchange.once('done', stop);
 }

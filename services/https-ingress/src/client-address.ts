@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { normalizeIp, type AddressSet } from '@hopgate/net-address';
 import { pairsFromRaw, requestClient, type RequestClient } from '@hopgate/http-tunnel';
-import type { PublicRequest } from './exchange.js';
+import type { PublicRequest } from './public-http.js';
 
 /** Where a TCP connection comes from, as the ingress believes it. */
 export interface ConnectionAddress {

@@ -1,5 +1,5 @@
 import { ErrorCode, type ErrorCode as Code } from '@hopgate/errors';
-import { abortResponse, isHttp2Response, type PublicResponse } from './exchange.js';
+import { abortResponse, isHttp2Response, type PublicResponse } from './public-http.js';
 
 /** The one place where error codes become HTTP status codes (the edge). */
 export function statusForCode(code: Code): number {

@@ -3,9 +3,10 @@ export { proxyRequest, BODY_IDLE_STATUS, type ProxyContext } from './proxy-handl
 export { serveFallback, FALLBACK_ERROR_CODES, type FallbackRequest, type FallbackOutcome } from './route-fallback.js';
 export { statusForCode, sendError, publicReasonFor, errorBody, BUSY_RETRY_AFTER_S } from './error-status.js';
 export { buildRequestHead, requestTarget, forwardableHeaders, hasBody, headerListSize, H2_HEADER_FIELD_OVERHEAD_BYTES, type RequestTarget } from './request-head.js';
-export { isHttp2, isHttp2Response, abortResponse, clientGone, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
+export { isHttp2, isHttp2Response, abortResponse, clientGone, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './public-http.js';
 export { clientErrorStatus, answerClientError } from './client-error.js';
-export { watchBodyIdle, watchBodyStart, watchBody, type BodyStall, type BodyLimits } from './body-idle.js';
+export { watchBodyIdle, watchBodyStart, watchBody, cancelOnBodyStall, isBodyStall, type BodyStall, type BodyStallCause, type BodyLimits } from './body-idle.js';
+export { openRelayAttempt, responseTimeoutCause, failureOf, STREAM_CLOSED, type RelayAttempt } from './relay-attempt.js';
 export { parseProxyHeader, PROXY_V1_PREFIX, PROXY_V1_MAX_BYTES, PROXY_V2_SIGNATURE, PROXY_V2_FIXED_BYTES, MAX_PROXY_V2_HEADER_BYTES, type ProxyHeader, type ProxyEndpoint, type ProxyHeaderParse } from './proxy-protocol.js';
 export { ProxyProtocolFront, PROXY_HEADER_TIMEOUT_MS, PROXY_REFUSAL_LOG_INTERVAL_MS, type ProxyRefusal, type ProxyProtocolFrontOptions } from './proxy-protocol-front.js';
 export { ConnectionAddresses, requestClientOf, type ConnectionAddress, type ClientAddressContext } from './client-address.js';

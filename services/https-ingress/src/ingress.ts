@@ -20,7 +20,7 @@ import { writeRawError } from './raw-response.js';
 import { answerClientError } from './client-error.js';
 import { afterPendingResponses } from './pending-responses.js';
 import { sendError } from './error-status.js';
-import type { PublicRequest, PublicResponse } from './exchange.js';
+import type { PublicRequest, PublicResponse } from './public-http.js';
 import { isAcmeHttp01, answerAcmeHttp01 } from './acme-http01.js';
 import { ChallengeStore, decodeCertUpdated } from '@hopgate/certs';
 import { errorMessageOf } from '@hopgate/errors';

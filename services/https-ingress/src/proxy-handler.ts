@@ -3,15 +3,16 @@ import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/error
 import type { RouteLoader, RouteMatch, RouteTarget } from '@hopgate/routes';
 import type { OwnerCache, LiveInstance } from '@hopgate/sessions';
 import type { RelayClient, RelayClientStream } from '@hopgate/relay';
+import { ExchangeState, cancelOn, deadline, deadlineFrom, onCancel, type CancelCause } from '@hopgate/exchange';
 import type { AddressSet } from '@hopgate/net-address';
 import { stripHopByHop, type RequestClient } from '@hopgate/http-tunnel';
-import { originMicrosOf, type RelayEnvelope } from '@hopgate/wire';
-import { awaitResponseHead, type ResponseWait } from './response-head.js';
+import { originMicrosOf, type RelayEnvelope, type ResponseHead } from '@hopgate/wire';
+import { failureOf, openRelayAttempt, responseTimeoutCause, type RelayAttempt } from './relay-attempt.js';
 import { instanceKeyOf, type InstancePicker } from './instance-picker.js';
 import { buildRequestHead, headerListSize } from './request-head.js';
 import { publicReasonFor, sendError, statusForCode } from './error-status.js';
-import { abortResponse, clientGone, isHttp2, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './exchange.js';
-import { watchBody } from './body-idle.js';
+import { abortResponse, clientGone, isHttp2, pipeRequestBody, stopRequestBody, writeResponseHead, type PublicRequest, type PublicResponse } from './public-http.js';
+import { cancelOnBodyStall, isBodyStall, type BodyStall } from './body-idle.js';
 import { admitRequest, type Refusal } from './request-admission.js';
 import { encodeOpenHead, encodeRequestHead } from './open-head.js';
 import { roundMs, serverTimingValue } from './server-timing.js';
@@ -31,7 +32,7 @@ export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', '
  * Failures of the way to the agent (hub or agent gone, session moved, stream reset, instance
  * busy) after which the request may go again to another instance. Not: an answer from the agent
  * (origin unreachable, unknown service), a malformed answer, NATS unreachable, and the
- * ingress's own response timeout (ResponseWait.timedOut).
+ * ingress's own response timeout (a cause with source 'timeout').
  */
 export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   ErrorCode.ClientOffline,
@@ -43,6 +44,20 @@ export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   ErrorCode.Draining,
   ErrorCode.Internal,
 ]);
+
+/** The browser left before the response was whole (HTTP/1.1 close, HTTP/2 RST_STREAM). */
+const CLIENT_LEFT: CancelCause = { code: ErrorCode.StreamReset, message: 'the browser went away', source: 'client' };
+/** The agent's body ended before its Content-Length: the response was cut where it happened. */
+const BODY_CUT: CancelCause = { code: ErrorCode.Protocol, message: 'response body shorter than its Content-Length from the agent', source: 'local' };
+/** The route's fallback took the request over from this attempt. */
+const TAKEN_OVER: CancelCause = { code: ErrorCode.ClientOffline, message: "the route's fallback took the request over", source: 'local' };
+/** A failure inside the ingress ended the request (internalError answers it). */
+const INTERNAL: CancelCause = { code: ErrorCode.Internal, message: 'request failed inside the ingress', source: 'local' };
+
+/** The agent's response head cannot go to the browser (response-framing.ts). */
+function badResponseHead(reason: string): CancelCause {
+  return { code: ErrorCode.Protocol, message: `invalid response head from the agent: ${reason}`, source: 'peer' };
+}
 
 export interface ProxyContext {
   routes: RouteLoader;
@@ -71,9 +86,16 @@ export interface ProxyContext {
 }
 
 /**
- * One public request (HTTP/1.1 or HTTP/2): admission (target, Host, path, route) -> owner hub
- * -> relay stream over NATS -> checked response. Nothing but cached lookups stands between the
- * request and the relay. `expectContinue`: the browser sent `Expect: 100-continue` and waits
+ * One public request (HTTP/1.1 or HTTP/2) as a pipeline:
+ *
+ *   admit (target, Host, path, route) -> look up the client's instances (cached) -> pick one
+ *   -> one relay attempt = one Exchange (libs/exchange; relay-attempt.ts) with its wrappers:
+ *      the browser's close, the response timeout from the end of the upload, the body's stalls
+ *   -> the checked response head and its body within its framing -> complete
+ *   a cancelled attempt -> `cancelled`: sent once more elsewhere (mayRetry), the route's
+ *      fallback (route-fallback.ts), or a status for its code (error-status.ts)
+ *
+ * Nothing but cached lookups stands between the request and the relay. `expectContinue`: the browser sent `Expect: 100-continue` and waits
  * before sending its body; it gets 100 Continue only once the route and the client's session
  * are known (RFC 9110 §10.1.1), else the final error status at once.
  *
@@ -82,25 +104,28 @@ export interface ProxyContext {
  */
 export function proxyRequest(req: PublicRequest, res: PublicResponse, proto: 'http' | 'https', ctx: ProxyContext, expectContinue = false): void {
   const requestId = ctx.nextRequestId();
-  const exchange = new Exchange(req, res, proto, ctx, expectContinue, requestId);
-  if (ctx.metrics) res.once('close', () => exchange.recordMetrics());
+  const flow = new ProxyFlow(req, res, proto, ctx, expectContinue, requestId);
+  if (ctx.metrics) res.once('close', () => flow.recordMetrics());
   try {
-    exchange.start();
+    flow.start();
   } catch (err) {
-    exchange.internalError(err);
+    flow.internalError(err);
   }
 }
 
-/** One request's way through the ingress; its failure paths all end in `fail` or `internalError`. */
-class Exchange {
+/**
+ * One public request's way through the ingress, above its relay attempts (at most two: a retry;
+ * or the fallback's): its failure paths all end in `fail` or `internalError`.
+ */
+class ProxyFlow {
   private readonly started = Date.now();
   /** performance.now() at the start, for the sub-millisecond durations (head_ms, Server-Timing). */
   private readonly startedAt = performance.now();
   private readonly h1: boolean;
   private log: Logger;
   private answered = false;
-  private finished = false;
-  private stream: RelayClientStream | undefined;
+  /** The relay attempt in use (the last one sent; undefined before the first and once a fallback took over). */
+  private attempt: RelayAttempt | undefined;
   /** Without a 100, the browser may never send the body it announced: the connection can't be reused. */
   private readonly unreadBody: boolean;
   private clientId: string | undefined;
@@ -221,19 +246,19 @@ class Exchange {
   }
 
   /**
-   * Whether a failure of the relay stream may be answered by sending the request again: not yet
-   * retried, nothing answered to the browser, an idempotent method (RFC 9110 §9.2.2) without a
-   * request body, a failure of the way (RETRYABLE_CODES), not the response timeout.
+   * Whether a cancelled attempt may be answered by sending the request again: not yet retried,
+   * nothing answered to the browser, an idempotent method (RFC 9110 §9.2.2) without a request
+   * body, a failure of the way (RETRYABLE_CODES), not one of the ingress's own timeouts.
    */
-  private mayRetry(err: unknown, wait: ResponseWait, hasBody: boolean): boolean {
+  private mayRetry(cause: CancelCause, hasBody: boolean): boolean {
     return (
       this.firstFailure === undefined &&
       !this.answered &&
       !this.res.headersSent &&
       !hasBody &&
       IDEMPOTENT_METHODS.has(this.req.method ?? '') &&
-      !wait.timedOut() &&
-      RETRYABLE_CODES.has(errorCodeOf(err)) &&
+      cause.source !== 'timeout' &&
+      RETRYABLE_CODES.has(cause.code) &&
       !clientGone(this.req)
     );
   }
@@ -253,109 +278,137 @@ class Exchange {
     return { retried: true, first_failure_code: errorCodeOf(this.firstFailure.err), first_failure_reason: errorMessageOf(this.firstFailure.err) };
   }
 
-  /** An instance is chosen: open the relay stream to its hub and carry the request and its answer. */
+  /**
+   * An instance is chosen: one relay attempt (one Exchange) carries the request and its answer.
+   * The pipeline: the attempt's own stream events (relay-attempt.ts), the browser's close, the
+   * response timeout from the end of the upload, the request body's stalls; every cancel ends in
+   * `cancelled`, which decides what the cause means for the request.
+   */
   private forward(instance: LiveInstance, openBytes: Uint8Array, hasBody: boolean): void {
     const { req, res, ctx } = this;
-    const hubId = instance.hubId;
     const instanceKey = instanceKeyOf(this.open!.clientId, instance);
     if (!ctx.relay.connected) {
       this.fail(new HopError(ErrorCode.Unavailable, 'the message bus (NATS) is unreachable from this ingress; retry shortly'), this.unreadBody);
       req.resume();
       return;
     }
-    const stream = ctx.relay.open(hubId, openBytes, this.requestId);
-    this.stream = stream;
+    const attempt: RelayAttempt = openRelayAttempt(ctx.relay, instance.hubId, openBytes, this.requestId, (head) => this.respond(attempt, head, instance, hasBody));
+    const { exchange: ex, stream } = attempt;
+    this.attempt = attempt;
     stream.once('close', ctx.picker.acquire(instanceKey));
-    /** The stream failed before the browser got a byte: once, sent again elsewhere; else answered. */
-    const failedBeforeAnswer = (err: unknown): void => {
-      if (this.stream !== stream) return;
-      if (this.mayRetry(err, wait, hasBody)) {
-        if (!stream.destroyed) stream.destroy();
-        this.retry(err, instanceKey);
-        return;
-      }
-      this.fail(err);
-    };
-    const wait: ResponseWait = awaitResponseHead(stream, this.clientId ?? '', ctx.responseTimeoutMs, (response) => {
-      const checked = checkResponseHead(response, req.method ?? 'GET', false);
-      if (!checked.ok) {
-        stream.destroy();
-        this.fail(new HopError(ErrorCode.Protocol, `invalid response head from the agent: ${checked.reason}`));
-        return;
-      }
-      const headMs = performance.now() - this.startedAt;
-      const originMicros = originMicrosOf(response.extensions);
-      const originMs = originMicros === undefined ? undefined : originMicros / 1000;
-      const headers = stripHopByHop(checked.head.headers);
-      headers.push([REQUEST_ID_HEADER, this.requestId]);
-      if (ctx.serverTiming) headers.push(['server-timing', serverTimingValue(headMs, originMs)]);
-      try {
-        writeResponseHead(res, checked.head.status, headers);
-      } catch (err) {
-        stream.destroy();
-        this.fail(new HopError(ErrorCode.Protocol, `invalid response head from the agent: ${errorMessageOf(err)}`));
-        return;
-      }
-      pipeResponseBody(stream, res, checked.head, (outcome) => {
-        this.finished = true;
-        if (outcome.kind === 'complete') {
-          // The response is complete: a request body still on its way is no longer wanted.
-          if (hasBody && !req.readableEnded) stream.destroy();
-          this.log.info({ status: checked.head.status, hub_id: hubId, instance_id: instance.instanceId, duration_ms: Date.now() - this.started, head_ms: roundMs(headMs), ...(originMs === undefined ? {} : { origin_ms: roundMs(originMs) }), ...this.retryFields() }, 'request served');
-          return;
-        }
-        if (outcome.kind === 'overflow') {
-          this.log.warn({ status: checked.head.status, content_length: checked.head.contentLength, excess_bytes: outcome.excessBytes }, 'response body longer than its Content-Length from the agent: cut at Content-Length');
-          stream.destroy();
-          return;
-        }
-        this.log.warn({ status: checked.head.status, received_bytes: outcome.receivedBytes, content_length: outcome.expectedBytes }, 'response body shorter than its Content-Length from the agent: response cut');
-        abortResponse(res);
-      });
-    }, (err) => {
-      if (this.stream === stream) this.fail(err);
-    }, hasBody);
-    stream.on('error', (err: unknown) => {
-      if (this.finished || this.stream !== stream) return;
-      if (!wait.responded() || !res.headersSent) {
-        failedBeforeAnswer(err);
-      } else {
-        this.log.info({ code: errorCodeOf(err), reason: errorMessageOf(err) }, 'response stream broke mid-body');
-        abortResponse(res);
-      }
-    });
+    onCancel(ex, (cause) => this.cancelled(attempt, cause, instanceKey, hasBody));
     // The browser left (HTTP/1.1 close, HTTP/2 RST_STREAM) or the request broke: cancel on every hop.
-    // (`finished`, not res.writableFinished: an HTTP/2 response reset by the browser reports finished.)
-    res.once('close', () => {
-      if (!this.finished && !stream.destroyed) {
-        stream.destroy();
-        // An OPEN taken back before it left (a reset at once) cost nothing: not worth an info line.
-        this.log[stream.openWithdrawn ? 'debug' : 'info']({ duration_ms: Date.now() - this.started }, 'client went away: cancelling');
-      }
-    });
+    // (The exchange, not res.writableFinished: an HTTP/2 response reset by the browser reports finished.)
+    cancelOn(ex, res, 'close', () => CLIENT_LEFT);
+    const responseTimeout = responseTimeoutCause(this.clientId ?? '', ctx.responseTimeoutMs);
     if (!hasBody) {
+      deadline(ex, ExchangeState.Streaming, ctx.responseTimeoutMs, responseTimeout);
       req.resume();
       stream.end();
       return;
     }
     if (this.expectContinue) res.writeContinue();
     // HOPGATE_RESPONSE_TIMEOUT_MS counts from the end of the upload.
-    req.once('end', () => wait.startClock());
+    deadlineFrom(ex, req, 'end', ExchangeState.Streaming, ctx.responseTimeoutMs, responseTimeout);
     pipeRequestBody(req, stream);
-    const stopWatching = watchBody(req, { startTimeoutMs: ctx.bodyStartTimeoutMs, idleTimeoutMs: ctx.bodyIdleTimeoutMs }, (stall) => {
-      if (stream.destroyed || this.answered) return;
-      this.answered = true;
-      const status = res.headersSent ? res.statusCode : BODY_IDLE_STATUS;
-      this.log.info({ status, [stall.logField]: stall.timeoutMs, duration_ms: Date.now() - this.started }, stall.logMessage);
-      stream.destroy();
-      if (res.headersSent) {
-        abortResponse(res);
+    cancelOnBodyStall(ex, req, { startTimeoutMs: ctx.bodyStartTimeoutMs, idleTimeoutMs: ctx.bodyIdleTimeoutMs });
+  }
+
+  /** The attempt's response head arrived (the exchange is streaming): checked, written, its body piped within its framing. */
+  private respond(attempt: RelayAttempt, response: ResponseHead, instance: LiveInstance, hasBody: boolean): void {
+    const { req, res, ctx } = this;
+    const { exchange: ex, stream } = attempt;
+    const checked = checkResponseHead(response, req.method ?? 'GET', false);
+    if (!checked.ok) {
+      ex.cancel(badResponseHead(checked.reason));
+      return;
+    }
+    const headMs = performance.now() - this.startedAt;
+    const originMicros = originMicrosOf(response.extensions);
+    const originMs = originMicros === undefined ? undefined : originMicros / 1000;
+    const headers = stripHopByHop(checked.head.headers);
+    headers.push([REQUEST_ID_HEADER, this.requestId]);
+    if (ctx.serverTiming) headers.push(['server-timing', serverTimingValue(headMs, originMs)]);
+    try {
+      writeResponseHead(res, checked.head.status, headers);
+    } catch (err) {
+      ex.cancel(badResponseHead(errorMessageOf(err)));
+      return;
+    }
+    pipeResponseBody(stream, res, checked.head, (outcome) => {
+      if (outcome.kind === 'complete') {
+        ex.complete();
+        // The response is complete: a request body still on its way is no longer wanted.
+        if (hasBody && !req.readableEnded) stream.destroy();
+        this.log.info({ status: checked.head.status, hub_id: instance.hubId, instance_id: instance.instanceId, duration_ms: Date.now() - this.started, head_ms: roundMs(headMs), ...(originMs === undefined ? {} : { origin_ms: roundMs(originMs) }), ...this.retryFields() }, 'request served');
         return;
       }
-      sendError(res, BODY_IDLE_STATUS, stall.reason, this.requestId, this.h1);
-      stopRequestBody(req);
+      if (outcome.kind === 'overflow') {
+        // The browser got exactly Content-Length bytes: whole by its framing; the excess is dropped.
+        ex.complete();
+        this.log.warn({ status: checked.head.status, content_length: checked.head.contentLength, excess_bytes: outcome.excessBytes }, 'response body longer than its Content-Length from the agent: cut at Content-Length');
+        stream.destroy();
+        return;
+      }
+      ex.cancel(BODY_CUT);
+      this.log.warn({ status: checked.head.status, received_bytes: outcome.receivedBytes, content_length: outcome.expectedBytes }, 'response body shorter than its Content-Length from the agent: response cut');
+      abortResponse(res);
     });
-    stream.once('close', stopWatching);
+  }
+
+  /**
+   * What a cancelled attempt means for the request (the one place that reads a cause):
+   * - 'local': the ingress ended it itself and answered already (a cut body, an internal error),
+   *   or the stream was destroyed under it: nothing more;
+   * - 'client': the browser left: the relay stream is reset (the hub and the agent cancel too);
+   * - a stalled request body: 408 (or the response cut when its head already left);
+   * - else (a relay stream error, a bad response head, the response timeout): before the
+   *   response head left, sent once more elsewhere when mayRetry, else answered (fail); after it,
+   *   the response is cut.
+   */
+  private cancelled(attempt: RelayAttempt, cause: CancelCause, instanceKey: string, hasBody: boolean): void {
+    const { stream } = attempt;
+    if (cause.source === 'local') return;
+    if (cause.source === 'client') {
+      if (stream.destroyed) return;
+      stream.destroy();
+      // An OPEN taken back before it left (a reset at once) cost nothing: not worth an info line.
+      this.log[stream.openWithdrawn ? 'debug' : 'info']({ duration_ms: Date.now() - this.started }, 'client went away: cancelling');
+      return;
+    }
+    if (isBodyStall(cause)) {
+      this.bodyStalled(stream, cause.stall);
+      return;
+    }
+    // The response timeout resets the stream with its own code; a stream error destroyed it already.
+    if (!stream.destroyed) stream.destroy(cause.source === 'timeout' ? failureOf(cause) : undefined);
+    const err = failureOf(cause);
+    if (this.res.headersSent) {
+      this.log.info({ code: cause.code, reason: cause.message }, 'response stream broke mid-body');
+      abortResponse(this.res);
+      return;
+    }
+    if (this.mayRetry(cause, hasBody)) {
+      this.retry(err, instanceKey);
+      return;
+    }
+    this.fail(err);
+  }
+
+  /** The request body never started or stalled (HOPGATE_BODY_START_TIMEOUT_MS / HOPGATE_BODY_IDLE_TIMEOUT_MS): 408, or the response cut. */
+  private bodyStalled(stream: RelayClientStream, stall: BodyStall): void {
+    const { req, res } = this;
+    if (stream.destroyed || this.answered) return;
+    this.answered = true;
+    const status = res.headersSent ? res.statusCode : BODY_IDLE_STATUS;
+    this.log.info({ status, [stall.logField]: stall.timeoutMs, duration_ms: Date.now() - this.started }, stall.logMessage);
+    stream.destroy();
+    if (res.headersSent) {
+      abortResponse(res);
+      return;
+    }
+    sendError(res, BODY_IDLE_STATUS, stall.reason, this.requestId, this.h1);
+    stopRequestBody(req);
   }
 
   /** The edge answers the request itself (400, 404, 431): logged, the body not read. */
@@ -391,14 +444,15 @@ class Exchange {
       route: this.admitted.route,
       fallbacks: this.ctx.routes.fallbacks,
       log: this.log,
-      relayed: this.stream !== undefined,
+      relayed: this.attempt !== undefined,
       hasBody: this.hasBody,
       closeConnection,
       relayTo: (to, label) => {
         this.onFallback = true;
         // Later failures of the lost client's stream are no longer this request's.
-        if (this.stream && !this.stream.destroyed) this.stream.destroy();
-        this.stream = undefined;
+        this.attempt?.exchange.cancel(TAKEN_OVER);
+        if (this.attempt && !this.attempt.stream.destroyed) this.attempt.stream.destroy();
+        this.attempt = undefined;
         this.relayTo(to, label);
       },
     });
@@ -409,12 +463,12 @@ class Exchange {
 
   /**
    * The response is over (sent, cut, or the client left): one sample for the request metrics.
-   * Bytes are the body bytes of the relay stream in use at the end (a retried request's first
+   * Bytes are the body bytes of the relay attempt in use at the end (a retried request's first
    * stream carried no body: only bodyless requests are retried).
    */
   recordMetrics(): void {
     try {
-      const flow = this.stream?.flowStats();
+      const flow = this.attempt?.stream.flowStats();
       this.ctx.metrics?.observe({
         status: this.res.headersSent ? this.res.statusCode : undefined,
         route: this.admitted?.route.route ?? '',
@@ -435,7 +489,8 @@ class Exchange {
   internalError(err: unknown): void {
     try {
       this.log.error({ err, duration_ms: Date.now() - this.started }, 'request failed inside the ingress');
-      if (this.stream && !this.stream.destroyed) this.stream.destroy();
+      this.attempt?.exchange.cancel(INTERNAL);
+      if (this.attempt && !this.attempt.stream.destroyed) this.attempt.stream.destroy();
       if (this.answered) {
         abortResponse(this.res);
         return;

@@ -1,6 +1,6 @@
 import { ErrorCode, type ErrorCode as Code } from '@hopgate/errors';
 import { normalizeRequestPath, parseRequestAuthority, type RequestAuthority, type RouteMatch, type RouteTable } from '@hopgate/routes';
-import { isHttp2, type PublicRequest } from './exchange.js';
+import { isHttp2, type PublicRequest } from './public-http.js';
 import { requestTarget, type RequestTarget } from './request-head.js';
 
 /** A request the edge accepts: where it goes and what the origin will be told. */

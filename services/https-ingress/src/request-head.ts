@@ -1,6 +1,6 @@
 import type { RequestHead, HeaderPairs } from '@hopgate/wire';
 import { pairsFromRaw, stripHopByHop, withForwardedHeaders, type RequestClient } from '@hopgate/http-tunnel';
-import { isHttp2, type PublicRequest } from './exchange.js';
+import { isHttp2, type PublicRequest } from './public-http.js';
 
 /** Where a request goes: the authority the browser named and the path + query, byte for byte. */
 export interface RequestTarget {

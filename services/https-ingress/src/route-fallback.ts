@@ -1,7 +1,7 @@
 import { ErrorCode, errorCodeOf, errorMessageOf, type ErrorCode as Code } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
 import type { FallbackPage, FallbackTable, RouteMatch, RouteTarget } from '@hopgate/routes';
-import { abortResponse, isHttp2Response, stopRequestBody, type PublicRequest, type PublicResponse } from './exchange.js';
+import { abortResponse, isHttp2Response, stopRequestBody, type PublicRequest, type PublicResponse } from './public-http.js';
 import { REQUEST_ID_HEADER } from './response-framing.js';
 
 /**

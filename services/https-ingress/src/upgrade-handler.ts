@@ -5,7 +5,8 @@ import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/error
 import { lazyChild } from '@hopgate/log';
 import { stripHopByHop } from '@hopgate/http-tunnel';
 import type { RelayClientStream } from '@hopgate/relay';
-import { awaitResponseHead } from './response-head.js';
+import { ExchangeState, cancelOn, deadline, onCancel } from '@hopgate/exchange';
+import { failureOf, openRelayAttempt, responseTimeoutCause, type RelayAttempt } from './relay-attempt.js';
 import type { ProxyContext } from './proxy-handler.js';
 import { buildRequestHead } from './request-head.js';
 import { publicReasonFor, statusForCode } from './error-status.js';
@@ -108,14 +109,12 @@ function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, prot
           if (!ctx.relay.connected) return fail(new HopError(ErrorCode.Unavailable, 'the message bus (NATS) is unreachable from this ingress; retry shortly'));
           const bytes = owner.instanceId === '' || !encoded.ok ? open : encodeOpenHead({ ...envelope, instanceId: owner.instanceId }, encoded.bytes);
           if (!bytes.ok) return fail(new HopError(ErrorCode.Protocol, bytes.reason));
-          const opened = ctx.relay.open(owner.hubId, bytes.bytes, requestId);
-          opened.once('close', ctx.picker.acquire(instanceKeyOf(match.clientId, owner)));
-          stream = opened;
-          const wait = awaitResponseHead(opened, match.clientId, ctx.responseTimeoutMs, (response) => {
+          // One relay attempt (one Exchange): it ends when its stream closes, or with a cause.
+          let headWritten = false;
+          const attempt: RelayAttempt = openRelayAttempt(ctx.relay, owner.hubId, bytes.bytes, requestId, (response) => {
             const checked = checkResponseHead(response, 'GET', true);
             if (!checked.ok) {
-              opened.destroy();
-              fail(new HopError(ErrorCode.Protocol, `invalid response head from the agent: ${checked.reason}`));
+              attempt.exchange.cancel({ code: ErrorCode.Protocol, message: `invalid response head from the agent: ${checked.reason}`, source: 'peer' });
               return;
             }
             const switched = checked.head.status === 101;
@@ -124,6 +123,7 @@ function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, prot
             headers.push([REQUEST_ID_HEADER, requestId]);
             answered(checked.head.status);
             socket.write(rawResponseHead(checked.head.status, headers));
+            headWritten = true;
             log.info({ status: checked.head.status, hub_id: owner.hubId, instance_id: owner.instanceId, duration_ms: Date.now() - started }, 'upgrade answered');
             if (switched) {
               opened.pipe(socket);
@@ -138,13 +138,20 @@ function handleUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer, prot
                 socket.destroy();
               }
             });
-          }, fail);
-          opened.on('error', (err: unknown) => {
-            if (!wait.responded()) fail(err);
-            else socket.destroy();
           });
-          socket.once('close', () => {
-            if (!opened.destroyed) opened.destroy();
+          const { exchange: ex, stream: opened } = attempt;
+          opened.once('close', ctx.picker.acquire(instanceKeyOf(match.clientId, owner)));
+          stream = opened;
+          deadline(ex, ExchangeState.Streaming, ctx.responseTimeoutMs, responseTimeoutCause(match.clientId, ctx.responseTimeoutMs));
+          // The browser's socket closing resets the relay stream (no log: the upgrade's end).
+          cancelOn(ex, socket, 'close', () => ({ code: ErrorCode.StreamReset, message: 'the browser closed the connection', source: 'client' }));
+          onCancel(ex, (cause) => {
+            if (cause.source === 'local') return;
+            if (!opened.destroyed) opened.destroy(cause.source === 'timeout' ? failureOf(cause) : undefined);
+            if (cause.source === 'client') return;
+            // Before the answer head: an error status; after it, the connection is cut.
+            if (!headWritten) fail(failureOf(cause));
+            else socket.destroy();
           });
           if (early.length > 0) opened.write(early);
           socket.pipe(opened);
