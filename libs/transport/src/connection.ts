@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCode, HopError } from '@hopgate/errors';
-import type { Logger } from '@hopgate/log';
+import { lazyChild, type Logger } from '@hopgate/log';
 import { AckTracker } from './ack-tracker.js';
 import {
   MAX_CLOSE_REASON_BYTES,
@@ -120,7 +120,8 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   constructor(link: DatagramLink, options: ConnectionOptions) {
     super();
     this.opts = resolveOptions(options);
-    this.log = this.opts.logger.child({ transport_role: options.role });
+    // Made on the first record at an enabled level: an idle connection logs nothing (a child per connection is heap per session).
+    this.log = lazyChild(this.opts.logger, { transport_role: options.role });
     if (link.maxDatagramSize < MIN_DATAGRAM_SIZE_BYTES) {
       throw new HopError(ErrorCode.BadConfig, `link.maxDatagramSize ${link.maxDatagramSize} is below ${MIN_DATAGRAM_SIZE_BYTES}`);
     }
