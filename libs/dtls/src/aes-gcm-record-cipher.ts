@@ -24,25 +24,33 @@ const EXPLICIT_NONCE_OFFSET = RECORD_HEADER_BYTES;
 const CIPHERTEXT_OFFSET = RECORD_HEADER_BYTES + GCM_EXPLICIT_NONCE_BYTES;
 
 /**
+ * Scratch space for the nonce and the additional data of the record being sealed or opened,
+ * shared by every session: Node copies both into the cipher object before seal/open returns,
+ * so an idle session holds no buffers of its own (only its keys and implicit nonces).
+ */
+const scratchNonce = Buffer.alloc(NONCE_BYTES);
+const scratchAad = Buffer.alloc(AAD_BYTES);
+
+/**
  * AES-128-GCM record protection of DTLS 1.2 (RFC 5288 §3, RFC 6347 §4.1.2.1), written once
  * for both ends: `seal` builds a whole record (header, explicit nonce, ciphertext, tag) in one
  * buffer, `open` authenticates a record's fragment. The keys are KeyObjects made once, and
- * the nonce and additional data live in scratch buffers reused for every record (Node copies
- * them into the cipher), so a record costs one cipher object and one output buffer.
+ * the nonce and additional data are written into module-wide scratch buffers for every record
+ * (Node copies them into the cipher), so a record costs one cipher object and one output buffer.
  * The explicit nonce is epoch|sequence, unique per record as the sequence only grows.
  */
 export class AesGcmRecordCipher {
   private readonly writeKey: KeyObject;
   private readonly readKey: KeyObject;
-  private readonly writeNonce = Buffer.alloc(NONCE_BYTES);
-  private readonly readNonce = Buffer.alloc(NONCE_BYTES);
-  private readonly aad = Buffer.alloc(AAD_BYTES);
+  /** The implicit part of each direction's nonce: the first 4 bytes of its write IV (RFC 5288 §3). */
+  private readonly writeSalt: number;
+  private readonly readSalt: number;
 
   constructor(write: GcmDirectionKeys, read: GcmDirectionKeys) {
     this.writeKey = createSecretKey(exactKey(write.key));
     this.readKey = createSecretKey(exactKey(read.key));
-    write.iv.copy(this.writeNonce, 0, 0, GCM_IMPLICIT_NONCE_BYTES);
-    read.iv.copy(this.readNonce, 0, 0, GCM_IMPLICIT_NONCE_BYTES);
+    this.writeSalt = saltOf(write.iv);
+    this.readSalt = saltOf(read.iv);
   }
 
   /** The whole protected record for `plaintext` (RFC 6347 §4.1 header, RFC 5288 §3 fragment). */
@@ -56,10 +64,11 @@ export class AesGcmRecordCipher {
     record.writeUInt16BE(fragmentBytes, 11);
     // Explicit nonce = epoch|sequence: the header's bytes 3..10.
     record.copy(record, EXPLICIT_NONCE_OFFSET, 3, 11);
-    record.copy(this.writeNonce, GCM_IMPLICIT_NONCE_BYTES, 3, 11);
-    this.writeAad(type, version, record, 3, plaintext.length);
-    const cipher = createCipheriv(ALGORITHM, this.writeKey, this.writeNonce, { authTagLength: GCM_TAG_BYTES });
-    cipher.setAAD(this.aad, { plaintextLength: plaintext.length });
+    scratchNonce.writeUInt32BE(this.writeSalt, 0);
+    record.copy(scratchNonce, GCM_IMPLICIT_NONCE_BYTES, 3, 11);
+    writeAad(type, version, record, 3, plaintext.length);
+    const cipher = createCipheriv(ALGORITHM, this.writeKey, scratchNonce, { authTagLength: GCM_TAG_BYTES });
+    cipher.setAAD(scratchAad, { plaintextLength: plaintext.length });
     const encrypted = cipher.update(plaintext);
     encrypted.copy(record, CIPHERTEXT_OFFSET);
     // GCM is a stream mode: final() yields no bytes, only the tag.
@@ -76,12 +85,13 @@ export class AesGcmRecordCipher {
   open(type: number, version: number, header: Buffer, fragment: Buffer): Buffer | null {
     const ciphertextBytes = fragment.length - GCM_EXPLICIT_NONCE_BYTES - GCM_TAG_BYTES;
     if (ciphertextBytes < 0) return null;
-    fragment.copy(this.readNonce, GCM_IMPLICIT_NONCE_BYTES, 0, GCM_EXPLICIT_NONCE_BYTES);
-    this.writeAad(type, version, header, 3, ciphertextBytes);
+    scratchNonce.writeUInt32BE(this.readSalt, 0);
+    fragment.copy(scratchNonce, GCM_IMPLICIT_NONCE_BYTES, 0, GCM_EXPLICIT_NONCE_BYTES);
+    writeAad(type, version, header, 3, ciphertextBytes);
     try {
-      const decipher = createDecipheriv(ALGORITHM, this.readKey, this.readNonce, { authTagLength: GCM_TAG_BYTES });
+      const decipher = createDecipheriv(ALGORITHM, this.readKey, scratchNonce, { authTagLength: GCM_TAG_BYTES });
       decipher.setAuthTag(fragment.subarray(fragment.length - GCM_TAG_BYTES));
-      decipher.setAAD(this.aad, { plaintextLength: ciphertextBytes });
+      decipher.setAAD(scratchAad, { plaintextLength: ciphertextBytes });
       const plaintext = decipher.update(fragment.subarray(GCM_EXPLICIT_NONCE_BYTES, GCM_EXPLICIT_NONCE_BYTES + ciphertextBytes));
       decipher.final(); // throws when the tag does not verify
       return plaintext;
@@ -89,15 +99,20 @@ export class AesGcmRecordCipher {
       return null;
     }
   }
+}
 
-  /** additional_data = epoch|sequence (8 bytes from `source` at `at`) + type + version + length. */
-  private writeAad(type: number, version: number, source: Buffer, at: number, length: number): void {
-    const aad = this.aad;
-    source.copy(aad, 0, at, at + 8);
-    aad[8] = type;
-    aad.writeUInt16BE(version, 9);
-    aad.writeUInt16BE(length, 11);
-  }
+/** additional_data = epoch|sequence (8 bytes from `source` at `at`) + type + version + length, into the scratch buffer. */
+function writeAad(type: number, version: number, source: Buffer, at: number, length: number): void {
+  source.copy(scratchAad, 0, at, at + 8);
+  scratchAad[8] = type;
+  scratchAad.writeUInt16BE(version, 9);
+  scratchAad.writeUInt16BE(length, 11);
+}
+
+/** The implicit nonce (the IV's first GCM_IMPLICIT_NONCE_BYTES = 4 bytes) as a number. */
+function saltOf(iv: Buffer): number {
+  if (iv.length < GCM_IMPLICIT_NONCE_BYTES) throw new RangeError(`AES-128-GCM IV must have at least ${GCM_IMPLICIT_NONCE_BYTES} bytes, got ${iv.length}`);
+  return iv.readUInt32BE(0);
 }
 
 function exactKey(key: Buffer): Buffer {

@@ -422,23 +422,8 @@ export class DtlsHubServer extends EventEmitter {
     this.pending.delete(remote);
     const { source } = entry;
     this.admission.handshakeCompleted(source);
-    const link: DtlsServerLink = new DtlsServerLink({
-      remote,
-      clientRandom: handshake.clientRandom,
-      protection,
-      counters: this.counters,
-      logger: this.logger,
-      sendRaw: (datagram) => this.sendTo(datagram, peer),
-      feedHandshake: (bytes) => handshake.feed(bytes),
-      finalFlight: new FinalFlight(handshake.clientFinalFlight()),
-      onAuthenticated: () => this.admission.authenticated(source),
-      release: () => {
-        handshake.abort();
-        if (!link.isAuthenticated) this.admission.unauthenticatedClosed(source);
-        if (this.live.get(remote) === link) this.live.delete(remote);
-        this.logger.debug({ remote }, 'dtls session closed');
-      },
-    });
+    const finalFlight = new FinalFlight(handshake.clientFinalFlight(), handshake);
+    const link = this.newLink(remote, peer, source, handshake.clientRandom, protection, finalFlight);
     const previous = this.live.get(remote);
     this.live.set(remote, link);
     if (previous) {
@@ -448,6 +433,29 @@ export class DtlsHubServer extends EventEmitter {
     this.counters.handshakes += 1;
     this.logger.debug({ remote }, 'dtls session established');
     this.emit('session', link);
+  }
+
+  /**
+   * The session's link. Its closures are made here, away from `promote`'s scope, so that none
+   * of them holds the handshake: only `finalFlight` does, until it settles (FinalFlight).
+   */
+  private newLink(remote: string, peer: Peer, source: string, clientRandom: Buffer, protection: RecordProtection, finalFlight: FinalFlight): DtlsServerLink {
+    const link: DtlsServerLink = new DtlsServerLink({
+      remote,
+      clientRandom,
+      protection,
+      counters: this.counters,
+      logger: this.logger,
+      sendRaw: (datagram) => this.sendTo(datagram, peer),
+      finalFlight,
+      onAuthenticated: () => this.admission.authenticated(source),
+      release: () => {
+        if (!link.isAuthenticated) this.admission.unauthenticatedClosed(source);
+        if (this.live.get(remote) === link) this.live.delete(remote);
+        this.logger.debug({ remote }, 'dtls session closed');
+      },
+    });
+    return link;
   }
 
   /** Logs `stats()` at info when a figure changed since the last time (periodic, and at close). */

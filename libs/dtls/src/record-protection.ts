@@ -19,14 +19,21 @@ export interface RecordCounter {
 /**
  * Protects and opens the epoch-1 records of one hub session with the keys werift negotiated.
  * The explicit nonce is epoch|sequence (RFC 5288 §3), so each sequence number is used once:
- * the counter continues from werift's Finished (record 0, patched) and only grows.
+ * the counter continues from werift's Finished (record 0, patched) and only grows. It is
+ * werift's own counter while werift may still resend its final flight; `detachCounter` takes
+ * it over once werift is done, so the session no longer holds werift's state.
  */
 export class RecordProtection {
   constructor(
     private readonly cipher: AesGcmRecordCipher,
-    private readonly counter: RecordCounter,
+    private counter: RecordCounter,
     private readonly epoch: number,
   ) {}
+
+  /** Continues with a counter of its own, from where the shared one stands (werift sends nothing more). */
+  detachCounter(): void {
+    this.counter = { recordSequenceNumber: this.counter.recordSequenceNumber };
+  }
 
   /** Seals a record of the current epoch; null once the 48-bit sequence space is used up. */
   seal(type: ContentType, plaintext: Uint8Array): Buffer | null {

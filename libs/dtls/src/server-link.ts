@@ -19,9 +19,10 @@ export interface ServerLinkContext {
   logger: Logger;
   /** Sends one datagram to the peer. */
   sendRaw(datagram: Buffer): void;
-  /** Hands a handshake-layer record to the session's werift instance (retransmissions). */
-  feedHandshake(record: Buffer): void;
-  /** The client's final flight: what a retransmission must repeat to reach werift. */
+  /**
+   * The client's final flight: what a retransmission must repeat to reach the handshake, which
+   * it holds until the peer's first application data or the session's close.
+   */
   finalFlight: FinalFlight;
   /** The application accepted the peer (called at most once, never after release). */
   onAuthenticated(): void;
@@ -131,7 +132,7 @@ export class DtlsServerLink implements DatagramLink {
 
   private retransmitted(record: DtlsRecord): void {
     this.context.counters.final_flight_retransmissions += 1;
-    this.context.feedHandshake(record.bytes);
+    this.context.finalFlight.resend(record.bytes);
   }
 
   /** @internal An application-data or alert record of epoch 1 from the peer. */
@@ -177,8 +178,14 @@ export class DtlsServerLink implements DatagramLink {
     }
   }
 
+  /** @internal True while the session still holds its handshake (see FinalFlight). */
+  get holdsHandshake(): boolean {
+    return this.context.finalFlight.holdsHandshake;
+  }
+
   private finish(err: Error | undefined): void {
     if (!this.events.markClosed(err)) return;
+    this.context.finalFlight.release();
     this.context.release();
     this.events.notifyClose();
   }

@@ -6,7 +6,7 @@ import type { TransportContext } from 'werift-dtls/lib/dtls/src/context/transpor
 import { HopError, ErrorCode, errorMessageOf } from '@hopgate/errors';
 import type { ClientHelloInfo } from './client-hello.js';
 import { MAX_CLIENT_HANDSHAKE_MESSAGE_BYTES, MAX_HANDSHAKE_FRAGMENTS_PER_PEER } from './constants.js';
-import type { ClientFinalFlight } from './final-flight.js';
+import type { ClientFinalFlight, FinalFlightResponder } from './final-flight.js';
 import { AesGcmRecordCipher } from './aes-gcm-record-cipher.js';
 import { RecordProtection, type WeriftAeadKeys } from './record-protection.js';
 import type { ServerCredentials } from './server-credentials.js';
@@ -46,11 +46,15 @@ const FINISHED_MESSAGE_TYPE = 20;
  * cookie-less ClientHello: its flight-2 state is set up without sending a
  * HelloVerifyRequest, and its record counter continues from the ClientHello's record
  * number, as OpenSSL's DTLSv1_listen does. After Finished, the same werift instance keeps
- * answering retransmitted client flights; application records are handled by the hub.
+ * answering retransmitted client flights (as the session's FinalFlightResponder, until the
+ * session settles); application records are handled by the hub.
  */
-export class WeriftHandshake {
+export class WeriftHandshake implements FinalFlightResponder {
+  /** Its own 32 bytes (not a slice of Node's shared pool, which a live session would pin). */
   readonly clientRandom: Buffer;
   private readonly server: DtlsServer;
+  /** The protection handed out once connected: it shares werift's record counter until abort. */
+  private recordProtection: RecordProtection | undefined;
   private readonly transport: WeriftTransport;
   private state: 'new' | 'handshaking' | 'connected' | 'failed' | 'aborted' = 'new';
 
@@ -58,7 +62,8 @@ export class WeriftHandshake {
     private readonly hello: ClientHelloInfo,
     private readonly options: WeriftHandshakeOptions,
   ) {
-    this.clientRandom = Buffer.from(hello.random);
+    this.clientRandom = Buffer.allocUnsafeSlow(hello.random.length);
+    hello.random.copy(this.clientRandom);
     this.transport = {
       type: 'udp',
       address: { address: '', family: '', port: 0 },
@@ -123,7 +128,8 @@ export class WeriftHandshake {
     }
     // The hub writes with the server's keys and reads with the client's (RFC 5246 §6.3).
     const cipher = new AesGcmRecordCipher({ key: serverWriteKey, iv: serverNonce }, { key: clientWriteKey, iv: clientNonce });
-    return new RecordProtection(cipher, this.server.dtls, FIRST_PROTECTED_EPOCH);
+    this.recordProtection = new RecordProtection(cipher, this.server.dtls, FIRST_PROTECTED_EPOCH);
+    return this.recordProtection;
   }
 
   /**
@@ -139,12 +145,17 @@ export class WeriftHandshake {
     };
   }
 
-  /** Stops werift's retransmissions and ignores anything further. */
+  /**
+   * Stops werift's retransmissions and ignores anything further; the protection handed out
+   * continues with its own record counter, so nothing it holds leads back to werift.
+   */
   abort(): void {
     if (this.state === 'aborted') return;
     this.state = 'aborted';
     this.transport.closed = true;
     (this.server.dtls as unknown as { closed?: boolean }).closed = true;
+    this.recordProtection?.detachCounter();
+    this.recordProtection = undefined;
   }
 
   private fail(err: unknown): void {

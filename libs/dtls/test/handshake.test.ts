@@ -147,6 +147,26 @@ describe('DTLS handshake, agent client <-> hub server', { timeout: TEST_TIMEOUT_
     }
   });
 
+  test("the peer's first application data frees the session's handshake state (RFC 5246 §7.4.9); records keep flowing both ways", async () => {
+    const pair = await connectPair(pki, pki.ecdsa);
+    try {
+      // Until the agent sends, its final flight may still be retransmitted (RFC 6347 §4.2.4).
+      assert.equal(pair.server.holdsHandshake, true, 'handshake kept before any application data');
+      const atHub = collect(pair.server);
+      const atAgent = collect(pair.client);
+      pair.client.send(Buffer.from('first'));
+      await waitFor('the first datagram at the hub', () => atHub.length === 1);
+      assert.equal(pair.server.holdsHandshake, false, 'no handshake state once the agent sent application data');
+      // The hub's record numbers continue from the handshake's own (a reused number is a replay the agent drops).
+      for (let index = 0; index < 3; index += 1) pair.server.send(Buffer.from(`hub ${index}`));
+      pair.client.send(Buffer.from('second'));
+      await waitFor('three datagrams at the agent, two at the hub', () => atAgent.length === 3 && atHub.length === 2);
+      assert.deepEqual(atAgent.map((datagram) => datagram.toString()), ['hub 0', 'hub 1', 'hub 2']);
+    } finally {
+      await pair.close();
+    }
+  });
+
   test('agent close sends close_notify: the hub link closes cleanly and frees the peer', async () => {
     const pair = await connectPair(pki, pki.ecdsa);
     try {

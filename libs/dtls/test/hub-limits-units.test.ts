@@ -202,6 +202,27 @@ describe('FinalFlight (RFC 6347 §4.2.4)', () => {
     settled.settle();
     assert.equal(settled.acceptFinished(finished), false);
   });
+
+  test('settle and release let go of the flight and stop the handshake, once; resend reaches the handshake only before', () => {
+    const fed: Buffer[] = [];
+    let aborts = 0;
+    const flight = new FinalFlight({ clearMessages: [keyExchange], finished }, { feed: (record) => fed.push(record), abort: () => (aborts += 1) });
+    assert.equal(flight.holdsHandshake, true);
+    flight.resend(keyExchange);
+    assert.equal(fed.length, 1);
+    flight.settle();
+    assert.equal(flight.holdsHandshake, false);
+    assert.equal(aborts, 1, 'the handshake is stopped when the peer settles');
+    assert.equal(flight.acceptClear(clear(keyExchange)), false);
+    assert.equal(flight.acceptClear(clear(Buffer.from([1]), RAW_CONTENT_TYPE.changeCipherSpec)), false);
+    flight.resend(keyExchange);
+    assert.equal(fed.length, 1, 'nothing reaches a released handshake');
+    flight.release();
+    assert.equal(aborts, 1, 'release is idempotent');
+    const closed = new FinalFlight({ clearMessages: [keyExchange], finished }, { feed: () => undefined, abort: () => (aborts += 1) });
+    closed.release();
+    assert.equal(aborts, 2, 'a session closed before any application data stops its handshake too');
+  });
 });
 
 test('a HelloVerifyRequest larger than the datagram that asked is not made (RFC 6347 §4.2.1)', () => {

@@ -52,26 +52,45 @@ const LEVEL_METHODS: ReadonlySet<string> = new Set(['trace', 'debug', 'info', 'w
 const noop = (): void => undefined;
 
 /**
+ * The Proxy handler of `lazyChild`: its traps are methods of one class, so a lazy child costs
+ * one Proxy and one small handler object (no closures of its own), as loggers per session
+ * are made for every idle agent session a hub holds.
+ */
+class LazyChildHandler implements ProxyHandler<Logger> {
+  private real: Logger | undefined;
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: Record<string, unknown>,
+  ) {}
+
+  get(_target: Logger, key: string | symbol): unknown {
+    if (this.real === undefined && typeof key === 'string' && LEVEL_METHODS.has(key) && !this.parent.isLevelEnabled(key)) return noop;
+    const logger = this.materialize();
+    const value: unknown = Reflect.get(logger, key, logger);
+    return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(logger) : value;
+  }
+
+  set(_target: Logger, key: string | symbol, value: unknown): boolean {
+    return Reflect.set(this.materialize(), key, value);
+  }
+
+  has(_target: Logger, key: string | symbol): boolean {
+    return Reflect.has(this.materialize(), key);
+  }
+
+  private materialize(): Logger {
+    return (this.real ??= this.parent.child(this.bindings));
+  }
+}
+
+/**
  * `parent.child(bindings)`, made on first use: a per-request logger costs nothing while the
  * request logs nothing at an enabled level (pino's child() serializes and redacts the
- * bindings at once, a measurable cost per request on the GET path). Calls at a level the
- * parent has disabled are dropped without making the child.
+ * bindings at once, a measurable cost per request on the GET path), and a per-session one
+ * little heap while the session is idle. Calls at a level the parent has disabled are
+ * dropped without making the child.
  */
 export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
-  let real: Logger | undefined;
-  const materialize = (): Logger => (real ??= parent.child(bindings));
-  return new Proxy(parent, {
-    get(_target, key) {
-      if (real === undefined && typeof key === 'string' && LEVEL_METHODS.has(key) && !parent.isLevelEnabled(key)) return noop;
-      const logger = materialize();
-      const value: unknown = Reflect.get(logger, key, logger);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(logger) : value;
-    },
-    set(_target, key, value) {
-      return Reflect.set(materialize(), key, value);
-    },
-    has(_target, key) {
-      return Reflect.has(materialize(), key);
-    },
-  });
+  return new Proxy(parent, new LazyChildHandler(parent, bindings));
 }

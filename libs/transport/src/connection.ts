@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCode, HopError } from '@hopgate/errors';
-import type { Logger } from '@hopgate/log';
+import { lazyChild, type Logger } from '@hopgate/log';
 import { AckTracker } from './ack-tracker.js';
 import {
   MAX_CLOSE_REASON_BYTES,
@@ -35,6 +35,9 @@ import { StreamCore, type StreamHost } from './stream-core.js';
 import { StreamRegistry } from './stream-registry.js';
 import { TransportStream } from './transport-stream.js';
 import { ByteReader } from './varint.js';
+
+/** What the reader points at between datagrams. */
+const NO_DATAGRAM = new Uint8Array(0);
 
 export interface Connection {
   on(event: 'stream', listener: (stream: TransportStream) => void): this;
@@ -73,7 +76,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   private readonly loss: LossDetector;
   private readonly acks = new AckTracker();
   private readonly builder = new PacketBuilder();
-  private readonly reader = new ByteReader(new Uint8Array(0));
+  private readonly reader = new ByteReader(NO_DATAGRAM);
   private readonly registry: StreamRegistry;
   private readonly control: ControlFrames;
   /** Round-robin queue of streams with something to send. */
@@ -120,7 +123,8 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   constructor(link: DatagramLink, options: ConnectionOptions) {
     super();
     this.opts = resolveOptions(options);
-    this.log = this.opts.logger.child({ transport_role: options.role });
+    // Made on the first record at an enabled level: an idle connection logs nothing (a child per connection is heap per session).
+    this.log = lazyChild(this.opts.logger, { transport_role: options.role });
     if (link.maxDatagramSize < MIN_DATAGRAM_SIZE_BYTES) {
       throw new HopError(ErrorCode.BadConfig, `link.maxDatagramSize ${link.maxDatagramSize} is below ${MIN_DATAGRAM_SIZE_BYTES}`);
     }
@@ -327,6 +331,8 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     this.counters.bytesReceived += datagram.length;
     const frames: Frame[] = [];
     const packetNumber = decodePacket(datagram, this.reader, frames);
+    // The frames hold what they need of the datagram: the reader keeps none of it (an idle connection holds no datagram).
+    this.reader.reset(NO_DATAGRAM, 0, 0);
     if (packetNumber < 0) {
       this.counters.garbageDropped++;
       return;
@@ -526,7 +532,10 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
       }
       this.writeStreamFrames(pb);
     }
-    if (pb.pos === payloadStart) return false;
+    if (pb.pos === payloadStart) {
+      pb.release();
+      return false;
+    }
     finishPacket(buf, payloadStart, pb.pos);
     const size = pb.pos;
     this.loss.onPacketSent({
@@ -551,6 +560,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     }
     this.counters.packetsSent++;
     this.counters.bytesSent += size;
+    pb.release();
     this.link.send(buf.subarray(0, size));
     return true;
   }

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TEST_TIMEOUT_MS } from '../test-support/helpers.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { waitFor } from '@hopgate/testkit';
+import { connectPair, nextStream, patternBytes, readAll, TEST_TIMEOUT_MS, writeAll } from '../test-support/helpers.js';
 import { AckTracker } from '../src/ack-tracker.js';
 import { createMemoryLinkPair } from '../src/index.js';
 import { RangeSet } from '../src/range-set.js';
@@ -123,4 +127,44 @@ test('the memory link impairs deterministically for a seed, and close reaches th
   const [a] = createMemoryLinkPair();
   assert.throws(() => a.send(new Uint8Array(1161)), RangeError);
   a.close();
+});
+
+test('an idle connection keeps none of the packets it sent (no buffer of datagram size per idle session)', { timeout: TEST_TIMEOUT_MS }, async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  // 8,000-byte packets: each is a buffer of its own (Node pools only buffers under 4 KiB), so a WeakRef tells whether anything still holds it.
+  const pair = connectPair({ maxDatagramSize: 8000, seed: 5 }, { keepAliveIntervalMs: 0 }, { keepAliveIntervalMs: 0 });
+  const sent: WeakRef<ArrayBufferLike>[] = [];
+  for (const link of [pair.clientLink, pair.serverLink]) {
+    const send = link.send.bind(link);
+    link.send = (datagram: Uint8Array): void => {
+      sent.push(new WeakRef(datagram.buffer));
+      send(datagram);
+    };
+  }
+  try {
+    const incoming = nextStream(pair.server);
+    const stream = pair.client.openStream();
+    stream.on('error', () => undefined); // the pair is closed with the streams' other halves open
+    const data = patternBytes(300_000, 3);
+    const [, received] = await Promise.all([
+      writeAll(stream, data).then(() => stream.end()),
+      incoming.then((serverStream) => {
+        serverStream.on('error', () => undefined);
+        return readAll(serverStream);
+      }),
+    ]);
+    assert.equal(received.length, data.length);
+    await waitFor('nothing in flight either way', () => pair.client.stats().bytesInFlight === 0 && pair.server.stats().bytesInFlight === 0);
+    assert.ok(sent.length > 20, `${sent.length} packets sent`);
+    // A WeakRef's target lives at least to the end of the turn that made or read it.
+    await nextTurn();
+    gc();
+    await nextTurn();
+    gc();
+    const held = sent.filter((ref) => ref.deref() !== undefined).length;
+    assert.equal(held, 0, `${held} of ${sent.length} sent packet buffers still held by an idle connection pair`);
+  } finally {
+    pair.close();
+  }
 });

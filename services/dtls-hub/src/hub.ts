@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { containedCallback, type Logger } from '@hopgate/log';
+import { containedCallback, lazyChild, type Logger } from '@hopgate/log';
 import type { HubConfig } from '@hopgate/config';
 import { formatHostPort, ID_PATTERN } from '@hopgate/config';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
@@ -249,7 +249,10 @@ export class Hub {
   }
 
   private onLink(link: DtlsServerLink): void {
-    const log = this.logger.child({ component: 'session', remote: link.remote });
+    // Loggers per session are heap per idle session: the ones that log only on failures are made
+    // on their first record (lazyChild), and none is a child of another per-session one (a pino
+    // child of a child makes its parent a prototype, with hidden classes of its own).
+    const log = lazyChild(this.logger, { component: 'session', remote: link.remote });
     const conn = new Connection(link, { role: 'server', idleTimeoutMs: this.config.agentIdleTimeoutMs, logger: this.logger.child({ component: 'transport', remote: link.remote }) });
     const authTimer = setTimeout(() => {
       log.warn('agent sent no hello in time: closing');
@@ -340,7 +343,7 @@ export class Hub {
       conn.close(1, 'bad handshake');
       return;
     }
-    const slog = log.child({ client_id: clientId, instance_id: instanceId });
+    const slog = this.logger.child({ component: 'session', remote, client_id: clientId, instance_id: instanceId });
     try {
       const epoch = await this.sessionStore.nextEpoch();
       const connectedAt = Date.now();
@@ -351,7 +354,7 @@ export class Hub {
         if (!conn.closed) reject(ErrorCode.Draining, 'hub is draining; connect to another hub');
         return;
       }
-      const session = new AgentSession({ clientId, instanceId, epoch, remote, connectedAt, tokenSha256 }, conn, control, slog.child({ epoch }), this.config.maxStreamsPerAgent);
+      const session = new AgentSession({ clientId, instanceId, epoch, remote, connectedAt, tokenSha256 }, conn, control, lazyChild(slog, { epoch }), this.config.maxStreamsPerAgent);
       const older = this.sessions.set(session);
       if (older) older.goAway(ErrorCode.SessionReplaced, `replaced by a newer session of this instance (epoch ${epoch})`);
       session.onClose(() => {
