@@ -54,7 +54,10 @@ export class TurnBufferedDestination {
   private readonly onRetry = (): void => {
     this.retryTimer = undefined;
     this.flush();
+    if (this.retryTimer === undefined) for (const callback of this.flushCallbacks.splice(0)) callback();
   };
+  /** `flush` callbacks waiting for a full pipe to take everything. */
+  private readonly flushCallbacks: ((err?: Error) => void)[] = [];
 
   constructor(private readonly fd: number) {}
 
@@ -74,13 +77,18 @@ export class TurnBufferedDestination {
     return true;
   }
 
-  /** Writes what is buffered as far as the descriptor takes it now; a full pipe's rest waits for the retry timer. */
+  /**
+   * Writes what is buffered as far as the descriptor takes it now; a full pipe's rest waits for
+   * the retry timer. `callback` is called once everything buffered now is out (pino's `flush`).
+   */
   flush(callback?: (err?: Error) => void): void {
     if (this.retryTimer === undefined && !this.writeOut()) {
       this.retryTimer = setTimeout(this.onRetry, FULL_PIPE_RETRY_MS);
       this.retryTimer.unref();
     }
-    callback?.();
+    if (callback === undefined) return;
+    if (this.retryTimer === undefined) callback();
+    else this.flushCallbacks.push(callback);
   }
 
   /** Writes everything buffered before returning, waiting up to EXIT_FLUSH_MAX_MS for a full pipe. */

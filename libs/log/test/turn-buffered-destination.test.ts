@@ -101,17 +101,21 @@ test('stdout destination: a fatal line is written at once (before a crash handle
   assert.equal(lines.at(-1)!['level'], 'fatal');
 });
 
-test('stdout destination: a full pipe (EAGAIN) holds the lines without stalling the event loop; they arrive whole and in order', async () => {
+test('stdout destination: a full pipe (EAGAIN) holds the lines without stalling the event loop; they arrive whole and in order; flush(callback) waits for them', async () => {
   // 2,000 lines of ~300 bytes: several times a pipe's 64 KiB, while the parent does not read.
   const lineCount = 2000;
   const program = `
     import { createLogger } from ${JSON.stringify(LOG_ENTRY)};
     const log = createLogger({ service: 'full-pipe' });
     for (let i = 0; i < ${lineCount}; i++) log.info({ seq: i, pad: 'y'.repeat(200) }, 'filler');
-    let turns = 0;
+    let flushed = false;
+    log.flush(() => { flushed = true; });
     // The event loop turns while the pipe is full: the parent is told, and only then reads.
-    setImmediate(() => setTimeout(() => process.send('logged'), 1));
-    process.on('message', () => { log.info({ seq: ${lineCount} }, 'after'); process.disconnect(); });
+    setImmediate(() => setTimeout(() => process.send({ flushed }), 1));
+    process.on('message', () => {
+      log.info({ seq: ${lineCount} }, 'after');
+      log.flush(() => process.send({ flushed }, () => process.disconnect()));
+    });
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', program], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const out = child.stdout!;
@@ -119,10 +123,14 @@ test('stdout destination: a full pipe (EAGAIN) holds the lines without stalling 
   let stdout = '';
   out.setEncoding('utf8');
   const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
+  const messages: { flushed: boolean }[] = [];
+  child.on('message', (message: { flushed: boolean }) => messages.push(message));
   await new Promise((resolve) => child.once('message', resolve));
   out.on('data', (chunk: string) => (stdout += chunk));
   out.resume();
   child.send('go');
   assert.equal(await closed, 0);
+  assert.equal(messages[0]!.flushed, false, 'a flush callback waits while the pipe is full');
   assertAllLinesInOrder(stdout, lineCount + 1);
+  assert.deepEqual(messages.at(-1), { flushed: true }, 'and is called once the reader took the lines');
 });
