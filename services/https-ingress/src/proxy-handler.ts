@@ -184,7 +184,7 @@ class ProxyFlow {
     const { req, ctx } = this;
     const { route: match, target, client } = this.admitted!;
     this.clientId = to.clientId;
-    this.log = ctx.logger.child({ request_id: this.requestId, client_id: to.clientId, route: match.route, client_ip: client.clientIp, ...(fallback === undefined ? {} : { fallback }) });
+    this.log = lazyChild(ctx.logger, { request_id: this.requestId, client_id: to.clientId, route: match.route, client_ip: client.clientIp, ...(fallback === undefined ? {} : { fallback }) });
     const head = buildRequestHead(req, target, this.requestId, to.service, client);
     this.hasBody = head.has_body;
     this.open = { clientId: to.clientId, route: match.route, hasBody: head.has_body };
