@@ -283,7 +283,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     this.control.forgetStream(core);
     if (this.registry.remove(core)) {
       // RFC 9000 §4.6: a closed peer stream makes room for another.
-      this.control.requestMaxStreams();
+      this.control.requestMaxStreams(performance.now());
       this.scheduleFlush();
     }
   }
@@ -473,11 +473,11 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     this.pacer.setRate(this.cc.congestionWindow, this.rtt.smoothedRtt);
     let sent = 0;
     // RFC 8899 §5.1: probe only when there is data to carry (an idle connection needs no larger size).
-    if (this.pmtu !== undefined && this.probesToSend === 0 && this.hasAckElicitingWork() && this.sendPmtuProbe(now)) sent++;
+    if (this.pmtu !== undefined && this.probesToSend === 0 && this.hasAckElicitingWork(now) && this.sendPmtuProbe(now)) sent++;
     while (sent < MAX_PACKETS_PER_FLUSH) {
       const probe = this.probesToSend > 0;
       if (!probe) {
-        if (!this.hasAckElicitingWork()) {
+        if (!this.hasAckElicitingWork(now)) {
           if (this.acks.mustSendAck(now) && this.sendPacket(now, false)) sent++;
           break;
         }
@@ -499,8 +499,8 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     this.armTimer(now);
   }
 
-  private hasAckElicitingWork(): boolean {
-    if (this.control.hasWork()) return true;
+  private hasAckElicitingWork(now: number): boolean {
+    if (this.control.hasWork(now)) return true;
     const credit = this.peerMaxData - this.dataSent;
     for (const core of this.sendQueue) {
       if (core.isSendable(credit)) return true;
@@ -652,7 +652,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     if (this.loss.deadline() <= due && this.loss.onTimeout(due)) {
       this.counters.probeTimeouts++;
       this.probesToSend = PROBE_PACKETS_PER_TIMEOUT;
-      this.queueProbeData();
+      this.queueProbeData(now);
     }
     const keepAlive = this.opts.keepAliveIntervalMs;
     if (keepAlive > 0 && Math.max(this.lastReceiveTime, this.lastKeepAliveTime) + keepAlive <= due) {
@@ -662,19 +662,20 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   }
 
   /** RFC 9002 §6.2.4: probes carry new data if any, else the oldest unacknowledged data again. */
-  private queueProbeData(): void {
-    if (this.hasAckElicitingWork()) return;
+  private queueProbeData(now: number): void {
+    if (this.hasAckElicitingWork(now)) return;
     this.loss.oldestAckEliciting(PROBE_PACKETS_PER_TIMEOUT, this.probeScratch);
     for (const packet of this.probeScratch) for (const frame of packet.frames) this.requeueFrame(frame);
     this.probeScratch.length = 0;
     // RFC 9002 §6.2.4: with nothing to send again (e.g. only a path MTU probe was outstanding), a PING.
-    if (!this.hasAckElicitingWork()) this.control.requestPing();
+    if (!this.hasAckElicitingWork(now)) this.control.requestPing();
   }
 
   private nextDeadline(): number {
     let deadline = this.loss.deadline();
     if (this.acks.hasNewInfo && this.acks.ackDeadline < deadline) deadline = this.acks.ackDeadline;
     if (this.pacerWakeTime < deadline) deadline = this.pacerWakeTime;
+    if (this.control.maxStreamsDeadline < deadline) deadline = this.control.maxStreamsDeadline;
     if (this.opts.idleTimeoutMs > 0) deadline = Math.min(deadline, this.lastReceiveTime + this.opts.idleTimeoutMs);
     if (!this.deadPeerCheckPending) deadline = Math.min(deadline, this.deadPeerDeadline());
     const keepAlive = this.opts.keepAliveIntervalMs;
