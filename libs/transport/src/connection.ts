@@ -683,21 +683,36 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     return deadline;
   }
 
-  /** One Node timer for every deadline; it is re-armed lazily when it fires early. */
+  /**
+   * One Node timer for every deadline. A deadline that moved later (the delayed ACK rode on a
+   * packet, the data in flight was acknowledged) moves the timer too: a timer that fires with
+   * nothing due is a wakeup of an idle process, dearer than re-arming it.
+   */
   private armTimer(now: number): void {
     if (this.closeError) return;
     const deadline = this.nextDeadline();
-    if (deadline === Infinity) return;
+    if (deadline === Infinity) {
+      this.clearTimer();
+      return;
+    }
     const delay = deadline - now;
     if (delay < TIMER_GRANULARITY_MS) {
       // Sub-millisecond waits (the pacer at high rates) use the next loop turn.
       this.scheduleFlush();
       return;
     }
-    if (this.timer !== null && this.timerDeadline <= deadline) return;
+    // Within a granularity of the deadline (RFC 9002 §6.1.2 kGranularity): keep the timer.
+    if (this.timer !== null && this.timerDeadline <= deadline && deadline - this.timerDeadline < TIMER_GRANULARITY_MS) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timerDeadline = deadline;
     this.timer = setTimeout(this.timerBound, Math.ceil(delay));
+  }
+
+  private clearTimer(): void {
+    if (this.timer === null) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.timerDeadline = Infinity;
   }
 
   /** When the peer is declared dead (RFC 9002 §6.2: probes went unanswered), or Infinity. */

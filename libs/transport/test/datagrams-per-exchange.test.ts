@@ -98,3 +98,24 @@ test('one request/response exchange at a time costs one datagram each way', { ti
   assert.deepEqual(fromServer, { datagrams: MEASURED_EXCHANGES, ackOnly: 0 });
   assert.equal(client.stats().packetsLost + server.stats().packetsLost, 0);
 });
+
+/** The connection's one timer (white box): when it fires, and the earliest deadline it serves. */
+function timerOf(connection: Connection): { armedFor: number; nextDeadline: number } {
+  const inside = connection as unknown as { timerDeadline: number; nextDeadline(): number };
+  return { armedFor: inside.timerDeadline, nextDeadline: inside.nextDeadline() };
+}
+
+test('the timer follows its deadline when it moves later: no wakeup with nothing due', { timeout: TEST_TIMEOUT_MS }, async () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  pair = connectPair({ seed: 122 });
+  const { client, server } = pair;
+  serveLikeAgent(server);
+  // Each exchange moves both sides' deadlines: the delayed ACK rides on the next packet, the
+  // request in flight is acknowledged by the response.
+  for (let i = 0; i < WARMUP_EXCHANGES + MEASURED_EXCHANGES; i++) await exchange(client);
+  for (const connection of [client, server]) {
+    const { armedFor, nextDeadline } = timerOf(connection);
+    // Armed for the earliest deadline (within a timer granularity), not for one already gone.
+    assert.ok(nextDeadline - armedFor < 1, `timer armed for ${armedFor}, next deadline ${nextDeadline}`);
+  }
+});
