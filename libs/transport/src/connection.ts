@@ -675,7 +675,8 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     let deadline = this.loss.deadline();
     if (this.acks.hasNewInfo && this.acks.ackDeadline < deadline) deadline = this.acks.ackDeadline;
     if (this.pacerWakeTime < deadline) deadline = this.pacerWakeTime;
-    if (this.control.maxStreamsDeadline < deadline) deadline = this.control.maxStreamsDeadline;
+    // Only a deadline still ahead: one that passed made MAX_STREAMS work, sent as the window allows.
+    deadline = Math.min(deadline, this.control.maxStreamsTimer(performance.now()));
     if (this.opts.idleTimeoutMs > 0) deadline = Math.min(deadline, this.lastReceiveTime + this.opts.idleTimeoutMs);
     if (!this.deadPeerCheckPending) deadline = Math.min(deadline, this.deadPeerDeadline());
     const keepAlive = this.opts.keepAliveIntervalMs;

@@ -40,7 +40,7 @@ export class ControlFrames {
    * ms; Infinity: none pending). Before that, and while the peer has credit, it is not work
    * of its own (see MAX_STREAMS_UPDATE_THRESHOLD).
    */
-  maxStreamsDeadline = Infinity;
+  private streamsDeadline = Infinity;
   private pingPending = false;
   private queue: QueuedFrame[] = [];
   private readonly windowUpdates = new Set<StreamCore>();
@@ -64,10 +64,18 @@ export class ControlFrames {
     this.maxDataPending = true;
   }
 
+  /**
+   * When a pending MAX_STREAMS becomes work of its own, while that is still ahead of `now`; else
+   * Infinity (none pending, or it is work already and waits only for the window: no timer).
+   */
+  maxStreamsTimer(now: number): number {
+    return this.streamsDeadline > now ? this.streamsDeadline : Infinity;
+  }
+
   /** Freed peer streams can be announced: now if the peer runs short of credit, else with the next packet (or by the deadline). */
   requestMaxStreams(now: number): void {
     this.maxStreamsPending = true;
-    if (this.maxStreamsDeadline === Infinity) this.maxStreamsDeadline = now + MAX_STREAMS_UPDATE_DELAY_MS;
+    if (this.streamsDeadline === Infinity) this.streamsDeadline = now + MAX_STREAMS_UPDATE_DELAY_MS;
   }
 
   queueWindowUpdate(core: StreamCore): void {
@@ -92,7 +100,7 @@ export class ControlFrames {
   /** Something ack-eliciting is waiting that must go now (a packet of its own if need be). */
   hasWork(now: number): boolean {
     if (this.paramsPending || this.maxDataPending || this.pingPending) return true;
-    if (this.maxStreamsPending && (this.maxStreamsDeadline <= now || this.registry.peerStreamCreditLow)) return true;
+    if (this.maxStreamsPending && (this.streamsDeadline <= now || this.registry.peerStreamCreditLow)) return true;
     if (this.windowUpdates.size > 0) return true;
     for (const frame of this.queue) if (this.registry.mayReference(frame.streamId)) return true;
     return false;
@@ -107,7 +115,7 @@ export class ControlFrames {
     // Written into any ack-eliciting packet, urgent or not: riding along costs a few bytes.
     if (this.maxStreamsPending && this.tryWrite(pb, { type: FrameType.MaxStreams, maximumStreams: this.registry.takeLocalMaxStreams() })) {
       this.maxStreamsPending = false;
-      this.maxStreamsDeadline = Infinity;
+      this.streamsDeadline = Infinity;
       pb.record(SENT_MAX_STREAMS);
     }
     if (this.queue.length > 0) this.writeQueued(pb);
@@ -161,7 +169,7 @@ export class ControlFrames {
       case SentFrameKind.MaxStreams:
         // RFC 9000 §13.3: the current value again, without further delay.
         this.maxStreamsPending = true;
-        this.maxStreamsDeadline = -Infinity;
+        this.streamsDeadline = -Infinity;
         break;
       case SentFrameKind.MaxStreamData:
         frame.owner.onMaxStreamDataLost();
@@ -177,7 +185,7 @@ export class ControlFrames {
 
   clear(): void {
     this.maxStreamsPending = false;
-    this.maxStreamsDeadline = Infinity;
+    this.streamsDeadline = Infinity;
     this.queue = [];
     this.windowUpdates.clear();
   }
