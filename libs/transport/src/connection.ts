@@ -283,7 +283,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     this.control.forgetStream(core);
     if (this.registry.remove(core)) {
       // RFC 9000 §4.6: a closed peer stream makes room for another.
-      this.control.requestMaxStreams();
+      this.control.requestMaxStreams(performance.now());
       this.scheduleFlush();
     }
   }
@@ -473,11 +473,11 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     this.pacer.setRate(this.cc.congestionWindow, this.rtt.smoothedRtt);
     let sent = 0;
     // RFC 8899 §5.1: probe only when there is data to carry (an idle connection needs no larger size).
-    if (this.pmtu !== undefined && this.probesToSend === 0 && this.hasAckElicitingWork() && this.sendPmtuProbe(now)) sent++;
+    if (this.pmtu !== undefined && this.probesToSend === 0 && this.hasAckElicitingWork(now) && this.sendPmtuProbe(now)) sent++;
     while (sent < MAX_PACKETS_PER_FLUSH) {
       const probe = this.probesToSend > 0;
       if (!probe) {
-        if (!this.hasAckElicitingWork()) {
+        if (!this.hasAckElicitingWork(now)) {
           if (this.acks.mustSendAck(now) && this.sendPacket(now, false)) sent++;
           break;
         }
@@ -499,8 +499,8 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     this.armTimer(now);
   }
 
-  private hasAckElicitingWork(): boolean {
-    if (this.control.hasWork()) return true;
+  private hasAckElicitingWork(now: number): boolean {
+    if (this.control.hasWork(now)) return true;
     const credit = this.peerMaxData - this.dataSent;
     for (const core of this.sendQueue) {
       if (core.isSendable(credit)) return true;
@@ -652,7 +652,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     if (this.loss.deadline() <= due && this.loss.onTimeout(due)) {
       this.counters.probeTimeouts++;
       this.probesToSend = PROBE_PACKETS_PER_TIMEOUT;
-      this.queueProbeData();
+      this.queueProbeData(now);
     }
     const keepAlive = this.opts.keepAliveIntervalMs;
     if (keepAlive > 0 && Math.max(this.lastReceiveTime, this.lastKeepAliveTime) + keepAlive <= due) {
@@ -662,19 +662,21 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   }
 
   /** RFC 9002 §6.2.4: probes carry new data if any, else the oldest unacknowledged data again. */
-  private queueProbeData(): void {
-    if (this.hasAckElicitingWork()) return;
+  private queueProbeData(now: number): void {
+    if (this.hasAckElicitingWork(now)) return;
     this.loss.oldestAckEliciting(PROBE_PACKETS_PER_TIMEOUT, this.probeScratch);
     for (const packet of this.probeScratch) for (const frame of packet.frames) this.requeueFrame(frame);
     this.probeScratch.length = 0;
     // RFC 9002 §6.2.4: with nothing to send again (e.g. only a path MTU probe was outstanding), a PING.
-    if (!this.hasAckElicitingWork()) this.control.requestPing();
+    if (!this.hasAckElicitingWork(now)) this.control.requestPing();
   }
 
   private nextDeadline(): number {
     let deadline = this.loss.deadline();
     if (this.acks.hasNewInfo && this.acks.ackDeadline < deadline) deadline = this.acks.ackDeadline;
     if (this.pacerWakeTime < deadline) deadline = this.pacerWakeTime;
+    // Only a deadline still ahead: one that passed made MAX_STREAMS work, sent as the window allows.
+    deadline = Math.min(deadline, this.control.maxStreamsTimer(performance.now()));
     if (this.opts.idleTimeoutMs > 0) deadline = Math.min(deadline, this.lastReceiveTime + this.opts.idleTimeoutMs);
     if (!this.deadPeerCheckPending) deadline = Math.min(deadline, this.deadPeerDeadline());
     const keepAlive = this.opts.keepAliveIntervalMs;
@@ -682,21 +684,36 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     return deadline;
   }
 
-  /** One Node timer for every deadline; it is re-armed lazily when it fires early. */
+  /**
+   * One Node timer for every deadline. A deadline that moved later (the delayed ACK rode on a
+   * packet, the data in flight was acknowledged) moves the timer too: a timer that fires with
+   * nothing due is a wakeup of an idle process, dearer than re-arming it.
+   */
   private armTimer(now: number): void {
     if (this.closeError) return;
     const deadline = this.nextDeadline();
-    if (deadline === Infinity) return;
+    if (deadline === Infinity) {
+      this.clearTimer();
+      return;
+    }
     const delay = deadline - now;
     if (delay < TIMER_GRANULARITY_MS) {
       // Sub-millisecond waits (the pacer at high rates) use the next loop turn.
       this.scheduleFlush();
       return;
     }
-    if (this.timer !== null && this.timerDeadline <= deadline) return;
+    // Within a granularity of the deadline (RFC 9002 §6.1.2 kGranularity): keep the timer.
+    if (this.timer !== null && this.timerDeadline <= deadline && deadline - this.timerDeadline < TIMER_GRANULARITY_MS) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timerDeadline = deadline;
     this.timer = setTimeout(this.timerBound, Math.ceil(delay));
+  }
+
+  private clearTimer(): void {
+    if (this.timer === null) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.timerDeadline = Infinity;
   }
 
   /** When the peer is declared dead (RFC 9002 §6.2: probes went unanswered), or Infinity. */

@@ -147,6 +147,19 @@ export const DEFAULT_MAX_STREAM_WINDOW_BYTES = 6 * 1024 * 1024;
 export const DEFAULT_INITIAL_CONNECTION_WINDOW_BYTES = 2 * DEFAULT_INITIAL_STREAM_WINDOW_BYTES;
 /** Default upper bound of the connection's auto-tuned receive window, in bytes. */
 export const DEFAULT_MAX_CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
+/**
+ * MAX_STREAMS (RFC 9000 §4.6, §19.11) for freed peer streams is urgent once the peer has less
+ * than this fraction of `maxIncomingStreams` left to open: then it goes at once, in a packet
+ * of its own if need be. Before that it rides on the next ack-eliciting packet sent anyway
+ * (a response), so that a request/response costs one datagram each way, not two.
+ */
+export const MAX_STREAMS_UPDATE_THRESHOLD = 0.5;
+/**
+ * Longest a non-urgent MAX_STREAMS waits for a packet to ride on, in ms (the peer still has
+ * at least half of its stream credit meanwhile). RFC 9000 §18.2's default max_ack_delay.
+ */
+export const MAX_STREAMS_UPDATE_DELAY_MS = 25;
+
 /** Smallest receive window accepted in the options, in bytes. */
 export const MIN_WINDOW_BYTES = 16 * 1024;
 /** A window update is sent once this fraction of the window has been consumed (quic-go: 0.25). */

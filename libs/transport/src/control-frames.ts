@@ -1,4 +1,4 @@
-import { CONNECTION_TO_STREAM_WINDOW_RATIO } from './constants.js';
+import { CONNECTION_TO_STREAM_WINDOW_RATIO, MAX_STREAMS_UPDATE_DELAY_MS } from './constants.js';
 import { frameSize, writeFrame } from './frame-codec.js';
 import { type Frame, FrameType, type ResetStreamFrame, type StopSendingFrame, type TransportParametersFrame } from './frames.js';
 import type { PacketBuilder } from './packet-builder.js';
@@ -35,6 +35,12 @@ export class ControlFrames {
   private paramsAcked = false;
   private maxDataPending = false;
   private maxStreamsPending = false;
+  /**
+   * When a pending MAX_STREAMS must go even without a packet to ride on (performance.now()
+   * ms; Infinity: none pending). Before that, and while the peer has credit, it is not work
+   * of its own (see MAX_STREAMS_UPDATE_THRESHOLD).
+   */
+  private streamsDeadline = Infinity;
   private pingPending = false;
   private queue: QueuedFrame[] = [];
   private readonly windowUpdates = new Set<StreamCore>();
@@ -58,8 +64,18 @@ export class ControlFrames {
     this.maxDataPending = true;
   }
 
-  requestMaxStreams(): void {
+  /**
+   * When a pending MAX_STREAMS becomes work of its own, while that is still ahead of `now`; else
+   * Infinity (none pending, or it is work already and waits only for the window: no timer).
+   */
+  maxStreamsTimer(now: number): number {
+    return this.streamsDeadline > now ? this.streamsDeadline : Infinity;
+  }
+
+  /** Freed peer streams can be announced: now if the peer runs short of credit, else with the next packet (or by the deadline). */
+  requestMaxStreams(now: number): void {
     this.maxStreamsPending = true;
+    if (this.streamsDeadline === Infinity) this.streamsDeadline = now + MAX_STREAMS_UPDATE_DELAY_MS;
   }
 
   queueWindowUpdate(core: StreamCore): void {
@@ -81,9 +97,10 @@ export class ControlFrames {
     this.windowUpdates.delete(core);
   }
 
-  /** Something ack-eliciting is waiting. */
-  hasWork(): boolean {
-    if (this.paramsPending || this.maxDataPending || this.maxStreamsPending || this.pingPending) return true;
+  /** Something ack-eliciting is waiting that must go now (a packet of its own if need be). */
+  hasWork(now: number): boolean {
+    if (this.paramsPending || this.maxDataPending || this.pingPending) return true;
+    if (this.maxStreamsPending && (this.streamsDeadline <= now || this.registry.peerStreamCreditLow)) return true;
     if (this.windowUpdates.size > 0) return true;
     for (const frame of this.queue) if (this.registry.mayReference(frame.streamId)) return true;
     return false;
@@ -95,8 +112,10 @@ export class ControlFrames {
       this.paramsPending = false;
       pb.record(SENT_TRANSPORT_PARAMETERS);
     }
-    if (this.maxStreamsPending && this.tryWrite(pb, { type: FrameType.MaxStreams, maximumStreams: this.registry.localMaxStreams })) {
+    // Written into any ack-eliciting packet, urgent or not: riding along costs a few bytes.
+    if (this.maxStreamsPending && this.tryWrite(pb, { type: FrameType.MaxStreams, maximumStreams: this.registry.takeLocalMaxStreams() })) {
       this.maxStreamsPending = false;
+      this.streamsDeadline = Infinity;
       pb.record(SENT_MAX_STREAMS);
     }
     if (this.queue.length > 0) this.writeQueued(pb);
@@ -148,7 +167,9 @@ export class ControlFrames {
         this.maxDataPending = true;
         break;
       case SentFrameKind.MaxStreams:
+        // RFC 9000 §13.3: the current value again, without further delay.
         this.maxStreamsPending = true;
+        this.streamsDeadline = -Infinity;
         break;
       case SentFrameKind.MaxStreamData:
         frame.owner.onMaxStreamDataLost();
@@ -163,6 +184,8 @@ export class ControlFrames {
   }
 
   clear(): void {
+    this.maxStreamsPending = false;
+    this.streamsDeadline = Infinity;
     this.queue = [];
     this.windowUpdates.clear();
   }

@@ -1,5 +1,5 @@
 import { ErrorCode, HopError } from '@hopgate/errors';
-import { MAX_STREAMS_LIMIT } from './constants.js';
+import { MAX_STREAMS_LIMIT, MAX_STREAMS_UPDATE_THRESHOLD } from './constants.js';
 import { TransportErrorCode } from './errors.js';
 import type { StreamCore } from './stream-core.js';
 import { isInitiatedBy, isUnidirectional, streamIdOf, streamIndexOf } from './stream-ids.js';
@@ -19,6 +19,8 @@ export class StreamRegistry {
   private peerOpened = 0;
   /** Peer streams freed so far. */
   private peerFreed = 0;
+  /** The highest MAX_STREAMS we sent (the transport parameters' initial value first). */
+  private advertisedMaxStreams: number;
   /** The peer's MAX_STREAMS: how many streams we may open in total. */
   peerMaxStreams = 0;
   /** The peer's transport parameters have arrived (until then its limit is unknown). */
@@ -27,6 +29,7 @@ export class StreamRegistry {
   constructor(isClient: boolean, maxIncomingStreams: number) {
     this.isClient = isClient;
     this.maxIncomingStreams = maxIncomingStreams;
+    this.advertisedMaxStreams = maxIncomingStreams;
   }
 
   get size(): number {
@@ -36,6 +39,18 @@ export class StreamRegistry {
   /** The MAX_STREAMS value we advertise. */
   get localMaxStreams(): number {
     return Math.min(this.peerFreed + this.maxIncomingStreams, MAX_STREAMS_LIMIT);
+  }
+
+  /** The MAX_STREAMS value to send now; it is recorded as advertised. */
+  takeLocalMaxStreams(): number {
+    const maximum = this.localMaxStreams;
+    if (maximum > this.advertisedMaxStreams) this.advertisedMaxStreams = maximum;
+    return maximum;
+  }
+
+  /** The peer has less than MAX_STREAMS_UPDATE_THRESHOLD of its stream credit left to open (RFC 9000 §4.6). */
+  get peerStreamCreditLow(): boolean {
+    return this.advertisedMaxStreams - this.peerOpened < this.maxIncomingStreams * MAX_STREAMS_UPDATE_THRESHOLD;
   }
 
   /**
