@@ -23,6 +23,18 @@ interface Batch {
   frames: number;
   /** OPENs taken back (withdrawOpen): [offset in the message, length], cut out at drain. */
   withdrawn: Array<[number, number]> | undefined;
+  /** Set while the batch's last frame is a DATA (what extendData() may grow), else undefined. */
+  lastData: LastData | undefined;
+}
+
+/** The DATA frame that ends a batch: where its body length sits, to grow it in place. */
+interface LastData {
+  readonly streamId: string;
+  readonly seq: number;
+  /** The slab it was written to and the offset of its u32 body length there. */
+  readonly slab: Buffer;
+  readonly lengthAt: number;
+  payloadBytes: number;
 }
 
 /** An OPEN still in this turn's batch: where it sits, to set FIN or take it back. */
@@ -121,7 +133,33 @@ export class FramePublisher {
       this.log.warn({ request_id: streamId, err_message: 'connection closed' }, 'relay publish failed');
       return false;
     }
-    this.append(subject, id, seq, body, undefined);
+    this.append(subject, id, seq, body, streamId, undefined);
+    return true;
+  }
+
+  /**
+   * Appends `payload` to the DATA frame `seq` of stream `streamId` when that frame is still the
+   * last one of this turn's batch for `subject` and the result stays within `maxPayloadBytes` and
+   * the message limit: the bytes are copied once, into the slab, and no frame header is spent on
+   * them. False when it cannot (the caller then sends a DATA frame of its own). A stream writes
+   * as its source delivers (a datagram's worth at a time on the hub): this joins those writes
+   * into chunk-sized frames without gathering them in a buffer first.
+   */
+  extendData(subject: string, seq: number, payload: Uint8Array, streamId: string, maxPayloadBytes: number): boolean {
+    if (this.nc.isClosed()) return false;
+    const batch = this.openBatches.get(subject);
+    const last = batch?.lastData;
+    if (batch === undefined || last === undefined || last.streamId !== streamId || last.seq !== seq) return false;
+    const n = payload.byteLength;
+    if (last.payloadBytes + n > maxPayloadBytes || batch.bytes + n > this.maxMessageBytes()) return false;
+    // In place only: the frame must end where the slab's free room begins.
+    if (last.slab !== this.slab || batch.slab !== this.slab || batch.end !== this.slabUsed || this.slab.length - this.slabUsed < n) return false;
+    this.slab.set(payload, this.slabUsed);
+    this.slabUsed += n;
+    batch.end += n;
+    batch.bytes += n;
+    last.payloadBytes += n;
+    this.slab.writeUInt32BE(last.payloadBytes, last.lengthAt);
     return true;
   }
 
@@ -136,7 +174,7 @@ export class FramePublisher {
       this.log.warn({ request_id: streamId, err_message: 'connection closed' }, 'relay publish failed');
       return undefined;
     }
-    return this.append(subject, id, 0, body, { streamId, replyPrefix });
+    return this.append(subject, id, 0, body, streamId, { replyPrefix });
   }
 
   /**
@@ -184,10 +222,15 @@ export class FramePublisher {
     }
   }
 
-  private append(subject: string, id: Uint8Array, seq: number, body: FrameBody, open: { streamId: string; replyPrefix: string } | undefined): string | undefined {
+  /** A message's size limit: MAX_BATCH_BYTES, or the server's max_payload if that is smaller. */
+  private maxMessageBytes(): number {
+    return Math.min(MAX_BATCH_BYTES, this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES);
+  }
+
+  private append(subject: string, id: Uint8Array, seq: number, body: FrameBody, streamId: string, open: { replyPrefix: string } | undefined): string | undefined {
     const size = this.encoder.measure(id, seq, body);
     let batch = this.openBatches.get(subject);
-    const maxBytes = Math.min(MAX_BATCH_BYTES, this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES);
+    const maxBytes = this.maxMessageBytes();
     if (batch !== undefined && batch.frames > 0 && batch.bytes + size > maxBytes) {
       this.openBatches.delete(subject); // full: it leaves as it is, a new message follows it
       batch = undefined;
@@ -202,9 +245,13 @@ export class FramePublisher {
     const at = this.reserve(batch, size);
     this.encoder.write(this.slab, at, id, seq, body);
     batch.frames += 1;
+    batch.lastData =
+      body.type === FrameType.Data
+        ? { streamId, seq, slab: this.slab, lengthAt: at + FRAME_FIXED_HEADER_BYTES - 4 + id.byteLength, payloadBytes: body.payload.byteLength }
+        : undefined;
     if (open !== undefined) {
       const flagsAt = at + FRAME_FIXED_HEADER_BYTES + id.byteLength + 4;
-      this.queuedOpens.set(open.streamId, { batch, slab: this.slab, flagsAt, messageOffset, length: size });
+      this.queuedOpens.set(streamId, { batch, slab: this.slab, flagsAt, messageOffset, length: size });
     }
     return batch.token;
   }
@@ -224,6 +271,7 @@ export class FramePublisher {
       bytes: 0,
       frames: 0,
       withdrawn: undefined,
+      lastData: undefined,
     };
     writeMessageHeader(this.slab, this.reserve(batch, MESSAGE_HEADER_BYTES));
     this.batches.push(batch);
