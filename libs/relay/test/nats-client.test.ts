@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Msg } from '@nats-io/transport-node';
+import { NATS_PENDING_LIMIT_BYTES } from '../src/index.js';
 import { NatsFixture, KIB } from './helpers.js';
 
 /**
@@ -71,4 +72,37 @@ test('a message spanning several socket reads arrives whole, in one buffer of it
   assert.ok(Buffer.from(data).equals(payload), 'payload intact');
   // Unpatched, the buffer grew by doubling as reads came in (and copied what it held each time).
   assert.equal(data.buffer.byteLength, size);
+});
+
+/** How many socket writes (sendv calls) four 40 KiB publishes of one turn take. */
+async function writesForOneTurn(extra: Record<string, unknown>): Promise<number> {
+  const pub = await nats.connect(extra);
+  const sub = await nats.connect();
+  const subject = `natspatch.${process.pid}.pending.${String(extra['pendingLimit'] ?? 'default')}`;
+  const count = 4;
+  let got = 0;
+  const done = new Promise<void>((resolve) => {
+    sub.subscribe(subject, {
+      callback: () => {
+        got += 1;
+        if (got === count) resolve();
+      },
+    });
+  });
+  await sub.flush();
+  const transport = (pub as unknown as { protocol: { transport: { sendv: (frames: Uint8Array[]) => void } } }).protocol.transport;
+  let writes = 0;
+  const sendv = transport.sendv.bind(transport);
+  transport.sendv = (frames) => {
+    writes += 1;
+    sendv(frames);
+  };
+  for (let i = 0; i < count; i += 1) pub.publish(subject, pattern(40 * KIB, i));
+  await done;
+  return writes;
+}
+
+test('with the relay nodes\' pendingLimit, one turn\'s bulk messages leave in one write (nats.js default: several)', { timeout: TEST_TIMEOUT_MS }, async () => {
+  assert.equal(await writesForOneTurn({ pendingLimit: NATS_PENDING_LIMIT_BYTES }), 1);
+  assert.ok((await writesForOneTurn({})) > 1);
 });
