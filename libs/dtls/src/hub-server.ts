@@ -1,3 +1,4 @@
+import type { RecordParts } from './aes-gcm-record-cipher.js';
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { EventEmitter } from 'node:events';
@@ -472,7 +473,7 @@ export class DtlsHubServer extends EventEmitter {
    * process.nextTick per datagram (a callback costs one even on success). A send that fails is
    * a lost datagram, which UDP allows and the transport repairs.
    */
-  private sendTo(datagram: Buffer, peer: Peer): void {
+  private sendTo(datagram: Buffer | RecordParts, peer: Peer): void {
     if (this.closed) return;
     this.socket.send(datagram, peer.port, peer.address);
   }

@@ -1,3 +1,4 @@
+import type { RecordParts } from './aes-gcm-record-cipher.js';
 import type { DatagramLink } from '@hopgate/transport';
 import { HopError, ErrorCode } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
@@ -18,7 +19,7 @@ export interface ServerLinkContext {
   counters: HubCounters;
   logger: Logger;
   /** Sends one datagram to the peer. */
-  sendRaw(datagram: Buffer): void;
+  sendRaw(datagram: Buffer | RecordParts): void;
   /**
    * The client's final flight: what a retransmission must repeat to reach the handshake, which
    * it holds until the peer's first application data or the session's close.
