@@ -1,6 +1,6 @@
-import type { RecordParts } from './aes-gcm-record-cipher.js';
 import dgram from 'node:dgram';
 import { Duplex } from 'node:stream';
+import type { RecordParts } from './aes-gcm-record-cipher.js';
 
 /** The errno Node reports on a connected UDP socket after an ICMP port unreachable (Linux). */
 const ECONNREFUSED = 'ECONNREFUSED';

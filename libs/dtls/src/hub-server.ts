@@ -1,4 +1,3 @@
-import type { RecordParts } from './aes-gcm-record-cipher.js';
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { EventEmitter } from 'node:events';
@@ -26,6 +25,7 @@ import { DtlsServerLink } from './server-link.js';
 import { serverLimits, type DtlsServerOptions, type ServerLimits } from './server-options.js';
 import { SourceTokenBuckets } from './source-token-buckets.js';
 import { WeriftHandshake } from './werift-handshake.js';
+import type { RecordParts } from './aes-gcm-record-cipher.js';
 
 /** "No certificate yet" refusals are logged at most once per this many ms. */
 export const NO_CERTIFICATE_LOG_INTERVAL_MS = REFUSAL_LOG_INTERVAL_MS;

@@ -1,4 +1,3 @@
-import type { RecordParts } from './aes-gcm-record-cipher.js';
 import type { DatagramLink } from '@hopgate/transport';
 import { HopError, ErrorCode } from '@hopgate/errors';
 import type { Logger } from '@hopgate/log';
@@ -10,6 +9,7 @@ import { ALERT_CLOSE_NOTIFY, AlertLevel, ContentType, type DtlsRecord } from './
 import type { RecordProtection } from './record-protection.js';
 import { ReplayWindow } from './replay-window.js';
 import { LinkEvents } from './link-events.js';
+import type { RecordParts } from './aes-gcm-record-cipher.js';
 
 /** What a hub session needs from its hub; built by DtlsHubServer. */
 export interface ServerLinkContext {
