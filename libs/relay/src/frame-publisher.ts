@@ -138,29 +138,30 @@ export class FramePublisher {
   }
 
   /**
-   * Appends `payload` to the DATA frame `seq` of stream `streamId` when that frame is still the
-   * last one of this turn's batch for `subject` and the result stays within `maxPayloadBytes` and
-   * the message limit: the bytes are copied once, into the slab, and no frame header is spent on
-   * them. False when it cannot (the caller then sends a DATA frame of its own). A stream writes
-   * as its source delivers (a datagram's worth at a time on the hub): this joins those writes
-   * into chunk-sized frames without gathering them in a buffer first.
+   * Appends as much of `payload` as fits to the DATA frame `seq` of stream `streamId` when that
+   * frame is still the last one of this turn's batch for `subject`: up to `maxPayloadBytes` in the
+   * frame and the message limit. Returns the bytes taken (0: none; the caller sends the rest as a
+   * DATA frame of its own). They are copied once, into the slab, and no frame header is spent on
+   * them. A stream writes as its source delivers (a datagram's worth at a time on the hub, a TLS
+   * record's on the ingress): this fills chunk-sized frames and whole messages from those writes
+   * without gathering them in a buffer first.
    */
-  extendData(subject: string, seq: number, payload: Uint8Array, streamId: string, maxPayloadBytes: number): boolean {
-    if (this.nc.isClosed()) return false;
+  extendData(subject: string, seq: number, payload: Uint8Array, streamId: string, maxPayloadBytes: number): number {
+    if (this.nc.isClosed()) return 0;
     const batch = this.openBatches.get(subject);
     const last = batch?.lastData;
-    if (batch === undefined || last === undefined || last.streamId !== streamId || last.seq !== seq) return false;
-    const n = payload.byteLength;
-    if (last.payloadBytes + n > maxPayloadBytes || batch.bytes + n > this.maxMessageBytes()) return false;
+    if (batch === undefined || last === undefined || last.streamId !== streamId || last.seq !== seq) return 0;
     // In place only: the frame must end where the slab's free room begins.
-    if (last.slab !== this.slab || batch.slab !== this.slab || batch.end !== this.slabUsed || this.slab.length - this.slabUsed < n) return false;
-    this.slab.set(payload, this.slabUsed);
+    if (last.slab !== this.slab || batch.slab !== this.slab || batch.end !== this.slabUsed) return 0;
+    const n = Math.min(payload.byteLength, maxPayloadBytes - last.payloadBytes, this.maxMessageBytes() - batch.bytes, this.slab.length - this.slabUsed);
+    if (n <= 0) return 0;
+    this.slab.set(n === payload.byteLength ? payload : payload.subarray(0, n), this.slabUsed);
     this.slabUsed += n;
     batch.end += n;
     batch.bytes += n;
     last.payloadBytes += n;
     this.slab.writeUInt32BE(last.payloadBytes, last.lengthAt);
-    return true;
+    return n;
   }
 
   /**
