@@ -16,6 +16,9 @@ export interface GcmDirectionKeys {
 }
 
 const ALGORITHM = 'aes-128-gcm';
+
+/** A record as buffers in wire order, to be sent as one datagram (`socket.send` takes a list). */
+export type RecordParts = readonly [Buffer, Buffer, Buffer];
 /** additional_data: seq_num(8) + type(1) + version(2) + length(2) (RFC 5246 §6.2.3.3, RFC 6347 §4.1.2.1). */
 const AAD_BYTES = 13;
 const NONCE_BYTES = GCM_IMPLICIT_NONCE_BYTES + GCM_EXPLICIT_NONCE_BYTES;
@@ -53,28 +56,36 @@ export class AesGcmRecordCipher {
     this.readSalt = saltOf(read.iv);
   }
 
-  /** The whole protected record for `plaintext` (RFC 6347 §4.1 header, RFC 5288 §3 fragment). */
+  /** The whole protected record for `plaintext` (RFC 6347 §4.1 header, RFC 5288 §3 fragment), in one buffer. */
   seal(type: number, version: number, epoch: number, sequence: number, plaintext: Uint8Array): Buffer {
+    return Buffer.concat(this.sealParts(type, version, epoch, sequence, plaintext));
+  }
+
+  /**
+   * The same record as three buffers in wire order: header with explicit nonce, ciphertext, tag.
+   * A datagram is sent from them as they are (one sendmsg with three iovecs): the ciphertext
+   * the cipher made is not copied into a record buffer, nor is one allocated per record.
+   */
+  sealParts(type: number, version: number, epoch: number, sequence: number, plaintext: Uint8Array): RecordParts {
     const fragmentBytes = GCM_EXPLICIT_NONCE_BYTES + plaintext.length + GCM_TAG_BYTES;
-    const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + fragmentBytes);
-    record[0] = type;
-    record.writeUInt16BE(version, 1);
-    record.writeUInt16BE(epoch, 3);
-    record.writeUIntBE(sequence, 5, 6);
-    record.writeUInt16BE(fragmentBytes, 11);
+    // 21 bytes: Node takes them from its shared pool.
+    const head = Buffer.allocUnsafe(CIPHERTEXT_OFFSET);
+    head[0] = type;
+    head.writeUInt16BE(version, 1);
+    head.writeUInt16BE(epoch, 3);
+    head.writeUIntBE(sequence, 5, 6);
+    head.writeUInt16BE(fragmentBytes, 11);
     // Explicit nonce = epoch|sequence: the header's bytes 3..10.
-    record.copy(record, EXPLICIT_NONCE_OFFSET, 3, 11);
+    head.copy(head, EXPLICIT_NONCE_OFFSET, 3, 11);
     scratchNonce.writeUInt32BE(this.writeSalt, 0);
-    record.copy(scratchNonce, GCM_IMPLICIT_NONCE_BYTES, 3, 11);
-    writeAad(type, version, record, 3, plaintext.length);
+    head.copy(scratchNonce, GCM_IMPLICIT_NONCE_BYTES, 3, 11);
+    writeAad(type, version, head, 3, plaintext.length);
     const cipher = createCipheriv(ALGORITHM, this.writeKey, scratchNonce, { authTagLength: GCM_TAG_BYTES });
     cipher.setAAD(scratchAad, { plaintextLength: plaintext.length });
     const encrypted = cipher.update(plaintext);
-    encrypted.copy(record, CIPHERTEXT_OFFSET);
     // GCM is a stream mode: final() yields no bytes, only the tag.
     cipher.final();
-    cipher.getAuthTag().copy(record, CIPHERTEXT_OFFSET + plaintext.length);
-    return record;
+    return [head, encrypted, cipher.getAuthTag()];
   }
 
   /**

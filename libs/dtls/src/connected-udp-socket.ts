@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import { Duplex } from 'node:stream';
+import type { RecordParts } from './aes-gcm-record-cipher.js';
 
 /** The errno Node reports on a connected UDP socket after an ICMP port unreachable (Linux). */
 const ECONNREFUSED = 'ECONNREFUSED';
@@ -63,7 +64,8 @@ export class ConnectedUdpSocket extends Duplex {
   }
 
   /** Sends one datagram straight to the socket, beside the stream's queue (the fast path's records). */
-  sendDatagram(datagram: Buffer): void {
+  /** One datagram: a buffer, or a record's parts (sent together, one sendmsg). */
+  sendDatagram(datagram: Buffer | RecordParts): void {
     if (this.udpClosed) return;
     // The callback keeps an ICMP port unreachable reported on send from being lost (see _write).
     this.socket.send(datagram, this.onSent);

@@ -25,6 +25,7 @@ import { DtlsServerLink } from './server-link.js';
 import { serverLimits, type DtlsServerOptions, type ServerLimits } from './server-options.js';
 import { SourceTokenBuckets } from './source-token-buckets.js';
 import { WeriftHandshake } from './werift-handshake.js';
+import type { RecordParts } from './aes-gcm-record-cipher.js';
 
 /** "No certificate yet" refusals are logged at most once per this many ms. */
 export const NO_CERTIFICATE_LOG_INTERVAL_MS = REFUSAL_LOG_INTERVAL_MS;
@@ -472,7 +473,7 @@ export class DtlsHubServer extends EventEmitter {
    * process.nextTick per datagram (a callback costs one even on success). A send that fails is
    * a lost datagram, which UDP allows and the transport repairs.
    */
-  private sendTo(datagram: Buffer, peer: Peer): void {
+  private sendTo(datagram: Buffer | RecordParts, peer: Peer): void {
     if (this.closed) return;
     this.socket.send(datagram, peer.port, peer.address);
   }

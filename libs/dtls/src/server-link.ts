@@ -9,6 +9,7 @@ import { ALERT_CLOSE_NOTIFY, AlertLevel, ContentType, type DtlsRecord } from './
 import type { RecordProtection } from './record-protection.js';
 import { ReplayWindow } from './replay-window.js';
 import { LinkEvents } from './link-events.js';
+import type { RecordParts } from './aes-gcm-record-cipher.js';
 
 /** What a hub session needs from its hub; built by DtlsHubServer. */
 export interface ServerLinkContext {
@@ -18,7 +19,7 @@ export interface ServerLinkContext {
   counters: HubCounters;
   logger: Logger;
   /** Sends one datagram to the peer. */
-  sendRaw(datagram: Buffer): void;
+  sendRaw(datagram: Buffer | RecordParts): void;
   /**
    * The client's final flight: what a retransmission must repeat to reach the handshake, which
    * it holds until the peer's first application data or the session's close.

@@ -33,6 +33,18 @@ describe('AesGcmRecordCipher (RFC 5288 §3, RFC 6347 §4.1.2.1)', () => {
     assert.equal(client.open(parsed.type, parsed.version, parsed.bytes, parsed.fragment), null, 'the writer cannot open its own records');
   });
 
+  test('sealParts: header with explicit nonce, ciphertext, tag; together the same record as seal(), and it opens', () => {
+    const { client, server } = pair();
+    const plaintext = randomBytes(16_000);
+    const parts = client.sealParts(ContentType.ApplicationData, DTLS_1_2_VERSION, 1, 99, plaintext);
+    assert.deepEqual(parts.map((p) => p.length), [13 + 8, plaintext.length, 16]);
+    const record = Buffer.concat(parts);
+    assert.deepEqual(record, client.seal(ContentType.ApplicationData, DTLS_1_2_VERSION, 1, 99, plaintext));
+    const [parsed] = parseRecords(record) ?? [];
+    assert.ok(parsed);
+    assert.deepEqual(server.open(parsed.type, parsed.version, parsed.bytes, parsed.fragment), plaintext);
+  });
+
   test('the same bytes as a plain AES-128-GCM of the RFC 5246 §6.2.3.3 nonce and additional data', () => {
     const { client, clientKey, clientIv } = pair();
     const plaintext = Buffer.from('hello hub');

@@ -23,6 +23,18 @@ interface Batch {
   frames: number;
   /** OPENs taken back (withdrawOpen): [offset in the message, length], cut out at drain. */
   withdrawn: Array<[number, number]> | undefined;
+  /** Set while the batch's last frame is a DATA (what extendData() may grow), else undefined. */
+  lastData: LastData | undefined;
+}
+
+/** The DATA frame that ends a batch: where its body length sits, to grow it in place. */
+interface LastData {
+  readonly streamId: string;
+  readonly seq: number;
+  /** The slab it was written to and the offset of its u32 body length there. */
+  readonly slab: Buffer;
+  readonly lengthAt: number;
+  payloadBytes: number;
 }
 
 /** An OPEN still in this turn's batch: where it sits, to set FIN or take it back. */
@@ -121,8 +133,35 @@ export class FramePublisher {
       this.log.warn({ request_id: streamId, err_message: 'connection closed' }, 'relay publish failed');
       return false;
     }
-    this.append(subject, id, seq, body, undefined);
+    this.append(subject, id, seq, body, streamId, undefined);
     return true;
+  }
+
+  /**
+   * Appends as much of `payload` as fits to the DATA frame `seq` of stream `streamId` when that
+   * frame is still the last one of this turn's batch for `subject`: up to `maxPayloadBytes` in the
+   * frame and the message limit. Returns the bytes taken (0: none; the caller sends the rest as a
+   * DATA frame of its own). They are copied once, into the slab, and no frame header is spent on
+   * them. A stream writes as its source delivers (a datagram's worth at a time on the hub, a TLS
+   * record's on the ingress): this fills chunk-sized frames and whole messages from those writes
+   * without gathering them in a buffer first.
+   */
+  extendData(subject: string, seq: number, payload: Uint8Array, streamId: string, maxPayloadBytes: number): number {
+    if (this.nc.isClosed()) return 0;
+    const batch = this.openBatches.get(subject);
+    const last = batch?.lastData;
+    if (batch === undefined || last === undefined || last.streamId !== streamId || last.seq !== seq) return 0;
+    // In place only: the frame must end where the slab's free room begins.
+    if (last.slab !== this.slab || batch.slab !== this.slab || batch.end !== this.slabUsed) return 0;
+    const n = Math.min(payload.byteLength, maxPayloadBytes - last.payloadBytes, this.maxMessageBytes() - batch.bytes, this.slab.length - this.slabUsed);
+    if (n <= 0) return 0;
+    this.slab.set(n === payload.byteLength ? payload : payload.subarray(0, n), this.slabUsed);
+    this.slabUsed += n;
+    batch.end += n;
+    batch.bytes += n;
+    last.payloadBytes += n;
+    this.slab.writeUInt32BE(last.payloadBytes, last.lengthAt);
+    return n;
   }
 
   /**
@@ -136,7 +175,7 @@ export class FramePublisher {
       this.log.warn({ request_id: streamId, err_message: 'connection closed' }, 'relay publish failed');
       return undefined;
     }
-    return this.append(subject, id, 0, body, { streamId, replyPrefix });
+    return this.append(subject, id, 0, body, streamId, { replyPrefix });
   }
 
   /**
@@ -184,10 +223,15 @@ export class FramePublisher {
     }
   }
 
-  private append(subject: string, id: Uint8Array, seq: number, body: FrameBody, open: { streamId: string; replyPrefix: string } | undefined): string | undefined {
+  /** A message's size limit: MAX_BATCH_BYTES, or the server's max_payload if that is smaller. */
+  private maxMessageBytes(): number {
+    return Math.min(MAX_BATCH_BYTES, this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES);
+  }
+
+  private append(subject: string, id: Uint8Array, seq: number, body: FrameBody, streamId: string, open: { replyPrefix: string } | undefined): string | undefined {
     const size = this.encoder.measure(id, seq, body);
     let batch = this.openBatches.get(subject);
-    const maxBytes = Math.min(MAX_BATCH_BYTES, this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES);
+    const maxBytes = this.maxMessageBytes();
     if (batch !== undefined && batch.frames > 0 && batch.bytes + size > maxBytes) {
       this.openBatches.delete(subject); // full: it leaves as it is, a new message follows it
       batch = undefined;
@@ -202,9 +246,13 @@ export class FramePublisher {
     const at = this.reserve(batch, size);
     this.encoder.write(this.slab, at, id, seq, body);
     batch.frames += 1;
+    batch.lastData =
+      body.type === FrameType.Data
+        ? { streamId, seq, slab: this.slab, lengthAt: at + FRAME_FIXED_HEADER_BYTES - 4 + id.byteLength, payloadBytes: body.payload.byteLength }
+        : undefined;
     if (open !== undefined) {
       const flagsAt = at + FRAME_FIXED_HEADER_BYTES + id.byteLength + 4;
-      this.queuedOpens.set(open.streamId, { batch, slab: this.slab, flagsAt, messageOffset, length: size });
+      this.queuedOpens.set(streamId, { batch, slab: this.slab, flagsAt, messageOffset, length: size });
     }
     return batch.token;
   }
@@ -224,6 +272,7 @@ export class FramePublisher {
       bytes: 0,
       frames: 0,
       withdrawn: undefined,
+      lastData: undefined,
     };
     writeMessageHeader(this.slab, this.reserve(batch, MESSAGE_HEADER_BYTES));
     this.batches.push(batch);

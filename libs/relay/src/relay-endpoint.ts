@@ -67,6 +67,7 @@ export class RelayEndpoint<S extends RelayStream> {
     });
     this.link = {
       publish: (subject, id, seq, body, streamId) => this.publisher.publishFrame(subject, id, seq, body, streamId),
+      extendData: (subject, seq, payload, streamId, maxPayloadBytes) => this.publisher.extendData(subject, seq, payload, streamId, maxPayloadBytes),
       release: (stream) => {
         if (this.streams.get(stream.requestId) === stream) this.streams.delete(stream.requestId);
         this.liveness.untrack(stream);

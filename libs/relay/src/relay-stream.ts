@@ -26,6 +26,12 @@ export type RelaySide = 'ingress' | 'hub';
 export interface StreamLink {
   /** Encodes a frame of stream `streamId` (whose UTF-8 bytes are `id`) into this turn's message to `subject`; false when it could not be sent (connection closed). */
   publish(subject: string, id: Uint8Array, seq: number, body: FrameBody, streamId: string): boolean;
+  /**
+   * Appends as much of `payload` as fits (the frame within `maxPayloadBytes`, the message within
+   * its limit) to the stream's DATA frame `seq` if that frame is still the last one of this
+   * turn's message to `subject`; returns the bytes taken (0 when it cannot).
+   */
+  extendData(subject: string, seq: number, payload: Uint8Array, streamId: string, maxPayloadBytes: number): number;
   /** Called once when the stream is closed: the owner forgets it. */
   release(stream: RelayStream): void;
   /** Takes back the stream's OPEN if it has not left this node yet; true when it was taken back. */
@@ -213,6 +219,21 @@ export abstract class RelayStream extends Duplex {
   }
 
   /**
+   * DATA: as much as fits joins the stream's previous DATA frame while that is still the last
+   * frame of this turn's message (up to chunkBytes and the message limit), the rest is a frame of
+   * its own. Writes of any size (a datagram's payload on the hub, a TLS record's on the ingress)
+   * so become chunk-sized frames in full messages, with no buffer in between.
+   */
+  private sendData(payload: Uint8Array): boolean {
+    const joined = this.link.extendData(this.peerSubject, this.nextSendSeq - 1, payload, this.requestId, this.chunkBytes);
+    if (joined === payload.byteLength) {
+      this.idleTimer.refresh();
+      return true;
+    }
+    return this.send({ type: FrameType.Data, payload: joined === 0 ? payload : payload.subarray(joined) });
+  }
+
+  /**
    * The peer's OPEN carried FIN: its body is empty, as if END had come (the hub side). The end
    * is pushed at the first read (_read): pushing it from the constructor cost a third of the
    * hub's stream set-up.
@@ -268,7 +289,7 @@ export abstract class RelayStream extends Duplex {
           }
           return;
         }
-        if (payload.byteLength > 0 && !this.send({ type: FrameType.Data, payload })) return this.connectionLost();
+        if (payload.byteLength > 0 && !this.sendData(payload)) return this.connectionLost();
         if (write.index === write.chunks.length) {
           this.pendingWrite = undefined;
           write.callback(); // may call _write / _final again, synchronously

@@ -22,12 +22,14 @@ export class NatsFixture {
     this.server = await startNats();
   }
 
-  async connect(): Promise<NatsConnection> {
+  /** `extra`: further nats.js options (e.g. the hidden `pendingLimit`). */
+  async connect(extra: Record<string, unknown> = {}): Promise<NatsConnection> {
     if (this.server === undefined) throw new Error('nats fixture not started');
     const nc = await connect({
       servers: this.server.url,
       name: `relay-test-${this.connections.length}`,
       reconnectTimeWait: TEST_RECONNECT_WAIT_MS,
+      ...extra,
     });
     this.connections.push(nc);
     return nc;

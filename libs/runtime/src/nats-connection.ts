@@ -77,6 +77,12 @@ export interface NatsConnectionOptions {
   /** nats.js `noAsyncTraces` (the relay nodes set it: no stack capture per request). */
   noAsyncTraces?: boolean;
   /**
+   * Bytes nats.js gathers before it writes them at once, within an event-loop turn (its hidden
+   * `pendingLimit`, default 32 KiB); whatever is pending is written at the end of the turn anyway.
+   * The relay nodes raise it so that a turn's messages leave in one write.
+   */
+  pendingLimitBytes?: number;
+  /**
    * While no server of HOPGATE_NATS_URL can be reached, try again every
    * NATS_START_RETRY_INTERVAL_MS and log a warning naming them at most every
    * NATS_START_WAIT_LOG_INTERVAL_MS, instead of rejecting. A refused login still rejects. Default false.
@@ -115,6 +121,8 @@ export function natsConnectOptions(config: NatsConnectionConfig, options: NatsCo
     ignoreAuthErrorAbort: true,
     noAsyncTraces: options.noAsyncTraces ?? false,
   };
+  // Not in nats.js's typed options (protocol.js reads `options.pendingLimit`).
+  if (options.pendingLimitBytes !== undefined) Object.assign(opts, { pendingLimit: options.pendingLimitBytes });
   const auth = config.natsAuth;
   switch (auth.method) {
     case 'user_password':

@@ -130,3 +130,9 @@ test('awayFromLastDialed: the server dialed longest ago instead of a head dialed
   assert.equal(awayFromLastDialed([server('x:1', 0), server('y:1', 0)], null), null, 'nothing dialed yet (first connect): default');
   assert.equal(awayFromLastDialed([server('x:1', 5), server('y:1', 5)], null), null, 'a tie is not "dialed last"');
 });
+
+test('pendingLimitBytes becomes nats.js\'s pendingLimit; unset, nats.js keeps its default', () => {
+  const config = natsConnectionConfig(new ServiceSettings({ HOPGATE_NATS_URL: 'nats://127.0.0.1:4222' }));
+  assert.equal((natsConnectOptions(config, { name: 'n', service: 'hub', pendingLimitBytes: 262_144 }) as { pendingLimit?: number }).pendingLimit, 262_144);
+  assert.equal('pendingLimit' in natsConnectOptions(config, { name: 'n', service: 'hub' }), false);
+});

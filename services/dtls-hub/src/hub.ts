@@ -7,7 +7,7 @@ import { formatHostPort, ID_PATTERN } from '@hopgate/config';
 import { HopError, ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import { SessionStore, InstanceStore, ClientStore, ClientWatcher, HubRegistry, type CredentialsCheck } from '@hopgate/sessions';
-import { RelayServer, type RelayServerStream, NATS_NO_ASYNC_TRACES } from '@hopgate/relay';
+import { RelayServer, type RelayServerStream, NATS_NO_ASYNC_TRACES, NATS_PENDING_LIMIT_BYTES } from '@hopgate/relay';
 import { connectRedis, connectNats, DATA_PATH_REDIS_OPTIONS, natsReadiness, redisReadiness } from '@hopgate/runtime';
 import { DtlsHubServer, type DtlsServerLink } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
@@ -106,7 +106,7 @@ export class Hub {
     this.instanceStore = new InstanceStore(this.redis, keys);
     this.clientStore = new ClientStore(this.redis, keys);
     this.registry = new HubRegistry(this.redis, keys);
-    this.nc = await connectNats(cfg, { name: `dtls-hub-${cfg.hubId}`, service: 'hub', logger: this.logger, noAsyncTraces: NATS_NO_ASYNC_TRACES, waitUntilReachable: true });
+    this.nc = await connectNats(cfg, { name: `dtls-hub-${cfg.hubId}`, service: 'hub', logger: this.logger, noAsyncTraces: NATS_NO_ASYNC_TRACES, pendingLimitBytes: NATS_PENDING_LIMIT_BYTES, waitUntilReachable: true });
     this.relay = new RelayServer({
       nc: this.nc,
       subjects: this.subjects,

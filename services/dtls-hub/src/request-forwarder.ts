@@ -5,7 +5,7 @@ import { ErrorCode, errorCodeOf, errorMessageOf } from '@hopgate/errors';
 import type { RelayServerStream } from '@hopgate/relay';
 import type { TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, decodeMessage, decodeRelayOpen, type RelayEnvelope } from '@hopgate/wire';
-import { Coalescer, pipeStreams } from '@hopgate/http-tunnel';
+import { pipeStreams } from '@hopgate/http-tunnel';
 import type { AgentSession } from './agent-session.js';
 
 export interface ForwardContext {
@@ -113,8 +113,10 @@ function carry(relay: RelayServerStream, tunnel: TransportStream, hasBody: boole
     }
     ex.headArrived();
     relay.respond(msg.bytes);
-    // Datagram-sized chunks are joined before they become NATS publishes.
-    await pipeStreams(tunnel, new Coalescer(), relay);
+    // Datagram-sized chunks are joined into chunk-sized DATA frames by the relay stream itself
+    // (RelayStream: a DATA joins the previous one while it is the last of its message), in the
+    // publish slab: no buffer gathers them first.
+    await pipeStreams(tunnel, relay);
     await requestBody;
     ex.complete();
   };

@@ -11,7 +11,7 @@ import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import { RouteLoader } from '@hopgate/routes';
 import { InstanceStore, OwnerCache, type LiveInstance } from '@hopgate/sessions';
 import { InstancePicker } from './instance-picker.js';
-import { RelayClient, NATS_NO_ASYNC_TRACES } from '@hopgate/relay';
+import { RelayClient, NATS_NO_ASYNC_TRACES, NATS_PENDING_LIMIT_BYTES } from '@hopgate/relay';
 import { connectRedis, connectNats, DATA_PATH_REDIS_OPTIONS } from '@hopgate/runtime';
 import { proxyRequest, type ProxyContext } from './proxy-handler.js';
 import { redirectToHttps } from './redirect.js';
@@ -127,7 +127,7 @@ export class Ingress {
     });
     await this.routes.start();
     this.owners = new OwnerCache(new InstanceStore(this.redis, keys), { ttlMs: cfg.ownerCacheTtlMs });
-    this.nc = await connectNats(cfg, { name: `https-ingress-${cfg.ingressId}`, service: 'ingress', logger: this.logger, noAsyncTraces: NATS_NO_ASYNC_TRACES, waitUntilReachable: true });
+    this.nc = await connectNats(cfg, { name: `https-ingress-${cfg.ingressId}`, service: 'ingress', logger: this.logger, noAsyncTraces: NATS_NO_ASYNC_TRACES, pendingLimitBytes: NATS_PENDING_LIMIT_BYTES, waitUntilReachable: true });
     this.relay = new RelayClient({
       nc: this.nc,
       subjects,
