@@ -5,7 +5,7 @@
 // agent). Then the idle-sessions row (scripts/bench/idle-sessions.mjs) and the WAN runs
 // (scripts/bench/wan.mjs). docs/benchmark.md describes the rows, the ratios and the knobs.
 //
-// Knobs (env, all optional): BENCH_GET_DURATION_S, BENCH_C1_DURATION_S, BENCH_GET_CONNECTIONS,
+// Knobs (env, all optional): BENCH_WARMUP_S, BENCH_GET_DURATION_S, BENCH_C1_DURATION_S, BENCH_GET_CONNECTIONS,
 // BENCH_DOWNLOAD_MIB, BENCH_UPLOAD_MIB, BENCH_PMTU_MIB, BENCH_PMTU_BYTES, BENCH_LOSS_MIB,
 // BENCH_LOSS_RATE, BENCH_TRANSFER_DEADLINE_S, BENCH_DTLS_RECORDS, BENCH_NGINX_WORKERS,
 // BENCH_IDLE_SESSIONS, BENCH_IDLE_SECONDS, BENCH_IDLE_OPEN_S, BENCH_IDLE_LOAD_PROCESSES, BENCH_IDLE_HANDSHAKES_IN_FLIGHT,
@@ -34,6 +34,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GET_DURATION_S = envNumber('BENCH_GET_DURATION_S', 8);
 /** Duration of each sequential c=1 GET loop, in seconds. */
 const C1_DURATION_S = envNumber('BENCH_C1_DURATION_S', 4);
+/** GET c=64 on every path before the first row, not measured: the JIT has optimized HopGate's request path (0 skips it), s. */
+const WARMUP_S = envNumber('BENCH_WARMUP_S', 5);
 /** Connections of the loaded GET run. */
 const GET_CONNECTIONS = envNumber('BENCH_GET_CONNECTIONS', 64);
 /** The big download, in MiB: 1 GiB, the size the RSS target is set for. */
@@ -261,11 +263,15 @@ try {
   /** `fn(path)` for direct, ssh, hopgate in turn. */
   const each = async (fn) => ({ direct: await fn(paths.direct), ssh: await fn(paths.ssh), hopgate: await fn(paths.hopgate) });
 
-  // c=64 first: it also warms every path up, so the c=1 loop that follows measures each one in
-  // its steady state (V8 has optimized HopGate's request path; nginx and sshd are native code)
-  // rather than the JIT's first tiers, which 200 warm-up requests do not get past.
+  // Every path is warmed up first and measured in its steady state: V8 has optimized HopGate's
+  // request path (nginx and sshd are native code) rather than running it in the JIT's first
+  // tiers, which the c=1 loop's 200 warm-up requests do not get past.
+  const load = (p, seconds = GET_DURATION_S) => getLoad(`${p.base}/1k`, { connections: GET_CONNECTIONS, seconds, headers: p.headers, ...p.tls });
+  if (WARMUP_S > 0) {
+    console.log(`warm-up: GET 1 KiB c=${GET_CONNECTIONS}, ${WARMUP_S} s a path ...`);
+    await each((p) => load(p, WARMUP_S));
+  }
   console.log(`GET 1 KiB c=${GET_CONNECTIONS} ...`);
-  const load = (p) => getLoad(`${p.base}/1k`, { connections: GET_CONNECTIONS, seconds: GET_DURATION_S, headers: p.headers, ...p.tls });
   const high = { direct: await load(paths.direct) };
   [high.ssh, high.ssh_cpu_ms] = await withCpu(sshCpu, () => load(paths.ssh));
   [high.hopgate, high.hopgate_cpu_ms] = await withCpu(hopgateCpu, () => load(paths.hopgate));
