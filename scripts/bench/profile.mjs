@@ -2,6 +2,7 @@
 // then one workload, with the CPU time of each process and (PROFILE_CPU=1) a V8 CPU profile of
 // each service process (node --cpu-prof) written to PROFILE_DIR.
 //   node scripts/bench/profile.mjs download|upload|get1|get64 [MiB or seconds]
+//   PROFILE_DATAGRAM_BYTES=1452: hub <-> agent through a UdpLossProxy capping datagrams at that size.
 // Not part of `npm run bench`: a tool for finding the next cost to cut.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
-import { Stack, reapOnExit } from '../../libs/testkit/dist/src/index.js';
+import { Stack, UdpLossProxy, reapOnExit } from '../../libs/testkit/dist/src/index.js';
 import { download, upload, sequentialGet, getLoad } from './measure.mjs';
 import { cpuMsOf } from './processes.mjs';
 
@@ -37,10 +38,17 @@ const stack = await Stack.start({
   ingressEnv: { HOPGATE_RESPONSE_TIMEOUT_MS: '600000', ...(process.env.PROFILE_SERVER_TIMING ? { HOPGATE_SERVER_TIMING: 'true' } : {}) },
 });
 let code = 0;
+let proxy = null;
 try {
   const token = await stack.addClient('bench');
   await stack.setRoute(HOST, '/', 'bench/origin');
-  const agent = await stack.startAgent({ clientId: 'bench', token, services: { origin: `127.0.0.1:${origin.port}` } });
+  // PROFILE_DATAGRAM_BYTES=1452: the agent dials the hub through a UdpLossProxy that drops UDP
+  // payloads above that size in both directions (an internet path, MTU 1500), so PMTU discovery
+  // settles below it, as the bench's 1,452-byte row does.
+  const clampBytes = Number(process.env.PROFILE_DATAGRAM_BYTES ?? 0);
+  const clamp = { maxPayloadBytes: clampBytes };
+  proxy = clampBytes > 0 ? await UdpLossProxy.start({ target: { host: '127.0.0.1', port: stack.hubs[0].port }, upstream: clamp, downstream: clamp }) : null;
+  const agent = await stack.startAgent({ clientId: 'bench', token, services: { origin: `127.0.0.1:${origin.port}` }, ...(proxy ? { serverPort: proxy.port, extra: { idle_timeout_ms: 15000 } } : {}) });
   const ca = fs.readFileSync(stack.ca.certFile, 'utf8');
   const base = `https://127.0.0.1:${stack.httpsPort}`;
   const dispatcher = new Agent({ connect: { ca, servername: HOST } });
@@ -93,6 +101,7 @@ try {
   code = 1;
 } finally {
   await stack.stop();
+  await proxy?.close();
   origin.child.kill();
 }
 process.exit(code);
