@@ -210,6 +210,11 @@ export class DtlsHubServer extends EventEmitter {
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
+  /** The last datagram's source and its key (see remoteKey). An address names one family. */
+  private lastRemotePort = -1;
+  private lastRemoteAddress = '';
+  private lastRemote = '';
+
   private onMessage(datagram: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.closed) return;
     try {
@@ -218,10 +223,10 @@ export class DtlsHubServer extends EventEmitter {
         this.counters.garbage_dropped += 1;
         return;
       }
-      const peer = { address: rinfo.address, port: rinfo.port, family: rinfo.family };
-      const remote = formatRemote(peer);
+      const remote = this.remoteKey(rinfo);
       const hello = records.find(isClientHelloRecord);
       if (hello) {
+        const peer = { address: rinfo.address, port: rinfo.port, family: rinfo.family };
         // One datagram starts one unit of work: its first ClientHello, and one reply at most
         // (RFC 6347 §4.2.1: the cookie exchange must not amplify).
         this.counters.datagram_records_dropped += records.length - 1;
@@ -233,6 +238,20 @@ export class DtlsHubServer extends EventEmitter {
       this.counters.internal_errors += 1;
       this.logger.warn({ err, remote: formatRemote(rinfo) }, 'error handling a datagram');
     }
+  }
+
+  /**
+   * The session key of a datagram's source. Datagrams come in runs from one peer (a burst of
+   * one session's packets), so the last source's key is kept: a run builds no key string and
+   * the Map lookups reuse one already hashed.
+   */
+  private remoteKey(rinfo: dgram.RemoteInfo): string {
+    if (rinfo.port !== this.lastRemotePort || rinfo.address !== this.lastRemoteAddress) {
+      this.lastRemotePort = rinfo.port;
+      this.lastRemoteAddress = rinfo.address;
+      this.lastRemote = formatRemote(rinfo);
+    }
+    return this.lastRemote;
   }
 
   private route(record: DtlsRecord, remote: string): void {

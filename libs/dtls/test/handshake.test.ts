@@ -58,6 +58,33 @@ describe('DTLS handshake, agent client <-> hub server', { timeout: TEST_TIMEOUT_
     await roundTrip(pki.rsa, /CN=rsa-leaf/);
   });
 
+  test('two sessions on one hub, datagrams interleaved: each reaches its own session (the hub keys the last source only while it repeats)', async () => {
+    const hub = await DtlsHubServer.listen({ host: '127.0.0.1', port: 0, certPem: pki.ecdsa.certPem, keyPem: pki.ecdsa.keyPem });
+    const clients: Awaited<ReturnType<typeof connectDtls>>[] = [];
+    try {
+      const links: DtlsServerLink[] = [];
+      hub.on('session', (link: DtlsServerLink) => links.push(link));
+      for (let i = 0; i < 2; i++) {
+        clients.push(await connectDtls({ host: '127.0.0.1', port: hub.address().port, serverName: TEST_SERVER_NAME, ca: pki.caPem, handshakeTimeoutMs: 5_000 }));
+      }
+      await waitFor('two sessions', () => links.length === 2);
+      const received = links.map((link) => collect(link));
+      const [first, second] = clients as [(typeof clients)[number], (typeof clients)[number]];
+      for (let i = 0; i < 10; i++) {
+        first.send(Buffer.from(`a${i}`));
+        first.send(Buffer.from(`a${i}`));
+        second.send(Buffer.from(`b${i}`));
+      }
+      await waitFor('every datagram', () => (received[0]?.length ?? 0) + (received[1]?.length ?? 0) === 30);
+      const texts = received.map((list) => new Set(list.map((d) => d.toString()[0])));
+      assert.deepEqual(texts.map((set) => set.size), [1, 1], 'no session got another peer\'s datagram');
+      assert.notEqual([...(texts[0] ?? [])][0], [...(texts[1] ?? [])][0]);
+    } finally {
+      for (const client of clients) client.close();
+      await hub.close();
+    }
+  });
+
   async function connectTo(identity: TestIdentity, options: { ca: string; serverName: string }) {
     const hub = await DtlsHubServer.listen({ host: '127.0.0.1', port: 0, certPem: identity.certPem, keyPem: identity.keyPem });
     try {

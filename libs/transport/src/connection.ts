@@ -82,6 +82,8 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   /** Round-robin queue of streams with something to send. */
   private readonly sendQueue = new Set<StreamCore>();
   private readonly probeScratch: SentPacket[] = [];
+  /** The frames of the datagram being handled, emptied after each one (no array per datagram). */
+  private readonly frameScratch: Frame[] = [];
 
   // ---- connection flow control (RFC 9000 §4.1)
   private readonly recvWindow: ReceiveWindow;
@@ -329,7 +331,16 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
   private onDatagram(datagram: Uint8Array): void {
     if (this.closeError) return;
     this.counters.bytesReceived += datagram.length;
-    const frames: Frame[] = [];
+    const frames = this.frameScratch;
+    try {
+      this.handlePacket(datagram, frames);
+    } finally {
+      // The frames point into the datagram: an idle connection must hold neither.
+      frames.length = 0;
+    }
+  }
+
+  private handlePacket(datagram: Uint8Array, frames: Frame[]): void {
     const packetNumber = decodePacket(datagram, this.reader, frames);
     // The frames hold what they need of the datagram: the reader keeps none of it (an idle connection holds no datagram).
     this.reader.reset(NO_DATAGRAM, 0, 0);
