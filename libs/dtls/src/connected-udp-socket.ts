@@ -4,17 +4,6 @@ import type { RecordParts } from './aes-gcm-record-cipher.js';
 
 /** The errno Node reports on a connected UDP socket after an ICMP port unreachable (Linux). */
 const ECONNREFUSED = 'ECONNREFUSED';
-/**
- * In a run of sends, one datagram in this many carries the completion callback that reports an
- * ICMP error raised on send. A callback costs a nextTick per datagram even when the send
- * succeeded at once (Node completes synchronous sends through process.nextTick).
- */
-export const SEND_ERROR_CHECK_EVERY = 16;
-/**
- * A send this long after the previous one carries the callback, in ms: with the hub gone the
- * agent's sends are spaced (probes, PINGs, handshake retries), so each one checks.
- */
-export const SEND_RUN_GAP_MS = 1;
 
 /**
  * The agent's UDP socket, *connected* to the hub (connect(2)): the kernel then reports an ICMP
@@ -29,9 +18,6 @@ export const SEND_RUN_GAP_MS = 1;
  */
 export class ConnectedUdpSocket extends Duplex {
   private udpClosed = false;
-  /** When the last datagram was sent (performance.now() ms), and sends since one carried the callback. */
-  private lastSendTime = -Infinity;
-  private sendsSinceCheck = 0;
   /** Takes datagrams before the stream does (returns true when it consumed one): the established session's fast path. */
   private interceptor: ((datagram: Buffer) => boolean) | undefined;
   private readonly onSent = (err: Error | null): void => {
@@ -82,17 +68,7 @@ export class ConnectedUdpSocket extends Duplex {
   sendDatagram(datagram: Buffer | RecordParts): void {
     if (this.udpClosed) return;
     // The callback keeps an ICMP port unreachable reported on send from being lost (see _write).
-    // Mid-run, only every SEND_ERROR_CHECK_EVERY-th send has one: an error another send consumes
-    // is raised again by the next datagrams to the dead port (each draws an ICMP), and once the
-    // congestion window is spent without ACKs the agent goes quiet, so the receive path (or
-    // the next spaced send) reports it.
-    const now = performance.now();
-    const check = now - this.lastSendTime >= SEND_RUN_GAP_MS || ++this.sendsSinceCheck >= SEND_ERROR_CHECK_EVERY;
-    this.lastSendTime = now;
-    if (check) {
-      this.sendsSinceCheck = 0;
-      this.socket.send(datagram, this.onSent);
-    } else this.socket.send(datagram);
+    this.socket.send(datagram, this.onSent);
   }
 
   override _read(): void {
