@@ -473,7 +473,8 @@ class ProxyFlow {
         status: this.res.headersSent ? this.res.statusCode : undefined,
         route: this.admitted?.route.route ?? '',
         client: this.clientId ?? '',
-        durationSeconds: (Date.now() - this.started) / 1000,
+        // The monotonic clock, sub-millisecond: a request answered within the millisecond is not a 0 s sample.
+        durationSeconds: (performance.now() - this.startedAt) / 1000,
         requestBytes: flow?.sentBytes ?? 0,
         responseBytes: flow?.receivedBytes ?? 0,
         retried: this.firstFailure !== undefined,
