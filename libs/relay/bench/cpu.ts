@@ -11,7 +11,8 @@
  * "NATS msgs" counts the messages the ingress's connection sent and received, per request or MiB.
  * Workloads: GET-like requests (a ~200-byte head, no request body, a ~100-byte response head and
  * a 1 KiB response body) one at a time (c=1) and --concurrency at once; then one --mib MiB
- * download (hub writes 60 KiB chunks, as the hub's Coalescer does) and one upload (ingress writes
+ * download (hub writes 60 KiB chunks; the real hub writes what each read of datagrams delivers, and
+ * the relay stream joins such writes into chunk-sized DATA frames) and one upload (ingress writes
  * 64 KiB chunks, as an HTTP request body arrives). Each workload runs once to warm up first.
  * With --runs N each figure is the median of N runs.
  * Profile with node --cpu-prof --cpu-prof-dir=DIR dist/bench/cpu.js --only ...: the hub inherits the flags (fork).

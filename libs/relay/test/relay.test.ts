@@ -329,16 +329,16 @@ test('a stream destroyed in the turn it was opened: its OPEN never leaves and no
   await pair.close();
 });
 
-test('small writes in one turn leave as chunk-sized DATA frames, bytes in order; a frame never passes chunkBytes', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const chunkBytes = 8 * KIB;
-  const pieceBytes = 1000;
-  const pieces = 40; // 40,000 bytes: five frames of at most 8 KiB instead of 40 of 1,000
+/**
+ * The hub side writes `pieces` writes of `pieceBytes` in one turn (as it writes what one read of
+ * datagrams delivered) and ends; returns the body and the DATA chunks the client read, in order.
+ */
+async function writesOfOneTurn(chunkBytes: number, pieces: number, pieceBytes: number): Promise<{ body: Buffer; chunks: Buffer[] }> {
   const pair = await relayPair(nats, { server: { chunkBytes } });
   const body = Buffer.alloc(pieces * pieceBytes);
   for (let i = 0; i < body.length; i += 1) body[i] = (i * 7 + (i >> 10)) & 0xff;
   pair.server.once('open', (stream) => {
     stream.respond(text('head'));
-    // One turn: as the hub writes what one read of datagrams delivered.
     for (let i = 0; i < pieces; i += 1) stream.write(body.subarray(i * pieceBytes, (i + 1) * pieceBytes));
     stream.end();
     stream.resume();
@@ -348,35 +348,28 @@ test('small writes in one turn leave as chunk-sized DATA frames, bytes in order;
   const chunks: Buffer[] = [];
   stream.on('data', (chunk: Buffer) => chunks.push(chunk));
   await once(stream, 'end');
-  assert.ok(Buffer.concat(chunks).equals(body), 'the bytes arrive whole and in order');
-  assert.ok(chunks.every((c) => c.length <= chunkBytes), `no frame above chunkBytes: ${chunks.map((c) => c.length).join(',')}`);
-  // Five full frames' worth, plus at most one cut where a message fills up (32 KiB each).
-  assert.ok(chunks.length <= Math.ceil(body.length / chunkBytes) + 1, `frames: ${chunks.map((c) => c.length).join(',')}`);
   await pair.close();
+  return { body, chunks };
+}
+
+test('small writes in one turn leave as chunk-sized DATA frames, bytes in order; a frame never passes chunkBytes', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const chunkBytes = 8 * KIB;
+  // 40 writes of 1,000 bytes: five frames of at most 8 KiB instead of 40 of 1,000.
+  const { body, chunks } = await writesOfOneTurn(chunkBytes, 40, 1000);
+  const sizes = chunks.map((c) => c.length).join(',');
+  assert.ok(Buffer.concat(chunks).equals(body), 'the bytes arrive whole and in order');
+  assert.ok(chunks.every((c) => c.length <= chunkBytes), `no frame above chunkBytes: ${sizes}`);
+  // Five full frames' worth, plus at most one cut where a message fills up (32 KiB each).
+  assert.ok(chunks.length <= Math.ceil(body.length / chunkBytes) + 1, `frames: ${sizes}`);
 });
 
 test('writes larger than the room left fill the previous DATA frame first: chunk-sized frames, not one per write', { timeout: TEST_TIMEOUT_MS }, async () => {
   const chunkBytes = 8 * KIB;
-  const pieceBytes = 5_000; // two never share a frame whole: without filling, 10 frames of 5,000
-  const pieces = 10;
-  const pair = await relayPair(nats, { server: { chunkBytes } });
-  const body = Buffer.alloc(pieces * pieceBytes);
-  for (let i = 0; i < body.length; i += 1) body[i] = (i * 13 + (i >> 9)) & 0xff;
-  pair.server.once('open', (stream) => {
-    stream.respond(text('head'));
-    for (let i = 0; i < pieces; i += 1) stream.write(body.subarray(i * pieceBytes, (i + 1) * pieceBytes));
-    stream.end();
-    stream.resume();
-  });
-  const stream = pair.client.open('hub-1', text('GET /'));
-  stream.end();
-  const chunks: Buffer[] = [];
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  await once(stream, 'end');
-  assert.ok(Buffer.concat(chunks).equals(body), 'the bytes arrive whole and in order');
+  // 10 writes of 5,000 bytes: two never share a frame whole, so without filling, 10 frames of 5,000.
+  const { body, chunks } = await writesOfOneTurn(chunkBytes, 10, 5_000);
   const sizes = chunks.map((c) => c.length).join(',');
+  assert.ok(Buffer.concat(chunks).equals(body), 'the bytes arrive whole and in order');
   assert.ok(chunks.every((c) => c.length <= chunkBytes), `no frame above chunkBytes: ${sizes}`);
   // 50,000 bytes: seven frames of up to 8 KiB, plus at most one cut where a 32 KiB message fills up.
   assert.ok(chunks.length <= Math.ceil(body.length / chunkBytes) + 1, `frames: ${sizes}`);
-  await pair.close();
 });
