@@ -682,12 +682,12 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
     if (!this.hasAckElicitingWork(now)) this.control.requestPing();
   }
 
-  private nextDeadline(): number {
+  private nextDeadline(now: number): number {
     let deadline = this.loss.deadline();
     if (this.acks.hasNewInfo && this.acks.ackDeadline < deadline) deadline = this.acks.ackDeadline;
     if (this.pacerWakeTime < deadline) deadline = this.pacerWakeTime;
     // Only a deadline still ahead: one that passed made MAX_STREAMS work, sent as the window allows.
-    deadline = Math.min(deadline, this.control.maxStreamsTimer(performance.now()));
+    deadline = Math.min(deadline, this.control.maxStreamsTimer(now));
     if (this.opts.idleTimeoutMs > 0) deadline = Math.min(deadline, this.lastReceiveTime + this.opts.idleTimeoutMs);
     if (!this.deadPeerCheckPending) deadline = Math.min(deadline, this.deadPeerDeadline());
     const keepAlive = this.opts.keepAliveIntervalMs;
@@ -702,7 +702,7 @@ export class Connection extends EventEmitter implements StreamHost, PacketFateHa
    */
   private armTimer(now: number): void {
     if (this.closeError) return;
-    const deadline = this.nextDeadline();
+    const deadline = this.nextDeadline(now);
     if (deadline === Infinity) {
       this.clearTimer();
       return;
