@@ -3,25 +3,17 @@
 // Usage: node scripts/bench-loss.mjs   (after a build)
 // Env: BENCH_LOSS_MIB (default 32), BENCH_LOSS_RATES (default "0,0.02,0.05"),
 //      BENCH_LOSS_REORDER_RATE (default 0), BENCH_LOSS_ROUNDS (default 1).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { Stack, UdpLossProxy, reapOnExit } from '../libs/testkit/dist/src/index.js';
+import { Stack, UdpLossProxy } from '../libs/testkit/dist/src/index.js';
+import { startBenchOrigin } from './bench/processes.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TRANSFER_MIB = Number(process.env.BENCH_LOSS_MIB ?? 32);
 const LOSS_RATES = (process.env.BENCH_LOSS_RATES ?? '0,0.02,0.05').split(',').map(Number);
 const REORDER_RATE = Number(process.env.BENCH_LOSS_REORDER_RATE ?? 0);
 const ROUNDS = Number(process.env.BENCH_LOSS_ROUNDS ?? 1);
-
-function startOrigin() {
-  const child = spawn(process.execPath, [path.join(root, 'scripts/bench-origin.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  reapOnExit(child);
-  return new Promise((resolve) => child.stdout.once('data', (d) => resolve({ child, port: Number(String(d).trim()) })));
-}
 
 async function download(origin, dispatcher, host) {
   const bytes = TRANSFER_MIB * 1024 * 1024;
@@ -49,7 +41,7 @@ async function upload(origin, dispatcher, host) {
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-bench-loss-'));
-const origin = await startOrigin();
+const origin = await startBenchOrigin();
 const proxies = [];
 let stack;
 try {

@@ -23,7 +23,7 @@ import { Stack, UdpLossProxy, reapOnExit } from '../libs/testkit/dist/src/index.
 import { envNumber } from './bench-env.mjs';
 import { getLoad, sequentialGet, download, upload, sse, round, nowNs, msSince, SSE_GAP_MS } from './bench/measure.mjs';
 import { startSshTunnel } from './bench/ssh-tunnel.mjs';
-import { CpuMeter } from './bench/processes.mjs';
+import { CpuMeter, startBenchOrigin } from './bench/processes.mjs';
 import { measureIdleSessions } from './bench/idle-sessions.mjs';
 import { runWan, wanSettingsFromEnv } from './bench/wan.mjs';
 import { TARGETS, printTable, comparedRow, cpuRows, wanTable } from './bench/report.mjs';
@@ -76,15 +76,6 @@ const HOST = 'bench.hopgate.test';
 const LOSSY_HOST = 'lossy.hopgate.test';
 const PMTU_HOST = 'pmtu.hopgate.test';
 const SSH_HOST = 'ssh.hopgate.test';
-
-function startOrigin() {
-  const child = spawn(process.execPath, [path.join(root, 'scripts/bench-origin.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  reapOnExit(child);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`bench origin exited (${code})`)));
-    child.stdout.once('data', (d) => resolve({ child, port: Number(String(d).trim()) }));
-  });
-}
 
 function rssKibOf(pid) {
   try {
@@ -178,7 +169,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-bench-'));
 const benchStarted = nowNs();
 const rss = new RssSampler();
 rss.watch('bench (load generator)', process.pid);
-const origin = await startOrigin();
+const origin = await startBenchOrigin();
 rss.watch('origin', origin.child.pid);
 let stack;
 let ssh;

@@ -2,12 +2,31 @@
 // from /proc/<pid>/stat (utime + stime, every thread of the process).
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { reapOnExit } from '../../libs/testkit/dist/src/index.js';
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (getconf CLK_TCK; 100 on Linux). */
 export const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 /** Grace between SIGTERM and SIGKILL when a child is stopped, in ms. */
 const STOP_GRACE_MS = 3_000;
+/** The bench's origin service (scripts/bench-origin.mjs). */
+const BENCH_ORIGIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bench-origin.mjs');
+
+/**
+ * Starts the bench origin and resolves with it and the port it printed; rejects if it exits
+ * first. `listen` is the address it listens on (default 127.0.0.1); `prefix` runs it through
+ * another command first (e.g. `ip netns exec hgwan-b`). It is killed if the bench dies first.
+ */
+export function startBenchOrigin({ listen, prefix = [] } = {}) {
+  const [file, ...rest] = [...prefix, process.execPath, BENCH_ORIGIN, ...(listen ? [listen] : [])];
+  const child = spawn(file, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
+  reapOnExit(child);
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`bench origin exited (${code})`)));
+    child.stdout.once('data', (d) => resolve({ child, port: Number(String(d).trim()) }));
+  });
+}
 
 /**
  * Starts `command` with its stdout and stderr appended to `logFile`; `prefix` runs it through

@@ -8,25 +8,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
-import { Stack, UdpLossProxy, reapOnExit } from '../../libs/testkit/dist/src/index.js';
+import { Stack, UdpLossProxy } from '../../libs/testkit/dist/src/index.js';
 import { download, upload, sequentialGet, getLoad } from './measure.mjs';
-import { cpuMsOf } from './processes.mjs';
+import { cpuMsOf, startBenchOrigin } from './processes.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MIB = 1024 * 1024;
 const HOST = 'bench.hopgate.test';
 const [workload = 'download', amountArg] = process.argv.slice(2);
 const profileDir = process.env.PROFILE_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hg-prof-'));
 const nodeArgs = [...(process.env.PROFILE_CPU === '1' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.PROFILE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
 
-const origin = await new Promise((resolve, reject) => {
-  const child = spawn(process.execPath, [path.join(root, 'scripts/bench-origin.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  reapOnExit(child);
-  child.once('exit', (code) => reject(new Error(`origin exited ${code}`)));
-  child.stdout.once('data', (d) => resolve({ child, port: Number(String(d).trim()) }));
-});
+const origin = await startBenchOrigin();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hg-prof-stack-'));
 console.error(`stack folder: ${dir}`);
 const stack = await Stack.start({

@@ -3,19 +3,16 @@
 // NATS, the ingress, the hub, sshd and nginx here. Prints one JSON line of figures.
 // Env: BENCH_WAN_NS_B, BENCH_WAN_ADDR_A, BENCH_WAN_ADDR_B (from wan.mjs); BENCH_WAN_MIB,
 // BENCH_WAN_GET_CONNECTIONS, BENCH_WAN_GET_DURATION_S, BENCH_TRANSFER_DEADLINE_S.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { Stack, HUB_SERVER_NAME, freeUdpPort, serviceMain, reapOnExit, waitFor } from '../../libs/testkit/dist/src/index.js';
+import { Stack, HUB_SERVER_NAME, freeUdpPort, serviceMain, waitFor } from '../../libs/testkit/dist/src/index.js';
 import { envNumber } from '../bench-env.mjs';
 import { getLoad, download } from './measure.mjs';
 import { startSshTunnel } from './ssh-tunnel.mjs';
-import { startLogged, stopChild, CpuMeter } from './processes.mjs';
+import { startLogged, stopChild, CpuMeter, startBenchOrigin } from './processes.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const NS_B = process.env.BENCH_WAN_NS_B;
 const ADDR_A = process.env.BENCH_WAN_ADDR_A;
 const ADDR_B = process.env.BENCH_WAN_ADDR_B;
@@ -32,17 +29,8 @@ const MIB = 1024 * 1024;
 const HOST = 'wan.hopgate.test';
 const SSH_HOST = 'ssh.hopgate.test';
 
-function startOriginInB() {
-  const child = spawn(IN_B[0], [...IN_B.slice(1), process.execPath, path.join(here, '..', 'bench-origin.mjs'), '0.0.0.0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  reapOnExit(child);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`origin exited (${code})`)));
-    child.stdout.once('data', (d) => resolve({ child, port: Number(String(d).trim()) }));
-  });
-}
-
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hopgate-bench-wan-'));
-const origin = await startOriginInB();
+const origin = await startBenchOrigin({ listen: '0.0.0.0', prefix: IN_B });
 let stack;
 let agent;
 let ssh;
