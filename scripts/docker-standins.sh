@@ -69,6 +69,13 @@ debian_mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
+# This machine's Node headers folder (<prefix>/include/node with node_api.h and openssl/), or nothing.
+node_headers_dir() {
+  local prefix
+  prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+  if [ -f "$prefix/include/node/node_api.h" ] && [ -d "$prefix/include/node/openssl" ]; then echo "$prefix/include/node"; fi
+}
+
 # 3. node:20-bookworm-slim: Debian bookworm minbase + this machine's node and npm.
 if ! have_image "$NODE_IMAGE"; then
   node_bin="$(readlink -f "$(command -v node)")"
@@ -84,6 +91,10 @@ if ! have_image "$NODE_IMAGE"; then
   $SUDO cp -a "$npm_dir" "$rootfs/usr/local/lib/node_modules/npm"
   $SUDO ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
   $SUDO ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
+  # Node's headers (node_api.h, openssl/) where the official image has them: the build stage
+  # compiles libs/dtls's AES-GCM addon against them.
+  headers="$(node_headers_dir)"
+  if [ -n "$headers" ]; then $SUDO mkdir -p "$rootfs/usr/local/include"; $SUDO cp -a "$headers" "$rootfs/usr/local/include/node"; fi
   # The official image has a `node` user (uid 1000); so does the stand-in.
   $SUDO chroot "$rootfs" /usr/sbin/groupadd --gid 1000 node
   $SUDO chroot "$rootfs" /usr/sbin/useradd --uid 1000 --gid node --shell /bin/bash --create-home node
@@ -93,6 +104,14 @@ if ! have_image "$NODE_IMAGE"; then
     -c 'CMD ["node"]' - "$NODE_IMAGE" >/dev/null
   $SUDO rm -rf "$rootfs"
   trap - EXIT
+elif ! docker run --rm --entrypoint /bin/sh "$NODE_IMAGE" -c 'test -f /usr/local/include/node/node_api.h' >/dev/null 2>&1 && [ -n "$(node_headers_dir)" ]; then
+  # A stand-in made before it carried Node's headers (the official image has them): add them as one more layer.
+  log "adding Node's headers to ${NODE_IMAGE}"
+  ctx="$(mktemp -d /tmp/hopgate-headers.XXXXXX)"
+  cp -a "$(node_headers_dir)" "$ctx/node"
+  printf 'FROM %s\nCOPY node /usr/local/include/node\n' "$NODE_IMAGE" > "$ctx/Dockerfile"
+  docker build -q -t "$NODE_IMAGE" "$ctx" >/dev/null
+  rm -rf "$ctx"
 fi
 
 # 4. Redis, NATS and Pebble from Debian packages, with the entrypoints of the official images

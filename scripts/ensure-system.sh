@@ -3,7 +3,8 @@
 # redis-server, nats-server, openssl and curl, python3 for the tests' never-accepting listener,
 # pebble (the ACME test CA, with pebble-challtestsrv) for the certificate tests and the
 # demo's optional ACME mode, and docker.io, docker-compose and debootstrap for the container
-# test (test/e2e/containers.test.ts, scripts/docker-standins.sh) (Debian/Ubuntu apt).
+# test (test/e2e/containers.test.ts, scripts/docker-standins.sh), and gcc for libs/dtls's AES-GCM
+# addon (Debian/Ubuntu apt).
 # Idempotent and quiet when all is there. Arguments COMMAND=PACKAGE add more (scripts/bench.sh:
 # sshd=openssh-server nginx=nginx ...); COMMAND is looked up in /usr/sbin and /sbin too.
 set -euo pipefail
@@ -18,6 +19,8 @@ command -v pebble       >/dev/null 2>&1 || need+=(pebble)
 command -v dockerd      >/dev/null 2>&1 || need+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v debootstrap  >/dev/null 2>&1 || need+=(debootstrap)
+# A C compiler for libs/dtls's AES-GCM addon (its build skips it without one; the tests expect it).
+command -v cc           >/dev/null 2>&1 || need+=(gcc libc6-dev)
 for pair in "$@"; do
   PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%=*}" >/dev/null 2>&1 || need+=("${pair#*=}")
 done

@@ -33,6 +33,8 @@ for link in node_modules/@hopgate/*; do
   else
     cp -a "/src/$rel/dist" "$rel/dist"
   fi
+  # A native addon a package built (libs/dtls: native/build/hopgate_aes_gcm.node).
+  if [ -d "/src/$rel/native/build" ]; then mkdir -p "$rel/native"; cp -a "/src/$rel/native/build" "$rel/native/build"; fi
 done
 # Only the workspace packages the service links, no stray manifests.
 for manifest in libs/*/package.json services/*/package.json test/package.json; do

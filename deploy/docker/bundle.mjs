@@ -56,6 +56,10 @@ for (const entry of ENTRIES) {
   }
   fs.rmSync(metafile);
 }
+// The DTLS library's AES-GCM addon cannot be bundled: it goes next to the agent's bundle, where
+// libs/dtls/src/native-aes-gcm.ts looks for it (beside the module that loads it).
+const addon = path.join(app, 'libs/dtls/native/build/hopgate_aes_gcm.node');
+if (fs.existsSync(addon)) fs.copyFileSync(addon, path.join(out, 'services/agent/dist/hopgate_aes_gcm.node'));
 fs.writeFileSync(path.join(out, 'package.json'), `${JSON.stringify({ private: true, type: 'module' })}\n`);
 const licenses = path.join(out, 'licenses');
 fs.mkdirSync(licenses);

@@ -58,6 +58,8 @@ try {
   if (process.env.PROFILE_PERF === '1') straces.push({ name: 'perf', child: spawn('perf', ['record', '-e', 'cpu-clock', '-a', '-g', '-o', path.join(profileDir, 'perf.data')], { stdio: 'ignore' }) });
   if (straces.length) await new Promise((r) => setTimeout(r, 1000));
   const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuMsOf(p)]));
+  // This process: the load client (undici over TLS) and, with PROFILE_DATAGRAM_BYTES, the UDP proxy.
+  const selfBefore = process.cpuUsage();
   const t0 = performance.now();
   let result;
   let units;
@@ -86,6 +88,8 @@ try {
   for (const s of straces) s.child.kill('SIGINT');
   await Promise.all(straces.map((s) => new Promise((r) => s.child.once('exit', r))));
   const cpu = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuMsOf(p) - before[k]]));
+  const self = process.cpuUsage(selfBefore);
+  cpu[proxy ? 'client_and_proxy' : 'client'] = Math.round((self.user + self.system) / 1000);
   const n = units.n ?? Math.round((result.req_per_s * wallMs) / 1000);
   const perUnit = Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, +((units.per === 'MiB' ? ms : ms * 1000) / n).toFixed(2)]));
   console.log(JSON.stringify({ workload, result, wall_ms: Math.round(wallMs), cpu_ms: cpu, [units.per === 'MiB' ? 'cpu_ms_per_MiB' : 'cpu_us_per_request']: perUnit, profile_dir: nodeArgs.length ? profileDir : null }, null, 1));

@@ -300,6 +300,16 @@ test('every service answers /healthz and /readyz on its ops port; non-root, read
   await assert.rejects(compose(['exec', '-T', 'ingress-1', 'sh', '-c', 'touch /app/x']), /Read-only file system/);
 });
 
+test('the hub and agent images protect DTLS records with the AES-GCM addon built in the image (record_crypto native)', async () => {
+  // The hubs log it when they listen, the agent when it starts (libs/dtls/src/native-aes-gcm.ts).
+  for (const [service, message] of [['hub-1', 'dtls-hub listening'], ['hub-2', 'dtls-hub listening'], ['agent', 'agent starting']] as const) {
+    const { stdout } = await compose(['logs', '--no-color', service]);
+    const line = stdout.split('\n').find((l) => l.includes(`"msg":"${message}"`));
+    assert.ok(line, `${service} logged "${message}"`);
+    assert.match(line, /"record_crypto":"native"/, `${service}: ${line}`);
+  }
+});
+
 test('the agent image is the smallest, and its bundled agent and hopgate CLI run in it', async () => {
   const agent = imageBytes.get('agent')!;
   for (const [target, size] of imageBytes) {

@@ -1,5 +1,5 @@
 import type { NodertcRecordLayer } from '@nodertc/dtls';
-import { AesGcmRecordCipher, type RecordParts } from './aes-gcm-record-cipher.js';
+import { AesGcmRecordCipher, type SealedRecord } from './aes-gcm-record-cipher.js';
 import { GCM_EXPLICIT_NONCE_BYTES, GCM_TAG_BYTES, MAX_RECORD_SEQUENCE, RECORD_HEADER_BYTES } from './constants.js';
 import { ContentType } from './record.js';
 
@@ -36,7 +36,7 @@ export class ClientRecordPath {
   }
 
   /** The whole record for one application datagram (as its parts); null once the 48-bit sequence space is used up. */
-  seal(plaintext: Uint8Array): RecordParts | null {
+  seal(plaintext: Uint8Array): SealedRecord | null {
     const sequence = this.layer.nextRecordNumber();
     if (sequence > MAX_RECORD_SEQUENCE) return null;
     return this.cipher.sealParts(ContentType.ApplicationData, this.layer.version, this.layer.writeEpoch(), sequence, plaintext);

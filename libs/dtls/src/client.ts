@@ -16,4 +16,5 @@ export {
 export { probeDatagramSizesFor, probeDatagramSizesForMtu, isLoopbackRemote, smallestInterfaceMtu, MAX_REMOTE_PROBE_UDP_PAYLOAD_BYTES } from './path-mtu.js';
 export { connectDtls, type DtlsClientOptions } from './connect-dtls.js';
 export { DtlsClientLink, type ClientLinkStats } from './client-link.js';
+export { defaultRecordCrypto, recordCryptoModeFromEnv, RECORD_CRYPTO_ENV, type RecordCryptoBackend } from './native-aes-gcm.js';
 export { verifyServerChain, loadTrustAnchors, type ChainVerifyOptions } from './verify-chain.js';

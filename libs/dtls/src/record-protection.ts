@@ -1,4 +1,4 @@
-import type { AesGcmRecordCipher, RecordParts } from './aes-gcm-record-cipher.js';
+import type { AesGcmRecordCipher, SealedRecord } from './aes-gcm-record-cipher.js';
 import { MAX_RECORD_SEQUENCE } from './constants.js';
 import { DTLS_1_2_VERSION, type ContentType, type DtlsRecord } from './record.js';
 
@@ -36,7 +36,7 @@ export class RecordProtection {
   }
 
   /** Seals a record of the current epoch (as its parts); null once the 48-bit sequence space is used up. */
-  seal(type: ContentType, plaintext: Uint8Array): RecordParts | null {
+  seal(type: ContentType, plaintext: Uint8Array): SealedRecord | null {
     if (this.counter.recordSequenceNumber >= MAX_RECORD_SEQUENCE) return null;
     this.counter.recordSequenceNumber += 1;
     return this.cipher.sealParts(type, DTLS_1_2_VERSION, this.epoch, this.counter.recordSequenceNumber, plaintext);

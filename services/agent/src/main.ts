@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { resolveAgentInvocation, formatHostPort, AGENT_USAGE, AGENT_USAGE_EXIT_CODE, type AgentConfig } from '@hopgate/config';
 import { createLogger } from '@hopgate/log';
+import { defaultRecordCrypto, type RecordCryptoBackend } from '@hopgate/dtls/client';
 import { errorMessageOf } from '@hopgate/errors';
 import { installCrashHandlers, LoopMonitor, OpsServer, START_FAILED_EXIT_CODE, addMetricsRoute, addProbeRoutes, notReady, READY } from '@hopgate/runtime';
 import { createMetricsRegistry } from '@hopgate/metrics';
@@ -11,6 +12,7 @@ export const EXIT_REPLACED = 3;
 
 function main(): void {
   let config: AgentConfig;
+  let recordCrypto: RecordCryptoBackend;
   try {
     const invocation = resolveAgentInvocation(process.argv.slice(2));
     if (invocation.kind === 'help') {
@@ -18,6 +20,8 @@ function main(): void {
       return;
     }
     config = invocation.config;
+    // HOPGATE_DTLS_RECORD_CRYPTO=native without the addon is refused here, before any dial.
+    recordCrypto = defaultRecordCrypto();
   } catch (err) {
     process.stderr.write(`hopgate-agent: ${errorMessageOf(err)}\nRun "hopgate-agent --help" for usage.\n`);
     process.exit(AGENT_USAGE_EXIT_CODE);
@@ -26,7 +30,8 @@ function main(): void {
   installCrashHandlers(logger, 'agent');
   const agent = new TunnelAgent(config, logger.child({ client_id: config.clientId }));
   logger.info(
-    { client_id: config.clientId, server: config.servers.map(formatHostPort).join(','), services: Object.keys(config.services) },
+    { client_id: config.clientId, server: config.servers.map(formatHostPort).join(','), services: Object.keys(config.services),
+      record_crypto: recordCrypto.backend, record_crypto_reason: recordCrypto.reason },
     'agent starting',
   );
   agent.on('replaced', () => {

@@ -9,7 +9,7 @@ import { RedisKeys, NatsSubjects } from '@hopgate/keys';
 import { SessionStore, InstanceStore, ClientStore, ClientWatcher, HubRegistry, type CredentialsCheck } from '@hopgate/sessions';
 import { RelayServer, type RelayServerStream, NATS_NO_ASYNC_TRACES, NATS_PENDING_LIMIT_BYTES } from '@hopgate/relay';
 import { connectRedis, connectNats, DATA_PATH_REDIS_OPTIONS, natsReadiness, redisReadiness } from '@hopgate/runtime';
-import { DtlsHubServer, type DtlsServerLink } from '@hopgate/dtls';
+import { DtlsHubServer, defaultRecordCrypto, type DtlsServerLink } from '@hopgate/dtls';
 import { Connection, type TransportStream } from '@hopgate/transport';
 import { MessageStreamReader, WIRE_VERSION, WireVersionError, encodeLegacyRejection, encodeMessage, encodePreface, encodeSessionClaimed, decodeSessionClaimed, upgradeAgentReason, type SessionClaimed } from '@hopgate/wire';
 import { CertStore } from '@hopgate/certs';
@@ -184,7 +184,8 @@ export class Hub {
       this.refreshAll().catch((err: unknown) => this.log.error({ err }, 'session refresh failed unexpectedly'));
     }, Math.max(MIN_SESSION_REFRESH_INTERVAL_MS, Math.floor(cfg.sessionTtlMs / 3)));
     if (this.state === 'starting') this.state = 'started';
-    this.log.info({ dtls_listen: this.boundDtls }, 'dtls-hub listening');
+    const crypto = defaultRecordCrypto();
+    this.log.info({ dtls_listen: this.boundDtls, record_crypto: crypto.backend, record_crypto_reason: crypto.reason }, 'dtls-hub listening');
   }
 
   /**
