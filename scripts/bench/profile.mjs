@@ -17,6 +17,7 @@ const MIB = 1024 * 1024;
 const HOST = 'bench.hopgate.test';
 const [workload = 'download', amountArg] = process.argv.slice(2);
 const profileDir = process.env.PROFILE_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hg-prof-'));
+fs.mkdirSync(profileDir, { recursive: true });
 const nodeArgs = [...(process.env.PROFILE_CPU === '1' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.PROFILE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
 
 const origin = await startBenchOrigin();
