@@ -104,11 +104,12 @@ if ! have_image "$NODE_IMAGE"; then
     -c 'CMD ["node"]' - "$NODE_IMAGE" >/dev/null
   $SUDO rm -rf "$rootfs"
   trap - EXIT
-elif ! docker run --rm --entrypoint /bin/sh "$NODE_IMAGE" -c 'test -f /usr/local/include/node/node_api.h' >/dev/null 2>&1 && [ -n "$(node_headers_dir)" ]; then
+elif headers="$(node_headers_dir)" && [ -n "$headers" ] \
+  && ! docker run --rm --entrypoint /bin/sh "$NODE_IMAGE" -c 'test -f /usr/local/include/node/node_api.h' >/dev/null 2>&1; then
   # A stand-in made before it carried Node's headers (the official image has them): add them as one more layer.
   log "adding Node's headers to ${NODE_IMAGE}"
   ctx="$(mktemp -d /tmp/hopgate-headers.XXXXXX)"
-  cp -a "$(node_headers_dir)" "$ctx/node"
+  cp -a "$headers" "$ctx/node"
   printf 'FROM %s\nCOPY node /usr/local/include/node\n' "$NODE_IMAGE" > "$ctx/Dockerfile"
   docker build -q -t "$NODE_IMAGE" "$ctx" >/dev/null
   rm -rf "$ctx"

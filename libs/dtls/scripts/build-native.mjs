@@ -30,14 +30,15 @@ function headerCandidates() {
   return candidates;
 }
 
-const includeDir = headerCandidates().find((dir) => fs.existsSync(path.join(dir, 'node_api.h')) && fs.existsSync(path.join(dir, 'openssl', 'evp.h')));
+const candidates = headerCandidates();
+const includeDir = candidates.find((dir) => fs.existsSync(path.join(dir, 'node_api.h')) && fs.existsSync(path.join(dir, 'openssl', 'evp.h')));
 if (!includeDir) {
-  say(`not built: no Node headers (node_api.h, openssl/evp.h) in ${headerCandidates().join(', ')}; records use node:crypto`);
+  say(`not built: no Node headers (node_api.h, openssl/evp.h) in ${candidates.join(', ')}; records use node:crypto`);
   process.exit(0);
 }
-if (fs.existsSync(output) && fs.statSync(output).mtimeMs >= fs.statSync(source).mtimeMs && fs.statSync(output).mtimeMs >= fs.statSync(fileURLToPath(import.meta.url)).mtimeMs) {
-  process.exit(0);
-}
+// Up to date: built after the last change to the C file and to this script.
+const builtAt = fs.existsSync(output) ? fs.statSync(output).mtimeMs : -Infinity;
+if (builtAt >= fs.statSync(source).mtimeMs && builtAt >= fs.statSync(fileURLToPath(import.meta.url)).mtimeMs) process.exit(0);
 fs.mkdirSync(outDir, { recursive: true });
 const compiler = process.env.CC || 'cc';
 const temporary = `${output}.${process.pid}.tmp`;

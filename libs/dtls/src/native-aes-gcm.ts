@@ -40,6 +40,12 @@ export interface RecordCryptoBackend {
   reason?: string;
 }
 
+/** The addon once looked for: the binding, or why there is none. */
+interface AddonLoad {
+  binding: NativeAesGcm | null;
+  reason?: string;
+}
+
 /**
  * Where the addon may be: the package's native/build (dist/src/ is two folders below), or next
  * to this module's file (the agent's single-file bundle of deploy/docker/bundle.mjs puts it there).
@@ -50,7 +56,7 @@ function addonCandidates(): string[] {
   );
 }
 
-function loadAddon(): { binding: NativeAesGcm | null; reason?: string } {
+function loadAddon(): AddonLoad {
   const file = addonCandidates().find((candidate) => fs.existsSync(candidate));
   if (!file) return { binding: null, reason: `${NATIVE_ADDON_FILE} was not built (no C compiler or Node headers at build time)` };
   try {
@@ -72,10 +78,10 @@ export function recordCryptoModeFromEnv(env: NodeJS.ProcessEnv = process.env): R
   throw new RangeError(`${RECORD_CRYPTO_ENV} must be auto, native or node, got ${JSON.stringify(env[RECORD_CRYPTO_ENV])}`);
 }
 
-let loaded: { binding: NativeAesGcm | null; reason?: string } | undefined;
+let loaded: AddonLoad | undefined;
 
 /** The addon, loaded once per process (null with the reason when it is not available). */
-export function nativeAesGcm(): { binding: NativeAesGcm | null; reason?: string } {
+export function nativeAesGcm(): AddonLoad {
   loaded ??= loadAddon();
   return loaded;
 }

@@ -21,20 +21,24 @@ const NODE: RecordCryptoBackend = recordCryptoBackend('node');
 const NATIVE: RecordCryptoBackend = recordCryptoBackend('native');
 const BACKENDS = [NODE, NATIVE] as const;
 
-/** Both ends of one session: each writes with its own keys and reads with the other's. */
-function pair(clientBackend: RecordCryptoBackend, serverBackend: RecordCryptoBackend = clientBackend) {
-  const clientKey = randomBytes(16);
-  const serverKey = randomBytes(16);
-  const clientIv = randomBytes(4);
-  const serverIv = randomBytes(4);
+/** One session's key material: each end writes with its own key and implicit nonce. */
+function sessionKeys() {
+  return { clientKey: randomBytes(16), serverKey: randomBytes(16), clientIv: randomBytes(4), serverIv: randomBytes(4) };
+}
+
+/** Both ends of one session on `backend`: each writes with its own keys and reads with the other's. */
+function ends(keys: ReturnType<typeof sessionKeys>, backend: RecordCryptoBackend) {
+  const { clientKey, serverKey, clientIv, serverIv } = keys;
   return {
-    client: new AesGcmRecordCipher({ key: clientKey, iv: clientIv }, { key: serverKey, iv: serverIv }, clientBackend),
-    server: new AesGcmRecordCipher({ key: serverKey, iv: serverIv }, { key: clientKey, iv: clientIv }, serverBackend),
-    clientKey,
-    clientIv,
-    serverKey,
-    serverIv,
+    client: new AesGcmRecordCipher({ key: clientKey, iv: clientIv }, { key: serverKey, iv: serverIv }, backend),
+    server: new AesGcmRecordCipher({ key: serverKey, iv: serverIv }, { key: clientKey, iv: clientIv }, backend),
   };
+}
+
+/** A fresh session's two ends, with the client's key and implicit nonce. */
+function pair(backend: RecordCryptoBackend) {
+  const keys = sessionKeys();
+  return { ...ends(keys, backend), clientKey: keys.clientKey, clientIv: keys.clientIv };
 }
 
 function wire(record: SealedRecord): Buffer {
@@ -128,14 +132,9 @@ for (const backend of BACKENDS) {
 
 describe('record crypto backends agree byte for byte', () => {
   test('native and node:crypto seal the same records, and each opens the other’s', () => {
-    const clientKey = randomBytes(16);
-    const serverKey = randomBytes(16);
-    const clientIv = randomBytes(4);
-    const serverIv = randomBytes(4);
-    const nodeClient = new AesGcmRecordCipher({ key: clientKey, iv: clientIv }, { key: serverKey, iv: serverIv }, NODE);
-    const nativeClient = new AesGcmRecordCipher({ key: clientKey, iv: clientIv }, { key: serverKey, iv: serverIv }, NATIVE);
-    const nodeServer = new AesGcmRecordCipher({ key: serverKey, iv: serverIv }, { key: clientKey, iv: clientIv }, NODE);
-    const nativeServer = new AesGcmRecordCipher({ key: serverKey, iv: serverIv }, { key: clientKey, iv: clientIv }, NATIVE);
+    const keys = sessionKeys();
+    const { client: nodeClient, server: nodeServer } = ends(keys, NODE);
+    const { client: nativeClient, server: nativeServer } = ends(keys, NATIVE);
     for (const [i, size] of [0, 1, 15, 16, 17, 1_163, 1_415, 8_915, 16_384].entries()) {
       for (const type of [ContentType.ApplicationData, ContentType.Alert, ContentType.Handshake]) {
         const plaintext = randomBytes(size);
