@@ -140,7 +140,19 @@ async function servedFromNewPrimary(label: string, newPort: number): Promise<voi
     const editHost = `edit-${newPort}.hopgate.test`;
     const editAt = Date.now();
     await stack.setRoute(editHost, '/', 'sentbox/web');
-    await waitFor(`${label}: route edit served`, async () => (await pub.request(editHost, '/hello')).status === 200, PROPAGATION_MS, 100);
+    let lastAnswer = 'none';
+    await waitFor(
+      `${label}: route edit served`,
+      async () => {
+        const reply = await pub.request(editHost, '/hello');
+        lastAnswer = `${reply.status} ${reply.body.subarray(0, 200).toString()}`;
+        return reply.status === 200;
+      },
+      PROPAGATION_MS,
+      100,
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message} (last answer: ${lastAnswer})`);
+    });
     const editMs = Date.now() - editAt;
     // Certificates: one written to the new primary is served to a name never looked up before.
     const certHost = `cert-${newPort}.hopgate.test`;
