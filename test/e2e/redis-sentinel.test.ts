@@ -123,8 +123,14 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** What must hold on whichever primary the sentinels name now. */
-async function servedFromNewPrimary(label: string, newPort: number): Promise<void> {
+/**
+ * What must hold on whichever primary the sentinels name now: `elected`, unless they elected
+ * again since (a sentinel that lost sight of the new primary for down-after-milliseconds on a
+ * loaded machine starts a second failover, and the services follow that one too).
+ */
+async function servedFromNewPrimary(label: string, elected: number): Promise<void> {
+  const newPort = await set.settledPrimary();
+  if (newPort !== elected) console.log(`${label}: the sentinels elected again: primary ${newPort}, not ${elected}`);
   const direct = new Redis({ port: newPort, host: '127.0.0.1', maxRetriesPerRequest: 1 });
   direct.on('error', () => undefined);
   try {

@@ -6,8 +6,12 @@ import { startRedis, type RunningServer } from './servers.js';
 import { waitFor } from './wait.js';
 import { reapOnExit } from './child-reaper.js';
 
-/** Sentinels call the primary down after it has not answered for this long, in ms (tests: fast). */
-export const SENTINEL_DOWN_AFTER_MS = 1_000;
+/**
+ * Sentinels call the primary down after it has not answered for this long, in ms (tests: fast;
+ * at 1 s a sentinel on a loaded 2-core machine lost sight of a just-elected primary and the
+ * set failed over a second time).
+ */
+export const SENTINEL_DOWN_AFTER_MS = 2_000;
 /** Sentinels give a failover this long before trying another, in ms. */
 export const SENTINEL_FAILOVER_TIMEOUT_MS = 5_000;
 /** How long startRedisSentinelSet waits for the sentinels to know the replica and each other, in ms. */
@@ -46,6 +50,13 @@ export interface RedisSentinelSet {
   killPrimary(): Promise<number>;
   /** Resolves once the sentinels name a primary other than `port`; returns the new primary's port. */
   waitPrimaryChange(port: number, timeoutMs?: number): Promise<number>;
+  /**
+   * The primary the sentinels name now, once every other live data node is its replica. After a
+   * failover the sentinels may elect again (a sentinel that lost sight of the new primary for
+   * SENTINEL_DOWN_AFTER_MS): a check of "the new primary" asks this rather than keeping the
+   * port of the first election.
+   */
+  settledPrimary(timeoutMs?: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -132,27 +143,34 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions): P
       100,
     );
   };
+  /**
+   * Settled, not just elected: for a while after a failover another node may still call itself
+   * master (a former primary the sentinels have not reconfigured yet), and a client that asked a
+   * sentinel with an older view writes there. True once every live data node but `port` is a
+   * replica of it.
+   */
+  const settledOn = async (port: number): Promise<boolean> => {
+    for (const node of nodes) {
+      if (node.port === port || node.process.exitCode !== null || node.process.signalCode !== null) continue;
+      const role = (await redisCli(node.port, ['ROLE']).catch(() => '')).split('\n').map((l) => l.trim());
+      if (role[0] !== 'slave' || Number(role[2]) !== port) return false;
+    }
+    return true;
+  };
   // A failover attempt that fails (a replica slow to answer on a loaded machine) is retried by the
   // sentinels only after 2 x failover-timeout: leave room for a second attempt.
-  const waitPrimaryChange = async (port: number, timeoutMs = SENTINEL_FAILOVER_TIMEOUT_MS * 6): Promise<number> => {
-    const elected = await waitFor(`a primary other than ${port}`, async () => {
+  const waitPrimaryChange = (port: number, timeoutMs = SENTINEL_FAILOVER_TIMEOUT_MS * 6): Promise<number> =>
+    waitFor(`a settled primary other than ${port}`, async () => {
       const now = await primaryPort();
-      return now !== port ? now : undefined;
-    }, timeoutMs, 50);
-    // Settled, not just elected: for a while after a failover another node may still call itself
-    // master (a former primary the sentinels have not reconfigured yet), and a client that asked
-    // a sentinel with an older view writes there. Wait until every live data node but the new
-    // primary is its replica.
-    await waitFor(`every live node a replica of ${elected}`, async () => {
-      for (const node of nodes) {
-        if (node.port === elected || node.process.exitCode !== null || node.process.signalCode !== null) continue;
-        const role = (await redisCli(node.port, ['ROLE']).catch(() => '')).split('\n').map((l) => l.trim());
-        if (role[0] !== 'slave' || Number(role[2]) !== elected) return undefined;
-      }
-      return true;
+      return now !== port && (await settledOn(now)) ? now : undefined;
     }, timeoutMs, 100);
-    return elected;
-  };
+  // The sentinels may fail over again after an election (one that lost sight of the new primary
+  // for down-after-milliseconds on a loaded machine): whoever checks "the new primary" asks again.
+  const settledPrimary = (timeoutMs = SENTINEL_FAILOVER_TIMEOUT_MS * 6): Promise<number> =>
+    waitFor('a settled primary', async () => {
+      const now = await primaryPort();
+      return (await settledOn(now)) ? now : undefined;
+    }, timeoutMs, 100);
   return {
     masterName,
     nodes,
@@ -178,6 +196,7 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions): P
       return port;
     },
     waitPrimaryChange,
+    settledPrimary,
     stop,
   };
 }
