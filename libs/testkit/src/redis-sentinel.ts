@@ -157,20 +157,18 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions): P
     }
     return true;
   };
+  /** The settled primary the sentinels name, once it is not `except`. */
+  const waitSettled = (except: number | undefined, timeoutMs: number): Promise<number> =>
+    waitFor(except === undefined ? 'a settled primary' : `a settled primary other than ${except}`, async () => {
+      const now = await primaryPort();
+      return now !== except && (await settledOn(now)) ? now : undefined;
+    }, timeoutMs, 100);
   // A failover attempt that fails (a replica slow to answer on a loaded machine) is retried by the
   // sentinels only after 2 x failover-timeout: leave room for a second attempt.
-  const waitPrimaryChange = (port: number, timeoutMs = SENTINEL_FAILOVER_TIMEOUT_MS * 6): Promise<number> =>
-    waitFor(`a settled primary other than ${port}`, async () => {
-      const now = await primaryPort();
-      return now !== port && (await settledOn(now)) ? now : undefined;
-    }, timeoutMs, 100);
+  const waitPrimaryChange = (port: number, timeoutMs = SENTINEL_FAILOVER_TIMEOUT_MS * 6): Promise<number> => waitSettled(port, timeoutMs);
   // The sentinels may fail over again after an election (one that lost sight of the new primary
   // for down-after-milliseconds on a loaded machine): whoever checks "the new primary" asks again.
-  const settledPrimary = (timeoutMs = SENTINEL_FAILOVER_TIMEOUT_MS * 6): Promise<number> =>
-    waitFor('a settled primary', async () => {
-      const now = await primaryPort();
-      return (await settledOn(now)) ? now : undefined;
-    }, timeoutMs, 100);
+  const settledPrimary = (timeoutMs = SENTINEL_FAILOVER_TIMEOUT_MS * 6): Promise<number> => waitSettled(undefined, timeoutMs);
   return {
     masterName,
     nodes,
